@@ -1,0 +1,7 @@
+#include "core/grad_mode.h"
+
+namespace tapegrad::internal {
+
+thread_local bool grad_disabled __attribute__((tls_model("initial-exec"))) = false;
+
+}  // namespace tapegrad::internal

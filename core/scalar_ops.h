@@ -1,0 +1,228 @@
+// Differentiable operations on scalar Values, micrograd's set and a few more.
+//
+//   Value y = (x * w + b).tanh();      // one record (Note [Temporaries fuse])
+//   Value z = 2.0 * y - y.pow(3) / 4;  // numbers on either side
+//   z += relu(y);                      // compound assignment records z + relu(y)
+//   Value s = Dot(weights, inputs) + bias;   // one record with 2n+1 inputs
+//
+// Each op computes its result and its local partial derivatives at once and
+// records them (Jacobian taping); backward never re-evaluates an op. The rules
+// for every op are in this file, one small struct each: to add an op, add a rule
+// and a function that names it.
+//
+// Semantics follow micrograd: a / b is a * b**-1, relu passes gradient where the
+// output is positive, pow takes a number as exponent. log of a non-positive number
+// and pow of a negative base to a fractional exponent give NaN, as in C and PyTorch.
+//
+// Thread safety: as Tape; ops record on their operands' tape, on its thread.
+#ifndef TAPEGRAD_CORE_SCALAR_OPS_H_
+#define TAPEGRAD_CORE_SCALAR_OPS_H_
+
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include "absl/types/span.h"
+#include "core/tape.h"
+#include "core/value.h"
+
+namespace tapegrad {
+namespace internal {
+
+template <class T>
+inline constexpr bool kIsValue = std::is_same_v<std::decay_t<T>, Value>;
+template <class T>
+inline constexpr bool kIsNumber = std::is_arithmetic_v<std::remove_reference_t<T>>;
+// An operand that may be folded into: a non-const rvalue Value.
+template <class T>
+inline constexpr bool kIsTemporary =
+    !std::is_lvalue_reference_v<T> && !std::is_const_v<std::remove_reference_t<T>>;
+
+template <class A, class B>
+using EnableIfScalarOperands =
+    std::enable_if_t<(kIsValue<A> && (kIsValue<B> || kIsNumber<B>)) || (kIsNumber<A> && kIsValue<B>),
+                     int>;
+template <class A>
+using EnableIfValue = std::enable_if_t<kIsValue<A>, int>;
+
+// An op's result and its partials with respect to its two operands.
+struct Local {
+  double y, da, db;
+};
+
+// ---- The rules: one per op. ----
+struct AddRule {
+  static constexpr const char* kName = "add";
+  static Local Eval(double a, double b) { return {a + b, 1.0, 1.0}; }
+};
+struct SubRule {
+  static constexpr const char* kName = "sub";
+  static Local Eval(double a, double b) { return {a - b, 1.0, -1.0}; }
+};
+struct MulRule {
+  static constexpr const char* kName = "mul";
+  static Local Eval(double a, double b) { return {a * b, b, a}; }
+};
+struct DivRule {  // micrograd: a * b**-1
+  static constexpr const char* kName = "div";
+  static Local Eval(double a, double b) {
+    const double inv = 1.0 / b;
+    return {a * inv, inv, -inv * inv * a};
+  }
+};
+struct NegRule {
+  static constexpr const char* kName = "neg";
+  static Local Eval(double a) { return {-a, -1.0, 0.0}; }
+};
+struct ReluRule {
+  static constexpr const char* kName = "relu";
+  static Local Eval(double a) {
+    const double y = a < 0 ? 0.0 : a;
+    return {y, y > 0 ? 1.0 : 0.0, 0.0};
+  }
+};
+struct TanhRule {
+  static constexpr const char* kName = "tanh";
+  static Local Eval(double a) {
+    const double t = std::tanh(a);
+    return {t, 1.0 - t * t, 0.0};
+  }
+};
+struct ExpRule {
+  static constexpr const char* kName = "exp";
+  static Local Eval(double a) {
+    const double e = std::exp(a);
+    return {e, e, 0.0};
+  }
+};
+struct LogRule {
+  static constexpr const char* kName = "log";
+  static Local Eval(double a) { return {std::log(a), 1.0 / a, 0.0}; }
+};
+struct SigmoidRule {
+  static constexpr const char* kName = "sigmoid";
+  static Local Eval(double a) {
+    // exp of a non-positive number only: no overflow for large |a|.
+    const double s = a >= 0 ? 1.0 / (1.0 + std::exp(-a)) : std::exp(a) / (1.0 + std::exp(a));
+    return {s, s * (1.0 - s), 0.0};
+  }
+};
+struct PowRule {  // exponent is a number, as in micrograd
+  static constexpr const char* kName = "pow";
+  double exponent;
+  Local Eval(double a) const {
+    return {std::pow(a, exponent), exponent * std::pow(a, exponent - 1.0), 0.0};
+  }
+};
+
+}  // namespace internal
+
+// The record path of every scalar op; reaches into Tape and Value.
+struct ScalarOpsAccess {
+  template <class Rule, class A, class B>
+  static Value Binary(A&& a, B&& b) {
+    using internal::kIsTemporary;
+    using internal::kIsValue;
+    if constexpr (kIsValue<A> && kIsValue<B>) {
+      Tape* const t = a.tape_;
+      if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a) || !t->IsLive(b))) {
+        return Failed(Rule::kName, a, &b);
+      }
+      const internal::Local l = Rule::Eval(t->value_[a.index_], t->value_[b.index_]);
+      if constexpr (kIsTemporary<A>) {
+        if (t->CanFuse(a)) return t->FuseBinary(std::move(a), l.y, l.da, b.index_, l.db);
+      }
+      if constexpr (kIsTemporary<B>) {
+        if (t->CanFuse(b)) return t->FuseBinary(std::move(b), l.y, l.db, a.index_, l.da);
+      }
+      return t->EmitBinary(l.y, a.index_, l.da, b.index_, l.db);
+    } else if constexpr (kIsValue<A>) {
+      Tape* const t = a.tape_;
+      if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a))) return Failed(Rule::kName, a, nullptr);
+      const internal::Local l = Rule::Eval(t->value_[a.index_], static_cast<double>(b));
+      return Unary1<A>(t, std::forward<A>(a), l.y, l.da);
+    } else {
+      Tape* const t = b.tape_;
+      if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(b))) return Failed(Rule::kName, b, nullptr);
+      const internal::Local l = Rule::Eval(static_cast<double>(a), t->value_[b.index_]);
+      return Unary1<B>(t, std::forward<B>(b), l.y, l.db);
+    }
+  }
+
+  template <class A, class Rule>
+  static Value Unary(A&& a, const Rule& rule) {
+    Tape* const t = a.tape_;
+    if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a))) return Failed(Rule::kName, a, nullptr);
+    const internal::Local l = rule.Eval(t->value_[a.index_]);
+    return Unary1<A>(t, std::forward<A>(a), l.y, l.da);
+  }
+
+  // sum_i values[i], one record.
+  static Value Sum(absl::Span<const Value> values);
+  // sum_i a[i] * b[i] (+ nothing else), one record with 2n inputs.
+  static Value Dot(absl::Span<const Value> a, absl::Span<const Value> b);
+
+ private:
+  template <class A>
+  static Value Unary1(Tape* t, A&& a, double y, double dy_da) {
+    if constexpr (internal::kIsTemporary<A>) {
+      if (t->CanFuse(a)) return t->FuseUnary(std::move(a), y, dy_da);
+    }
+    return t->EmitUnary(y, a.index_, dy_da);
+  }
+  // Records why an op failed (on the operands' tape, when there is one) and
+  // returns a poisoned or empty Value. Defined in value.cc.
+  static Value Failed(const char* op, const Value& a, const Value* b);
+};
+
+#define TG_INTERNAL_SCALAR_BINARY(op, Rule)                                            \
+  template <class A, class B, internal::EnableIfScalarOperands<A, B> = 0>              \
+  Value operator op(A&& a, B&& b) {                                                    \
+    return ScalarOpsAccess::Binary<internal::Rule>(std::forward<A>(a), std::forward<B>(b)); \
+  }                                                                                    \
+  template <class B, internal::EnableIfScalarOperands<Value, B> = 0>                   \
+  Value& operator op##=(Value& a, B&& b) {                                             \
+    a = ScalarOpsAccess::Binary<internal::Rule>(static_cast<const Value&>(a),          \
+                                                std::forward<B>(b));                   \
+    return a;                                                                          \
+  }
+
+TG_INTERNAL_SCALAR_BINARY(+, AddRule)
+TG_INTERNAL_SCALAR_BINARY(-, SubRule)
+TG_INTERNAL_SCALAR_BINARY(*, MulRule)
+TG_INTERNAL_SCALAR_BINARY(/, DivRule)
+#undef TG_INTERNAL_SCALAR_BINARY
+
+#define TG_INTERNAL_SCALAR_UNARY(name, Rule)                        \
+  template <class A, internal::EnableIfValue<A> = 0>                \
+  Value name(A&& a) {                                               \
+    return ScalarOpsAccess::Unary(std::forward<A>(a), internal::Rule{}); \
+  }
+
+TG_INTERNAL_SCALAR_UNARY(operator-, NegRule)
+TG_INTERNAL_SCALAR_UNARY(relu, ReluRule)
+TG_INTERNAL_SCALAR_UNARY(tanh, TanhRule)
+TG_INTERNAL_SCALAR_UNARY(exp, ExpRule)
+TG_INTERNAL_SCALAR_UNARY(log, LogRule)
+TG_INTERNAL_SCALAR_UNARY(sigmoid, SigmoidRule)
+#undef TG_INTERNAL_SCALAR_UNARY
+
+// a ** exponent.
+template <class A, internal::EnableIfValue<A> = 0>
+Value pow(A&& a, double exponent) {
+  return ScalarOpsAccess::Unary(std::forward<A>(a), internal::PowRule{exponent});
+}
+
+// The sum of `values` as one record (micrograd's sum() over a list, without the
+// chain of additions). An empty span is an error: there is no tape to put 0 on.
+inline Value Sum(absl::Span<const Value> values) { return ScalarOpsAccess::Sum(values); }
+
+// The dot product of two equally long spans as one record: a Neuron's w . x.
+inline Value Dot(absl::Span<const Value> a, absl::Span<const Value> b) {
+  return ScalarOpsAccess::Dot(a, b);
+}
+
+}  // namespace tapegrad
+
+#endif  // TAPEGRAD_CORE_SCALAR_OPS_H_

@@ -1,0 +1,359 @@
+#include "core/tape.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "core/status_macros.h"
+
+namespace tapegrad {
+namespace internal {
+thread_local Tape* current_tape __attribute__((tls_model("initial-exec"))) = nullptr;
+}  // namespace internal
+
+namespace {
+
+// Records are written in blocks of this size (or one record's size, if larger).
+constexpr size_t kBlockBytes = size_t{256} << 10;
+// Slot indices at or above this are reserved for Value's special handles.
+constexpr uint32_t kMaxSlots = 0xfffffff0u;
+constexpr size_t kSlotBytes = sizeof(double) * 2 + sizeof(uint32_t);
+
+inline uint32_t LoadIndex(const char* arg) {
+  uint32_t index;
+  std::memcpy(&index, arg, sizeof(index));
+  return index;
+}
+
+inline double LoadPartial(const char* arg) {
+  double partial;
+  std::memcpy(&partial, arg + sizeof(uint32_t), sizeof(partial));
+  return partial;
+}
+
+inline double MulAdd(double a, double b, double c) {
+#ifdef __FMA__
+  return __builtin_fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+}  // namespace
+
+// A run of records. The records follow the header directly; `end` is valid once
+// the block is no longer the open one (the open block ends at record_end_).
+struct Tape::Block {
+  Block* prev;
+  char* end;
+  char* limit;
+  char* begin() { return reinterpret_cast<char*>(this + 1); }
+};
+
+Tape::Tape(TapeOptions options)
+    : options_(options),
+      arena_(ArenaOptions{options.initial_chunk_bytes, size_t{64} << 20, options.byte_limit}) {}
+
+Tape::~Tape() {
+  delete[] value_;
+  delete[] adj_;
+  delete[] gen_;
+}
+
+TapeMark Tape::Mark() {
+  fuse_floor_ = size_;
+  TapeMark mark;
+  mark.values = size_;
+  mark.last_generation = size_ > 0 ? gen_[size_ - 1] : 0;
+  mark.reset_epoch = reset_epoch_;
+  mark.arena = arena_.GetMark();
+  mark.record_end = record_end_;
+  mark.block = block_;
+  return mark;
+}
+
+absl::Status Tape::Rewind(const TapeMark& mark) {
+  if (mark.reset_epoch != reset_epoch_ || mark.values > size_ ||
+      (mark.values > 0 && gen_[mark.values - 1] != mark.last_generation)) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "Tape::Rewind: stale mark at value %d: the tape was rewound below it or reset "
+        "after it was taken (tape now holds %d values)",
+        mark.values, size_));
+  }
+  arena_.Rewind(mark.arena);
+  size_ = mark.values;
+  block_ = static_cast<Block*>(mark.block);
+  record_end_ = mark.record_end;
+  record_limit_ = block_ != nullptr ? block_->limit : nullptr;
+  generation_ = (generation_ + 1) & Value::kGenerationMask;
+  fuse_floor_ = size_;
+  if (dirty_begin_ >= size_) dirty_begin_ = kNone;
+  return absl::OkStatus();
+}
+
+void Tape::Reset() {
+  arena_.Reset();
+  size_ = 0;
+  block_ = nullptr;
+  record_end_ = record_limit_ = nullptr;
+  generation_ = (generation_ + 1) & Value::kGenerationMask;
+  ++reset_epoch_;
+  fuse_floor_ = 0;
+  dirty_begin_ = kNone;
+  error_ = absl::OkStatus();
+}
+
+void Tape::ZeroGrad() {
+  if (size_ > 0) std::memset(adj_, 0, sizeof(double) * size_);
+  dirty_begin_ = kNone;
+}
+
+TapeStats Tape::Stats() const {
+  TapeStats stats;
+  stats.values = size_;
+  stats.slot_bytes = size_t{capacity_} * kSlotBytes;
+  stats.arena = arena_.Stats();
+  return stats;
+}
+
+bool Tape::MakeRoom(size_t record_bytes) {
+  if (size_ >= capacity_) {
+    if (capacity_ >= kMaxSlots) {
+      Fail(absl::ResourceExhaustedError(
+          absl::StrFormat("Tape: cannot hold more than %d values", kMaxSlots)));
+      return false;
+    }
+    const uint32_t new_capacity =
+        static_cast<uint32_t>(std::min<uint64_t>(std::max<uint64_t>(1024, uint64_t{capacity_} * 2), kMaxSlots));
+    const size_t new_bytes = size_t{new_capacity} * kSlotBytes;
+    const size_t arena_bytes = arena_.Stats().bytes_reserved;
+    if (options_.byte_limit != 0 && arena_bytes + new_bytes > options_.byte_limit) {
+      Fail(absl::ResourceExhaustedError(absl::StrFormat(
+          "Tape: byte limit %d reached: growing to %d values needs %d bytes of slots "
+          "beside %d bytes of records",
+          options_.byte_limit, new_capacity, new_bytes, arena_bytes)));
+      return false;
+    }
+    auto* value = new double[new_capacity];
+    auto* adj = new double[new_capacity];
+    auto* gen = new uint32_t[new_capacity];
+    if (size_ > 0) {
+      std::memcpy(value, value_, sizeof(double) * size_);
+      std::memcpy(adj, adj_, sizeof(double) * size_);
+      std::memcpy(gen, gen_, sizeof(uint32_t) * size_);
+    }
+    delete[] value_;
+    delete[] adj_;
+    delete[] gen_;
+    value_ = value;
+    adj_ = adj;
+    gen_ = gen;
+    capacity_ = new_capacity;
+    if (options_.byte_limit != 0) arena_.set_byte_limit(options_.byte_limit - new_bytes);
+  }
+  if (static_cast<size_t>(record_limit_ - record_end_) < record_bytes) {
+    const size_t bytes = std::max(kBlockBytes, sizeof(Block) + record_bytes);
+    void* memory = arena_.AllocateOrNull(bytes, alignof(Block));
+    if (memory == nullptr) {
+      const ArenaStats stats = arena_.Stats();
+      Fail(absl::ResourceExhaustedError(absl::StrFormat(
+          "Tape: byte limit %d reached after %d values: %d bytes of records reserved, "
+          "%d bytes of slots",
+          options_.byte_limit, size_, stats.bytes_reserved, size_t{capacity_} * kSlotBytes)));
+      return false;
+    }
+    if (block_ != nullptr) block_->end = record_end_;
+    block_ = new (memory) Block{block_, nullptr, static_cast<char*>(memory) + bytes};
+    record_end_ = block_->begin();
+    record_limit_ = block_->limit;
+  }
+  return true;
+}
+
+Value Tape::Fail(absl::Status error) {
+  if (error_.ok()) error_ = std::move(error);
+  return Poisoned();
+}
+
+absl::Status Tape::Diagnose(const Value& v, const char* op) const {
+  if (v.tape_ != this) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: operand lives on another tape (%p, not %p)", op,
+                        static_cast<const void*>(v.tape_), static_cast<const void*>(this)));
+  }
+  if (v.index_ == Value::kPoisoned) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: operand is the result of a failed op: %s", op, error_.message()));
+  }
+  if (v.index_ == Value::kMovedFrom) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: operand was moved from (std::move into an op consumes it)", op));
+  }
+  if (v.index_ >= size_ || gen_[v.index_] != v.generation()) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s: stale Value #%d of generation %d: the tape was rewound or reset after it was "
+        "created (the tape holds %d values now, generation %d)",
+        op, v.index_, v.generation(), size_, generation_));
+  }
+  return absl::OkStatus();
+}
+
+Value Tape::FuseBinary(Value&& t, double y, double dy_dt, uint32_t b, double dy_db) {
+  const uint32_t o = t.index_;
+  uint32_t header;
+  std::memcpy(&header, record_end_ - sizeof(header), sizeof(header));
+  uint32_t n = header & kArgCountMask;
+  const bool is_self = b == o;
+  const bool is_chain = b + 1 == o;
+  const bool appends = !is_self && !(is_chain && (header & kChainFlag));
+  if (n >= kMaxFusedArgs ||
+      (appends && static_cast<size_t>(record_limit_ - record_end_) < kArgBytes)) {
+    return EmitBinary(y, o, dy_dt, b, dy_db);
+  }
+  char* args = record_end_ - sizeof(header) - n * kArgBytes;
+  const double scale = is_self ? dy_dt + dy_db : dy_dt;
+  if (scale != 1.0) {
+    for (uint32_t k = 0; k < n; ++k) ScaleArg(args + k * kArgBytes, scale);
+  }
+  if (!is_self) {
+    if (!appends) {
+      StoreArg(args, b, LoadPartial(args) + dy_db);  // merge into the chain input
+    } else if (is_chain) {
+      // The chain input goes first (Note [Chain adjoint]).
+      if (n > 0) std::memcpy(args + n * kArgBytes, args, kArgBytes);
+      StoreArg(args, b, dy_db);
+      header |= kChainFlag;
+      ++n;
+    } else {
+      StoreArg(args + n * kArgBytes, b, dy_db);
+      ++n;
+    }
+  }
+  header = (header & ~kArgCountMask) | n;
+  std::memcpy(args + n * kArgBytes, &header, sizeof(header));
+  record_end_ = args + n * kArgBytes + sizeof(header);
+  value_[o] = y;
+  adj_[o] = 0.0;
+  t.index_ = Value::kMovedFrom;
+  return Value(this, o, gen_[o]);
+}
+
+void Tape::FindRecordEnd(uint32_t o, Block** block, const char** end) const {
+  Block* b = block_;
+  const char* p = record_end_;
+  for (uint32_t slot = size_ - 1; slot > o; --slot) {
+    while (p == b->begin()) {
+      b = b->prev;
+      p = b->end;
+    }
+    uint32_t header;
+    std::memcpy(&header, p - sizeof(header), sizeof(header));
+    p -= sizeof(header) + (header & kArgCountMask) * kArgBytes;
+  }
+  while (p == b->begin()) {
+    b = b->prev;
+    p = b->end;
+  }
+  *block = b;
+  *end = p;
+}
+
+// Note [Chain adjoint]: in the sweep, the adjoint of slot o - 1 is the next one
+// needed, and in chains (x = f(x) over and over) record o is its only consumer.
+// Keeping adj[o - 1] in a register across that step, instead of storing it through
+// memory and loading it back, removes a store-to-load round trip from the critical
+// path of every op; with fused multiply-add the chain costs one FMA latency per
+// record. To make this exact, a record lists its input o - 1 (if it has one) first
+// and only once, and says so with kChainFlag; every other input is added through
+// memory as usual. Every slot has a record, so the next record is always o - 1's.
+void Tape::SweepFast(uint32_t root) {
+  Block* block;
+  const char* end;
+  FindRecordEnd(root, &block, &end);
+  double* const adj = adj_;
+  const char* begin = block->begin();
+  uint32_t o = root;
+  uint32_t lowest_op = kNone;
+  double g = adj[o];
+  for (;;) {
+    uint32_t header;
+    std::memcpy(&header, end - sizeof(header), sizeof(header));
+    const uint32_t n = header & kArgCountMask;
+    const char* args = end - sizeof(header) - n * kArgBytes;
+    adj[o] = g;
+    if (o == 0) break;  // slot 0 is always a leaf
+    double next = adj[o - 1];
+    uint32_t k = 0;
+    if (header & kChainFlag) {
+      next = MulAdd(LoadPartial(args), g, next);
+      k = 1;
+    }
+    for (; k < n; ++k) {
+      const char* arg = args + k * kArgBytes;
+      adj[LoadIndex(arg)] += LoadPartial(arg) * g;
+    }
+    if (n != 0) lowest_op = o;
+    end = args;
+    while (end == begin) {
+      block = block->prev;
+      end = block->end;
+      begin = block->begin();
+    }
+    --o;
+    g = next;
+  }
+  dirty_begin_ = std::min(dirty_begin_, lowest_op);
+}
+
+// Note [Dirty adjoints]: SweepFast propagates every record's adjoint, which is
+// right only while the records that are not ancestors of the root hold zero
+// adjoints. After a Backward (or a set_grad) some may not: micrograd would skip
+// them, since it only visits the root's ancestors. Then this sweep runs instead: it
+// marks the ancestors as it goes and propagates only theirs.
+void Tape::SweepExact(uint32_t root) {
+  Block* block;
+  const char* end;
+  FindRecordEnd(root, &block, &end);
+  reached_.assign(size_t{root} + 1, 0);
+  reached_[root] = 1;
+  uint32_t lowest_op = kNone;
+  for (uint32_t o = root;; --o) {
+    while (end == block->begin()) {
+      block = block->prev;
+      end = block->end;
+    }
+    uint32_t header;
+    std::memcpy(&header, end - sizeof(header), sizeof(header));
+    const uint32_t n = header & kArgCountMask;
+    const char* args = end - sizeof(header) - n * kArgBytes;
+    if (reached_[o] && n != 0) {
+      const double g = adj_[o];
+      for (uint32_t k = 0; k < n; ++k) {
+        const char* arg = args + k * kArgBytes;
+        const uint32_t in = LoadIndex(arg);
+        adj_[in] += LoadPartial(arg) * g;
+        reached_[in] = 1;
+      }
+      lowest_op = o;
+    }
+    end = args;
+    if (o == 0) break;
+  }
+  dirty_begin_ = std::min(dirty_begin_, lowest_op);
+}
+
+absl::Status Tape::Backward(const Value& root) {
+  if (!error_.ok()) return error_;
+  if (!IsLive(root)) return Diagnose(root, "Backward");
+  adj_[root.index_] = 1.0;
+  if (dirty_begin_ <= root.index_) {
+    SweepExact(root.index_);
+  } else {
+    SweepFast(root.index_);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tapegrad

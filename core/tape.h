@@ -1,0 +1,351 @@
+// The Wengert tape: a linear record of every scalar operation, differentiated by
+// one reverse sweep.
+//
+//   tapegrad::Tape tape;
+//   tapegrad::TapeScope scope(&tape);
+//   std::vector<tapegrad::Value> params = MakeParams();   // leaves persist
+//   const tapegrad::TapeMark step = tape.Mark();
+//   for (int i = 0; i < steps; ++i) {
+//     tapegrad::Value loss = Loss(params);                 // records after the mark
+//     if (absl::Status s = loss.Backward(); !s.ok()) return s;
+//     Update(params);                                      // p.set_data(...), p.set_grad(0)
+//     if (absl::Status s = tape.Rewind(step); !s.ok()) return s;  // drops the step
+//   }
+//
+// Layout. Every Value owns one slot: its number, its adjoint (grad) and the
+// generation it was created in, in three flat arrays indexed by the 32-bit slot
+// index. Every slot also has exactly one record, written to blocks taken from the
+// tape's bump arena in slot order; a record is the list of (input slot, local
+// partial) pairs of the op that made the slot, nothing else: leaves and constants
+// have empty records. Backward is therefore one loop,
+//     for o = root down to 0:  for (in, partial) in record(o):  adj[in] += partial * adj[o]
+// with no node objects, no virtual calls and no topological sort. See
+// Note [Chain adjoint] in tape.cc for how the loop keeps the adjoint of o - 1 in a
+// register, which is what makes long dependency chains sweep at memory speed.
+//
+// Steady state: Rewind keeps the arena's chunks and the slot arrays' capacity, so a
+// training step that records what the previous one did allocates nothing.
+//
+// Gradients follow micrograd (and PyTorch's .grad): Backward sets the root's grad
+// to 1 and adds into every other grad; grads accumulate over calls until ZeroGrad or
+// set_grad(0). A second Backward without zeroing propagates each node's
+// accumulated grad again, exactly as micrograd's does (Note [Dirty adjoints]).
+//
+// Thread safety: a Tape is used by one thread at a time. Different tapes share
+// nothing, so any number of threads can record and sweep their own tapes at once.
+#ifndef TAPEGRAD_CORE_TAPE_H_
+#define TAPEGRAD_CORE_TAPE_H_
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "absl/base/optimization.h"
+#include "absl/status/status.h"
+#include "core/arena.h"
+#include "core/grad_mode.h"
+#include "core/value.h"
+
+namespace tapegrad {
+
+class Tape;
+namespace internal {
+extern thread_local Tape* current_tape __attribute__((tls_model("initial-exec")));
+}  // namespace internal
+
+struct TapeOptions {
+  // The bump arena that holds the records.
+  size_t initial_chunk_bytes = size_t{1} << 20;
+  // Upper bound on the tape's memory: arena chunks plus slot arrays (0: none).
+  // Reaching it is absl::ResourceExhaustedError on the tape, never an abort.
+  size_t byte_limit = 0;
+};
+
+struct TapeStats {
+  size_t values = 0;          // live slots
+  size_t slot_bytes = 0;      // capacity of the value/grad/generation arrays
+  ArenaStats arena;           // where the records live
+};
+
+// A position on the tape; Rewind(mark) drops every Value created after it.
+struct TapeMark {
+  uint32_t values = 0;
+  uint32_t last_generation = 0;  // generation of slot values-1, to detect stale marks
+  uint64_t reset_epoch = 0;
+  Arena::Mark arena;
+  char* record_end = nullptr;
+  void* block = nullptr;
+};
+
+class Tape {
+ public:
+  explicit Tape(TapeOptions options = {});
+  ~Tape();
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  // A new leaf (micrograd's Value(data)).
+  Value Leaf(double data) { return EmitLeaf(data); }
+
+  // Marks the current end of the tape. Values created before it survive Rewind.
+  TapeMark Mark();
+  // Drops every Value created after `mark` in O(1); their handles become stale.
+  // Fails (and changes nothing) if the mark is from another tape state that no
+  // longer exists (taken past an earlier Rewind point, or before a Reset).
+  absl::Status Rewind(const TapeMark& mark);
+  // Drops every Value and clears the sticky error. Memory is kept for reuse.
+  void Reset();
+
+  // See Value::Backward.
+  absl::Status Backward(const Value& root);
+  // Sets every grad on the tape to 0.
+  void ZeroGrad();
+
+  // The first error recorded by an op (OK if none).
+  const absl::Status& status() const { return error_; }
+  void ClearError() { error_ = absl::OkStatus(); }
+
+  size_t size() const { return size_; }
+  TapeStats Stats() const;
+
+  // The tape ops record on when a Value is built from a double (see TapeScope).
+  static Tape* Current() { return internal::current_tape; }
+
+ private:
+  friend class Value;
+  friend struct ScalarOpsAccess;
+
+  struct Block;  // a run of records; defined in tape.cc
+  static constexpr size_t kArgBytes = sizeof(uint32_t) + sizeof(double);
+  static constexpr uint32_t kChainFlag = 0x80000000u;
+  static constexpr uint32_t kArgCountMask = 0x0fffffffu;
+  // Fusing stops growing a record at this many inputs (keeps fusion O(1)).
+  static constexpr uint32_t kMaxFusedArgs = 32;
+  static constexpr size_t kBinaryRecordBytes = 2 * kArgBytes + sizeof(uint32_t);
+
+  bool IsLive(const Value& v) const {
+    return v.tape_ == this && v.index_ < size_ &&
+           gen_[v.index_] == (v.tag_ & Value::kGenerationMask);
+  }
+  static void StoreArg(char* p, uint32_t index, double partial) {
+    std::memcpy(p, &index, sizeof(index));
+    std::memcpy(p + sizeof(index), &partial, sizeof(partial));
+  }
+
+  // Fills slot o (== size_) and returns its handle. The record is written by the
+  // caller before or after; both fit (HasRoom).
+  Value NewSlot(double data) {
+    const uint32_t o = size_++;
+    value_[o] = data;
+    adj_[o] = 0.0;
+    gen_[o] = generation_;
+    return Value(this, o, generation_);
+  }
+
+ public:
+  // ---- Record path, used by core/scalar_ops.h. Not for users. ----
+
+  // A slot with an empty record: leaves, constants, results under NoGradScope.
+  Value EmitLeaf(double data) {
+    if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
+                           static_cast<size_t>(record_limit_ - record_end_) < sizeof(uint32_t))) {
+      if (!MakeRoom(sizeof(uint32_t))) return Poisoned();
+    }
+    const uint32_t header = 0;
+    std::memcpy(record_end_, &header, sizeof(header));
+    record_end_ += sizeof(header);
+    return NewSlot(data);
+  }
+
+  // y = f(a) with dy/da = pa. `a` must be live on this tape.
+  Value EmitUnary(double y, uint32_t a, double pa) {
+    if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
+    if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
+                           static_cast<size_t>(record_limit_ - record_end_) < kArgBytes + 4)) {
+      if (!MakeRoom(kArgBytes + 4)) return Poisoned();
+    }
+    char* p = record_end_;
+    StoreArg(p, a, pa);
+    const uint32_t header = 1u | (a + 1 == size_ ? kChainFlag : 0u);
+    std::memcpy(p + kArgBytes, &header, sizeof(header));
+    record_end_ = p + kArgBytes + sizeof(header);
+    return NewSlot(y);
+  }
+
+  // y = f(a, b) with partials pa, pb. Both must be live on this tape.
+  Value EmitBinary(double y, uint32_t a, double pa, uint32_t b, double pb) {
+    if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
+    if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
+                           static_cast<size_t>(record_limit_ - record_end_) < kBinaryRecordBytes)) {
+      if (!MakeRoom(kBinaryRecordBytes)) return Poisoned();
+    }
+    const uint32_t prev = size_ - 1;  // the slot a chain input would occupy
+    char* p = record_end_;
+    uint32_t header;
+    if (ABSL_PREDICT_FALSE(a == b)) {
+      StoreArg(p, a, pa + pb);
+      header = 1u | (a == prev ? kChainFlag : 0u);
+    } else if (b == prev) {
+      StoreArg(p, b, pb);
+      StoreArg(p + kArgBytes, a, pa);
+      header = 2u | kChainFlag;
+    } else {
+      StoreArg(p, a, pa);
+      StoreArg(p + kArgBytes, b, pb);
+      header = 2u | (a == prev ? kChainFlag : 0u);
+    }
+    const size_t args = header & kArgCountMask;
+    std::memcpy(p + args * kArgBytes, &header, sizeof(header));
+    record_end_ = p + args * kArgBytes + sizeof(header);
+    return NewSlot(y);
+  }
+
+  // True if temporary `t` may be folded into (Note [Temporaries fuse]): it is the
+  // last slot, created after the last Mark, and recording is on.
+  bool CanFuse(const Value& t) const {
+    return t.sole() && t.tape_ == this && t.index_ + 1 == size_ && t.index_ >= fuse_floor_ &&
+           gen_[t.index_] == t.generation() && !internal::grad_disabled;
+  }
+
+  // Folds y = f(t) into temporary t's record: scales its partials by dy/dt.
+  Value FuseUnary(Value&& t, double y, double dy_dt) {
+    const uint32_t o = t.index_;
+    uint32_t header;
+    std::memcpy(&header, record_end_ - sizeof(header), sizeof(header));
+    const uint32_t n = header & kArgCountMask;
+    char* args = record_end_ - sizeof(header) - n * kArgBytes;
+    for (uint32_t k = 0; k < n; ++k) ScaleArg(args + k * kArgBytes, dy_dt);
+    value_[o] = y;
+    adj_[o] = 0.0;  // a new value: the temporary's grad, if any, is not its
+    t.index_ = Value::kMovedFrom;
+    return Value(this, o, generation_);
+  }
+
+  // Folds y = f(t, b) into temporary t's record, b a live slot (possibly t itself).
+  // Falls back to a new record when the block is full or the record is long.
+  Value FuseBinary(Value&& t, double y, double dy_dt, uint32_t b, double dy_db);
+
+  // y with inputs arg(0..n-1), each an (index, partial) pair of live slots; one
+  // record. Inputs equal to the previous slot are merged into its chain input.
+  template <class ArgAt>
+  Value EmitGathered(double y, size_t n, const ArgAt& arg) {
+    if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
+    const size_t bytes = n * kArgBytes + sizeof(uint32_t);
+    if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
+                           static_cast<size_t>(record_limit_ - record_end_) < bytes)) {
+      if (!MakeRoom(bytes)) return Poisoned();
+    }
+    const uint32_t prev = size_ - 1;
+    double chain_partial = 0.0;
+    bool has_chain = false;
+    for (size_t k = 0; k < n; ++k) {
+      const auto [index, partial] = arg(k);
+      if (index == prev) {
+        chain_partial += partial;
+        has_chain = true;
+      }
+    }
+    char* p = record_end_;
+    if (has_chain) {
+      StoreArg(p, prev, chain_partial);
+      p += kArgBytes;
+    }
+    for (size_t k = 0; k < n; ++k) {
+      const auto [index, partial] = arg(k);
+      if (index != prev) {
+        StoreArg(p, index, partial);
+        p += kArgBytes;
+      }
+    }
+    const uint32_t count = static_cast<uint32_t>((p - record_end_) / kArgBytes);
+    const uint32_t header = count | (has_chain ? kChainFlag : 0u);
+    std::memcpy(p, &header, sizeof(header));
+    record_end_ = p + sizeof(header);
+    return NewSlot(y);
+  }
+
+ private:
+  static void ScaleArg(char* arg, double factor) {
+    double partial;
+    std::memcpy(&partial, arg + sizeof(uint32_t), sizeof(partial));
+    partial *= factor;
+    std::memcpy(arg + sizeof(uint32_t), &partial, sizeof(partial));
+  }
+
+  // Grows the slot arrays or starts a new record block so that one more slot and
+  // `record_bytes` fit. On failure records the error and returns false.
+  bool MakeRoom(size_t record_bytes);
+  Value Poisoned() { return Value(this, Value::kPoisoned, 0); }
+  // Records `error` as the sticky error (if it is the first) and returns a poisoned
+  // Value.
+  Value Fail(absl::Status error);
+  // Why `v` is not live on this tape, naming `op`.
+  absl::Status Diagnose(const Value& v, const char* op) const;
+
+  void SweepFast(uint32_t root);
+  void SweepExact(uint32_t root);
+  // Walks back from the tail to the end of slot `o`'s record.
+  void FindRecordEnd(uint32_t o, Block** block, const char** end) const;
+  void StartBlock(size_t min_bytes, bool* ok);
+
+  TapeOptions options_;
+  Arena arena_;
+
+  // Slot arrays (Note [Handle generations] in value.h).
+  double* value_ = nullptr;
+  double* adj_ = nullptr;
+  uint32_t* gen_ = nullptr;
+  uint32_t size_ = 0;
+  uint32_t capacity_ = 0;
+  uint32_t generation_ = 1;  // < 2^31 (Value::kGenerationMask)
+  uint64_t reset_epoch_ = 0;
+
+  // Record stream: the open block and the free space in it.
+  Block* block_ = nullptr;
+  char* record_end_ = nullptr;
+  char* record_limit_ = nullptr;
+
+  uint32_t fuse_floor_ = 0;  // slots below the last Mark are never rewritten
+  // Note [Dirty adjoints]: the lowest slot whose record has inputs and whose grad
+  // may be non-zero from an earlier Backward or set_grad (kNone if none).
+  static constexpr uint32_t kNone = 0xffffffffu;
+  uint32_t dirty_begin_ = kNone;
+  std::vector<uint8_t> reached_;  // scratch for SweepExact, kept between calls
+
+  absl::Status error_;
+};
+
+// Makes `tape` this thread's current tape for the scope's lifetime (restoring the
+// previous one after). Leaves built from a double (Value(2.0)) go there.
+class TapeScope {
+ public:
+  explicit TapeScope(Tape* tape) : saved_(internal::current_tape) {
+    internal::current_tape = tape;
+  }
+  ~TapeScope() { internal::current_tape = saved_; }
+  TapeScope(const TapeScope&) = delete;
+  TapeScope& operator=(const TapeScope&) = delete;
+
+ private:
+  Tape* saved_;
+};
+
+// ---- Value's accessors, inline because training loops call them per parameter.
+
+inline double Value::data() const {
+  return tape_ != nullptr && tape_->IsLive(*this) ? tape_->value_[index_]
+                                                   : std::numeric_limits<double>::quiet_NaN();
+}
+
+inline double Value::grad() const {
+  return tape_ != nullptr && tape_->IsLive(*this) ? tape_->adj_[index_]
+                                                   : std::numeric_limits<double>::quiet_NaN();
+}
+
+inline bool Value::ok() const { return tape_ != nullptr && tape_->IsLive(*this); }
+
+}  // namespace tapegrad
+
+#endif  // TAPEGRAD_CORE_TAPE_H_

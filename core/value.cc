@@ -1,0 +1,147 @@
+#include "core/value.h"
+
+#include <ostream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "core/scalar_ops.h"
+#include "core/tape.h"
+
+namespace tapegrad {
+namespace {
+
+absl::Status DiagnoseDetached(const Value& v, const char* op) {
+  if (v.index() == Value().index()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: operand is an empty Value (default-constructed)", op));
+  }
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%s: operand was created with no current tape on this thread (use "
+      "tapegrad::TapeScope, or Tape::Leaf)",
+      op));
+}
+
+}  // namespace
+
+Value::Value(double data) {
+  Tape* tape = Tape::Current();
+  if (tape == nullptr) {
+    index_ = kNoCurrentTape;
+    return;
+  }
+  *this = tape->Leaf(data);
+}
+
+absl::Status Value::status() const {
+  if (tape_ == nullptr) {
+    if (index_ == kMovedFrom) {
+      return absl::InvalidArgumentError("Value: moved from (std::move into an op consumes it)");
+    }
+    return DiagnoseDetached(*this, "Value");
+  }
+  return tape_->IsLive(*this) ? absl::OkStatus() : tape_->Diagnose(*this, "Value");
+}
+
+absl::StatusOr<double> Value::TryData() const {
+  if (absl::Status s = status(); !s.ok()) return s;
+  return tape_->value_[index_];
+}
+
+absl::StatusOr<double> Value::TryGrad() const {
+  if (absl::Status s = status(); !s.ok()) return s;
+  return tape_->adj_[index_];
+}
+
+void Value::set_data(double data) {
+  if (ok()) {
+    tape_->value_[index_] = data;
+  } else if (tape_ != nullptr) {
+    tape_->Fail(tape_->Diagnose(*this, "Value::set_data"));
+  }
+}
+
+void Value::set_grad(double grad) {
+  if (ok()) {
+    tape_->adj_[index_] = grad;
+    // A non-zero grad may be propagated by a later Backward (Note [Dirty adjoints]).
+    if (grad != 0.0 && index_ < tape_->dirty_begin_) tape_->dirty_begin_ = index_;
+  } else if (tape_ != nullptr) {
+    tape_->Fail(tape_->Diagnose(*this, "Value::set_grad"));
+  }
+}
+
+absl::Status Value::Backward() const {
+  if (tape_ == nullptr) return status();
+  return tape_->Backward(*this);
+}
+
+Value Value::relu() const& { return tapegrad::relu(*this); }
+Value Value::relu() && { return tapegrad::relu(std::move(*this)); }
+Value Value::tanh() const& { return tapegrad::tanh(*this); }
+Value Value::tanh() && { return tapegrad::tanh(std::move(*this)); }
+Value Value::exp() const& { return tapegrad::exp(*this); }
+Value Value::exp() && { return tapegrad::exp(std::move(*this)); }
+Value Value::log() const& { return tapegrad::log(*this); }
+Value Value::log() && { return tapegrad::log(std::move(*this)); }
+Value Value::sigmoid() const& { return tapegrad::sigmoid(*this); }
+Value Value::sigmoid() && { return tapegrad::sigmoid(std::move(*this)); }
+Value Value::pow(double exponent) const& { return tapegrad::pow(*this, exponent); }
+Value Value::pow(double exponent) && { return tapegrad::pow(std::move(*this), exponent); }
+
+std::ostream& operator<<(std::ostream& os, const Value& v) {
+  return os << absl::StrFormat("Value(data=%v, grad=%v)", v.data(), v.grad());
+}
+
+Value ScalarOpsAccess::Failed(const char* op, const Value& a, const Value* b) {
+  // Blame the first operand that is not live; record on a tape if there is one.
+  Tape* tape = a.tape_ != nullptr ? a.tape_ : (b != nullptr ? b->tape_ : nullptr);
+  if (tape == nullptr) return Value();
+  for (const Value* v : {&a, b}) {
+    if (v == nullptr) continue;
+    if (v->tape_ == nullptr) return tape->Fail(DiagnoseDetached(*v, op));
+    // A poisoned operand already recorded why; do not overwrite the first error.
+    if (v->index_ == Value::kPoisoned) return Value(v->tape_, Value::kPoisoned, 0);
+    if (v->tape_ != tape) return tape->Fail(tape->Diagnose(*v, op));
+    if (!tape->IsLive(*v)) return tape->Fail(tape->Diagnose(*v, op));
+  }
+  return tape->Fail(absl::InternalError(absl::StrFormat("%s: failed for no known reason", op)));
+}
+
+Value ScalarOpsAccess::Sum(absl::Span<const Value> values) {
+  if (values.empty()) {
+    Tape* tape = Tape::Current();
+    if (tape == nullptr) return Value();
+    return tape->Fail(absl::InvalidArgumentError("sum: no operands"));
+  }
+  Tape* const t = values[0].tape_;
+  double y = 0.0;
+  for (const Value& v : values) {
+    if (t == nullptr || !t->IsLive(v)) return Failed("sum", values[0], &v);
+    y += t->value_[v.index_];
+  }
+  return t->EmitGathered(y, values.size(), [&](size_t k) {
+    return std::pair<uint32_t, double>(values[k].index_, 1.0);
+  });
+}
+
+Value ScalarOpsAccess::Dot(absl::Span<const Value> a, absl::Span<const Value> b) {
+  Tape* const t = a.empty() ? Tape::Current() : a[0].tape_;
+  if (a.size() != b.size() || a.empty()) {
+    if (t == nullptr) return Value();
+    return t->Fail(absl::InvalidArgumentError(absl::StrFormat(
+        "dot: operands must be equally long and not empty (got %d and %d values)", a.size(),
+        b.size())));
+  }
+  double y = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (t == nullptr || !t->IsLive(a[i]) || !t->IsLive(b[i])) return Failed("dot", a[i], &b[i]);
+    y += t->value_[a[i].index_] * t->value_[b[i].index_];
+  }
+  return t->EmitGathered(y, 2 * a.size(), [&](size_t k) {
+    const size_t i = k >> 1;
+    return (k & 1) == 0 ? std::pair<uint32_t, double>(a[i].index_, t->value_[b[i].index_])
+                        : std::pair<uint32_t, double>(b[i].index_, t->value_[a[i].index_]);
+  });
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,150 @@
+// The scalar Value handle: micrograd's Value, recorded on a tapegrad::Tape.
+//
+//   tapegrad::Tape tape;
+//   tapegrad::TapeScope scope(&tape);        // this thread records on `tape`
+//   tapegrad::Value a(-4.0), b(2.0);         // leaves
+//   tapegrad::Value g = (a * b + b.pow(3)).relu();
+//   absl::Status s = g.Backward();           // a.grad() == 2, b.grad() == 8
+//
+// A Value is 16 bytes: the tape it lives on, a 32-bit slot index and the slot's
+// generation. It owns nothing; copying it copies the handle, not the number.
+// Note [Handle generations]: every slot remembers the generation of the tape at the
+// time the slot was filled. Rewind and Reset bump the tape's generation, so a handle
+// whose slot was dropped (and maybe refilled) no longer matches, and using it is an
+// error that says so: never a read of memory that belongs to someone else.
+//
+// Errors: operators cannot return a Status, so a failing op (stale operand,
+// operands from two tapes, arena limit) records the first error on its tape and
+// returns a "poisoned" Value; ops on poisoned Values stay poisoned; Backward returns
+// the tape's error, and data()/grad() of a poisoned or stale Value are NaN (status()
+// says why).
+//
+// Note [Temporaries fuse]: an op whose operand is a temporary (an rvalue Value,
+// e.g. the `a * b` in `a * b + c`) that was the last value recorded folds itself into
+// that temporary's record instead of adding a record: `x * w + b` becomes one record
+// with three partials, and `(x * w + b).tanh()` stays one. This is only done to a
+// handle that is provably the sole handle of its slot: one that came straight out of
+// an op and was never copied (copying clears the mark on both sides). A temporary
+// has no name, so nobody can ask for its grad; a named Value moved into an op
+// (std::move) is consumed and reads as empty afterwards. Results are the same
+// numbers up to the rounding of products of partials.
+//
+// Thread safety: a Value is used on the thread that owns its tape.
+#ifndef TAPEGRAD_CORE_VALUE_H_
+#define TAPEGRAD_CORE_VALUE_H_
+
+#include <cstdint>
+#include <iosfwd>
+#include <limits>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace tapegrad {
+
+class Tape;
+
+class Value {
+ public:
+  // An empty handle, attached to no tape. Ops on it fail.
+  Value() = default;
+  // A new leaf holding `data` on this thread's current tape (see TapeScope). With
+  // no current tape the result is empty and status() says so.
+  explicit Value(double data);
+
+  // Copies share the slot. A copied handle is no longer a sole temporary, so
+  // neither the copy nor its source is ever fused into (Note [Temporaries fuse]).
+  Value(const Value& other) noexcept
+      : tape_(other.tape_), index_(other.index_), tag_(other.tag_ & kGenerationMask) {
+    other.tag_ &= kGenerationMask;
+  }
+  Value& operator=(const Value& other) noexcept {
+    other.tag_ &= kGenerationMask;
+    tape_ = other.tape_;
+    index_ = other.index_;
+    tag_ = other.tag_;
+    return *this;
+  }
+  // Moving leaves the source empty.
+  Value(Value&& other) noexcept : tape_(other.tape_), index_(other.index_), tag_(other.tag_) {
+    other.index_ = kMovedFrom;
+  }
+  Value& operator=(Value&& other) noexcept {
+    if (&other != this) {
+      tape_ = other.tape_;
+      index_ = other.index_;
+      tag_ = other.tag_;
+      other.index_ = kMovedFrom;
+    }
+    return *this;
+  }
+
+  // The number this Value holds; NaN when the handle is not valid.
+  double data() const;
+  // d(root)/d(this) accumulated by Backward calls; NaN when not valid.
+  double grad() const;
+  // As data() and grad(), with the reason when the handle is not valid.
+  absl::StatusOr<double> TryData() const;
+  absl::StatusOr<double> TryGrad() const;
+  // micrograd lets users assign both (the SGD update writes data, zero_grad writes
+  // grad). A write through an invalid handle becomes the tape's sticky error.
+  void set_data(double data);
+  void set_grad(double grad);
+
+  // OK when the handle refers to a live slot; otherwise why not.
+  absl::Status status() const;
+  bool ok() const;
+
+  // Backpropagates from this Value: sets its grad to 1 and sweeps the tape once in
+  // reverse. Returns the tape's sticky error, if any, instead of sweeping.
+  absl::Status Backward() const;
+
+  // micrograd's methods; the free functions in core/scalar_ops.h do the same.
+  Value relu() const&;
+  Value relu() &&;
+  Value tanh() const&;
+  Value tanh() &&;
+  Value exp() const&;
+  Value exp() &&;
+  Value log() const&;
+  Value log() &&;
+  Value sigmoid() const&;
+  Value sigmoid() &&;
+  Value pow(double exponent) const&;
+  Value pow(double exponent) &&;
+
+  Tape* tape() const { return tape_; }
+  uint32_t index() const { return index_; }
+  uint32_t generation() const { return tag_ & kGenerationMask; }
+
+ private:
+  friend class Tape;
+  friend struct ScalarOpsAccess;
+
+  // Indices at or above kFirstSpecial are not slots; they say why.
+  static constexpr uint32_t kEmpty = std::numeric_limits<uint32_t>::max();
+  static constexpr uint32_t kMovedFrom = kEmpty - 1;
+  static constexpr uint32_t kPoisoned = kEmpty - 2;
+  static constexpr uint32_t kNoCurrentTape = kEmpty - 3;
+  static constexpr uint32_t kFirstSpecial = kNoCurrentTape;
+  // tag_ holds the generation in its low 31 bits and kSoleBit: set on a handle
+  // fresh from an op, cleared on both sides of any copy.
+  static constexpr uint32_t kGenerationMask = 0x7fffffffu;
+  static constexpr uint32_t kSoleBit = 0x80000000u;
+
+  Value(Tape* tape, uint32_t index, uint32_t generation)
+      : tape_(tape), index_(index), tag_(generation | kSoleBit) {}
+
+  bool sole() const { return (tag_ & kSoleBit) != 0; }
+
+  Tape* tape_ = nullptr;
+  uint32_t index_ = kEmpty;
+  mutable uint32_t tag_ = 0;
+};
+
+// micrograd's repr: "Value(data=3.0, grad=0.0)".
+std::ostream& operator<<(std::ostream& os, const Value& v);
+
+}  // namespace tapegrad
+
+#endif  // TAPEGRAD_CORE_VALUE_H_
