@@ -44,8 +44,8 @@ absl::StatusOr<void*> Arena::Allocate(size_t bytes, size_t align) {
 void* Arena::AllocateSlow(size_t bytes, size_t align) {
   TG_CHECK(align != 0 && (align & (align - 1)) == 0 && align <= kMaxAlign);
   const size_t next = chunks_.empty() ? 0 : current_ + 1;
-  if (!PrepareNextChunk(bytes, align)) return nullptr;
   high_water_ = std::max(high_water_, BytesUsed());
+  if (!PrepareNextChunk(bytes, align)) return nullptr;
   // The tail of the chunk being left counts as used: a bump allocator cannot
   // return to it before a Rewind.
   if (next > 0) used_before_current_ += chunks_[current_].size;

@@ -1,6 +1,9 @@
 #include "core/value.h"
 
+#include <charconv>
+#include <cmath>
 #include <ostream>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
@@ -88,8 +91,25 @@ Value Value::sigmoid() && { return tapegrad::sigmoid(std::move(*this)); }
 Value Value::pow(double exponent) const& { return tapegrad::pow(*this, exponent); }
 Value Value::pow(double exponent) && { return tapegrad::pow(std::move(*this), exponent); }
 
+namespace {
+
+// Python's repr of a float: the shortest string that reads back the same, with
+// ".0" on integral values ("3.0", "0.1", "1e-07", "nan").
+std::string PythonFloat(double x) {
+  if (std::isnan(x)) return "nan";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  char buffer[32];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), x);
+  std::string s(buffer, end);
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  return s;
+}
+
+}  // namespace
+
 std::ostream& operator<<(std::ostream& os, const Value& v) {
-  return os << absl::StrFormat("Value(data=%v, grad=%v)", v.data(), v.grad());
+  return os << "Value(data=" << PythonFloat(v.data()) << ", grad=" << PythonFloat(v.grad())
+            << ")";
 }
 
 Value ScalarOpsAccess::Failed(const char* op, const Value& a, const Value* b) {

@@ -1,0 +1,216 @@
+// Every scalar op against central finite differences in f64, as lvalue operands
+// (one record per op) and as temporaries (fused records), alone and in graphs
+// that reuse values many times.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tapegrad.h"
+#include "tests/gradient_check.h"
+
+namespace tapegrad {
+namespace {
+
+using testing::CheckGradient;
+using testing::ScalarFunction;
+
+constexpr double kTolerance = 1e-7;
+
+struct OpCase {
+  std::string name;
+  ScalarFunction f;
+  std::vector<double> x;
+  double expected_value;
+};
+
+class ScalarOpGradient : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(ScalarOpGradient, MatchesFiniteDifferences) {
+  const OpCase& c = GetParam();
+  const testing::GradientCheck check = CheckGradient(c.f, c.x);
+  ASSERT_TRUE(check.status.ok()) << check.status;
+  EXPECT_NEAR(check.value, c.expected_value, 1e-12 * std::max(1.0, std::abs(c.expected_value)));
+  EXPECT_LT(check.max_error, kTolerance) << check;
+}
+
+using V = absl::Span<const Value>;
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, ScalarOpGradient,
+    ::testing::ValuesIn(std::vector<OpCase>{
+        {"add", [](V x) { return x[0] + x[1]; }, {1.5, -2.25}, -0.75},
+        {"add_number_left", [](V x) { return 2.5 + x[0]; }, {1.5}, 4.0},
+        {"add_number_right", [](V x) { return x[0] + 2.5; }, {1.5}, 4.0},
+        {"sub", [](V x) { return x[0] - x[1]; }, {1.5, -2.25}, 3.75},
+        {"sub_number_left", [](V x) { return 1.0 - x[0]; }, {1.5}, -0.5},
+        {"sub_number_right", [](V x) { return x[0] - 1.0; }, {1.5}, 0.5},
+        {"mul", [](V x) { return x[0] * x[1]; }, {1.5, -2.25}, -3.375},
+        {"mul_self", [](V x) { return x[0] * x[0]; }, {1.5}, 2.25},
+        {"mul_number", [](V x) { return 3 * x[0] * 2; }, {1.5}, 9.0},
+        {"div", [](V x) { return x[0] / x[1]; }, {1.5, -2.0}, -0.75},
+        {"div_number_left", [](V x) { return 3.0 / x[0]; }, {1.5}, 2.0},
+        {"div_number_right", [](V x) { return x[0] / 4.0; }, {1.5}, 0.375},
+        {"neg", [](V x) { return -x[0]; }, {1.5}, -1.5},
+        {"pow_int", [](V x) { return x[0].pow(3); }, {1.5}, 3.375},
+        {"pow_frac", [](V x) { return pow(x[0], 0.5); }, {2.25}, 1.5},
+        {"pow_neg", [](V x) { return x[0].pow(-2); }, {2.0}, 0.25},
+        {"relu_pos", [](V x) { return x[0].relu(); }, {1.5}, 1.5},
+        {"relu_neg", [](V x) { return x[0].relu(); }, {-1.5}, 0.0},
+        {"tanh", [](V x) { return x[0].tanh(); }, {0.7}, std::tanh(0.7)},
+        {"exp", [](V x) { return x[0].exp(); }, {0.7}, std::exp(0.7)},
+        {"log", [](V x) { return x[0].log(); }, {0.7}, std::log(0.7)},
+        {"sigmoid_pos", [](V x) { return x[0].sigmoid(); }, {0.7}, 1 / (1 + std::exp(-0.7))},
+        {"sigmoid_neg", [](V x) { return sigmoid(x[0]); }, {-3.0}, 1 / (1 + std::exp(3.0))},
+        // Temporaries: every op below folds into the previous record.
+        {"fused_affine_tanh", [](V x) { return (x[0] * x[1] + x[2]).tanh(); },
+         {0.3, -1.2, 0.5}, std::tanh(0.3 * -1.2 + 0.5)},
+        {"fused_chain_of_temporaries",
+         [](V x) { return ((x[0] * 2 - x[1]) / 3).exp().log().pow(2) * x[1]; },
+         {0.4, 1.1}, std::pow((0.8 - 1.1) / 3, 2) * 1.1},
+        {"fused_self_operand",  // the temporary is also the other operand
+         [](V x) {
+           Value t = x[0] * 3;
+           return std::move(t) * t;
+         },
+         {0.5}, 2.25},
+        {"fused_with_previous_slot",  // other operand is the slot before the temporary
+         [](V x) {
+           Value a = x[0] + 1;
+           return (a * x[1]) + a;
+         },
+         {0.5, 2.0}, 4.5},
+        {"sum", [](V x) { return Sum(x); }, {0.5, 2.0, -1.0}, 1.5},
+        {"sum_with_repeats",
+         [](V x) {
+           Value t = x[0] * x[1];
+           return Sum({t, x[0], t, t});
+         },
+         {0.5, 2.0}, 3.5},
+        {"dot", [](V x) { return Dot(x.subspan(0, 2), x.subspan(2, 2)); }, {1, 2, 3, 4}, 11},
+        {"dot_neuron",
+         [](V x) { return relu(Dot(x.subspan(0, 2), x.subspan(2, 2)) + x[4]); },
+         {1, -2, 3, 0.5, 0.25}, 2.25},
+    }),
+    [](const ::testing::TestParamInfo<OpCase>& info) { return info.param.name; });
+
+// Values reused many times in one graph: every path must add up.
+TEST(ScalarOpsComposite, ReusedValuesAccumulate) {
+  const ScalarFunction f = [](V x) {
+    Value acc = x[0];
+    for (int i = 0; i < 50; ++i) {
+      acc = acc * x[1] + x[0].tanh() * acc - (acc / (x[2] * x[2] + 1.0)).sigmoid();
+      acc += x[1] * 0.01;
+    }
+    return acc * acc + x[0] * x[1] * x[2];
+  };
+  const testing::GradientCheck check = CheckGradient(f, {0.3, 0.9, -0.4});
+  ASSERT_TRUE(check.status.ok()) << check.status;
+  EXPECT_LT(check.max_error, kTolerance) << check;
+}
+
+TEST(ScalarOpsComposite, LongChainLikeTheBenchmark) {
+  const ScalarFunction f = [](V x) {
+    Value acc = x[0];
+    for (int i = 0; i < 1000; ++i) {
+      acc = acc * x[1 + i % 4] + x[5 + i % 4];
+      if (i % 8 == 7) acc = acc.tanh();
+    }
+    return acc;
+  };
+  const testing::GradientCheck check =
+      CheckGradient(f, {1.0, 0.5, 0.501, 0.502, 0.503, 0.0, 0.01, 0.02, 0.03});
+  ASSERT_TRUE(check.status.ok()) << check.status;
+  EXPECT_LT(check.max_error, kTolerance) << check;
+}
+
+// A fused record equals the unfused one: same value, same gradients (to rounding).
+TEST(ScalarOpsFusion, FusedAndUnfusedAgree) {
+  Tape tape;
+  Value x = tape.Leaf(0.3), w = tape.Leaf(-1.2), b = tape.Leaf(0.5);
+  Value fused = (x * w + b).tanh();
+  const size_t fused_size = tape.size();
+  Value p = x * w;
+  Value s = p + b;
+  Value unfused = s.tanh();
+  EXPECT_EQ(fused_size, 4u);       // three leaves and one record
+  EXPECT_EQ(tape.size(), 7u);      // plus three records
+  EXPECT_DOUBLE_EQ(fused.data(), unfused.data());
+  ASSERT_TRUE(fused.Backward().ok());
+  const double gx = x.grad(), gw = w.grad(), gb = b.grad();
+  tape.ZeroGrad();
+  ASSERT_TRUE(unfused.Backward().ok());
+  EXPECT_DOUBLE_EQ(gx, x.grad());
+  EXPECT_DOUBLE_EQ(gw, w.grad());
+  EXPECT_DOUBLE_EQ(gb, b.grad());
+}
+
+// A copied handle is never fused into: the copy keeps its own number.
+TEST(ScalarOpsFusion, CopiesAreNeverOverwritten) {
+  Tape tape;
+  Value x = tape.Leaf(2.0);
+  Value t = x * 3;  // sole handle of the last slot
+  Value copy = t;   // no longer sole
+  Value y = std::move(t) + 1;
+  EXPECT_EQ(copy.data(), 6.0);
+  EXPECT_EQ(y.data(), 7.0);
+  ASSERT_TRUE(y.Backward().ok());
+  EXPECT_EQ(x.grad(), 3.0);
+}
+
+TEST(ScalarOpsFusion, MovedFromValueIsAnError) {
+  Tape tape;
+  Value x = tape.Leaf(2.0);
+  Value t = x * 3;
+  Value y = std::move(t) + 1;
+  EXPECT_EQ(y.data(), 7.0);
+  EXPECT_TRUE(std::isnan(t.data()));  // NOLINT(bugprone-use-after-move): on purpose
+  EXPECT_THAT(std::string(t.status().message()), ::testing::HasSubstr("moved from"));
+}
+
+TEST(ScalarOpsFusion, NothingBelowAMarkIsRewritten) {
+  Tape tape;
+  Value x = tape.Leaf(2.0);
+  Value t = x * 3;
+  const TapeMark mark = tape.Mark();
+  Value y = std::move(t) + 1;  // t is below the mark: a new record, t stays
+  EXPECT_EQ(tape.size(), 3u);
+  ASSERT_TRUE(tape.Rewind(mark).ok());
+  EXPECT_EQ(tape.size(), 2u);
+  EXPECT_FALSE(y.ok());
+}
+
+TEST(ScalarOps, DotAndSumValidateOperands) {
+  Tape tape;
+  TapeScope scope(&tape);
+  std::vector<Value> a = {Value(1.0), Value(2.0)};
+  std::vector<Value> b = {Value(1.0)};
+  Value d = Dot(a, b);
+  EXPECT_FALSE(d.ok());
+  EXPECT_THAT(std::string(tape.status().message()),
+              ::testing::HasSubstr("dot: operands must be equally long"));
+  tape.ClearError();
+  Value s = Sum({});
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(tape.status().message()), ::testing::HasSubstr("sum: no operands"));
+}
+
+TEST(ScalarOps, NoGradComputesWithoutRecordingInputs) {
+  Tape tape;
+  Value x = tape.Leaf(2.0);
+  Value y;
+  {
+    NoGradScope no_grad;
+    EXPECT_FALSE(IsGradEnabled());
+    y = (x * x + 1).tanh();
+  }
+  EXPECT_TRUE(IsGradEnabled());
+  EXPECT_DOUBLE_EQ(y.data(), std::tanh(5.0));
+  Value z = y * x;
+  ASSERT_TRUE(z.Backward().ok());
+  EXPECT_DOUBLE_EQ(x.grad(), y.data());  // nothing flows back through y
+}
+
+}  // namespace
+}  // namespace tapegrad

@@ -1,0 +1,230 @@
+// The tape's lifetime rules: marks, rewind, reset, stale handles, sticky errors,
+// limits and the current-tape scope.
+#include "core/tape.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tapegrad.h"
+
+namespace tapegrad {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Message(const absl::Status& s) { return std::string(s.message()); }
+
+TEST(Tape, LeavesBeforeAMarkSurviveRewind) {
+  Tape tape;
+  Value w = tape.Leaf(0.5);
+  Value b = tape.Leaf(0.1);
+  const TapeMark mark = tape.Mark();
+  for (int step = 0; step < 5; ++step) {
+    Value y = (w * 3.0 + b).tanh();
+    ASSERT_TRUE(y.Backward().ok());
+    w.set_data(w.data() - 0.1 * w.grad());
+    w.set_grad(0);
+    b.set_grad(0);
+    ASSERT_TRUE(tape.Rewind(mark).ok());
+    EXPECT_EQ(tape.size(), 2u);
+    EXPECT_FALSE(y.ok());
+  }
+  EXPECT_TRUE(w.ok());
+  EXPECT_TRUE(b.ok());
+  EXPECT_LT(w.data(), 0.5);
+}
+
+TEST(Tape, StaleHandleAfterRewindIsAnErrorNotARead) {
+  Tape tape;
+  Value x = tape.Leaf(1.0);
+  const TapeMark mark = tape.Mark();
+  Value old = x * 2;
+  ASSERT_TRUE(tape.Rewind(mark).ok());
+  Value reused = x * 5;  // same slot index as `old`, new generation
+  EXPECT_EQ(reused.index(), old.index());
+  EXPECT_TRUE(std::isnan(old.data()));
+  EXPECT_EQ(old.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Message(old.status()), HasSubstr("stale Value #1"));
+  Value bad = old + 1;
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(Message(tape.status()), HasSubstr("add: stale Value #1"));
+  // The error is sticky: Backward reports it instead of sweeping.
+  EXPECT_EQ(reused.Backward().code(), absl::StatusCode::kFailedPrecondition);
+  // And ops on the poisoned result stay poisoned without overwriting it.
+  Value worse = bad * 2;
+  EXPECT_FALSE(worse.ok());
+  EXPECT_THAT(Message(tape.status()), HasSubstr("add: stale"));
+  EXPECT_THAT(Message(worse.status()), HasSubstr("result of a failed op"));
+  tape.ClearError();
+  EXPECT_TRUE(reused.Backward().ok());
+}
+
+TEST(Tape, StaleHandleAfterReset) {
+  Tape tape;
+  Value x = tape.Leaf(1.0);
+  tape.Reset();
+  EXPECT_FALSE(x.ok());
+  Value y = tape.Leaf(2.0);
+  EXPECT_TRUE(y.ok());
+  EXPECT_FALSE(x.ok());  // same slot 0, other generation
+  EXPECT_FALSE(x.Backward().ok());
+}
+
+TEST(Tape, StaleMarkIsRejected) {
+  Tape tape;
+  tape.Leaf(1.0);
+  const TapeMark outer = tape.Mark();
+  tape.Leaf(2.0);
+  tape.Leaf(3.0);
+  const TapeMark inner = tape.Mark();
+  ASSERT_TRUE(tape.Rewind(outer).ok());
+  tape.Leaf(4.0);
+  tape.Leaf(5.0);
+  tape.Leaf(6.0);
+  const absl::Status s = tape.Rewind(inner);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Message(s), HasSubstr("stale mark at value 3"));
+  EXPECT_EQ(tape.size(), 4u);  // unchanged
+  tape.Reset();
+  EXPECT_FALSE(tape.Rewind(outer).ok());
+}
+
+TEST(Tape, NestedMarksRewindInOrder) {
+  Tape tape;
+  Value x = tape.Leaf(1.0);
+  const TapeMark a = tape.Mark();
+  Value y = x + 1;
+  const TapeMark b = tape.Mark();
+  Value z = y * 2;
+  ASSERT_TRUE(tape.Rewind(b).ok());
+  EXPECT_TRUE(y.ok());
+  EXPECT_FALSE(z.ok());
+  ASSERT_TRUE(tape.Rewind(a).ok());
+  EXPECT_FALSE(y.ok());
+  EXPECT_TRUE(x.ok());
+}
+
+TEST(Tape, OperandsFromTwoTapesAreAnError) {
+  Tape t1, t2;
+  Value a = t1.Leaf(1.0);
+  Value b = t2.Leaf(2.0);
+  Value c = a * b;
+  EXPECT_FALSE(c.ok());
+  EXPECT_THAT(Message(t1.status()), HasSubstr("mul: operand lives on another tape"));
+}
+
+TEST(Tape, EmptyAndDetachedValuesAreErrors) {
+  Value empty;
+  EXPECT_THAT(Message(empty.status()), HasSubstr("empty Value"));
+  EXPECT_FALSE(empty.Backward().ok());
+  Value detached(3.0);  // no TapeScope on this thread
+  EXPECT_THAT(Message(detached.status()), HasSubstr("no current tape"));
+  Value r = detached + 1;
+  EXPECT_FALSE(r.ok());
+  Tape tape;
+  Value x = tape.Leaf(1.0);
+  Value s = x + detached;
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(Message(tape.status()), HasSubstr("add: operand was created with no current tape"));
+}
+
+TEST(Tape, CurrentTapeScopeNestsAndRestores) {
+  EXPECT_EQ(Tape::Current(), nullptr);
+  Tape outer, inner;
+  {
+    TapeScope a(&outer);
+    EXPECT_EQ(Tape::Current(), &outer);
+    {
+      TapeScope b(&inner);
+      EXPECT_EQ(Value(1.0).tape(), &inner);
+    }
+    EXPECT_EQ(Value(1.0).tape(), &outer);
+  }
+  EXPECT_EQ(Tape::Current(), nullptr);
+}
+
+TEST(Tape, ByteLimitIsResourceExhaustedNotACrash) {
+  Tape tape(TapeOptions{.initial_chunk_bytes = 1 << 16, .byte_limit = 1 << 20});
+  Value x = tape.Leaf(1.0);
+  for (int i = 0; i < 1000000 && tape.status().ok(); ++i) x = x * 1.0 + 0.5;
+  EXPECT_EQ(tape.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(Message(tape.status()), HasSubstr("byte limit 1048576"));
+  EXPECT_FALSE(x.ok());
+  EXPECT_EQ(x.Backward().code(), absl::StatusCode::kResourceExhausted);
+  const TapeStats stats = tape.Stats();
+  EXPECT_LE(stats.arena.bytes_reserved + stats.slot_bytes, size_t{1} << 20);
+  tape.Reset();  // recovers
+  Value y = tape.Leaf(2.0) * 3;
+  EXPECT_TRUE(y.Backward().ok());
+}
+
+TEST(Tape, BackwardFromAnEarlierValueIgnoresLaterRecords) {
+  Tape tape;
+  Value x = tape.Leaf(2.0);
+  Value y = x * x;      // dy/dx = 4
+  Value z = y * 10.0;   // recorded after y
+  ASSERT_TRUE(y.Backward().ok());
+  EXPECT_EQ(x.grad(), 4.0);
+  EXPECT_EQ(z.grad(), 0.0);
+}
+
+TEST(Tape, ZeroGradClearsEverything) {
+  Tape tape;
+  Value x = tape.Leaf(2.0);
+  Value y = x * x;
+  ASSERT_TRUE(y.Backward().ok());
+  tape.ZeroGrad();
+  EXPECT_EQ(x.grad(), 0.0);
+  EXPECT_EQ(y.grad(), 0.0);
+  ASSERT_TRUE(y.Backward().ok());
+  EXPECT_EQ(x.grad(), 4.0);
+}
+
+TEST(Tape, SetGradOnAnIntermediateFlowsLikeMicrograd) {
+  // micrograd propagates an intermediate's grad, whatever set it.
+  Tape tape;
+  Value x = tape.Leaf(2.0);
+  Value t = x * 3;
+  Value y = t + 1;
+  t.set_grad(5.0);
+  ASSERT_TRUE(y.Backward().ok());
+  EXPECT_EQ(t.grad(), 6.0);
+  EXPECT_EQ(x.grad(), 18.0);
+}
+
+TEST(Tape, RecordsSpanManyBlocks) {
+  Tape tape(TapeOptions{.initial_chunk_bytes = 4096});
+  Value x = tape.Leaf(0.999);
+  Value acc = x;
+  for (int i = 0; i < 200000; ++i) acc = acc * x;
+  ASSERT_TRUE(acc.Backward().ok());
+  // d/dx x^200001 = 200001 * x^200000
+  EXPECT_NEAR(x.grad() / (200001 * std::pow(0.999, 200000)), 1.0, 1e-9);
+  EXPECT_GT(tape.Stats().arena.chunk_count, 1u);
+}
+
+TEST(Tape, SteadyStateReusesMemory) {
+  Tape tape;
+  std::vector<Value> params;
+  for (int i = 0; i < 100; ++i) params.push_back(tape.Leaf(0.01 * i));
+  const TapeMark mark = tape.Mark();
+  TapeStats first;
+  for (int step = 0; step < 20; ++step) {
+    Value loss = Sum(params) * 0.0;
+    for (int k = 0; k < 5000; ++k) loss = loss + params[k % 100] * params[(k + 1) % 100];
+    ASSERT_TRUE(loss.Backward().ok());
+    if (step == 1) first = tape.Stats();
+    ASSERT_TRUE(tape.Rewind(mark).ok());
+  }
+  const TapeStats last = tape.Stats();
+  EXPECT_EQ(last.arena.bytes_reserved, first.arena.bytes_reserved);
+  EXPECT_EQ(last.arena.chunk_count, first.arena.chunk_count);
+  EXPECT_EQ(last.slot_bytes, first.slot_bytes);
+  EXPECT_EQ(last.values, 100u);
+}
+
+}  // namespace
+}  // namespace tapegrad
