@@ -55,7 +55,7 @@ absl::StatusOr<double> Value::TryGrad() const {
   return tape_->adj_[index_];
 }
 
-void Value::set_data(double data) {
+void Value::set_data(double data) const {
   if (ok()) {
     tape_->value_[index_] = data;
   } else if (tape_ != nullptr) {
@@ -63,7 +63,7 @@ void Value::set_data(double data) {
   }
 }
 
-void Value::set_grad(double grad) {
+void Value::set_grad(double grad) const {
   if (ok()) {
     tape_->adj_[index_] = grad;
     // A non-zero grad may be propagated by a later Backward (Note [Dirty adjoints]).

@@ -88,8 +88,8 @@ class Value {
   absl::StatusOr<double> TryGrad() const;
   // micrograd lets users assign both (the SGD update writes data, zero_grad writes
   // grad). A write through an invalid handle becomes the tape's sticky error.
-  void set_data(double data);
-  void set_grad(double grad);
+  void set_data(double data) const;
+  void set_grad(double grad) const;
 
   // OK when the handle refers to a live slot; otherwise why not.
   absl::Status status() const;

@@ -1,0 +1,199 @@
+// Graph build and backward cost: the tape against a micrograd-style pointer graph,
+// in one binary, on the two workloads of the foundation issue.
+//
+//   bazel run -c opt //bench:tape_benchmark
+//
+// W1 chain: leaves w[k] = 0.5 + 0.001k, b[k] = 0.01k (k < 64), x0 = 1; a million
+//   steps x = x * w[i % 64] + b[i % 64], and x = tanh(x) after every 8th; then the
+//   gradient of x with respect to all 129 leaves. An op is one mul, add or tanh
+//   (2.125 million per pass). Counters: record_ns/op, backward_ns/op, bytes/op.
+// W2 micrograd step: MLP(2, [16, 16, 1]) on 100 two-moons points, max-margin loss
+//   + 1e-4 L2; build + backward + SGD + zero grads (+ rewind on the tape).
+//   Counters: us/step and heap allocations per step after warm-up.
+#include <chrono>
+#include <cmath>
+#include <vector>
+
+#include "bench/pointer_graph.h"
+#include "benchmark/benchmark.h"
+#include "examples/moons_trainer.h"
+#include "nn/random.h"
+#include "nn/two_moons.h"
+#include "tapegrad.h"
+#include "tests/alloc_counter.h"
+
+namespace tapegrad::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kChainSteps = 1000000;
+constexpr double kChainOps = 2.0 * kChainSteps + kChainSteps / 8;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// The chain's loop, for either kind of value.
+template <class V>
+V BuildChain(const V& x0, const std::vector<V>& w, const std::vector<V>& b) {
+  V x = x0;
+  for (int i = 0; i < kChainSteps; ++i) {
+    x = x * w[i % 64] + b[i % 64];
+    if (i % 8 == 7) x = x.tanh();
+  }
+  return x;
+}
+
+void ReportChain(benchmark::State& state, double record_s, double backward_s, double bytes) {
+  const double ops = kChainOps * static_cast<double>(state.iterations());
+  state.counters["record_ns/op"] = 1e9 * record_s / ops;
+  state.counters["backward_ns/op"] = 1e9 * backward_s / ops;
+  state.counters["bytes/op"] = bytes / kChainOps;
+}
+
+void BM_W1_Chain_Tape(benchmark::State& state) {
+  Tape tape;
+  std::vector<Value> w, b;
+  for (int k = 0; k < 64; ++k) w.push_back(tape.Leaf(0.5 + 0.001 * k));
+  for (int k = 0; k < 64; ++k) b.push_back(tape.Leaf(0.01 * k));
+  const Value x0 = tape.Leaf(1.0);
+  const TapeMark mark = tape.Mark();
+  double record_s = 0, backward_s = 0, bytes = 0;
+  for (auto _ : state) {
+    const Clock::time_point t0 = Clock::now();
+    const Value x = BuildChain(x0, w, b);
+    const Clock::time_point t1 = Clock::now();
+    if (absl::Status s = x.Backward(); !s.ok()) state.SkipWithError(s.ToString().c_str());
+    const Clock::time_point t2 = Clock::now();
+    benchmark::DoNotOptimize(w[3].grad());
+    record_s += Seconds(t0, t1);
+    backward_s += Seconds(t1, t2);
+    const TapeStats stats = tape.Stats();
+    bytes = static_cast<double>(stats.arena.bytes_used) +
+            static_cast<double>(stats.values - 129) * (2 * sizeof(double) + sizeof(uint32_t));
+    if (!tape.Rewind(mark).ok()) state.SkipWithError("rewind failed");
+    tape.ZeroGrad();
+  }
+  ReportChain(state, record_s, backward_s, bytes);
+}
+BENCHMARK(BM_W1_Chain_Tape)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_W1_Chain_PointerGraph(benchmark::State& state) {
+  std::vector<PValue> w, b;
+  for (int k = 0; k < 64; ++k) w.emplace_back(0.5 + 0.001 * k);
+  for (int k = 0; k < 64; ++k) b.emplace_back(0.01 * k);
+  const PValue x0(1.0);
+  double record_s = 0, backward_s = 0;
+  for (auto _ : state) {
+    const Clock::time_point t0 = Clock::now();
+    const PValue x = BuildChain(x0, w, b);
+    const Clock::time_point t1 = Clock::now();
+    x.Backward();
+    const Clock::time_point t2 = Clock::now();
+    benchmark::DoNotOptimize(w[3].grad());
+    record_s += Seconds(t0, t1);
+    backward_s += Seconds(t1, t2);
+    for (const PValue& p : w) p.set_grad(0);
+    for (const PValue& p : b) p.set_grad(0);
+  }
+  // Per node: the Node (with its vector and closure) in a shared_ptr control block,
+  // plus the parents' storage; measured by sizeof, not by the allocator.
+  ReportChain(state, record_s, backward_s,
+              kChainOps * (sizeof(Node) + 16 + 2 * sizeof(std::shared_ptr<Node>)));
+}
+BENCHMARK(BM_W1_Chain_PointerGraph)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+
+void BM_W2_MicrogradStep_Tape(benchmark::State& state) {
+  examples::MoonsTrainer trainer(100, 1337);
+  for (int i = 0; i < 3; ++i) {
+    if (!trainer.Step(0.05).ok()) state.SkipWithError("warm-up step failed");
+  }
+  const uint64_t allocations = testing::HeapAllocations();
+  for (auto _ : state) {
+    absl::StatusOr<examples::MoonsStep> step = trainer.Step(0.05);
+    benchmark::DoNotOptimize(step);
+  }
+  const double steps = static_cast<double>(state.iterations());
+  state.counters["allocs/step"] =
+      static_cast<double>(testing::HeapAllocations() - allocations) / steps;
+  state.counters["us/step"] = benchmark::Counter(steps * 1e-6, benchmark::Counter::kIsRate |
+                                                                  benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_W2_MicrogradStep_Tape)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// micrograd's MLP on pointer-graph values: sum((w_i * x_i), b) as a chain of adds.
+class PointerMLP {
+ public:
+  explicit PointerMLP(uint64_t seed) {
+    nn::Random rng(seed);
+    const int sizes[] = {2, 16, 16, 1};
+    for (int l = 0; l < 3; ++l) {
+      layers_.emplace_back();
+      for (int n = 0; n < sizes[l + 1]; ++n) {
+        Neuron neuron;
+        for (int i = 0; i < sizes[l]; ++i) neuron.w.emplace_back(rng.Uniform(-1, 1));
+        neuron.nonlin = l < 2;
+        for (const PValue& p : neuron.w) params_.push_back(p);
+        params_.push_back(neuron.b);
+        layers_.back().push_back(std::move(neuron));
+      }
+    }
+  }
+  PValue operator()(std::vector<PValue> x) const {
+    for (const auto& layer : layers_) {
+      std::vector<PValue> out;
+      for (const Neuron& n : layer) {
+        PValue act = n.b;
+        for (size_t i = 0; i < x.size(); ++i) act = act + n.w[i] * x[i];
+        out.push_back(n.nonlin ? act.relu() : act);
+      }
+      x = std::move(out);
+    }
+    return x[0];
+  }
+  const std::vector<PValue>& parameters() const { return params_; }
+
+ private:
+  struct Neuron {
+    std::vector<PValue> w;
+    PValue b{0.0};
+    bool nonlin = true;
+  };
+  std::vector<std::vector<Neuron>> layers_;
+  std::vector<PValue> params_;
+};
+
+void BM_W2_MicrogradStep_PointerGraph(benchmark::State& state) {
+  const nn::TwoMoons data = nn::MakeMoons(100, 0.1, 1337);
+  const PointerMLP model(1337);
+  auto step = [&] {
+    std::vector<PValue> losses;
+    for (size_t i = 0; i < data.x.size(); ++i) {
+      const PValue score = model({PValue(data.x[i][0]), PValue(data.x[i][1])});
+      losses.push_back((1.0 + (-data.y[i]) * score).relu());
+    }
+    PValue data_loss = losses[0];
+    for (size_t i = 1; i < losses.size(); ++i) data_loss = data_loss + losses[i];
+    data_loss = data_loss * (1.0 / losses.size());
+    PValue reg(0.0);
+    for (const PValue& p : model.parameters()) reg = reg + p * p;
+    const PValue total = data_loss + reg * 1e-4;
+    for (const PValue& p : model.parameters()) p.set_grad(0);
+    total.Backward();
+    for (const PValue& p : model.parameters()) p.set_data(p.data() - 0.05 * p.grad());
+  };
+  step();
+  const uint64_t allocations = testing::HeapAllocations();
+  for (auto _ : state) step();
+  const double steps = static_cast<double>(state.iterations());
+  state.counters["allocs/step"] =
+      static_cast<double>(testing::HeapAllocations() - allocations) / steps;
+  state.counters["us/step"] = benchmark::Counter(steps * 1e-6, benchmark::Counter::kIsRate |
+                                                                  benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_W2_MicrogradStep_PointerGraph)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
+}  // namespace tapegrad::bench
+
+BENCHMARK_MAIN();
