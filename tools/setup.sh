@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs every Debian package that tapegrad's build, tests, examples and
+# benchmarks need. Idempotent: quiet and quick when everything is present.
+set -euo pipefail
+
+packages=(
+  bazel-bootstrap bazel-platforms bazel-rules-java   # Bazel 4.2.3, WORKSPACE mode
+  g++ libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libopenblas-dev python3 python3-pytest python3-numpy clang-format
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
