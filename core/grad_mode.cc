@@ -2,6 +2,6 @@
 
 namespace tapegrad::internal {
 
-thread_local bool grad_disabled __attribute__((tls_model("initial-exec"))) = false;
+__thread bool grad_disabled __attribute__((tls_model("initial-exec"))) = false;
 
 }  // namespace tapegrad::internal

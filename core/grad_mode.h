@@ -16,7 +16,8 @@ namespace tapegrad {
 namespace internal {
 
 // initial-exec: one load off the thread pointer, also inside libtapegrad.so.
-extern thread_local bool grad_disabled __attribute__((tls_model("initial-exec")));
+// __thread, not thread_local: constant-initialised, so no TLS wrapper call per read.
+extern __thread bool grad_disabled __attribute__((tls_model("initial-exec")));
 
 }  // namespace internal
 

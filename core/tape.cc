@@ -10,7 +10,7 @@
 
 namespace tapegrad {
 namespace internal {
-thread_local Tape* current_tape __attribute__((tls_model("initial-exec"))) = nullptr;
+__thread Tape* current_tape __attribute__((tls_model("initial-exec"))) = nullptr;
 }  // namespace internal
 
 namespace {
@@ -200,7 +200,7 @@ absl::Status Tape::Diagnose(const Value& v, const char* op) const {
   return absl::OkStatus();
 }
 
-Value Tape::FuseBinary(Value&& t, double y, double dy_dt, uint32_t b, double dy_db) {
+Value Tape::FuseBinarySlow(Value&& t, double y, double dy_dt, uint32_t b, double dy_db) {
   const uint32_t o = t.index_;
   uint32_t header;
   std::memcpy(&header, record_end_ - sizeof(header), sizeof(header));
@@ -237,7 +237,7 @@ Value Tape::FuseBinary(Value&& t, double y, double dy_dt, uint32_t b, double dy_
   value_[o] = y;
   adj_[o] = 0.0;
   t.index_ = Value::kMovedFrom;
-  return Value(this, o, gen_[o]);
+  return Value(this, o, generation_);
 }
 
 void Tape::FindRecordEnd(uint32_t o, Block** block, const char** end) const {

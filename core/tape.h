@@ -52,7 +52,7 @@ namespace tapegrad {
 
 class Tape;
 namespace internal {
-extern thread_local Tape* current_tape __attribute__((tls_model("initial-exec")));
+extern __thread Tape* current_tape __attribute__((tls_model("initial-exec")));
 }  // namespace internal
 
 struct TapeOptions {
@@ -148,7 +148,7 @@ class Tape {
   // ---- Record path, used by core/scalar_ops.h. Not for users. ----
 
   // A slot with an empty record: leaves, constants, results under NoGradScope.
-  Value EmitLeaf(double data) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitLeaf(double data) {
     if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
                            static_cast<size_t>(record_limit_ - record_end_) < sizeof(uint32_t))) {
       if (!MakeRoom(sizeof(uint32_t))) return Poisoned();
@@ -160,7 +160,7 @@ class Tape {
   }
 
   // y = f(a) with dy/da = pa. `a` must be live on this tape.
-  Value EmitUnary(double y, uint32_t a, double pa) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitUnary(double y, uint32_t a, double pa) {
     if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
     if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
                            static_cast<size_t>(record_limit_ - record_end_) < kArgBytes + 4)) {
@@ -175,7 +175,8 @@ class Tape {
   }
 
   // y = f(a, b) with partials pa, pb. Both must be live on this tape.
-  Value EmitBinary(double y, uint32_t a, double pa, uint32_t b, double pb) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitBinary(double y, uint32_t a, double pa, uint32_t b,
+                                                double pb) {
     if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
     if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
                            static_cast<size_t>(record_limit_ - record_end_) < kBinaryRecordBytes)) {
@@ -202,11 +203,12 @@ class Tape {
     return NewSlot(y);
   }
 
-  // True if temporary `t` may be folded into (Note [Temporaries fuse]): it is the
-  // last slot, created after the last Mark, and recording is on.
+  // True if temporary `t`, already known to be live on this tape, may be folded
+  // into (Note [Temporaries fuse]): it is the sole handle of the last slot, created
+  // after the last Mark, and recording is on.
   bool CanFuse(const Value& t) const {
-    return t.sole() && t.tape_ == this && t.index_ + 1 == size_ && t.index_ >= fuse_floor_ &&
-           gen_[t.index_] == t.generation() && !internal::grad_disabled;
+    return t.sole() && t.index_ + 1 == size_ && t.index_ >= fuse_floor_ &&
+           !internal::grad_disabled;
   }
 
   // Folds y = f(t) into temporary t's record: scales its partials by dy/dt.
@@ -216,7 +218,9 @@ class Tape {
     std::memcpy(&header, record_end_ - sizeof(header), sizeof(header));
     const uint32_t n = header & kArgCountMask;
     char* args = record_end_ - sizeof(header) - n * kArgBytes;
-    for (uint32_t k = 0; k < n; ++k) ScaleArg(args + k * kArgBytes, dy_dt);
+    if (dy_dt != 1.0) {
+      for (uint32_t k = 0; k < n; ++k) ScaleArg(args + k * kArgBytes, dy_dt);
+    }
     value_[o] = y;
     adj_[o] = 0.0;  // a new value: the temporary's grad, if any, is not its
     t.index_ = Value::kMovedFrom;
@@ -225,7 +229,28 @@ class Tape {
 
   // Folds y = f(t, b) into temporary t's record, b a live slot (possibly t itself).
   // Falls back to a new record when the block is full or the record is long.
-  Value FuseBinary(Value&& t, double y, double dy_dt, uint32_t b, double dy_db);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value FuseBinary(Value&& t, double y, double dy_dt, uint32_t b,
+                                                double dy_db) {
+    // Inline: the common `temporary + other`, which appends one input.
+    uint32_t header;
+    std::memcpy(&header, record_end_ - sizeof(header), sizeof(header));
+    const uint32_t o = t.index_;
+    const uint32_t n = header & kArgCountMask;
+    if (ABSL_PREDICT_TRUE(dy_dt == 1.0 && b + 1 < o && n < kMaxFusedArgs &&
+                          static_cast<size_t>(record_limit_ - record_end_) >= kArgBytes)) {
+      char* p = record_end_ - sizeof(header);
+      StoreArg(p, b, dy_db);
+      header += 1;
+      std::memcpy(p + kArgBytes, &header, sizeof(header));
+      record_end_ = p + kArgBytes + sizeof(header);
+      value_[o] = y;
+      adj_[o] = 0.0;
+      t.index_ = Value::kMovedFrom;
+      return Value(this, o, generation_);
+    }
+    return FuseBinarySlow(std::move(t), y, dy_dt, b, dy_db);
+  }
+  Value FuseBinarySlow(Value&& t, double y, double dy_dt, uint32_t b, double dy_db);
 
   // y with inputs arg(0..n-1), each an (index, partial) pair of live slots; one
   // record. Inputs equal to the previous slot are merged into its chain input.

@@ -78,19 +78,6 @@ absl::Status Value::Backward() const {
   return tape_->Backward(*this);
 }
 
-Value Value::relu() const& { return tapegrad::relu(*this); }
-Value Value::relu() && { return tapegrad::relu(std::move(*this)); }
-Value Value::tanh() const& { return tapegrad::tanh(*this); }
-Value Value::tanh() && { return tapegrad::tanh(std::move(*this)); }
-Value Value::exp() const& { return tapegrad::exp(*this); }
-Value Value::exp() && { return tapegrad::exp(std::move(*this)); }
-Value Value::log() const& { return tapegrad::log(*this); }
-Value Value::log() && { return tapegrad::log(std::move(*this)); }
-Value Value::sigmoid() const& { return tapegrad::sigmoid(*this); }
-Value Value::sigmoid() && { return tapegrad::sigmoid(std::move(*this)); }
-Value Value::pow(double exponent) const& { return tapegrad::pow(*this, exponent); }
-Value Value::pow(double exponent) && { return tapegrad::pow(std::move(*this), exponent); }
-
 namespace {
 
 // Python's repr of a float: the shortest string that reads back the same, with

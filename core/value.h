@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <limits>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -43,6 +44,10 @@
 namespace tapegrad {
 
 class Tape;
+namespace internal {
+template <class V>
+struct ValueMethods;  // defined in core/scalar_ops.h
+}  // namespace internal
 
 class Value {
  public:
@@ -99,19 +104,35 @@ class Value {
   // reverse. Returns the tape's sticky error, if any, instead of sweeping.
   absl::Status Backward() const;
 
-  // micrograd's methods; the free functions in core/scalar_ops.h do the same.
-  Value relu() const&;
-  Value relu() &&;
-  Value tanh() const&;
-  Value tanh() &&;
-  Value exp() const&;
-  Value exp() &&;
-  Value log() const&;
-  Value log() &&;
-  Value sigmoid() const&;
-  Value sigmoid() &&;
-  Value pow(double exponent) const&;
-  Value pow(double exponent) &&;
+  // micrograd's methods, the same as the free functions in core/scalar_ops.h
+  // (include it, or tapegrad.h, to call them). Templates only so that they can be
+  // defined there, inline, after the ops.
+  template <class V = Value>
+  Value relu() const& { return internal::ValueMethods<V>::Relu(*this); }
+  template <class V = Value>
+  Value relu() && { return internal::ValueMethods<V>::Relu(std::move(*this)); }
+  template <class V = Value>
+  Value tanh() const& { return internal::ValueMethods<V>::Tanh(*this); }
+  template <class V = Value>
+  Value tanh() && { return internal::ValueMethods<V>::Tanh(std::move(*this)); }
+  template <class V = Value>
+  Value exp() const& { return internal::ValueMethods<V>::Exp(*this); }
+  template <class V = Value>
+  Value exp() && { return internal::ValueMethods<V>::Exp(std::move(*this)); }
+  template <class V = Value>
+  Value log() const& { return internal::ValueMethods<V>::Log(*this); }
+  template <class V = Value>
+  Value log() && { return internal::ValueMethods<V>::Log(std::move(*this)); }
+  template <class V = Value>
+  Value sigmoid() const& { return internal::ValueMethods<V>::Sigmoid(*this); }
+  template <class V = Value>
+  Value sigmoid() && { return internal::ValueMethods<V>::Sigmoid(std::move(*this)); }
+  template <class V = Value>
+  Value pow(double exponent) const& { return internal::ValueMethods<V>::Pow(*this, exponent); }
+  template <class V = Value>
+  Value pow(double exponent) && {
+    return internal::ValueMethods<V>::Pow(std::move(*this), exponent);
+  }
 
   Tape* tape() const { return tape_; }
   uint32_t index() const { return index_; }
