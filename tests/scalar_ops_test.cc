@@ -2,6 +2,7 @@
 // (one record per op) and as temporaries (fused records), alone and in graphs
 // that reuse values many times.
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -179,6 +180,19 @@ TEST(ScalarOpsFusion, NothingBelowAMarkIsRewritten) {
   ASSERT_TRUE(tape.Rewind(mark).ok());
   EXPECT_EQ(tape.size(), 2u);
   EXPECT_FALSE(y.ok());
+}
+
+// TanhRule::Tanh replaces std::tanh away from 0; it must stay within a few ulp.
+TEST(ScalarOps, FastTanhIsAccurate) {
+  for (double x = -40.0; x <= 40.0; x += 0.00137) {
+    const double expected = std::tanh(x);
+    const double got = internal::TanhRule::Tanh(x);
+    EXPECT_NEAR(got, expected, 4 * std::numeric_limits<double>::epsilon() * std::abs(expected))
+        << "x = " << x;
+  }
+  EXPECT_EQ(internal::TanhRule::Tanh(1000.0), 1.0);
+  EXPECT_EQ(internal::TanhRule::Tanh(-1000.0), -1.0);
+  EXPECT_TRUE(std::isnan(internal::TanhRule::Tanh(std::nan(""))));
 }
 
 TEST(ScalarOps, DotAndSumValidateOperands) {
