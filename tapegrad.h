@@ -17,11 +17,11 @@
 #ifndef TAPEGRAD_TAPEGRAD_H_
 #define TAPEGRAD_TAPEGRAD_H_
 
-#include "core/arena.h"       // IWYU pragma: export
-#include "core/grad_mode.h"   // IWYU pragma: export
-#include "core/scalar_ops.h"  // IWYU pragma: export
+#include "core/arena.h"          // IWYU pragma: export
+#include "core/grad_mode.h"      // IWYU pragma: export
+#include "core/scalar_ops.h"     // IWYU pragma: export
 #include "core/status_macros.h"  // IWYU pragma: export
-#include "core/tape.h"        // IWYU pragma: export
-#include "core/value.h"       // IWYU pragma: export
+#include "core/tape.h"           // IWYU pragma: export
+#include "core/value.h"          // IWYU pragma: export
 
 #endif  // TAPEGRAD_TAPEGRAD_H_

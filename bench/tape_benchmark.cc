@@ -47,7 +47,8 @@ V BuildChain(int steps, const V& x0, const std::vector<V>& w, const std::vector<
   return x;
 }
 
-void ReportChain(benchmark::State& state, double record_s, double backward_s, double bytes) {
+void ReportChain(benchmark::State& state, double record_s, double backward_s,
+                 double bytes) {
   const double ops_per_pass = ChainOps(static_cast<int>(state.range(0)));
   const double ops = ops_per_pass * static_cast<double>(state.iterations());
   state.counters["record_ns/op"] = 1e9 * record_s / ops;
@@ -73,15 +74,20 @@ void BM_W1_Chain_Tape(benchmark::State& state) {
     record_s += Seconds(t0, t1);
     backward_s += Seconds(t1, t2);
     const TapeStats stats = tape.Stats();
-    bytes = static_cast<double>(stats.arena.bytes_used) +
-            static_cast<double>(stats.values - 129) * (2 * sizeof(double) + sizeof(uint32_t));
+    bytes =
+        static_cast<double>(stats.arena.bytes_used) +
+        static_cast<double>(stats.values - 129) * (2 * sizeof(double) + sizeof(uint32_t));
     if (!tape.Rewind(mark).ok()) state.SkipWithError("rewind failed");
     tape.ZeroGrad();
   }
   ReportChain(state, record_s, backward_s, bytes);
 }
 // The workload's size, and a chain short enough to stay in cache.
-BENCHMARK(BM_W1_Chain_Tape)->Arg(kChainSteps)->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_W1_Chain_Tape)
+    ->Arg(kChainSteps)
+    ->Arg(20000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_W1_Chain_PointerGraph(benchmark::State& state) {
   std::vector<PValue> w, b;

@@ -50,7 +50,8 @@ void* Arena::AllocateSlow(size_t bytes, size_t align) {
   // return to it before a Rewind.
   if (next > 0) used_before_current_ += chunks_[current_].size;
   EnterChunk(next);
-  const uintptr_t aligned = (reinterpret_cast<uintptr_t>(ptr_) + align - 1) & ~(align - 1);
+  const uintptr_t aligned =
+      (reinterpret_cast<uintptr_t>(ptr_) + align - 1) & ~(align - 1);
   ptr_ = reinterpret_cast<char*>(aligned + bytes);
   return reinterpret_cast<void*>(aligned);
 }

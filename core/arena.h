@@ -51,8 +51,8 @@ class Arena {
 
   // A position in the arena. Rewinding to it frees everything allocated after it.
   struct Mark {
-    size_t chunk = 0;       // index of the chunk in use when the mark was taken
-    size_t offset = 0;      // bytes used in that chunk
+    size_t chunk = 0;   // index of the chunk in use when the mark was taken
+    size_t offset = 0;  // bytes used in that chunk
   };
 
   explicit Arena(ArenaOptions options = {});
@@ -63,7 +63,8 @@ class Arena {
   // Returns `bytes` of uninitialised memory aligned to `align` (a power of two, at
   // most kMaxAlign), or nullptr when the byte limit would be exceeded.
   void* AllocateOrNull(size_t bytes, size_t align = alignof(std::max_align_t)) {
-    const uintptr_t aligned = (reinterpret_cast<uintptr_t>(ptr_) + align - 1) & ~(align - 1);
+    const uintptr_t aligned =
+        (reinterpret_cast<uintptr_t>(ptr_) + align - 1) & ~(align - 1);
     if (ABSL_PREDICT_TRUE(aligned + bytes <= reinterpret_cast<uintptr_t>(limit_) &&
                           ptr_ != nullptr)) {
       ptr_ = reinterpret_cast<char*>(aligned + bytes);
@@ -76,7 +77,9 @@ class Arena {
   // the bytes reserved and the limit when it fails.
   absl::StatusOr<void*> Allocate(size_t bytes, size_t align = alignof(std::max_align_t));
 
-  Mark GetMark() const { return Mark{current_, static_cast<size_t>(ptr_ - chunk_begin())}; }
+  Mark GetMark() const {
+    return Mark{current_, static_cast<size_t>(ptr_ - chunk_begin())};
+  }
 
   // Frees everything allocated after `mark` in O(1); chunks are kept for reuse.
   // The mark must come from this arena and not lie beyond the current position
@@ -111,8 +114,8 @@ class Arena {
   ArenaOptions options_;
   std::vector<Chunk> chunks_;  // [0, current_] in use, the rest free for reuse
   size_t current_ = 0;
-  char* ptr_ = nullptr;    // next free byte in chunks_[current_]
-  char* limit_ = nullptr;  // end of chunks_[current_]
+  char* ptr_ = nullptr;             // next free byte in chunks_[current_]
+  char* limit_ = nullptr;           // end of chunks_[current_]
   size_t used_before_current_ = 0;  // bytes used in chunks [0, current_)
   size_t bytes_reserved_ = 0;
   size_t next_chunk_bytes_;

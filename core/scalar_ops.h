@@ -40,9 +40,8 @@ inline constexpr bool kIsTemporary =
     !std::is_lvalue_reference_v<T> && !std::is_const_v<std::remove_reference_t<T>>;
 
 template <class A, class B>
-using EnableIfScalarOperands =
-    std::enable_if_t<(kIsValue<A> && (kIsValue<B> || kIsNumber<B>)) || (kIsNumber<A> && kIsValue<B>),
-                     int>;
+using EnableIfScalarOperands = std::enable_if_t<
+    (kIsValue<A> && (kIsValue<B> || kIsNumber<B>)) || (kIsNumber<A> && kIsValue<B>), int>;
 template <class A>
 using EnableIfValue = std::enable_if_t<kIsValue<A>, int>;
 
@@ -113,7 +112,8 @@ struct SigmoidRule {
   static constexpr const char* kName = "sigmoid";
   static Local Eval(double a) {
     // exp of a non-positive number only: no overflow for large |a|.
-    const double s = a >= 0 ? 1.0 / (1.0 + std::exp(-a)) : std::exp(a) / (1.0 + std::exp(a));
+    const double s =
+        a >= 0 ? 1.0 / (1.0 + std::exp(-a)) : std::exp(a) / (1.0 + std::exp(a));
     return {s, s * (1.0 - s), 0.0};
   }
 };
@@ -148,12 +148,14 @@ struct ScalarOpsAccess {
       return t->EmitBinary(l.y, a.index_, l.da, b.index_, l.db);
     } else if constexpr (kIsValue<A>) {
       Tape* const t = a.tape_;
-      if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a))) return Failed(Rule::kName, a, nullptr);
+      if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a)))
+        return Failed(Rule::kName, a, nullptr);
       const internal::Local l = Rule::Eval(t->value_[a.index_], static_cast<double>(b));
       return Unary1<A>(t, std::forward<A>(a), l.y, l.da);
     } else {
       Tape* const t = b.tape_;
-      if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(b))) return Failed(Rule::kName, b, nullptr);
+      if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(b)))
+        return Failed(Rule::kName, b, nullptr);
       const internal::Local l = Rule::Eval(static_cast<double>(a), t->value_[b.index_]);
       return Unary1<B>(t, std::forward<B>(b), l.y, l.db);
     }
@@ -162,7 +164,8 @@ struct ScalarOpsAccess {
   template <class A, class Rule>
   ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Unary(A&& a, const Rule& rule) {
     Tape* const t = a.tape_;
-    if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a))) return Failed(Rule::kName, a, nullptr);
+    if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a)))
+      return Failed(Rule::kName, a, nullptr);
     const internal::Local l = rule.Eval(t->value_[a.index_]);
     return Unary1<A>(t, std::forward<A>(a), l.y, l.da);
   }
@@ -174,7 +177,8 @@ struct ScalarOpsAccess {
 
  private:
   template <class A>
-  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Unary1(Tape* t, A&& a, double y, double dy_da) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Unary1(Tape* t, A&& a, double y,
+                                                   double dy_da) {
     if constexpr (internal::kIsTemporary<A>) {
       if (t->CanFuse(a)) return t->FuseUnary(std::move(a), y, dy_da);
     }
@@ -185,16 +189,17 @@ struct ScalarOpsAccess {
   static Value Failed(const char* op, const Value& a, const Value* b);
 };
 
-#define TG_INTERNAL_SCALAR_BINARY(op, Rule)                                            \
-  template <class A, class B, internal::EnableIfScalarOperands<A, B> = 0>              \
-  ABSL_ATTRIBUTE_ALWAYS_INLINE Value operator op(A&& a, B&& b) {                       \
-    return ScalarOpsAccess::Binary<internal::Rule>(std::forward<A>(a), std::forward<B>(b)); \
-  }                                                                                    \
-  template <class B, internal::EnableIfScalarOperands<Value, B> = 0>                   \
-  Value& operator op##=(Value& a, B&& b) {                                             \
-    a = ScalarOpsAccess::Binary<internal::Rule>(static_cast<const Value&>(a),          \
-                                                std::forward<B>(b));                   \
-    return a;                                                                          \
+#define TG_INTERNAL_SCALAR_BINARY(op, Rule)                                   \
+  template <class A, class B, internal::EnableIfScalarOperands<A, B> = 0>     \
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value operator op(A&& a, B&& b) {              \
+    return ScalarOpsAccess::Binary<internal::Rule>(std::forward<A>(a),        \
+                                                   std::forward<B>(b));       \
+  }                                                                           \
+  template <class B, internal::EnableIfScalarOperands<Value, B> = 0>          \
+  Value& operator op##=(Value& a, B&& b) {                                    \
+    a = ScalarOpsAccess::Binary<internal::Rule>(static_cast<const Value&>(a), \
+                                                std::forward<B>(b));          \
+    return a;                                                                 \
   }
 
 TG_INTERNAL_SCALAR_BINARY(+, AddRule)
@@ -203,9 +208,9 @@ TG_INTERNAL_SCALAR_BINARY(*, MulRule)
 TG_INTERNAL_SCALAR_BINARY(/, DivRule)
 #undef TG_INTERNAL_SCALAR_BINARY
 
-#define TG_INTERNAL_SCALAR_UNARY(name, Rule)                        \
-  template <class A, internal::EnableIfValue<A> = 0>                \
-  ABSL_ATTRIBUTE_ALWAYS_INLINE Value name(A&& a) {                  \
+#define TG_INTERNAL_SCALAR_UNARY(name, Rule)                             \
+  template <class A, internal::EnableIfValue<A> = 0>                     \
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value name(A&& a) {                       \
     return ScalarOpsAccess::Unary(std::forward<A>(a), internal::Rule{}); \
   }
 
@@ -228,15 +233,25 @@ namespace internal {
 template <class V>
 struct ValueMethods {
   template <class A>
-  static Value Relu(A&& a) { return tapegrad::relu(std::forward<A>(a)); }
+  static Value Relu(A&& a) {
+    return tapegrad::relu(std::forward<A>(a));
+  }
   template <class A>
-  static Value Tanh(A&& a) { return tapegrad::tanh(std::forward<A>(a)); }
+  static Value Tanh(A&& a) {
+    return tapegrad::tanh(std::forward<A>(a));
+  }
   template <class A>
-  static Value Exp(A&& a) { return tapegrad::exp(std::forward<A>(a)); }
+  static Value Exp(A&& a) {
+    return tapegrad::exp(std::forward<A>(a));
+  }
   template <class A>
-  static Value Log(A&& a) { return tapegrad::log(std::forward<A>(a)); }
+  static Value Log(A&& a) {
+    return tapegrad::log(std::forward<A>(a));
+  }
   template <class A>
-  static Value Sigmoid(A&& a) { return tapegrad::sigmoid(std::forward<A>(a)); }
+  static Value Sigmoid(A&& a) {
+    return tapegrad::sigmoid(std::forward<A>(a));
+  }
   template <class A>
   static Value Pow(A&& a, double exponent) {
     return tapegrad::pow(std::forward<A>(a), exponent);

@@ -31,12 +31,12 @@ namespace tapegrad::internal {
 
 // Evaluates `expr` (an absl::Status) once and returns it from the enclosing
 // function if it is not OK.
-#define TG_RETURN_IF_ERROR(expr)                                   \
-  do {                                                             \
-    ::absl::Status tg_internal_status = (expr);                    \
-    if (ABSL_PREDICT_FALSE(!tg_internal_status.ok())) {            \
-      return tg_internal_status;                                   \
-    }                                                              \
+#define TG_RETURN_IF_ERROR(expr)                        \
+  do {                                                  \
+    ::absl::Status tg_internal_status = (expr);         \
+    if (ABSL_PREDICT_FALSE(!tg_internal_status.ok())) { \
+      return tg_internal_status;                        \
+    }                                                   \
   } while (0)
 
 // Evaluates `expr` (an absl::StatusOr<T>) once; returns its status from the
@@ -53,11 +53,11 @@ namespace tapegrad::internal {
   lhs = std::move(tmp).value()
 
 // Aborts with a message when an internal invariant is broken.
-#define TG_CHECK(condition)                                                 \
-  do {                                                                      \
-    if (ABSL_PREDICT_FALSE(!(condition))) {                                 \
-      ::tapegrad::internal::CheckFailed(__FILE__, __LINE__, #condition);    \
-    }                                                                       \
+#define TG_CHECK(condition)                                              \
+  do {                                                                   \
+    if (ABSL_PREDICT_FALSE(!(condition))) {                              \
+      ::tapegrad::internal::CheckFailed(__FILE__, __LINE__, #condition); \
+    }                                                                    \
   } while (0)
 
 #endif  // TAPEGRAD_CORE_STATUS_MACROS_H_

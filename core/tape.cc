@@ -54,7 +54,8 @@ struct Tape::Block {
 
 Tape::Tape(TapeOptions options)
     : options_(options),
-      arena_(ArenaOptions{options.initial_chunk_bytes, size_t{64} << 20, options.byte_limit}) {}
+      arena_(ArenaOptions{options.initial_chunk_bytes, size_t{64} << 20,
+                          options.byte_limit}) {}
 
 Tape::~Tape() {
   delete[] value_;
@@ -125,8 +126,8 @@ bool Tape::MakeRoom(size_t record_bytes) {
           absl::StrFormat("Tape: cannot hold more than %d values", kMaxSlots)));
       return false;
     }
-    const uint32_t new_capacity =
-        static_cast<uint32_t>(std::min<uint64_t>(std::max<uint64_t>(1024, uint64_t{capacity_} * 2), kMaxSlots));
+    const uint32_t new_capacity = static_cast<uint32_t>(
+        std::min<uint64_t>(std::max<uint64_t>(1024, uint64_t{capacity_} * 2), kMaxSlots));
     const size_t new_bytes = size_t{new_capacity} * kSlotBytes;
     const size_t arena_bytes = arena_.Stats().bytes_reserved;
     if (options_.byte_limit != 0 && arena_bytes + new_bytes > options_.byte_limit) {
@@ -161,7 +162,8 @@ bool Tape::MakeRoom(size_t record_bytes) {
       Fail(absl::ResourceExhaustedError(absl::StrFormat(
           "Tape: byte limit %d reached after %d values: %d bytes of records reserved, "
           "%d bytes of slots",
-          options_.byte_limit, size_, stats.bytes_reserved, size_t{capacity_} * kSlotBytes)));
+          options_.byte_limit, size_, stats.bytes_reserved,
+          size_t{capacity_} * kSlotBytes)));
       return false;
     }
     if (block_ != nullptr) block_->end = record_end_;
@@ -179,23 +181,24 @@ Value Tape::Fail(absl::Status error) {
 
 absl::Status Tape::Diagnose(const Value& v, const char* op) const {
   if (v.tape_ != this) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: operand lives on another tape (%p, not %p)", op,
-                        static_cast<const void*>(v.tape_), static_cast<const void*>(this)));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: operand lives on another tape (%p, not %p)", op,
+        static_cast<const void*>(v.tape_), static_cast<const void*>(this)));
   }
   if (v.index_ == Value::kPoisoned) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: operand is the result of a failed op: %s", op, error_.message()));
   }
   if (v.index_ == Value::kMovedFrom) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: operand was moved from (std::move into an op consumes it)", op));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: operand was moved from (std::move into an op consumes it)", op));
   }
   if (v.index_ >= size_ || gen_[v.index_] != v.generation()) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s: stale Value #%d of generation %d: the tape was rewound or reset after it was "
-        "created (the tape holds %d values now, generation %d)",
-        op, v.index_, v.generation(), size_, generation_));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s: stale Value #%d of generation %d: the tape was rewound or "
+                        "reset after it was "
+                        "created (the tape holds %d values now, generation %d)",
+                        op, v.index_, v.generation(), size_, generation_));
   }
   return absl::OkStatus();
 }

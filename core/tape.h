@@ -8,8 +8,9 @@
 //   for (int i = 0; i < steps; ++i) {
 //     tapegrad::Value loss = Loss(params);                 // records after the mark
 //     if (absl::Status s = loss.Backward(); !s.ok()) return s;
-//     Update(params);                                      // p.set_data(...), p.set_grad(0)
-//     if (absl::Status s = tape.Rewind(step); !s.ok()) return s;  // drops the step
+//     Update(params);                                      // p.set_data(...),
+//     p.set_grad(0) if (absl::Status s = tape.Rewind(step); !s.ok()) return s;  // drops
+//     the step
 //   }
 //
 // Layout. Every Value owns one slot: its number, its adjoint (grad) and the
@@ -18,7 +19,8 @@
 // tape's bump arena in slot order; a record is the list of (input slot, local
 // partial) pairs of the op that made the slot, nothing else: leaves and constants
 // have empty records. Backward is therefore one loop,
-//     for o = root down to 0:  for (in, partial) in record(o):  adj[in] += partial * adj[o]
+//     for o = root down to 0:  for (in, partial) in record(o):  adj[in] += partial *
+//     adj[o]
 // with no node objects, no virtual calls and no topological sort. See
 // Note [Chain adjoint] in tape.cc for how the loop keeps the adjoint of o - 1 in a
 // register, which is what makes long dependency chains sweep at memory speed.
@@ -64,9 +66,9 @@ struct TapeOptions {
 };
 
 struct TapeStats {
-  size_t values = 0;          // live slots
-  size_t slot_bytes = 0;      // capacity of the value/grad/generation arrays
-  ArenaStats arena;           // where the records live
+  size_t values = 0;      // live slots
+  size_t slot_bytes = 0;  // capacity of the value/grad/generation arrays
+  ArenaStats arena;       // where the records live
 };
 
 // A position on the tape; Rewind(mark) drops every Value created after it.
@@ -150,7 +152,8 @@ class Tape {
   // A slot with an empty record: leaves, constants, results under NoGradScope.
   ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitLeaf(double data) {
     if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
-                           static_cast<size_t>(record_limit_ - record_end_) < sizeof(uint32_t))) {
+                           static_cast<size_t>(record_limit_ - record_end_) <
+                               sizeof(uint32_t))) {
       if (!MakeRoom(sizeof(uint32_t))) return Poisoned();
     }
     const uint32_t header = 0;
@@ -163,7 +166,8 @@ class Tape {
   ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitUnary(double y, uint32_t a, double pa) {
     if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
     if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
-                           static_cast<size_t>(record_limit_ - record_end_) < kArgBytes + 4)) {
+                           static_cast<size_t>(record_limit_ - record_end_) <
+                               kArgBytes + 4)) {
       if (!MakeRoom(kArgBytes + 4)) return Poisoned();
     }
     char* p = record_end_;
@@ -175,11 +179,12 @@ class Tape {
   }
 
   // y = f(a, b) with partials pa, pb. Both must be live on this tape.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitBinary(double y, uint32_t a, double pa, uint32_t b,
-                                                double pb) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitBinary(double y, uint32_t a, double pa,
+                                                uint32_t b, double pb) {
     if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
     if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
-                           static_cast<size_t>(record_limit_ - record_end_) < kBinaryRecordBytes)) {
+                           static_cast<size_t>(record_limit_ - record_end_) <
+                               kBinaryRecordBytes)) {
       if (!MakeRoom(kBinaryRecordBytes)) return Poisoned();
     }
     const uint32_t prev = size_ - 1;  // the slot a chain input would occupy
@@ -229,15 +234,16 @@ class Tape {
 
   // Folds y = f(t, b) into temporary t's record, b a live slot (possibly t itself).
   // Falls back to a new record when the block is full or the record is long.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE Value FuseBinary(Value&& t, double y, double dy_dt, uint32_t b,
-                                                double dy_db) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value FuseBinary(Value&& t, double y, double dy_dt,
+                                                uint32_t b, double dy_db) {
     // Inline: the common `temporary + other`, which appends one input.
     uint32_t header;
     std::memcpy(&header, record_end_ - sizeof(header), sizeof(header));
     const uint32_t o = t.index_;
     const uint32_t n = header & kArgCountMask;
     if (ABSL_PREDICT_TRUE(dy_dt == 1.0 && b + 1 < o && n < kMaxFusedArgs &&
-                          static_cast<size_t>(record_limit_ - record_end_) >= kArgBytes)) {
+                          static_cast<size_t>(record_limit_ - record_end_) >=
+                              kArgBytes)) {
       char* p = record_end_ - sizeof(header);
       StoreArg(p, b, dy_db);
       header += 1;
@@ -360,13 +366,15 @@ class TapeScope {
 // ---- Value's accessors, inline because training loops call them per parameter.
 
 inline double Value::data() const {
-  return tape_ != nullptr && tape_->IsLive(*this) ? tape_->value_[index_]
-                                                   : std::numeric_limits<double>::quiet_NaN();
+  return tape_ != nullptr && tape_->IsLive(*this)
+             ? tape_->value_[index_]
+             : std::numeric_limits<double>::quiet_NaN();
 }
 
 inline double Value::grad() const {
-  return tape_ != nullptr && tape_->IsLive(*this) ? tape_->adj_[index_]
-                                                   : std::numeric_limits<double>::quiet_NaN();
+  return tape_ != nullptr && tape_->IsLive(*this)
+             ? tape_->adj_[index_]
+             : std::numeric_limits<double>::quiet_NaN();
 }
 
 inline bool Value::ok() const { return tape_ != nullptr && tape_->IsLive(*this); }

@@ -18,10 +18,10 @@ absl::Status DiagnoseDetached(const Value& v, const char* op) {
     return absl::InvalidArgumentError(
         absl::StrFormat("%s: operand is an empty Value (default-constructed)", op));
   }
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "%s: operand was created with no current tape on this thread (use "
-      "tapegrad::TapeScope, or Tape::Leaf)",
-      op));
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s: operand was created with no current tape on this thread (use "
+                      "tapegrad::TapeScope, or Tape::Leaf)",
+                      op));
 }
 
 }  // namespace
@@ -38,7 +38,8 @@ Value::Value(double data) {
 absl::Status Value::status() const {
   if (tape_ == nullptr) {
     if (index_ == kMovedFrom) {
-      return absl::InvalidArgumentError("Value: moved from (std::move into an op consumes it)");
+      return absl::InvalidArgumentError(
+          "Value: moved from (std::move into an op consumes it)");
     }
     return DiagnoseDetached(*this, "Value");
   }
@@ -95,8 +96,8 @@ std::string PythonFloat(double x) {
 }  // namespace
 
 std::ostream& operator<<(std::ostream& os, const Value& v) {
-  return os << "Value(data=" << PythonFloat(v.data()) << ", grad=" << PythonFloat(v.grad())
-            << ")";
+  return os << "Value(data=" << PythonFloat(v.data())
+            << ", grad=" << PythonFloat(v.grad()) << ")";
 }
 
 Value ScalarOpsAccess::Failed(const char* op, const Value& a, const Value* b) {
@@ -111,7 +112,8 @@ Value ScalarOpsAccess::Failed(const char* op, const Value& a, const Value* b) {
     if (v->tape_ != tape) return tape->Fail(tape->Diagnose(*v, op));
     if (!tape->IsLive(*v)) return tape->Fail(tape->Diagnose(*v, op));
   }
-  return tape->Fail(absl::InternalError(absl::StrFormat("%s: failed for no known reason", op)));
+  return tape->Fail(
+      absl::InternalError(absl::StrFormat("%s: failed for no known reason", op)));
 }
 
 Value ScalarOpsAccess::Sum(absl::Span<const Value> values) {
@@ -136,18 +138,20 @@ Value ScalarOpsAccess::Dot(absl::Span<const Value> a, absl::Span<const Value> b)
   if (a.size() != b.size() || a.empty()) {
     if (t == nullptr) return Value();
     return t->Fail(absl::InvalidArgumentError(absl::StrFormat(
-        "dot: operands must be equally long and not empty (got %d and %d values)", a.size(),
-        b.size())));
+        "dot: operands must be equally long and not empty (got %d and %d values)",
+        a.size(), b.size())));
   }
   double y = 0.0;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (t == nullptr || !t->IsLive(a[i]) || !t->IsLive(b[i])) return Failed("dot", a[i], &b[i]);
+    if (t == nullptr || !t->IsLive(a[i]) || !t->IsLive(b[i]))
+      return Failed("dot", a[i], &b[i]);
     y += t->value_[a[i].index_] * t->value_[b[i].index_];
   }
   return t->EmitGathered(y, 2 * a.size(), [&](size_t k) {
     const size_t i = k >> 1;
-    return (k & 1) == 0 ? std::pair<uint32_t, double>(a[i].index_, t->value_[b[i].index_])
-                        : std::pair<uint32_t, double>(b[i].index_, t->value_[a[i].index_]);
+    return (k & 1) == 0
+               ? std::pair<uint32_t, double>(a[i].index_, t->value_[b[i].index_])
+               : std::pair<uint32_t, double>(b[i].index_, t->value_[a[i].index_]);
   });
 }
 

@@ -71,7 +71,8 @@ class Value {
     return *this;
   }
   // Moving leaves the source empty.
-  Value(Value&& other) noexcept : tape_(other.tape_), index_(other.index_), tag_(other.tag_) {
+  Value(Value&& other) noexcept
+      : tape_(other.tape_), index_(other.index_), tag_(other.tag_) {
     other.index_ = kMovedFrom;
   }
   Value& operator=(Value&& other) noexcept {
@@ -108,27 +109,49 @@ class Value {
   // (include it, or tapegrad.h, to call them). Templates only so that they can be
   // defined there, inline, after the ops.
   template <class V = Value>
-  Value relu() const& { return internal::ValueMethods<V>::Relu(*this); }
+  Value relu() const& {
+    return internal::ValueMethods<V>::Relu(*this);
+  }
   template <class V = Value>
-  Value relu() && { return internal::ValueMethods<V>::Relu(std::move(*this)); }
+  Value relu() && {
+    return internal::ValueMethods<V>::Relu(std::move(*this));
+  }
   template <class V = Value>
-  Value tanh() const& { return internal::ValueMethods<V>::Tanh(*this); }
+  Value tanh() const& {
+    return internal::ValueMethods<V>::Tanh(*this);
+  }
   template <class V = Value>
-  Value tanh() && { return internal::ValueMethods<V>::Tanh(std::move(*this)); }
+  Value tanh() && {
+    return internal::ValueMethods<V>::Tanh(std::move(*this));
+  }
   template <class V = Value>
-  Value exp() const& { return internal::ValueMethods<V>::Exp(*this); }
+  Value exp() const& {
+    return internal::ValueMethods<V>::Exp(*this);
+  }
   template <class V = Value>
-  Value exp() && { return internal::ValueMethods<V>::Exp(std::move(*this)); }
+  Value exp() && {
+    return internal::ValueMethods<V>::Exp(std::move(*this));
+  }
   template <class V = Value>
-  Value log() const& { return internal::ValueMethods<V>::Log(*this); }
+  Value log() const& {
+    return internal::ValueMethods<V>::Log(*this);
+  }
   template <class V = Value>
-  Value log() && { return internal::ValueMethods<V>::Log(std::move(*this)); }
+  Value log() && {
+    return internal::ValueMethods<V>::Log(std::move(*this));
+  }
   template <class V = Value>
-  Value sigmoid() const& { return internal::ValueMethods<V>::Sigmoid(*this); }
+  Value sigmoid() const& {
+    return internal::ValueMethods<V>::Sigmoid(*this);
+  }
   template <class V = Value>
-  Value sigmoid() && { return internal::ValueMethods<V>::Sigmoid(std::move(*this)); }
+  Value sigmoid() && {
+    return internal::ValueMethods<V>::Sigmoid(std::move(*this));
+  }
   template <class V = Value>
-  Value pow(double exponent) const& { return internal::ValueMethods<V>::Pow(*this, exponent); }
+  Value pow(double exponent) const& {
+    return internal::ValueMethods<V>::Pow(*this, exponent);
+  }
   template <class V = Value>
   Value pow(double exponent) && {
     return internal::ValueMethods<V>::Pow(std::move(*this), exponent);

@@ -52,9 +52,11 @@ GradientCheck CheckGradient(const ScalarFunction& f, absl::Span<const double> x,
 }
 
 std::ostream& operator<<(std::ostream& os, const GradientCheck& check) {
-  os << "f=" << check.value << " status=" << check.status << " max_error=" << check.max_error;
+  os << "f=" << check.value << " status=" << check.status
+     << " max_error=" << check.max_error;
   for (size_t i = 0; i < check.analytic.size(); ++i) {
-    os << "\n  x" << i << ": analytic " << check.analytic[i] << " numeric " << check.numeric[i];
+    os << "\n  x" << i << ": analytic " << check.analytic[i] << " numeric "
+       << check.numeric[i];
   }
   return os;
 }

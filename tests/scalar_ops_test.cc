@@ -32,7 +32,8 @@ TEST_P(ScalarOpGradient, MatchesFiniteDifferences) {
   const OpCase& c = GetParam();
   const testing::GradientCheck check = CheckGradient(c.f, c.x);
   ASSERT_TRUE(check.status.ok()) << check.status;
-  EXPECT_NEAR(check.value, c.expected_value, 1e-12 * std::max(1.0, std::abs(c.expected_value)));
+  EXPECT_NEAR(check.value, c.expected_value,
+              1e-12 * std::max(1.0, std::abs(c.expected_value)));
   EXPECT_LT(check.max_error, kTolerance) << check;
 }
 
@@ -135,8 +136,8 @@ TEST(ScalarOpsFusion, FusedAndUnfusedAgree) {
   Value p = x * w;
   Value s = p + b;
   Value unfused = s.tanh();
-  EXPECT_EQ(fused_size, 4u);       // three leaves and one record
-  EXPECT_EQ(tape.size(), 7u);      // plus three records
+  EXPECT_EQ(fused_size, 4u);   // three leaves and one record
+  EXPECT_EQ(tape.size(), 7u);  // plus three records
   EXPECT_DOUBLE_EQ(fused.data(), unfused.data());
   ASSERT_TRUE(fused.Backward().ok());
   const double gx = x.grad(), gw = w.grad(), gb = b.grad();
@@ -187,7 +188,8 @@ TEST(ScalarOps, FastTanhIsAccurate) {
   for (double x = -40.0; x <= 40.0; x += 0.00137) {
     const double expected = std::tanh(x);
     const double got = internal::TanhRule::Tanh(x);
-    EXPECT_NEAR(got, expected, 4 * std::numeric_limits<double>::epsilon() * std::abs(expected))
+    EXPECT_NEAR(got, expected,
+                4 * std::numeric_limits<double>::epsilon() * std::abs(expected))
         << "x = " << x;
   }
   EXPECT_EQ(internal::TanhRule::Tanh(1000.0), 1.0);
@@ -207,7 +209,8 @@ TEST(ScalarOps, DotAndSumValidateOperands) {
   tape.ClearError();
   Value s = Sum({});
   EXPECT_FALSE(s.ok());
-  EXPECT_THAT(std::string(tape.status().message()), ::testing::HasSubstr("sum: no operands"));
+  EXPECT_THAT(std::string(tape.status().message()),
+              ::testing::HasSubstr("sum: no operands"));
 }
 
 TEST(ScalarOps, NoGradComputesWithoutRecordingInputs) {

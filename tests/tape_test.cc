@@ -128,7 +128,8 @@ TEST(Tape, EmptyAndDetachedValuesAreErrors) {
   Value x = tape.Leaf(1.0);
   Value s = x + detached;
   EXPECT_FALSE(s.ok());
-  EXPECT_THAT(Message(tape.status()), HasSubstr("add: operand was created with no current tape"));
+  EXPECT_THAT(Message(tape.status()),
+              HasSubstr("add: operand was created with no current tape"));
 }
 
 TEST(Tape, CurrentTapeScopeNestsAndRestores) {
@@ -164,8 +165,8 @@ TEST(Tape, ByteLimitIsResourceExhaustedNotACrash) {
 TEST(Tape, BackwardFromAnEarlierValueIgnoresLaterRecords) {
   Tape tape;
   Value x = tape.Leaf(2.0);
-  Value y = x * x;      // dy/dx = 4
-  Value z = y * 10.0;   // recorded after y
+  Value y = x * x;     // dy/dx = 4
+  Value z = y * 10.0;  // recorded after y
   ASSERT_TRUE(y.Backward().ok());
   EXPECT_EQ(x.grad(), 4.0);
   EXPECT_EQ(z.grad(), 0.0);
