@@ -196,6 +196,21 @@ TEST(Tape, SetGradOnAnIntermediateFlowsLikeMicrograd) {
   EXPECT_EQ(x.grad(), 18.0);
 }
 
+// Note [Sole handles carry their number]: ops see every write, through any handle.
+TEST(Tape, OpsSeeSetDataThroughAnyHandle) {
+  Tape tape;
+  Value x = tape.Leaf(1.0);  // sole
+  x.set_data(5.0);
+  EXPECT_EQ((x * 2).data(), 10.0);
+  Value copy = x;  // neither is sole now
+  copy.set_data(7.0);
+  EXPECT_EQ((x * 2).data(), 14.0);
+  EXPECT_EQ(x.data(), 7.0);
+  Value t = x + 1;  // sole temporary
+  t.set_data(-1.0);
+  EXPECT_EQ((t * 3).data(), -3.0);
+}
+
 TEST(Tape, RecordsSpanManyBlocks) {
   Tape tape(TapeOptions{.initial_chunk_bytes = 4096});
   Value x = tape.Leaf(0.999);
