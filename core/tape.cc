@@ -196,8 +196,8 @@ absl::Status Tape::Diagnose(const Value& v, const char* op) const {
   if (v.index_ >= size_ || gen_[v.index_] != v.generation()) {
     return absl::FailedPreconditionError(
         absl::StrFormat("%s: stale Value #%d of generation %d: the tape was rewound or "
-                        "reset after it was "
-                        "created (the tape holds %d values now, generation %d)",
+                        "reset after it was created (the tape holds %d values now, "
+                        "generation %d)",
                         op, v.index_, v.generation(), size_, generation_));
   }
   return absl::OkStatus();

@@ -8,9 +8,9 @@
 //   for (int i = 0; i < steps; ++i) {
 //     tapegrad::Value loss = Loss(params);                 // records after the mark
 //     if (absl::Status s = loss.Backward(); !s.ok()) return s;
-//     Update(params);                                      // p.set_data(...),
-//     p.set_grad(0) if (absl::Status s = tape.Rewind(step); !s.ok()) return s;  // drops
-//     the step
+//     Update(params);                    // p.set_data(...), p.set_grad(0)
+//     absl::Status s = tape.Rewind(step);  // drops the step
+//     if (!s.ok()) return s;
 //   }
 //
 // Layout. Every Value owns one slot: its number, its adjoint (grad) and the
@@ -19,8 +19,8 @@
 // tape's bump arena in slot order; a record is the list of (input slot, local
 // partial) pairs of the op that made the slot, nothing else: leaves and constants
 // have empty records. Backward is therefore one loop,
-//     for o = root down to 0:  for (in, partial) in record(o):  adj[in] += partial *
-//     adj[o]
+//     for o = root down to 0:
+//       for (in, partial) in record(o):  adj[in] += partial * adj[o]
 // with no node objects, no virtual calls and no topological sort. See
 // Note [Chain adjoint] in tape.cc for how the loop keeps the adjoint of o - 1 in a
 // register, which is what makes long dependency chains sweep at memory speed.
