@@ -191,7 +191,7 @@ struct ScalarOpsAccess {
 
 #define TG_INTERNAL_SCALAR_BINARY(op, Rule)                                   \
   template <class A, class B, internal::EnableIfScalarOperands<A, B> = 0>     \
-  ABSL_ATTRIBUTE_ALWAYS_INLINE Value operator op(A&& a, B&& b) {              \
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value operator op(A&& a, B&& b) {       \
     return ScalarOpsAccess::Binary<internal::Rule>(std::forward<A>(a),        \
                                                    std::forward<B>(b));       \
   }                                                                           \
@@ -210,7 +210,7 @@ TG_INTERNAL_SCALAR_BINARY(/, DivRule)
 
 #define TG_INTERNAL_SCALAR_UNARY(name, Rule)                             \
   template <class A, internal::EnableIfValue<A> = 0>                     \
-  ABSL_ATTRIBUTE_ALWAYS_INLINE Value name(A&& a) {                       \
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value name(A&& a) {                \
     return ScalarOpsAccess::Unary(std::forward<A>(a), internal::Rule{}); \
   }
 

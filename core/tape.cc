@@ -154,7 +154,7 @@ bool Tape::MakeRoom(size_t record_bytes) {
     capacity_ = new_capacity;
     if (options_.byte_limit != 0) arena_.set_byte_limit(options_.byte_limit - new_bytes);
   }
-  if (static_cast<size_t>(record_limit_ - record_end_) < record_bytes) {
+  if (RecordRoom() < record_bytes) {
     const size_t bytes = std::max(kBlockBytes, sizeof(Block) + record_bytes);
     void* memory = arena_.AllocateOrNull(bytes, alignof(Block));
     if (memory == nullptr) {
@@ -211,8 +211,7 @@ Value Tape::FuseBinarySlow(Value&& t, double y, double dy_dt, uint32_t b, double
   const bool is_self = b == o;
   const bool is_chain = b + 1 == o;
   const bool appends = !is_self && !(is_chain && (header & kChainFlag));
-  if (n >= kMaxFusedArgs ||
-      (appends && static_cast<size_t>(record_limit_ - record_end_) < kArgBytes)) {
+  if (n >= kMaxFusedArgs || (appends && RecordRoom() < kArgBytes)) {
     return EmitBinary(y, o, dy_dt, b, dy_db);
   }
   char* args = record_end_ - sizeof(header) - n * kArgBytes;
@@ -237,10 +236,7 @@ Value Tape::FuseBinarySlow(Value&& t, double y, double dy_dt, uint32_t b, double
   header = (header & ~kArgCountMask) | n;
   std::memcpy(args + n * kArgBytes, &header, sizeof(header));
   record_end_ = args + n * kArgBytes + sizeof(header);
-  value_[o] = y;
-  adj_[o] = 0.0;
-  t.index_ = Value::kMovedFrom;
-  return Value(this, o, generation_);
+  return Refill(std::move(t), y);
 }
 
 void Tape::FindRecordEnd(uint32_t o, Block** block, const char** end) const {

@@ -151,11 +151,8 @@ class Tape {
 
   // A slot with an empty record: leaves, constants, results under NoGradScope.
   ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitLeaf(double data) {
-    if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
-                           static_cast<size_t>(record_limit_ - record_end_) <
-                               sizeof(uint32_t))) {
-      if (!MakeRoom(sizeof(uint32_t))) return Poisoned();
-    }
+    if (ABSL_PREDICT_FALSE(!HasRoom(sizeof(uint32_t)) && !MakeRoom(sizeof(uint32_t))))
+      return Poisoned();
     const uint32_t header = 0;
     std::memcpy(record_end_, &header, sizeof(header));
     record_end_ += sizeof(header);
@@ -165,11 +162,8 @@ class Tape {
   // y = f(a) with dy/da = pa. `a` must be live on this tape.
   ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitUnary(double y, uint32_t a, double pa) {
     if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
-    if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
-                           static_cast<size_t>(record_limit_ - record_end_) <
-                               kArgBytes + 4)) {
-      if (!MakeRoom(kArgBytes + 4)) return Poisoned();
-    }
+    if (ABSL_PREDICT_FALSE(!HasRoom(kArgBytes + 4) && !MakeRoom(kArgBytes + 4)))
+      return Poisoned();
     char* p = record_end_;
     StoreArg(p, a, pa);
     const uint32_t header = 1u | (a + 1 == size_ ? kChainFlag : 0u);
@@ -182,11 +176,8 @@ class Tape {
   ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitBinary(double y, uint32_t a, double pa,
                                                 uint32_t b, double pb) {
     if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
-    if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
-                           static_cast<size_t>(record_limit_ - record_end_) <
-                               kBinaryRecordBytes)) {
-      if (!MakeRoom(kBinaryRecordBytes)) return Poisoned();
-    }
+    if (ABSL_PREDICT_FALSE(!HasRoom(kBinaryRecordBytes) && !MakeRoom(kBinaryRecordBytes)))
+      return Poisoned();
     const uint32_t prev = size_ - 1;  // the slot a chain input would occupy
     char* p = record_end_;
     uint32_t header;
@@ -218,7 +209,6 @@ class Tape {
 
   // Folds y = f(t) into temporary t's record: scales its partials by dy/dt.
   Value FuseUnary(Value&& t, double y, double dy_dt) {
-    const uint32_t o = t.index_;
     uint32_t header;
     std::memcpy(&header, record_end_ - sizeof(header), sizeof(header));
     const uint32_t n = header & kArgCountMask;
@@ -226,10 +216,7 @@ class Tape {
     if (dy_dt != 1.0) {
       for (uint32_t k = 0; k < n; ++k) ScaleArg(args + k * kArgBytes, dy_dt);
     }
-    value_[o] = y;
-    adj_[o] = 0.0;  // a new value: the temporary's grad, if any, is not its
-    t.index_ = Value::kMovedFrom;
-    return Value(this, o, generation_);
+    return Refill(std::move(t), y);
   }
 
   // Folds y = f(t, b) into temporary t's record, b a live slot (possibly t itself).
@@ -242,17 +229,13 @@ class Tape {
     const uint32_t o = t.index_;
     const uint32_t n = header & kArgCountMask;
     if (ABSL_PREDICT_TRUE(dy_dt == 1.0 && b + 1 < o && n < kMaxFusedArgs &&
-                          static_cast<size_t>(record_limit_ - record_end_) >=
-                              kArgBytes)) {
+                          RecordRoom() >= kArgBytes)) {
       char* p = record_end_ - sizeof(header);
       StoreArg(p, b, dy_db);
       header += 1;
       std::memcpy(p + kArgBytes, &header, sizeof(header));
       record_end_ = p + kArgBytes + sizeof(header);
-      value_[o] = y;
-      adj_[o] = 0.0;
-      t.index_ = Value::kMovedFrom;
-      return Value(this, o, generation_);
+      return Refill(std::move(t), y);
     }
     return FuseBinarySlow(std::move(t), y, dy_dt, b, dy_db);
   }
@@ -264,10 +247,7 @@ class Tape {
   Value EmitGathered(double y, size_t n, const ArgAt& arg) {
     if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
     const size_t bytes = n * kArgBytes + sizeof(uint32_t);
-    if (ABSL_PREDICT_FALSE(size_ >= capacity_ ||
-                           static_cast<size_t>(record_limit_ - record_end_) < bytes)) {
-      if (!MakeRoom(bytes)) return Poisoned();
-    }
+    if (ABSL_PREDICT_FALSE(!HasRoom(bytes) && !MakeRoom(bytes))) return Poisoned();
     const uint32_t prev = size_ - 1;
     double chain_partial = 0.0;
     bool has_chain = false;
@@ -298,6 +278,22 @@ class Tape {
   }
 
  private:
+  size_t RecordRoom() const { return static_cast<size_t>(record_limit_ - record_end_); }
+  // True if one more slot and `record_bytes` of record fit without MakeRoom.
+  bool HasRoom(size_t record_bytes) const {
+    return size_ < capacity_ && RecordRoom() >= record_bytes;
+  }
+
+  // Ends a fold into temporary `t`: its slot now holds y, a new value (so its grad
+  // starts at 0, whatever the temporary's was), and `t` is consumed.
+  Value Refill(Value&& t, double y) {
+    const uint32_t o = t.index_;
+    value_[o] = y;
+    adj_[o] = 0.0;
+    t.index_ = Value::kMovedFrom;
+    return Value(this, o, generation_);
+  }
+
   static void ScaleArg(char* arg, double factor) {
     double partial;
     std::memcpy(&partial, arg + sizeof(uint32_t), sizeof(partial));
