@@ -18,7 +18,7 @@
 #include "bench/pointer_graph.h"
 #include "benchmark/benchmark.h"
 #include "examples/moons_trainer.h"
-#include "nn/random.h"
+#include "core/random.h"
 #include "nn/two_moons.h"
 #include "tapegrad.h"
 #include "tests/alloc_counter.h"
@@ -139,7 +139,7 @@ BENCHMARK(BM_W2_MicrogradStep_Tape)->Unit(benchmark::kMicrosecond)->UseRealTime(
 class PointerMLP {
  public:
   explicit PointerMLP(uint64_t seed) {
-    nn::Random rng(seed);
+    Random rng(seed);
     const int sizes[] = {2, 16, 16, 1};
     for (int l = 0; l < 3; ++l) {
       layers_.emplace_back();

@@ -58,6 +58,8 @@ Tape::Tape(TapeOptions options)
                           options.byte_limit}) {}
 
 Tape::~Tape() {
+  ReleasePins(0);
+  for (const Pinned& p : owned_) p.release(p.object);
   delete[] value_;
   delete[] adj_;
   delete[] gen_;
@@ -72,6 +74,7 @@ TapeMark Tape::Mark() {
   mark.arena = arena_.GetMark();
   mark.record_end = record_end_;
   mark.block = block_;
+  mark.pins = pins_.size();
   return mark;
 }
 
@@ -83,6 +86,7 @@ absl::Status Tape::Rewind(const TapeMark& mark) {
         "after it was taken (tape now holds %d values)",
         mark.values, size_));
   }
+  ReleasePins(mark.pins);
   arena_.Rewind(mark.arena);
   size_ = mark.values;
   block_ = static_cast<Block*>(mark.block);
@@ -95,6 +99,9 @@ absl::Status Tape::Rewind(const TapeMark& mark) {
 }
 
 void Tape::Reset() {
+  ReleasePins(0);
+  for (const Pinned& p : owned_) p.release(p.object);
+  owned_.clear();
   arena_.Reset();
   size_ = 0;
   block_ = nullptr;
@@ -104,6 +111,68 @@ void Tape::Reset() {
   fuse_floor_ = 0;
   dirty_begin_ = kNone;
   error_ = absl::OkStatus();
+}
+
+void Tape::ReleasePins(size_t keep) {
+  while (pins_.size() > keep) {
+    const Pinned p = pins_.back();
+    pins_.pop_back();
+    p.release(p.object);
+  }
+}
+
+absl::Status Tape::Pin(void* object, void (*release)(void*)) {
+  if (pins_.size() == pins_.capacity() && options_.byte_limit != 0 &&
+      arena_.Stats().bytes_reserved + 2 * pins_.capacity() * sizeof(Pinned) >
+          options_.byte_limit) {
+    release(object);
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "Tape: byte limit %d reached while pinning tensor %d", options_.byte_limit,
+        pins_.size()));
+  }
+  pins_.push_back(Pinned{object, release});
+  return absl::OkStatus();
+}
+
+absl::Status Tape::Own(void* object, void (*release)(void*)) {
+  owned_.push_back(Pinned{object, release});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<void*> Tape::AllocateArena(size_t bytes, size_t align) {
+  void* p = arena_.AllocateOrNull(bytes, align);
+  if (ABSL_PREDICT_TRUE(p != nullptr)) return p;
+  absl::Status error = absl::ResourceExhaustedError(absl::StrFormat(
+      "Tape: byte limit %d reached allocating %d bytes of tensor memory (%d reserved)",
+      options_.byte_limit, bytes, arena_.Stats().bytes_reserved));
+  RecordError(error);
+  return error;
+}
+
+bool Tape::EmitOpaque(OpaqueRecord* record, SlotRef* slot) {
+  if (record == nullptr || internal::grad_disabled) {
+    const Value v = EmitLeaf(0.0);
+    if (v.index_ == Value::kPoisoned) return false;
+    *slot = SlotRef{v.index_, v.generation()};
+    return true;
+  }
+  if (!HasRoom(kArgBytes + 4) && !MakeRoom(kArgBytes + 4)) return false;
+  char* p = record_end_;
+  const uint32_t unused_index = 0;
+  std::memcpy(p, &unused_index, sizeof(unused_index));
+  std::memcpy(p + sizeof(unused_index), &record, sizeof(record));
+  const uint32_t header = 1u | kOpaqueFlag;
+  std::memcpy(p + kArgBytes, &header, sizeof(header));
+  record_end_ = p + kArgBytes + sizeof(header);
+  const Value v = NewSlot(0.0);
+  *slot = SlotRef{v.index_, v.generation()};
+  return true;
+}
+
+absl::Status Tape::RunOpaque(const char* arg, Tape& tape) {
+  OpaqueRecord* record;
+  std::memcpy(&record, arg + sizeof(uint32_t), sizeof(record));
+  return record->backward(record, tape);
 }
 
 void Tape::ZeroGrad() {
@@ -267,7 +336,7 @@ void Tape::FindRecordEnd(uint32_t o, Block** block, const char** end) const {
 // record. To make this exact, a record lists its input o - 1 (if it has one) first
 // and only once, and says so with kChainFlag; every other input is added through
 // memory as usual. Every slot has a record, so the next record is always o - 1's.
-void Tape::SweepFast(uint32_t root) {
+absl::Status Tape::SweepFast(uint32_t root) {
   Block* block;
   const char* end;
   FindRecordEnd(root, &block, &end);
@@ -288,12 +357,16 @@ void Tape::SweepFast(uint32_t root) {
     if (header & kChainFlag) {
       next = MulAdd(LoadPartial(args), g, next);
       k = 1;
+    } else if (ABSL_PREDICT_FALSE(header & kOpaqueFlag)) {
+      if (absl::Status s = RunOpaque(args, *this); !s.ok()) return s;
+      next = adj[o - 1];  // a tensor op may feed a scalar slot
+      k = n;
     }
     for (; k < n; ++k) {
       const char* arg = args + k * kArgBytes;
       adj[LoadIndex(arg)] += LoadPartial(arg) * g;
     }
-    if (n != 0) lowest_op = o;
+    if (n != 0 && !(header & kOpaqueFlag)) lowest_op = o;
     end = args;
     while (end == begin) {
       block = block->prev;
@@ -304,6 +377,7 @@ void Tape::SweepFast(uint32_t root) {
     g = next;
   }
   dirty_begin_ = std::min(dirty_begin_, lowest_op);
+  return absl::OkStatus();
 }
 
 // Note [Dirty adjoints]: SweepFast propagates every record's adjoint, which is
@@ -311,7 +385,7 @@ void Tape::SweepFast(uint32_t root) {
 // adjoints. After a Backward (or a set_grad) some may not: micrograd would skip
 // them, since it only visits the root's ancestors. Then this sweep runs instead: it
 // marks the ancestors as it goes and propagates only theirs.
-void Tape::SweepExact(uint32_t root) {
+absl::Status Tape::SweepExact(uint32_t root) {
   Block* block;
   const char* end;
   FindRecordEnd(root, &block, &end);
@@ -327,7 +401,9 @@ void Tape::SweepExact(uint32_t root) {
     std::memcpy(&header, end - sizeof(header), sizeof(header));
     const uint32_t n = header & kArgCountMask;
     const char* args = end - sizeof(header) - n * kArgBytes;
-    if (reached_[o] && n != 0) {
+    if (ABSL_PREDICT_FALSE(header & kOpaqueFlag)) {
+      if (absl::Status s = RunOpaque(args, *this); !s.ok()) return s;
+    } else if (reached_[o] && n != 0) {
       const double g = adj_[o];
       for (uint32_t k = 0; k < n; ++k) {
         const char* arg = args + k * kArgBytes;
@@ -341,18 +417,22 @@ void Tape::SweepExact(uint32_t root) {
     if (o == 0) break;
   }
   dirty_begin_ = std::min(dirty_begin_, lowest_op);
+  return absl::OkStatus();
 }
 
 absl::Status Tape::Backward(const Value& root) {
   if (!error_.ok()) return error_;
   if (!IsLive(root)) return Diagnose(root, "Backward");
   adj_[root.index_] = 1.0;
-  if (dirty_begin_ <= root.index_) {
-    SweepExact(root.index_);
-  } else {
-    SweepFast(root.index_);
-  }
-  return absl::OkStatus();
+  NextSweepEpoch();
+  return SweepFrom(root.index_);
+}
+
+absl::Status Tape::SweepFrom(uint32_t root) {
+  absl::Status status =
+      dirty_begin_ <= root ? SweepExact(root) : SweepFast(root);
+  if (!status.ok()) RecordError(status);
+  return status;
 }
 
 }  // namespace tapegrad

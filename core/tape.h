@@ -46,6 +46,7 @@
 
 #include "absl/base/optimization.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "core/arena.h"
 #include "core/grad_mode.h"
 #include "core/value.h"
@@ -65,6 +66,19 @@ struct TapeOptions {
   size_t byte_limit = 0;
 };
 
+// A record that is not scalar partials: a tensor op's. The sweep calls
+// `backward(this, tape)` when it reaches the slot that EmitOpaque gave it; an error
+// stops the sweep and becomes the result of Backward. Lives in the tape's arena.
+struct OpaqueRecord {
+  absl::Status (*backward)(OpaqueRecord* self, Tape& tape);
+};
+
+// A slot index and the generation it was made in (see Tape::IsLiveSlot).
+struct SlotRef {
+  uint32_t index = 0;
+  uint32_t generation = 0;
+};
+
 struct TapeStats {
   size_t values = 0;      // live slots
   size_t slot_bytes = 0;  // capacity of the value/grad/generation arrays
@@ -79,6 +93,7 @@ struct TapeMark {
   Arena::Mark arena;
   char* record_end = nullptr;
   void* block = nullptr;
+  size_t pins = 0;
 };
 
 class Tape {
@@ -122,6 +137,8 @@ class Tape {
   struct Block;  // a run of records; defined in tape.cc
   static constexpr size_t kArgBytes = sizeof(uint32_t) + sizeof(double);
   static constexpr uint32_t kChainFlag = 0x80000000u;
+  // The record's one argument holds an OpaqueRecord* instead of (index, partial).
+  static constexpr uint32_t kOpaqueFlag = 0x40000000u;
   static constexpr uint32_t kArgCountMask = 0x0fffffffu;
   // Fusing stops growing a record at this many inputs (keeps fusion O(1)).
   static constexpr uint32_t kMaxFusedArgs = 32;
@@ -277,6 +294,32 @@ class Tape {
     return NewSlot(y);
   }
 
+  // ---- Tensor path, used by core/tensor*. Not for users. ----
+
+  // A new slot whose record is `record` (run by the sweep), or an empty record if
+  // null. False (with the tape's sticky error set) if the tape is out of room.
+  bool EmitOpaque(OpaqueRecord* record, SlotRef* slot);
+  bool IsLiveSlot(SlotRef s) const { return s.index < size_ && gen_[s.index] == s.generation; }
+  // Memory from the tape's arena, gone at the Rewind that passes this point.
+  absl::StatusOr<void*> AllocateArena(size_t bytes, size_t align);
+  // Keeps `object` alive until a Rewind below this point, Reset or destruction,
+  // which call release(object). Used to pin heap tensors that records point to.
+  absl::Status Pin(void* object, void (*release)(void*));
+  // Frees `object` with release(object) when the tape is Reset or destroyed.
+  absl::Status Own(void* object, void (*release)(void*));
+  // Slots below this were made before the last Mark: they outlive the next Rewind.
+  uint32_t persistent_slots() const { return fuse_floor_; }
+  // The reverse sweep from slot `root`, whose gradient the caller has seeded after
+  // calling NextSweepEpoch.
+  absl::Status SweepFrom(uint32_t root);
+  // Numbers sweeps, so that tensor records can tell grads of this sweep from old ones.
+  uint32_t NextSweepEpoch() { return ++sweep_epoch_; }
+  uint32_t sweep_epoch() const { return sweep_epoch_; }
+  // Records `error` as the sticky error if it is the first.
+  void RecordError(absl::Status error) {
+    if (error_.ok()) error_ = std::move(error);
+  }
+
  private:
   size_t RecordRoom() const { return static_cast<size_t>(record_limit_ - record_end_); }
   // True if one more slot and `record_bytes` of record fit without MakeRoom.
@@ -311,8 +354,9 @@ class Tape {
   // Why `v` is not live on this tape, naming `op`.
   absl::Status Diagnose(const Value& v, const char* op) const;
 
-  void SweepFast(uint32_t root);
-  void SweepExact(uint32_t root);
+  absl::Status SweepFast(uint32_t root);
+  absl::Status SweepExact(uint32_t root);
+  static absl::Status RunOpaque(const char* arg, Tape& tape);
   // Walks back from the tail to the end of slot `o`'s record.
   void FindRecordEnd(uint32_t o, Block** block, const char** end) const;
   void StartBlock(size_t min_bytes, bool* ok);
@@ -334,12 +378,21 @@ class Tape {
   char* record_end_ = nullptr;
   char* record_limit_ = nullptr;
 
+  uint32_t sweep_epoch_ = 0;
   uint32_t fuse_floor_ = 0;  // slots below the last Mark are never rewritten
   // Note [Dirty adjoints]: the lowest slot whose record has inputs and whose grad
   // may be non-zero from an earlier Backward or set_grad (kNone if none).
   static constexpr uint32_t kNone = 0xffffffffu;
   uint32_t dirty_begin_ = kNone;
   std::vector<uint8_t> reached_;  // scratch for SweepExact, kept between calls
+
+  struct Pinned {
+    void* object;
+    void (*release)(void*);
+  };
+  void ReleasePins(size_t keep);
+  std::vector<Pinned> pins_;   // released by Rewind past them
+  std::vector<Pinned> owned_;  // released by Reset and the destructor
 
   absl::Status error_;
 };

@@ -28,7 +28,7 @@
 #include "absl/types/span.h"
 #include "core/tape.h"
 #include "core/value.h"
-#include "nn/random.h"
+#include "core/random.h"
 
 namespace tapegrad::nn {
 

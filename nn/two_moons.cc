@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "nn/random.h"
+#include "core/random.h"
 
 namespace tapegrad::nn {
 

@@ -207,7 +207,7 @@ TEST(ScalarOps, DotAndSumValidateOperands) {
   EXPECT_THAT(std::string(tape.status().message()),
               ::testing::HasSubstr("dot: operands must be equally long"));
   tape.ClearError();
-  Value s = Sum({});
+  Value s = Sum(absl::Span<const Value>());
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(std::string(tape.status().message()),
               ::testing::HasSubstr("sum: no operands"));

@@ -2,19 +2,19 @@
 // gives the same numbers on every platform (std::*_distribution does not promise
 // that).
 //
-//   tapegrad::nn::Random rng(1337);
+//   tapegrad::Random rng(1337);
 //   double w = rng.Uniform(-1.0, 1.0);
 //   double n = rng.Normal();            // mean 0, standard deviation 1
 //
 // Thread safety: none; one generator per thread.
-#ifndef TAPEGRAD_NN_RANDOM_H_
-#define TAPEGRAD_NN_RANDOM_H_
+#ifndef TAPEGRAD_CORE_RANDOM_H_
+#define TAPEGRAD_CORE_RANDOM_H_
 
 #include <cmath>
 #include <cstdint>
 #include <random>
 
-namespace tapegrad::nn {
+namespace tapegrad {
 
 class Random {
  public:
@@ -36,6 +36,6 @@ class Random {
   std::mt19937_64 engine_;
 };
 
-}  // namespace tapegrad::nn
+}  // namespace tapegrad
 
-#endif  // TAPEGRAD_NN_RANDOM_H_
+#endif  // TAPEGRAD_CORE_RANDOM_H_

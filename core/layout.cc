@@ -1,0 +1,128 @@
+#include "core/layout.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_join.h"
+
+namespace tapegrad {
+
+Layout Layout::Contiguous(absl::Span<const int64_t> shape) {
+  Layout l;
+  l.rank = static_cast<int32_t>(shape.size());
+  int64_t stride = 1;
+  for (int i = l.rank - 1; i >= 0; --i) {
+    l.sizes[i] = shape[i];
+    l.strides[i] = stride;
+    stride *= shape[i];
+  }
+  return l;
+}
+
+bool Layout::IsContiguous() const {
+  int64_t expected = 1;
+  for (int i = rank - 1; i >= 0; --i) {
+    if (sizes[i] == 1) continue;
+    if (strides[i] != expected) return false;
+    expected *= sizes[i];
+  }
+  return true;
+}
+
+void Layout::Extent(int64_t* lowest, int64_t* end) const {
+  int64_t lo = offset, hi = offset;
+  for (int i = 0; i < rank; ++i) {
+    if (sizes[i] == 0) {
+      *lowest = *end = offset;
+      return;
+    }
+    const int64_t span = (sizes[i] - 1) * strides[i];
+    (span < 0 ? lo : hi) += span;
+  }
+  *lowest = lo;
+  *end = hi + 1;
+}
+
+Layout Layout::Transposed(int a, int b) const {
+  Layout l = *this;
+  std::swap(l.sizes[a], l.sizes[b]);
+  std::swap(l.strides[a], l.strides[b]);
+  return l;
+}
+
+Layout Layout::Permuted(absl::Span<const int> order) const {
+  Layout l = *this;
+  for (int i = 0; i < rank; ++i) {
+    l.sizes[i] = sizes[order[i]];
+    l.strides[i] = strides[order[i]];
+  }
+  return l;
+}
+
+Layout Layout::Sliced(int axis, int64_t start, int64_t stop, int64_t step) const {
+  Layout l = *this;
+  l.offset += start * strides[axis];
+  l.sizes[axis] = stop > start ? (stop - start + step - 1) / step : 0;
+  l.strides[axis] = strides[axis] * step;
+  return l;
+}
+
+Layout Layout::Expanded(absl::Span<const int64_t> shape) const {
+  Layout l;
+  l.rank = static_cast<int32_t>(shape.size());
+  l.offset = offset;
+  const int shift = l.rank - rank;
+  for (int i = 0; i < l.rank; ++i) {
+    l.sizes[i] = shape[i];
+    const int j = i - shift;
+    l.strides[i] = (j >= 0 && sizes[j] == shape[i]) ? strides[j] : 0;
+  }
+  return l;
+}
+
+Layout Layout::WithoutAxis(int axis) const {
+  Layout l = *this;
+  for (int i = axis; i + 1 < rank; ++i) {
+    l.sizes[i] = sizes[i + 1];
+    l.strides[i] = strides[i + 1];
+  }
+  --l.rank;
+  return l;
+}
+
+Layout Layout::WithAxis(int axis) const {
+  Layout l = *this;
+  for (int i = rank; i > axis; --i) {
+    l.sizes[i] = sizes[i - 1];
+    l.strides[i] = strides[i - 1];
+  }
+  l.sizes[axis] = 1;
+  l.strides[axis] = axis < rank ? sizes[axis] * strides[axis] : 1;  // any value works
+  ++l.rank;
+  return l;
+}
+
+bool SameShape(const Layout& a, const Layout& b) {
+  return a.rank == b.rank && std::equal(a.sizes, a.sizes + a.rank, b.sizes);
+}
+
+std::string ShapeString(absl::Span<const int64_t> shape) {
+  return "[" + absl::StrJoin(shape, ", ") + "]";
+}
+
+bool BroadcastShapes(absl::Span<const int64_t> a, absl::Span<const int64_t> b,
+                     int32_t* rank, int64_t* sizes) {
+  const int n = static_cast<int>(std::max(a.size(), b.size()));
+  if (n > kMaxRank) return false;
+  for (int i = 0; i < n; ++i) {
+    const int ia = i - (n - static_cast<int>(a.size()));
+    const int ib = i - (n - static_cast<int>(b.size()));
+    const int64_t da = ia >= 0 ? a[ia] : 1;
+    const int64_t db = ib >= 0 ? b[ib] : 1;
+    if (da != db && da != 1 && db != 1) return false;
+    sizes[i] = da == 1 ? db : da;
+  }
+  *rank = n;
+  return true;
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,73 @@
+// The view half of a tensor: sizes, strides and offset over a flat buffer, and
+// NumPy's broadcasting rules.
+//
+//   tapegrad::Layout l = tapegrad::Layout::Contiguous({2, 3});  // strides {3, 1}
+//   l.numel();                 // 6
+//   l.Transposed(0, 1);        // sizes {3, 2}, strides {1, 3}: no data moves
+//   ShapeString(l.shape());    // "[2, 3]"
+//
+// Strides and offset count elements, not bytes; a stride of 0 repeats an element
+// (what expand and broadcasting produce). A Layout is a trivially copyable value, so
+// tensors made while recording can live in the tape's arena.
+//
+// Thread safety: a plain value type.
+#ifndef TAPEGRAD_CORE_LAYOUT_H_
+#define TAPEGRAD_CORE_LAYOUT_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/types/span.h"
+
+namespace tapegrad {
+
+inline constexpr int kMaxRank = 8;
+
+struct Layout {
+  int32_t rank = 0;
+  int64_t offset = 0;
+  int64_t sizes[kMaxRank] = {};
+  int64_t strides[kMaxRank] = {};
+
+  // Row-major strides for `shape` (rank <= kMaxRank; the caller checks).
+  static Layout Contiguous(absl::Span<const int64_t> shape);
+
+  absl::Span<const int64_t> shape() const { return {sizes, size_t(rank)}; }
+  absl::Span<const int64_t> stride_span() const { return {strides, size_t(rank)}; }
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < rank; ++i) n *= sizes[i];
+    return n;
+  }
+  // Row-major with no gaps (size-1 dimensions may have any stride).
+  bool IsContiguous() const;
+  // The smallest and one-past-largest element offsets the view touches.
+  void Extent(int64_t* lowest, int64_t* end) const;
+
+  // Views. Axes are already normalised (0 <= axis < rank); the callers in
+  // core/tensor check arguments and name the op in their errors.
+  Layout Transposed(int a, int b) const;
+  Layout Permuted(absl::Span<const int> order) const;
+  Layout Sliced(int axis, int64_t start, int64_t stop, int64_t step) const;
+  Layout Expanded(absl::Span<const int64_t> shape) const;  // right-aligned, like NumPy
+  Layout WithoutAxis(int axis) const;                     // squeeze one size-1 axis
+  Layout WithAxis(int axis) const;                        // unsqueeze: size 1 at axis
+};
+
+bool SameShape(const Layout& a, const Layout& b);
+std::string ShapeString(absl::Span<const int64_t> shape);
+
+// NumPy broadcasting of two shapes. False if they do not broadcast.
+bool BroadcastShapes(absl::Span<const int64_t> a, absl::Span<const int64_t> b,
+                     int32_t* rank, int64_t* sizes);
+
+// Wraps a possibly negative axis into [0, rank); false if out of range.
+inline bool NormalizeAxis(int64_t axis, int rank, int* out) {
+  if (axis < -rank || axis >= rank) return false;
+  *out = static_cast<int>(axis < 0 ? axis + rank : axis);
+  return true;
+}
+
+}  // namespace tapegrad
+
+#endif  // TAPEGRAD_CORE_LAYOUT_H_

@@ -1,0 +1,137 @@
+// The kernel registry: (OpKind, DType, DeviceType) -> one kernel function.
+//
+//   // In a kernels/<device>/ file, at namespace scope:
+//   TAPEGRAD_REGISTER_KERNEL(kAdd, kF32, kCpu, AddKernel<float>);
+//
+//   // In core, to run it:
+//   TG_ASSIGN_OR_RETURN(KernelFn fn, KernelRegistry::Global().Find(
+//       OpKind::kAdd, DType::kF32, DeviceType::kCpu));
+//   TG_RETURN_IF_ERROR(fn(KernelCall{OpKind::kAdd, inputs, outputs, attrs}));
+//
+// Lookup indexes a flat array; it never hashes or locks. A missing kernel is an
+// Unimplemented status naming the op, dtype and device and listing where the op
+// does exist. Registering a key twice is an AlreadyExists status that names both
+// places; registrations made by the macro at static-initialisation time keep their
+// first such error in `registration_status()`, which the tests check.
+//
+// The kernel contract for each OpKind is written next to its kernels (kernels/cpu)
+// and summarised here:
+//  - Every kernel writes outputs[0..] and reads inputs[0..]; the key's dtype is
+//    outputs[0]'s. Operands of elementwise kernels already have one shape (the
+//    caller expands broadcast operands with stride-0 views); any strides are
+//    allowed, and an output may alias an input with the same layout.
+//  - Reductions write a keepdim-shaped contiguous output; attrs.axes is the bit set
+//    of reduced axes, attrs.scalar0 scales a sum (1 for sum, 1/n for mean).
+//  - kIndexAdd and kCopy into a view accumulate/write in place into outputs[0].
+//
+// Thread safety: lookups are lock-free and may run on any thread at any time.
+// Registration is meant for static initialisation; a later Register is safe
+// against concurrent lookups of other keys.
+#ifndef TAPEGRAD_CORE_REGISTRY_H_
+#define TAPEGRAD_CORE_REGISTRY_H_
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "absl/base/optimization.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/op_kind.h"
+#include "core/tensor_impl.h"
+
+namespace tapegrad {
+
+// Scalar arguments of a kernel; which fields an op reads is part of its contract.
+struct OpAttrs {
+  double scalar0 = 0.0;  // pow exponent, clamp low, fill value, scale factor
+  double scalar1 = 0.0;  // clamp high
+  uint32_t axes = 0;     // reductions: bit i set = axis i reduced
+  int32_t axis = 0;      // softmax and friends
+};
+
+struct KernelCall {
+  OpKind op;
+  absl::Span<const TensorImpl* const> inputs;
+  absl::Span<TensorImpl* const> outputs;
+  const OpAttrs& attrs;
+};
+
+using KernelFn = absl::Status (*)(const KernelCall& call);
+
+struct KernelKey {
+  OpKind op;
+  DType dtype;
+  DeviceType device;
+};
+
+class KernelRegistry {
+ public:
+  static KernelRegistry& Global();
+
+  // Adds a kernel; `where` ("file:line") is kept for duplicate reports.
+  absl::Status Register(KernelKey key, KernelFn fn, const char* where);
+
+  // The kernel for `key`, or null. The fast path of every op.
+  KernelFn FindOrNull(OpKind op, DType dtype, DeviceType device) const {
+    return table_[Index(op, dtype, device)].fn.load(std::memory_order_acquire);
+  }
+  // The kernel, or Unimplemented naming the key and where the op does exist.
+  absl::StatusOr<KernelFn> Find(OpKind op, DType dtype, DeviceType device) const {
+    KernelFn fn = FindOrNull(op, dtype, device);
+    if (ABSL_PREDICT_TRUE(fn != nullptr)) return fn;
+    return Missing(op, dtype, device);
+  }
+  absl::Status Missing(OpKind op, DType dtype, DeviceType device) const;
+
+  // Every registered key, in (op, dtype, device) order.
+  std::vector<KernelKey> List() const;
+  // The first error of a registration made at static-initialisation time.
+  absl::Status registration_status() const;
+
+  // A registry of its own (tests); Global() is the one ops use.
+  KernelRegistry() = default;
+  KernelRegistry(const KernelRegistry&) = delete;
+  KernelRegistry& operator=(const KernelRegistry&) = delete;
+
+ private:
+  struct Entry {
+    std::atomic<KernelFn> fn{nullptr};
+    const char* where = nullptr;
+  };
+  static constexpr size_t Index(OpKind op, DType dtype, DeviceType device) {
+    return (static_cast<size_t>(op) * kNumDTypes + static_cast<size_t>(dtype)) *
+               kNumDeviceTypes +
+           static_cast<size_t>(device);
+  }
+  friend struct KernelRegistration;
+
+  Entry table_[kNumOpKinds * kNumDTypes * kNumDeviceTypes];
+  mutable absl::Mutex mu_;
+  absl::Status registration_status_ ABSL_GUARDED_BY(mu_);
+};
+
+// Registers at static-initialisation time (see TAPEGRAD_REGISTER_KERNEL).
+struct KernelRegistration {
+  KernelRegistration(KernelKey key, KernelFn fn, const char* where);
+};
+
+#define TAPEGRAD_REGISTER_KERNEL(op, dtype, device, fn)                            \
+  TAPEGRAD_REGISTER_KERNEL_I(__COUNTER__, op, dtype, device, fn)
+#define TAPEGRAD_REGISTER_KERNEL_I(n, op, dtype, device, fn) \
+  TAPEGRAD_REGISTER_KERNEL_II(n, op, dtype, device, fn)
+#define TAPEGRAD_REGISTER_KERNEL_II(n, op, dtype, device, fn)                     \
+  static const ::tapegrad::KernelRegistration tapegrad_kernel_registration_##n( \
+      ::tapegrad::KernelKey{::tapegrad::OpKind::op, ::tapegrad::DType::dtype,   \
+                            ::tapegrad::DeviceType::device},                    \
+      (fn), __FILE__ ":" TAPEGRAD_STRINGIFY(__LINE__))
+#define TAPEGRAD_STRINGIFY(x) TAPEGRAD_STRINGIFY_I(x)
+#define TAPEGRAD_STRINGIFY_I(x) #x
+
+}  // namespace tapegrad
+
+#endif  // TAPEGRAD_CORE_REGISTRY_H_

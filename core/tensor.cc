@@ -1,0 +1,418 @@
+#include "core/tensor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <ostream>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "core/status_macros.h"
+#include "core/tensor_internal.h"
+
+namespace tapegrad {
+
+using internal::NewResult;
+using internal::Run;
+
+// ---- Handle.
+
+Tensor::Tensor(const Tensor& other)
+    : impl_(other.impl_), tape_(other.tape_), slot_(other.slot_), status_(other.status_) {
+  if (impl_ != nullptr && tape_ == nullptr) impl_->Ref();
+}
+
+Tensor::Tensor(Tensor&& other) noexcept
+    : impl_(std::exchange(other.impl_, nullptr)),
+      tape_(std::exchange(other.tape_, nullptr)),
+      slot_(other.slot_),
+      status_(std::move(other.status_)) {}
+
+Tensor& Tensor::operator=(const Tensor& other) {
+  if (this != &other) *this = Tensor(other);
+  return *this;
+}
+
+Tensor& Tensor::operator=(Tensor&& other) noexcept {
+  if (this != &other) {
+    if (impl_ != nullptr && tape_ == nullptr) impl_->Unref();
+    impl_ = std::exchange(other.impl_, nullptr);
+    tape_ = std::exchange(other.tape_, nullptr);
+    slot_ = other.slot_;
+    status_ = std::move(other.status_);
+  }
+  return *this;
+}
+
+Tensor::~Tensor() {
+  if (impl_ != nullptr && tape_ == nullptr) impl_->Unref();
+}
+
+Tensor Tensor::Wrap(TensorImpl* impl, Tape* tape, SlotRef slot) {
+  Tensor t;
+  t.impl_ = impl;
+  t.tape_ = tape;
+  t.slot_ = slot;
+  return t;
+}
+
+Tensor Tensor::Error(absl::Status status) {
+  Tensor t;
+  t.status_ = status.ok() ? absl::InternalError("Tensor::Error with an OK status")
+                          : std::move(status);
+  return t;
+}
+
+bool Tensor::ok() const {
+  return impl_ != nullptr && (tape_ == nullptr || tape_->IsLiveSlot(slot_));
+}
+
+absl::Status Tensor::status() const {
+  if (!status_.ok()) return status_;
+  if (impl_ == nullptr) return absl::InvalidArgumentError("empty Tensor");
+  if (!ok()) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "stale tensor (tape slot %d of generation %d): its tape was rewound or reset "
+        "after it was made",
+        slot_.index, slot_.generation));
+  }
+  return absl::OkStatus();
+}
+
+Shape Tensor::shape() const { return ok() ? impl_->layout.shape() : Shape(); }
+Shape Tensor::strides() const { return ok() ? impl_->layout.stride_span() : Shape(); }
+int64_t Tensor::numel() const { return ok() ? impl_->numel() : 0; }
+bool Tensor::is_contiguous() const { return ok() && impl_->layout.IsContiguous(); }
+
+int64_t Tensor::size(int axis) const {
+  int a;
+  if (!ok() || !NormalizeAxis(axis, dim(), &a)) return 0;
+  return impl_->layout.sizes[a];
+}
+
+bool Tensor::SharesStorageWith(const Tensor& other) const {
+  return ok() && other.ok() && impl_->storage->data == other.impl_->storage->data;
+}
+
+std::string Describe(const TensorImpl& t) {
+  return absl::StrFormat("%s%s on %s", DTypeName(t.dtype), ShapeString(t.layout.shape()),
+                         t.device.ToString());
+}
+
+std::string Describe(const Tensor& t) {
+  if (!t.ok()) return absl::StrFormat("<%s>", t.status().ToString());
+  return Describe(*t.impl());
+}
+
+// ---- Factories.
+
+namespace {
+
+Tensor NewHeapOrError(Shape shape, DType dtype, Device device) {
+  absl::StatusOr<TensorImpl*> impl = NewResult(nullptr, shape, dtype, device);
+  if (!impl.ok()) return Tensor::Error(impl.status());
+  return Tensor::Wrap(*impl);
+}
+
+template <class Fn>
+Tensor HostFilled(Shape shape, DType dtype, Fn value_at) {
+  Tensor t = NewHeapOrError(shape, dtype, Device::Cpu());
+  if (!t.ok()) return t;
+  TensorImpl* impl = t.impl();
+  const int64_t n = impl->numel();
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = value_at(i);
+    switch (dtype) {
+      case DType::kF32:
+        impl->data_as<float>()[i] = static_cast<float>(v);
+        break;
+      case DType::kF64:
+        impl->data_as<double>()[i] = v;
+        break;
+      case DType::kI64:
+        impl->data_as<int64_t>()[i] = static_cast<int64_t>(v);
+        break;
+    }
+  }
+  return t;
+}
+
+absl::Status CheckShape(Shape shape, const char* op) {
+  if (shape.size() > static_cast<size_t>(kMaxRank)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: shape %s has rank %d; at most %d is supported", op, ShapeString(shape),
+        shape.size(), kMaxRank));
+  }
+  for (int64_t d : shape) {
+    if (d < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: negative size in shape %s", op, ShapeString(shape)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+int64_t NumElements(Shape shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+absl::Status CheckData(size_t count, Shape shape);
+
+}  // namespace
+
+Tensor Tensor::Full(Shape shape, double value, DType dtype, Device device) {
+  if (absl::Status s = CheckShape(shape, "full"); !s.ok()) return Error(s);
+  Tensor t = NewHeapOrError(shape, dtype, device);
+  if (!t.ok()) return t;
+  OpAttrs attrs;
+  attrs.scalar0 = value;
+  if (absl::Status s = Run(OpKind::kFill, {}, {t.impl()}, attrs); !s.ok()) return Error(s);
+  return t;
+}
+
+Tensor Tensor::Zeros(Shape shape, DType dtype, Device device) {
+  return Full(shape, 0.0, dtype, device);
+}
+
+Tensor Tensor::Ones(Shape shape, DType dtype, Device device) {
+  return Full(shape, 1.0, dtype, device);
+}
+
+Tensor Tensor::Arange(double start, double stop, double step, DType dtype) {
+  if (step == 0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step)) {
+    return Error(absl::InvalidArgumentError(absl::StrFormat(
+        "arange: need finite bounds and a non-zero step, got (%g, %g, %g)", start, stop,
+        step)));
+  }
+  const int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((stop - start) / step)));
+  const int64_t shape[] = {n};
+  return HostFilled(shape, dtype, [&](int64_t i) { return start + step * i; });
+}
+
+Tensor Tensor::Eye(int64_t n, DType dtype) {
+  const int64_t shape[] = {n, n};
+  if (absl::Status s = CheckShape(shape, "eye"); !s.ok()) return Error(s);
+  return HostFilled(shape, dtype, [&](int64_t i) { return i / n == i % n ? 1.0 : 0.0; });
+}
+
+Tensor Tensor::Rand(Shape shape, Random& rng, DType dtype, double low, double high) {
+  if (absl::Status s = CheckShape(shape, "rand"); !s.ok()) return Error(s);
+  return HostFilled(shape, dtype, [&](int64_t) { return rng.Uniform(low, high); });
+}
+
+Tensor Tensor::Randn(Shape shape, Random& rng, DType dtype) {
+  if (absl::Status s = CheckShape(shape, "randn"); !s.ok()) return Error(s);
+  return HostFilled(shape, dtype, [&](int64_t) { return rng.Normal(); });
+}
+
+namespace {
+absl::Status CheckData(size_t count, Shape shape) {
+  TG_RETURN_IF_ERROR(CheckShape(shape, "from_data"));
+  if (NumElements(shape) != static_cast<int64_t>(count)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("from_data: %d values do not fill shape %s (%d elements)", count,
+                        ShapeString(shape), NumElements(shape)));
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
+template <class T>
+static Tensor FromSpan(absl::Span<const T> data, Shape shape, DType dtype) {
+  if (absl::Status s = CheckData(data.size(), shape); !s.ok()) return Tensor::Error(s);
+  return HostFilled(shape, dtype, [&](int64_t i) { return static_cast<double>(data[i]); });
+}
+
+Tensor Tensor::FromData(absl::Span<const double> data, Shape shape, DType dtype) {
+  return FromSpan(data, shape, dtype);
+}
+Tensor Tensor::FromData(absl::Span<const float> data, Shape shape) {
+  return FromSpan(data, shape, DType::kF32);
+}
+Tensor Tensor::FromData(absl::Span<const int64_t> data, Shape shape) {
+  // Copied exactly: through double, labels above 2^53 would round.
+  if (absl::Status s = CheckData(data.size(), shape); !s.ok()) return Error(s);
+  Tensor t = NewHeapOrError(shape, DType::kI64, Device::Cpu());
+  if (t.ok()) std::copy(data.begin(), data.end(), t.impl()->data_as<int64_t>());
+  return t;
+}
+
+Tensor Tensor::Of(std::initializer_list<double> data, DType dtype) {
+  const int64_t shape[] = {static_cast<int64_t>(data.size())};
+  return FromSpan(absl::MakeConstSpan(data.begin(), data.size()), shape, dtype);
+}
+
+Tensor Tensor::Scalar(double value, DType dtype) { return Full({}, value, dtype); }
+
+// ---- Elements.
+
+namespace {
+
+double ReadElement(const TensorImpl& t, int64_t offset) {
+  const char* base = static_cast<const char*>(t.storage->data);
+  switch (t.dtype) {
+    case DType::kF32:
+      return reinterpret_cast<const float*>(base)[offset];
+    case DType::kF64:
+      return reinterpret_cast<const double*>(base)[offset];
+    case DType::kI64:
+      return static_cast<double>(reinterpret_cast<const int64_t*>(base)[offset]);
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+// Calls fn(storage offset) for every element in row-major order.
+template <class Fn>
+void ForEachOffset(const Layout& l, Fn fn) {
+  const int64_t n = l.numel();
+  int64_t index[kMaxRank] = {};
+  int64_t offset = l.offset;
+  for (int64_t i = 0; i < n; ++i) {
+    fn(offset);
+    for (int d = l.rank - 1; d >= 0; --d) {
+      if (++index[d] < l.sizes[d]) {
+        offset += l.strides[d];
+        break;
+      }
+      offset -= (l.sizes[d] - 1) * l.strides[d];
+      index[d] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+double Tensor::at(Shape index) const {
+  if (!ok() || !impl_->device.is_cpu() || index.size() != size_t(dim())) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  int64_t offset = impl_->layout.offset;
+  for (int d = 0; d < dim(); ++d) {
+    int64_t i = index[d] < 0 ? index[d] + impl_->layout.sizes[d] : index[d];
+    if (i < 0 || i >= impl_->layout.sizes[d]) return std::numeric_limits<double>::quiet_NaN();
+    offset += i * impl_->layout.strides[d];
+  }
+  return ReadElement(*impl_, offset);
+}
+
+double Tensor::item() const {
+  if (numel() != 1) return std::numeric_limits<double>::quiet_NaN();
+  int64_t zeros[kMaxRank] = {};
+  return at({zeros, size_t(dim())});
+}
+
+std::vector<double> Tensor::ToVector() const {
+  std::vector<double> out;
+  if (!ok() || !impl_->device.is_cpu()) return out;
+  out.reserve(numel());
+  ForEachOffset(impl_->layout, [&](int64_t o) { out.push_back(ReadElement(*impl_, o)); });
+  return out;
+}
+
+std::vector<float> Tensor::ToFloatVector() const {
+  std::vector<double> v = ToVector();
+  return std::vector<float>(v.begin(), v.end());
+}
+
+template <class T>
+static absl::Status CopyInto(const Tensor& t, absl::Span<const T> data) {
+  TG_RETURN_IF_ERROR(t.status());
+  TensorImpl* impl = t.impl();
+  if (t.on_tape() || !impl->device.is_cpu()) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "copy_from: needs a heap tensor on the cpu, got %s%s", Describe(t),
+        t.on_tape() ? " on a tape" : ""));
+  }
+  if (static_cast<int64_t>(data.size()) != impl->numel()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "copy_from: %d values for %s (%d elements)", data.size(), Describe(t), impl->numel()));
+  }
+  size_t i = 0;
+  char* base = static_cast<char*>(impl->storage->data);
+  ForEachOffset(impl->layout, [&](int64_t o) {
+    const T v = data[i++];
+    switch (impl->dtype) {
+      case DType::kF32:
+        reinterpret_cast<float*>(base)[o] = static_cast<float>(v);
+        break;
+      case DType::kF64:
+        reinterpret_cast<double*>(base)[o] = static_cast<double>(v);
+        break;
+      case DType::kI64:
+        reinterpret_cast<int64_t*>(base)[o] = static_cast<int64_t>(v);
+        break;
+    }
+  });
+  return absl::OkStatus();
+}
+
+absl::Status Tensor::CopyFrom(absl::Span<const double> data) { return CopyInto(*this, data); }
+absl::Status Tensor::CopyFrom(absl::Span<const float> data) { return CopyInto(*this, data); }
+
+absl::Status Tensor::AddInPlace(const Tensor& other, double alpha) {
+  TG_RETURN_IF_ERROR(status());
+  TG_RETURN_IF_ERROR(other.status());
+  const TensorImpl* operands[] = {impl_, other.impl_};
+  if (on_tape()) {
+    return internal::OpError("add_in_place", operands, "the target must be a heap tensor");
+  }
+  TG_RETURN_IF_ERROR(internal::SameDTypeAndDevice("add_in_place", operands));
+  if (!SameShape(impl_->layout, other.impl_->layout)) {
+    return internal::OpError("add_in_place", operands, "shapes differ");
+  }
+  OpAttrs attrs;
+  attrs.scalar0 = alpha;
+  return Run(OpKind::kAxpy, {other.impl_}, {impl_}, attrs);
+}
+
+// ---- Autograd.
+
+Tensor& Tensor::RequiresGrad(bool requires) {
+  if (ok() && !on_tape()) impl_->requires_grad = requires;
+  return *this;
+}
+
+Tensor Tensor::grad() const {
+  if (!ok() || impl_->grad == nullptr) return Tensor();
+  if (impl_->grad->heap) {
+    impl_->grad->Ref();
+    return Wrap(impl_->grad);
+  }
+  return Wrap(impl_->grad, tape_, slot_);
+}
+
+void Tensor::ZeroGrad() {
+  if (!ok() || impl_->grad == nullptr) return;
+  (void)Run(OpKind::kFill, {}, {impl_->grad}, OpAttrs{});
+}
+
+absl::Status Tensor::Backward() const {
+  TG_RETURN_IF_ERROR(status());
+  if (tape_ == nullptr) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "backward: %s was not recorded on a tape; run the ops inside a TapeScope",
+        Describe(*this)));
+  }
+  if (impl_->numel() != 1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "backward: needs a one-element tensor (a loss), got %s", Describe(*this)));
+  }
+  if (!impl_->requires_grad) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "backward: %s does not depend on any tensor that requires grad", Describe(*this)));
+  }
+  TG_RETURN_IF_ERROR(tape_->status());
+  const uint32_t epoch = tape_->NextSweepEpoch();
+  TG_ASSIGN_OR_RETURN(TensorImpl * grad, internal::GradOf(*tape_, *impl_));
+  OpAttrs one;
+  one.scalar0 = 1.0;
+  TG_RETURN_IF_ERROR(Run(OpKind::kFill, {}, {grad}, one));
+  impl_->grad_epoch = epoch;
+  return tape_->SweepFrom(slot_.index);
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.ToString(); }
+
+}  // namespace tapegrad

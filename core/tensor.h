@@ -1,0 +1,169 @@
+// Tensor: an n-dimensional array that records its ops on the same tape as Value.
+//
+//   tapegrad::Random rng(0);
+//   tapegrad::Tensor w = tapegrad::Tensor::Randn({784, 10}, rng).RequiresGrad();
+//   tapegrad::Tensor x = tapegrad::Tensor::Zeros({64, 784});
+//   tapegrad::Tape tape;
+//   tapegrad::TapeScope scope(&tape);
+//   const tapegrad::TapeMark step = tape.Mark();
+//   tapegrad::Tensor loss = CrossEntropy(MatMul(x, w), labels);  // recorded
+//   absl::Status s = loss.Backward();       // w.grad() now holds d loss / d w
+//   s = tape.Rewind(step);                  // drops the step; w and its grad stay
+//
+// A Tensor is a handle to storage (a refcounted buffer on a device) plus a view of
+// it (shape, strides, offset, see core/layout.h) and a dtype. Two kinds of handle:
+//  - Heap tensors: everything made by the factories below, detach() copies, and
+//    op results when no tape is involved. They own (share) their memory and live
+//    as long as a handle does. Parameters are heap tensors with RequiresGrad().
+//  - Tape tensors: results of ops while a tape is current or an operand is a tape
+//    tensor. Memory comes from the tape's arena, so one Rewind frees a whole step;
+//    using one after that Rewind is a FailedPrecondition error, never a read of
+//    freed memory (the handle carries the slot's generation, as Value does).
+// Views (transpose, slice, expand, ...) share memory; on a tape they record, so
+// gradients flow through them.
+//
+// Errors: ops never throw or abort on bad input. A failed op returns an error
+// tensor whose status() names the op and every operand's shape, dtype and device;
+// ops on an error tensor pass the first error on, and the tape keeps it (sticky)
+// for Backward. Accessors on an error or stale tensor return NaN / empty results.
+//
+// Thread safety: a heap tensor may be read from many threads; mutating calls
+// (RequiresGrad, ZeroGrad, CopyFrom, set_data) need exclusive access. Tape tensors
+// belong to the tape's thread. Handle copies are thread-safe (atomic refcounts).
+#ifndef TAPEGRAD_CORE_TENSOR_H_
+#define TAPEGRAD_CORE_TENSOR_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/random.h"
+#include "core/tape.h"
+#include "core/tensor_impl.h"
+
+namespace tapegrad {
+
+using Shape = absl::Span<const int64_t>;
+
+class Tensor {
+ public:
+  // An empty handle: ok() is false.
+  Tensor() = default;
+  Tensor(const Tensor& other);
+  Tensor(Tensor&& other) noexcept;
+  Tensor& operator=(const Tensor& other);
+  Tensor& operator=(Tensor&& other) noexcept;
+  ~Tensor();
+
+  // ---- Factories: heap tensors, contiguous.
+  static Tensor Zeros(Shape shape, DType dtype = DType::kF32, Device device = Device::Cpu());
+  static Tensor Ones(Shape shape, DType dtype = DType::kF32, Device device = Device::Cpu());
+  static Tensor Full(Shape shape, double value, DType dtype = DType::kF32,
+                     Device device = Device::Cpu());
+  // [start, stop) by step, like numpy.arange.
+  static Tensor Arange(double start, double stop, double step = 1.0,
+                       DType dtype = DType::kF32);
+  static Tensor Eye(int64_t n, DType dtype = DType::kF32);
+  // Uniform in [low, high) and standard normal, drawn in row-major order.
+  static Tensor Rand(Shape shape, Random& rng, DType dtype = DType::kF32, double low = 0.0,
+                     double high = 1.0);
+  static Tensor Randn(Shape shape, Random& rng, DType dtype = DType::kF32);
+  // Copies `data` (row-major, numel(shape) elements) into a new tensor of `dtype`.
+  static Tensor FromData(absl::Span<const double> data, Shape shape,
+                         DType dtype = DType::kF32);
+  static Tensor FromData(absl::Span<const float> data, Shape shape);
+  static Tensor FromData(absl::Span<const int64_t> data, Shape shape);
+  // A 1-D tensor: Tensor::Of({1, 2, 3}).
+  static Tensor Of(std::initializer_list<double> data, DType dtype = DType::kF32);
+  // A 0-d tensor.
+  static Tensor Scalar(double value, DType dtype = DType::kF32);
+  // An error tensor carrying `status` (not OK).
+  static Tensor Error(absl::Status status);
+
+  // ---- Shape, dtype, device. Empty spans / 0 on an error tensor.
+  bool ok() const;
+  absl::Status status() const;
+  DType dtype() const { return impl_ ? impl_->dtype : DType::kF32; }
+  Device device() const { return impl_ ? impl_->device : Device::Cpu(); }
+  int dim() const { return impl_ ? impl_->layout.rank : 0; }
+  Shape shape() const;
+  Shape strides() const;
+  int64_t size(int axis) const;  // axis may be negative
+  int64_t numel() const;
+  bool is_contiguous() const;
+  // True for a tape tensor (see above); false for a heap tensor.
+  bool on_tape() const { return tape_ != nullptr; }
+  // True if both view the same storage.
+  bool SharesStorageWith(const Tensor& other) const;
+
+  // ---- Elements (converted to double; NaN if the handle is not ok()).
+  double item() const;  // numel() == 1
+  double at(Shape index) const;
+  // All elements in row-major order.
+  std::vector<double> ToVector() const;
+  std::vector<float> ToFloatVector() const;
+  // Writes `data` (row-major, numel() values) into this heap tensor, in place.
+  absl::Status CopyFrom(absl::Span<const double> data);
+  absl::Status CopyFrom(absl::Span<const float> data);
+  // Adds `alpha * other` into this heap tensor in place, outside any tape (the
+  // optimizer update: w.AddInPlace(w.grad(), -lr)).
+  absl::Status AddInPlace(const Tensor& other, double alpha = 1.0);
+
+  // ---- Views (no copy; recorded on a tape). Axes may be negative.
+  Tensor T() const;  // swaps the last two axes
+  Tensor Transpose(int64_t a, int64_t b) const;
+  Tensor Permute(Shape order) const;
+  Tensor Reshape(Shape shape) const;  // one size may be -1; needs contiguous data
+  Tensor Slice(int64_t axis, int64_t start, int64_t stop, int64_t step = 1) const;
+  Tensor Expand(Shape shape) const;  // NumPy broadcasting to `shape`
+  Tensor Squeeze(int64_t axis) const;
+  Tensor Unsqueeze(int64_t axis) const;
+  // A contiguous copy, or this tensor if already contiguous.
+  Tensor Contiguous() const;
+  // A heap copy that no tape knows: the way to keep a result past Rewind.
+  Tensor Detach() const;
+
+  // ---- Autograd.
+  // Makes this heap tensor a leaf that collects .grad(); returns *this.
+  Tensor& RequiresGrad(bool requires = true);
+  bool requires_grad() const { return impl_ && impl_->requires_grad; }
+  // The accumulated gradient (same shape), or an empty tensor if none yet.
+  Tensor grad() const;
+  // Sets the gradient to zero, keeping its memory.
+  void ZeroGrad();
+  // Backpropagates from this one-element tape tensor: its grad is set to 1 and
+  // every tensor and Value it depends on accumulates its gradient.
+  absl::Status Backward() const;
+
+  // NumPy-style text, like str(ndarray): "[[1. 2.]\n [3. 4.]]".
+  std::string ToString() const;
+
+  // ---- For core and kernels: the impl behind the handle (null unless ok()).
+  TensorImpl* impl() const { return ok() ? impl_ : nullptr; }
+  Tape* tape() const { return tape_; }
+  // Wraps `impl`: a heap impl (this handle takes over one reference) or, with
+  // `tape`, an arena impl dated by `slot`.
+  static Tensor Wrap(TensorImpl* impl, Tape* tape = nullptr, SlotRef slot = {});
+
+ private:
+  TensorImpl* impl_ = nullptr;
+  Tape* tape_ = nullptr;
+  SlotRef slot_;
+  absl::Status status_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+// "f32[2, 3] on cpu": how error messages name an operand.
+std::string Describe(const Tensor& t);
+std::string Describe(const TensorImpl& t);
+
+}  // namespace tapegrad
+
+#endif  // TAPEGRAD_CORE_TENSOR_H_

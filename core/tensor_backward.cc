@@ -1,0 +1,293 @@
+// The backward formula of every differentiable tensor op, one entry per GradOp.
+// Each reads the output's gradient `g` (contiguous, the output's shape) and adds
+// each input's share with Accumulate, which also undoes broadcasting. All work is
+// done by registry kernels on the tensors' device, in the tape's arena.
+#include <numeric>
+
+#include "core/status_macros.h"
+#include "core/tensor_internal.h"
+
+namespace tapegrad::internal {
+namespace {
+
+using R = TensorRecord;
+
+TensorImpl& In(R& r, int i) { return *r.inputs[i]; }
+bool Wants(R& r, int i) { return r.inputs[i]->requires_grad; }
+
+// A stack view of `base` with `layout`.
+struct ViewOf : TensorImpl {
+  ViewOf(const TensorImpl& base, const Layout& layout) { InitView(this, base, layout); }
+};
+
+// `g` seen with the reduced axes of record `r` kept (size 1), as the kernels
+// produced it before keepdim=false dropped them.
+Layout KeepdimLayout(R& r, const TensorImpl& g) {
+  Layout keep = In(r, 0).layout;
+  for (int i = 0; i < keep.rank; ++i) {
+    if (r.attrs.axes & (1u << i)) keep.sizes[i] = 1;
+  }
+  keep = Layout::Contiguous(keep.shape());
+  keep.offset = g.layout.offset;
+  return keep;
+}
+
+absl::Status AddProduct(Tape& tape, R& r, int i, OpKind op, const TensorImpl& x,
+                        const TensorImpl& y, const OpAttrs& attrs = {}) {
+  if (!Wants(r, i)) return absl::OkStatus();
+  TG_ASSIGN_OR_RETURN(TensorImpl * c, RunBinary(&tape, op, x, y, attrs));
+  return Accumulate(tape, In(r, i), *c, /*owned=*/true);
+}
+
+absl::Status AddUnary(Tape& tape, R& r, int i, OpKind op, const TensorImpl& x,
+                      const OpAttrs& attrs) {
+  if (!Wants(r, i)) return absl::OkStatus();
+  TG_ASSIGN_OR_RETURN(TensorImpl * c, RunUnary(&tape, op, x, attrs));
+  return Accumulate(tape, In(r, i), *c, /*owned=*/true);
+}
+
+OpAttrs Factor(double f) {
+  OpAttrs a;
+  a.scalar0 = f;
+  return a;
+}
+
+absl::Status PassThrough(R& r, Tape& tape, TensorImpl& g) {
+  return Accumulate(tape, In(r, 0), g, false);
+}
+
+absl::Status AddBackward(R& r, Tape& tape, TensorImpl& g) {
+  TG_RETURN_IF_ERROR(Accumulate(tape, In(r, 0), g, false));
+  return Accumulate(tape, In(r, 1), g, false);
+}
+
+absl::Status SubBackward(R& r, Tape& tape, TensorImpl& g) {
+  TG_RETURN_IF_ERROR(Accumulate(tape, In(r, 0), g, false));
+  return AddUnary(tape, r, 1, OpKind::kNeg, g, {});
+}
+
+absl::Status MulBackward(R& r, Tape& tape, TensorImpl& g) {
+  TG_RETURN_IF_ERROR(AddProduct(tape, r, 0, OpKind::kMul, g, In(r, 1)));
+  return AddProduct(tape, r, 1, OpKind::kMul, g, In(r, 0));
+}
+
+absl::Status DivBackward(R& r, Tape& tape, TensorImpl& g) {
+  TG_RETURN_IF_ERROR(AddProduct(tape, r, 0, OpKind::kDiv, g, In(r, 1)));
+  if (!Wants(r, 1)) return absl::OkStatus();
+  // d(a/b)/db = -(a/b)/b
+  TG_ASSIGN_OR_RETURN(TensorImpl * t, RunBinary(&tape, OpKind::kMul, g, *r.out));
+  TG_ASSIGN_OR_RETURN(TensorImpl * u, RunBinary(&tape, OpKind::kDiv, *t, In(r, 1)));
+  return AddUnary(tape, r, 1, OpKind::kNeg, *u, {});
+}
+
+// maximum: ties split the gradient in half (as PyTorch). minimum is maximum with
+// the operands' roles swapped.
+absl::Status ExtremumBackward(R& r, Tape& tape, TensorImpl& g, bool is_max) {
+  const Shape shape = g.layout.shape();
+  const TensorImpl& a = In(r, is_max ? 0 : 1);
+  const TensorImpl& b = In(r, is_max ? 1 : 0);
+  ViewOf va(a, a.layout.Expanded(shape)), vb(b, b.layout.Expanded(shape));
+  TG_ASSIGN_OR_RETURN(TensorImpl * ga, NewResult(&tape, shape, g.dtype, g.device));
+  TG_ASSIGN_OR_RETURN(TensorImpl * gb, NewResult(&tape, shape, g.dtype, g.device));
+  TG_RETURN_IF_ERROR(Run(OpKind::kMaximumGrad, {&va, &vb, &g}, {ga, gb}));
+  TG_RETURN_IF_ERROR(Accumulate(tape, In(r, is_max ? 0 : 1), *ga, true));
+  return Accumulate(tape, In(r, is_max ? 1 : 0), *gb, true);
+}
+
+absl::Status MaximumBackward(R& r, Tape& tape, TensorImpl& g) {
+  return ExtremumBackward(r, tape, g, true);
+}
+absl::Status MinimumBackward(R& r, Tape& tape, TensorImpl& g) {
+  return ExtremumBackward(r, tape, g, false);
+}
+
+absl::Status WhereBackward(R& r, Tape& tape, TensorImpl& g) {
+  const Shape shape = g.layout.shape();
+  TG_ASSIGN_OR_RETURN(TensorImpl * zero, NewResult(&tape, {}, g.dtype, g.device));
+  TG_RETURN_IF_ERROR(Run(OpKind::kFill, {}, {zero}, {}));
+  const TensorImpl& cond = In(r, 0);
+  ViewOf vc(cond, cond.layout.Expanded(shape)), vz(*zero, zero->layout.Expanded(shape));
+  for (int i = 1; i <= 2; ++i) {
+    if (!Wants(r, i)) continue;
+    TG_ASSIGN_OR_RETURN(TensorImpl * c, NewResult(&tape, shape, g.dtype, g.device));
+    if (i == 1) {
+      TG_RETURN_IF_ERROR(Run(OpKind::kWhere, {&vc, &g, &vz}, {c}));
+    } else {
+      TG_RETURN_IF_ERROR(Run(OpKind::kWhere, {&vc, &vz, &g}, {c}));
+    }
+    TG_RETURN_IF_ERROR(Accumulate(tape, In(r, i), *c, true));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NegBackward(R& r, Tape& tape, TensorImpl& g) {
+  return AddUnary(tape, r, 0, OpKind::kNeg, g, {});
+}
+absl::Status ExpBackward(R& r, Tape& tape, TensorImpl& g) {
+  return AddProduct(tape, r, 0, OpKind::kMul, g, *r.out);
+}
+absl::Status LogBackward(R& r, Tape& tape, TensorImpl& g) {
+  return AddProduct(tape, r, 0, OpKind::kDiv, g, In(r, 0));
+}
+absl::Status TanhBackward(R& r, Tape& tape, TensorImpl& g) {
+  return AddProduct(tape, r, 0, OpKind::kTanhGrad, *r.out, g);
+}
+absl::Status SigmoidBackward(R& r, Tape& tape, TensorImpl& g) {
+  return AddProduct(tape, r, 0, OpKind::kSigmoidGrad, *r.out, g);
+}
+absl::Status ReluBackward(R& r, Tape& tape, TensorImpl& g) {
+  return AddProduct(tape, r, 0, OpKind::kReluGrad, In(r, 0), g);
+}
+absl::Status GeluBackward(R& r, Tape& tape, TensorImpl& g) {
+  return AddProduct(tape, r, 0, OpKind::kGeluGrad, In(r, 0), g);
+}
+absl::Status AbsBackward(R& r, Tape& tape, TensorImpl& g) {
+  return AddProduct(tape, r, 0, OpKind::kAbsGrad, In(r, 0), g);
+}
+absl::Status ClampBackward(R& r, Tape& tape, TensorImpl& g) {
+  return AddProduct(tape, r, 0, OpKind::kClampGrad, In(r, 0), g, r.attrs);
+}
+absl::Status PowBackward(R& r, Tape& tape, TensorImpl& g) {
+  return AddProduct(tape, r, 0, OpKind::kPowGrad, In(r, 0), g, r.attrs);
+}
+absl::Status SqrtBackward(R& r, Tape& tape, TensorImpl& g) {
+  if (!Wants(r, 0)) return absl::OkStatus();
+  TG_ASSIGN_OR_RETURN(TensorImpl * t, RunBinary(&tape, OpKind::kDiv, g, *r.out));
+  return AddUnary(tape, r, 0, OpKind::kScale, *t, Factor(0.5));
+}
+absl::Status ScaleBackward(R& r, Tape& tape, TensorImpl& g) {
+  return AddUnary(tape, r, 0, OpKind::kScale, g, r.attrs);
+}
+
+absl::Status SumBackward(R& r, Tape& tape, TensorImpl& g) {
+  if (!Wants(r, 0)) return absl::OkStatus();
+  const TensorImpl* source = &g;
+  if (r.attrs.scalar0 != 1.0) {
+    TG_ASSIGN_OR_RETURN(source, RunUnary(&tape, OpKind::kScale, g, r.attrs));
+  }
+  const Layout keep = KeepdimLayout(r, *source);
+  ViewOf spread(*source, keep.Expanded(In(r, 0).layout.shape()));
+  return Accumulate(tape, In(r, 0), spread, false);
+}
+
+// Every element equal to the extremum gets an equal share of its gradient.
+absl::Status ExtremeReductionBackward(R& r, Tape& tape, TensorImpl& g) {
+  if (!Wants(r, 0)) return absl::OkStatus();
+  TensorImpl& x = In(r, 0);
+  ViewOf out_keep(*r.out, KeepdimLayout(r, *r.out));
+  ViewOf g_keep(g, KeepdimLayout(r, g));
+  TG_ASSIGN_OR_RETURN(TensorImpl * mask, RunBinary(&tape, OpKind::kEqual, x, out_keep));
+  TG_ASSIGN_OR_RETURN(TensorImpl * count, RunSum(&tape, *mask, r.attrs.axes, 1.0));
+  TG_ASSIGN_OR_RETURN(TensorImpl * share, RunBinary(&tape, OpKind::kDiv, g_keep, *count));
+  return AddProduct(tape, r, 0, OpKind::kMul, *mask, *share);
+}
+
+absl::Status MatMulBackward(R& r, Tape& tape, TensorImpl& g) {
+  const TensorImpl& a = In(r, 0);
+  const TensorImpl& b = In(r, 1);
+  const int ra = a.layout.rank, rb = b.layout.rank;
+  if (Wants(r, 0)) {
+    ViewOf bt(b, b.layout.Transposed(rb - 2, rb - 1));
+    TG_ASSIGN_OR_RETURN(TensorImpl * da, RunMatMul(&tape, g, bt));
+    TG_RETURN_IF_ERROR(Accumulate(tape, In(r, 0), *da, true));
+  }
+  if (Wants(r, 1)) {
+    ViewOf at(a, a.layout.Transposed(ra - 2, ra - 1));
+    TG_ASSIGN_OR_RETURN(TensorImpl * db, RunMatMul(&tape, at, g));
+    TG_RETURN_IF_ERROR(Accumulate(tape, In(r, 1), *db, true));
+  }
+  return absl::OkStatus();
+}
+
+// dx = y * (g - sum(g * y, axis))
+absl::Status SoftmaxBackward(R& r, Tape& tape, TensorImpl& g) {
+  if (!Wants(r, 0)) return absl::OkStatus();
+  const TensorImpl& y = *r.out;
+  TG_ASSIGN_OR_RETURN(TensorImpl * gy, RunBinary(&tape, OpKind::kMul, g, y));
+  TG_ASSIGN_OR_RETURN(TensorImpl * s, RunSum(&tape, *gy, 1u << r.attrs.axis, 1.0));
+  TG_ASSIGN_OR_RETURN(TensorImpl * d, RunBinary(&tape, OpKind::kSub, g, *s));
+  return AddProduct(tape, r, 0, OpKind::kMul, y, *d);
+}
+
+// dx = g - exp(y) * sum(g, axis)
+absl::Status LogSoftmaxBackward(R& r, Tape& tape, TensorImpl& g) {
+  if (!Wants(r, 0)) return absl::OkStatus();
+  TG_ASSIGN_OR_RETURN(TensorImpl * p, RunUnary(&tape, OpKind::kExp, *r.out));
+  TG_ASSIGN_OR_RETURN(TensorImpl * s, RunSum(&tape, g, 1u << r.attrs.axis, 1.0));
+  TG_ASSIGN_OR_RETURN(TensorImpl * ps, RunBinary(&tape, OpKind::kMul, *p, *s));
+  return AddProduct(tape, r, 0, OpKind::kSub, g, *ps);
+}
+
+absl::Status CrossEntropyBackward(R& r, Tape& tape, TensorImpl& g) {
+  if (!Wants(r, 0)) return absl::OkStatus();
+  const TensorImpl& logits = In(r, 0);
+  TG_ASSIGN_OR_RETURN(TensorImpl * d,
+                      NewResult(&tape, logits.layout.shape(), logits.dtype, logits.device));
+  TG_RETURN_IF_ERROR(Run(OpKind::kCrossEntropyGrad, {&logits, &In(r, 1), &g}, {d}));
+  return Accumulate(tape, In(r, 0), *d, true);
+}
+
+absl::Status IndexSelectBackward(R& r, Tape& tape, TensorImpl& g) {
+  if (!Wants(r, 0)) return absl::OkStatus();
+  TG_ASSIGN_OR_RETURN(TensorImpl * grad, GradOf(tape, In(r, 0)));
+  TG_RETURN_IF_ERROR(Run(OpKind::kIndexAdd, {&g, &In(r, 1)}, {grad}));
+  In(r, 0).grad_epoch = tape.sweep_epoch();
+  return absl::OkStatus();
+}
+
+absl::Status ConcatBackward(R& r, Tape& tape, TensorImpl& g) {
+  const int axis = static_cast<int>(r.extra[0]);
+  int64_t start = 0;
+  for (int i = 0; i < r.num_inputs; ++i) {
+    const int64_t size = In(r, i).layout.sizes[axis];
+    ViewOf part(g, g.layout.Sliced(axis, start, start + size, 1));
+    TG_RETURN_IF_ERROR(Accumulate(tape, In(r, i), part, false));
+    start += size;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PermuteBackward(R& r, Tape& tape, TensorImpl& g) {
+  int inverse[kMaxRank];
+  for (int i = 0; i < g.layout.rank; ++i) inverse[r.extra[i]] = i;
+  ViewOf back(g, g.layout.Permuted({inverse, size_t(g.layout.rank)}));
+  return Accumulate(tape, In(r, 0), back, false);
+}
+
+absl::Status ReshapeBackward(R& r, Tape& tape, TensorImpl& g) {
+  Layout back = Layout::Contiguous(In(r, 0).layout.shape());
+  back.offset = g.layout.offset;
+  ViewOf view(g, back);
+  return Accumulate(tape, In(r, 0), view, false);
+}
+
+absl::Status SliceBackward(R& r, Tape& tape, TensorImpl& g) {
+  if (!Wants(r, 0)) return absl::OkStatus();
+  TG_ASSIGN_OR_RETURN(TensorImpl * grad, GradOf(tape, In(r, 0)));
+  ViewOf part(*grad, grad->layout.Sliced(static_cast<int>(r.extra[0]), r.extra[1],
+                                         r.extra[2], r.extra[3]));
+  TG_RETURN_IF_ERROR(Run(OpKind::kAdd, {&part, &g}, {&part}));
+  In(r, 0).grad_epoch = tape.sweep_epoch();
+  return absl::OkStatus();
+}
+
+constexpr BackwardFn kBackward[] = {
+    AddBackward,      SubBackward,     MulBackward,     DivBackward,
+    MaximumBackward,  MinimumBackward, WhereBackward,   NegBackward,
+    ExpBackward,      LogBackward,     TanhBackward,    ReluBackward,
+    SigmoidBackward,  GeluBackward,    SqrtBackward,    AbsBackward,
+    ClampBackward,    PowBackward,     ScaleBackward,   SumBackward,
+    ExtremeReductionBackward,          ExtremeReductionBackward,
+    MatMulBackward,   SoftmaxBackward, LogSoftmaxBackward,
+    CrossEntropyBackward,              IndexSelectBackward,
+    ConcatBackward,   PermuteBackward, ReshapeBackward, PassThrough /* expand */,
+    SliceBackward,    PassThrough /* copy */,
+};
+static_assert(sizeof(kBackward) / sizeof(kBackward[0]) == size_t(GradOp::kCount),
+              "one backward formula per GradOp, in GradOp's order");
+
+}  // namespace
+
+BackwardFn BackwardFor(GradOp op) { return kBackward[static_cast<int>(op)]; }
+
+}  // namespace tapegrad::internal

@@ -1,0 +1,321 @@
+// Steps 1-4 of every tensor op (see tensor_internal.h), and the gradient
+// accumulation that every backward formula ends with.
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/grad_mode.h"
+#include "core/status_macros.h"
+#include "core/tensor_internal.h"
+
+namespace tapegrad::internal {
+namespace {
+
+constexpr size_t kDataAlign = 64;
+
+void UnrefImpl(void* impl) { static_cast<TensorImpl*>(impl)->Unref(); }
+void UnrefStorage(void* storage) { static_cast<Storage*>(storage)->Unref(); }
+
+// Keeps a heap impl alive as long as the tape's records may point to it.
+absl::Status PinImpl(Tape& tape, TensorImpl* impl) {
+  if (!impl->heap) return absl::OkStatus();
+  impl->Ref();
+  return tape.Pin(impl, UnrefImpl);
+}
+
+}  // namespace
+
+absl::Status OpError(const char* op, absl::Span<const TensorImpl* const> operands,
+                     const std::string& what) {
+  std::vector<std::string> names;
+  for (const TensorImpl* t : operands) names.push_back(Describe(*t));
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s: %s (operands: %s)", op, what, absl::StrJoin(names, ", ")));
+}
+
+absl::Status Place(const char* op, absl::Span<const Tensor* const> operands, Tape** tape) {
+  Tape* chosen = nullptr;
+  for (size_t i = 0; i < operands.size(); ++i) {
+    const Tensor& t = *operands[i];
+    if (!t.ok()) {
+      absl::Status s = t.status();
+      if (s.ok()) {
+        s = absl::InvalidArgumentError(
+            absl::StrFormat("%s: operand %d is an empty Tensor", op, i));
+      } else if (s.code() == absl::StatusCode::kFailedPrecondition) {
+        s = absl::FailedPreconditionError(
+            absl::StrFormat("%s: operand %d: %s", op, i, s.message()));
+      }
+      return s;
+    }
+    if (t.tape() != nullptr) {
+      if (chosen != nullptr && chosen != t.tape()) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "%s: operands are recorded on different tapes (%s on %p, earlier one on %p)",
+            op, Describe(t), static_cast<const void*>(t.tape()),
+            static_cast<const void*>(chosen)));
+      }
+      chosen = t.tape();
+    }
+  }
+  *tape = chosen != nullptr ? chosen : Tape::Current();
+  return absl::OkStatus();
+}
+
+absl::Status SameDTypeAndDevice(const char* op, absl::Span<const TensorImpl* const> ops) {
+  for (const TensorImpl* t : ops) {
+    if (t->device != ops[0]->device) {
+      return OpError(op, ops,
+                     "operands are on different devices; copy one with to(device) "
+                     "first");
+    }
+    if (t->dtype != ops[0]->dtype) return OpError(op, ops, "operands differ in dtype");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype, Device device) {
+  if (shape.size() > static_cast<size_t>(kMaxRank)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "tensor of rank %d: at most %d dimensions are supported", shape.size(), kMaxRank));
+  }
+  if (tape == nullptr) {
+    TensorImpl* impl = TensorImpl::NewHeap(shape, dtype, device);
+    if (impl == nullptr) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "out of memory allocating a %s%s tensor", DTypeName(dtype), ShapeString(shape)));
+    }
+    return impl;
+  }
+  if (!device.is_cpu()) {
+    return absl::UnimplementedError(absl::StrFormat(
+        "tape memory on %s is not available in this build", device.ToString()));
+  }
+  const Layout layout = Layout::Contiguous(shape);
+  const size_t bytes = static_cast<size_t>(layout.numel()) * DTypeSize(dtype);
+  TG_ASSIGN_OR_RETURN(void* header,
+                      tape->AllocateArena(sizeof(TensorImpl) + sizeof(Storage),
+                                          alignof(TensorImpl)));
+  TG_ASSIGN_OR_RETURN(void* data, tape->AllocateArena(bytes, kDataAlign));
+  auto* storage = new (static_cast<char*>(header) + sizeof(TensorImpl)) Storage;
+  storage->data = data;
+  storage->bytes = bytes;
+  storage->device = device;
+  auto* impl = new (header) TensorImpl;
+  impl->storage = storage;
+  impl->layout = layout;
+  impl->dtype = dtype;
+  impl->device = device;
+  impl->slot = static_cast<uint32_t>(tape->size());
+  return impl;
+}
+
+void InitView(TensorImpl* view, const TensorImpl& base, const Layout& layout) {
+  view->storage = base.storage;
+  view->layout = layout;
+  view->dtype = base.dtype;
+  view->device = base.device;
+}
+
+absl::StatusOr<TensorImpl*> NewView(Tape* tape, const TensorImpl& base, const Layout& layout) {
+  if (tape == nullptr) {
+    TensorImpl* impl = TensorImpl::NewHeapView(base.storage, layout, base.dtype);
+    if (impl == nullptr) return absl::ResourceExhaustedError("out of memory for a view");
+    return impl;
+  }
+  TG_ASSIGN_OR_RETURN(void* memory,
+                      tape->AllocateArena(sizeof(TensorImpl), alignof(TensorImpl)));
+  auto* impl = new (memory) TensorImpl;
+  InitView(impl, base, layout);
+  impl->slot = static_cast<uint32_t>(tape->size());
+  if (base.storage->heap) {
+    base.storage->Ref();
+    TG_RETURN_IF_ERROR(tape->Pin(base.storage, UnrefStorage));
+  }
+  return impl;
+}
+
+absl::Status Run(OpKind op, std::initializer_list<const TensorImpl*> inputs,
+                 std::initializer_list<TensorImpl*> outputs, const OpAttrs& attrs) {
+  const TensorImpl* key = *outputs.begin();
+  KernelFn fn = KernelRegistry::Global().FindOrNull(op, key->dtype, key->device.type);
+  if (ABSL_PREDICT_FALSE(fn == nullptr)) {
+    return KernelRegistry::Global().Missing(op, key->dtype, key->device.type);
+  }
+  return fn(KernelCall{op, absl::MakeConstSpan(inputs.begin(), inputs.size()),
+                       absl::MakeConstSpan(outputs.begin(), outputs.size()), attrs});
+}
+
+Tensor Fail(Tape* tape, absl::Status status) {
+  if (tape != nullptr) tape->RecordError(status);
+  return Tensor::Error(std::move(status));
+}
+
+Tensor FinishN(Tape* tape, TensorImpl* out, GradOp op, absl::Span<TensorImpl* const> inputs,
+               const OpAttrs& attrs, absl::Span<const int64_t> extra) {
+  if (tape == nullptr) return Tensor::Wrap(out);
+  bool needs_grad = false;
+  if (IsGradEnabled()) {
+    for (const TensorImpl* in : inputs) needs_grad |= in->requires_grad;
+  }
+  TensorRecord* record = nullptr;
+  if (needs_grad) {
+    const size_t bytes =
+        sizeof(TensorRecord) + (std::max<size_t>(inputs.size(), 1) - 1) * sizeof(void*);
+    absl::StatusOr<void*> memory = tape->AllocateArena(bytes, alignof(TensorRecord));
+    if (!memory.ok()) return Fail(tape, memory.status());
+    record = static_cast<TensorRecord*>(*memory);
+    record->backward = [](OpaqueRecord* self, Tape& t) -> absl::Status {
+      auto& r = *static_cast<TensorRecord*>(self);
+      TensorImpl* g = r.out->grad;
+      if (g == nullptr || r.out->grad_epoch != t.sweep_epoch()) return absl::OkStatus();
+      return BackwardFor(r.op)(r, t, *g);
+    };
+    record->op = op;
+    record->num_inputs = static_cast<int32_t>(inputs.size());
+    record->attrs = attrs;
+    std::fill(std::begin(record->extra), std::end(record->extra), 0);
+    std::copy(extra.begin(), extra.end(), record->extra);
+    record->out = out;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      record->inputs[i] = inputs[i];
+      if (absl::Status s = PinImpl(*tape, inputs[i]); !s.ok()) return Fail(tape, s);
+    }
+    out->requires_grad = true;
+  }
+  SlotRef slot;
+  if (!tape->EmitOpaque(record, &slot)) return Tensor::Error(tape->status());
+  out->slot = slot.index;
+  return Tensor::Wrap(out, tape, slot);
+}
+
+Tensor Finish(Tape* tape, TensorImpl* out, GradOp op,
+              std::initializer_list<TensorImpl*> inputs, const OpAttrs& attrs,
+              absl::Span<const int64_t> extra) {
+  return FinishN(tape, out, op, absl::MakeConstSpan(inputs.begin(), inputs.size()), attrs,
+                 extra);
+}
+
+absl::StatusOr<TensorImpl*> RunBinary(Tape* tape, OpKind op, const TensorImpl& a,
+                                      const TensorImpl& b, const OpAttrs& attrs) {
+  Layout shape;
+  if (!BroadcastShapes(a.layout.shape(), b.layout.shape(), &shape.rank, shape.sizes)) {
+    const TensorImpl* operands[] = {&a, &b};
+    return OpError(OpKindName(op), operands, "shapes do not broadcast");
+  }
+  TG_ASSIGN_OR_RETURN(TensorImpl * out, NewResult(tape, shape.shape(), a.dtype, a.device));
+  TensorImpl va, vb;
+  InitView(&va, a, a.layout.Expanded(shape.shape()));
+  InitView(&vb, b, b.layout.Expanded(shape.shape()));
+  TG_RETURN_IF_ERROR(Run(op, {&va, &vb}, {out}, attrs));
+  return out;
+}
+
+absl::StatusOr<TensorImpl*> RunUnary(Tape* tape, OpKind op, const TensorImpl& x,
+                                     const OpAttrs& attrs) {
+  TG_ASSIGN_OR_RETURN(TensorImpl * out, NewResult(tape, x.layout.shape(), x.dtype, x.device));
+  TG_RETURN_IF_ERROR(Run(op, {&x}, {out}, attrs));
+  return out;
+}
+
+absl::StatusOr<TensorImpl*> RunSum(Tape* tape, const TensorImpl& x, uint32_t axes,
+                                   double scale) {
+  Layout keep = x.layout;
+  for (int i = 0; i < keep.rank; ++i) {
+    if (axes & (1u << i)) keep.sizes[i] = 1;
+  }
+  TG_ASSIGN_OR_RETURN(TensorImpl * out, NewResult(tape, keep.shape(), x.dtype, x.device));
+  OpAttrs attrs;
+  attrs.axes = axes;
+  attrs.scalar0 = scale;
+  TG_RETURN_IF_ERROR(Run(OpKind::kSum, {&x}, {out}, attrs));
+  return out;
+}
+
+absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a, const TensorImpl& b) {
+  const int ra = a.layout.rank, rb = b.layout.rank;
+  const TensorImpl* operands[] = {&a, &b};
+  if (a.layout.sizes[ra - 1] != b.layout.sizes[rb - 2]) {
+    return OpError("matmul", operands, "inner dimensions differ");
+  }
+  Layout batch;
+  if (!BroadcastShapes(a.layout.shape().subspan(0, ra - 2),
+                       b.layout.shape().subspan(0, rb - 2), &batch.rank, batch.sizes) ||
+      batch.rank + 2 > kMaxRank) {
+    return OpError("matmul", operands, "batch dimensions do not broadcast");
+  }
+  Layout full = batch;
+  full.rank = batch.rank + 2;
+  full.sizes[batch.rank] = a.layout.sizes[ra - 2];
+  full.sizes[batch.rank + 1] = b.layout.sizes[rb - 1];
+  TG_ASSIGN_OR_RETURN(TensorImpl * out, NewResult(tape, full.shape(), a.dtype, a.device));
+  int64_t sa[kMaxRank], sb[kMaxRank];
+  std::copy(batch.sizes, batch.sizes + batch.rank, sa);
+  std::copy(batch.sizes, batch.sizes + batch.rank, sb);
+  sa[batch.rank] = a.layout.sizes[ra - 2];
+  sa[batch.rank + 1] = a.layout.sizes[ra - 1];
+  sb[batch.rank] = b.layout.sizes[rb - 2];
+  sb[batch.rank + 1] = b.layout.sizes[rb - 1];
+  TensorImpl va, vb;
+  InitView(&va, a, a.layout.Expanded({sa, size_t(full.rank)}));
+  InitView(&vb, b, b.layout.Expanded({sb, size_t(full.rank)}));
+  TG_RETURN_IF_ERROR(Run(OpKind::kMatMul, {&va, &vb}, {out}));
+  return out;
+}
+
+absl::StatusOr<TensorImpl*> GradOf(Tape& tape, TensorImpl& input) {
+  if (input.grad != nullptr) return input.grad;
+  const Shape shape = input.layout.shape();
+  TensorImpl* grad;
+  if (input.heap || input.slot < tape.persistent_slots()) {
+    // Outlives the next Rewind: a heap impl, owned by the input or by the tape.
+    TG_ASSIGN_OR_RETURN(grad, NewResult(nullptr, shape, input.dtype, input.device));
+    if (!input.heap) TG_RETURN_IF_ERROR(tape.Own(grad, UnrefImpl));
+  } else {
+    TG_ASSIGN_OR_RETURN(grad, NewResult(&tape, shape, input.dtype, input.device));
+  }
+  OpAttrs zero;
+  TG_RETURN_IF_ERROR(Run(OpKind::kFill, {}, {grad}, zero));
+  input.grad = grad;
+  return grad;
+}
+
+absl::Status Accumulate(Tape& tape, TensorImpl& input, const TensorImpl& contribution,
+                        bool owned) {
+  if (!input.requires_grad) return absl::OkStatus();
+  const TensorImpl* c = &contribution;
+  TensorImpl reshaped;
+  if (!SameShape(c->layout, input.layout)) {
+    // Sum over the axes that broadcasting added or stretched.
+    const int shift = c->layout.rank - input.layout.rank;
+    uint32_t axes = 0;
+    for (int i = 0; i < c->layout.rank; ++i) {
+      if (i < shift || (input.layout.sizes[i - shift] == 1 && c->layout.sizes[i] != 1)) {
+        axes |= 1u << i;
+      }
+    }
+    TG_ASSIGN_OR_RETURN(TensorImpl * summed, RunSum(&tape, *c, axes, 1.0));
+    InitView(&reshaped, *summed, Layout::Contiguous(input.layout.shape()));
+    reshaped.layout.offset = summed->layout.offset;
+    c = &reshaped;
+    owned = true;
+  }
+  const bool adopt = owned && input.grad == nullptr && !input.heap &&
+                     input.slot >= tape.persistent_slots() && c->layout.IsContiguous() &&
+                     !c->storage->heap;
+  if (adopt) {
+    TG_ASSIGN_OR_RETURN(TensorImpl * grad, NewView(&tape, *c, c->layout));
+    input.grad = grad;
+  } else {
+    TG_ASSIGN_OR_RETURN(TensorImpl * grad, GradOf(tape, input));
+    TG_RETURN_IF_ERROR(Run(OpKind::kAdd, {grad, c}, {grad}));
+  }
+  input.grad_epoch = tape.sweep_epoch();
+  return absl::OkStatus();
+}
+
+}  // namespace tapegrad::internal

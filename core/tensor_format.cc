@@ -1,0 +1,100 @@
+// Tensor printing, after NumPy's str(): "[[1. 2.]\n [3. 4.]]", elements right-aligned
+// to a common width, and "..." in place of the middle of axes longer than 6 when
+// the tensor has more than 1000 elements.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/tensor.h"
+
+namespace tapegrad {
+namespace {
+
+constexpr int64_t kSummaryThreshold = 1000;
+constexpr int64_t kEdgeItems = 3;
+
+std::string FormatElement(double v, DType dtype, bool all_integral) {
+  if (dtype == DType::kI64) return absl::StrFormat("%.0f", v);
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  if (all_integral) return absl::StrFormat("%.0f.", v);
+  return absl::StrFormat("%.6g", v);
+}
+
+struct Printer {
+  const Tensor& t;
+  bool summarize;
+  int width;
+  const std::vector<std::string>* cells;  // by flat row-major index
+
+  bool Skipped(int64_t i, int64_t size) const {
+    return summarize && size > 2 * kEdgeItems && i >= kEdgeItems && i < size - kEdgeItems;
+  }
+
+  void Print(int axis, int64_t flat, std::string* out) const {
+    const int rank = t.dim();
+    if (axis == rank) {
+      const std::string& cell = (*cells)[flat];
+      out->append(width - cell.size(), ' ');
+      out->append(cell);
+      return;
+    }
+    const int64_t size = t.shape()[axis];
+    int64_t stride = 1;
+    for (int d = axis + 1; d < rank; ++d) stride *= t.shape()[d];
+    out->push_back('[');
+    bool first = true;
+    for (int64_t i = 0; i < size; ++i) {
+      if (Skipped(i, size)) {
+        if (i == kEdgeItems) {
+          absl::StrAppend(out, axis + 1 == rank ? " ..." : "\n" + std::string(axis + 1, ' ') + "...");
+        }
+        continue;
+      }
+      if (!first) {
+        if (axis + 1 == rank) {
+          out->push_back(' ');
+        } else {
+          out->append(std::string(rank - axis - 1, '\n'));
+          out->append(std::string(axis + 1, ' '));
+        }
+      }
+      first = false;
+      Print(axis + 1, flat + i * stride, out);
+    }
+    out->push_back(']');
+  }
+};
+
+}  // namespace
+
+std::string Tensor::ToString() const {
+  if (!ok()) return absl::StrCat("Tensor(<", status().ToString(), ">)");
+  const std::vector<double> values = ToVector();
+  if (values.empty() && numel() != 0) {
+    return absl::StrCat("Tensor(", Describe(*this), ")");  // not on the cpu
+  }
+  const bool all_integral = std::all_of(values.begin(), values.end(), [](double v) {
+    return std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e16;
+  });
+  std::vector<std::string> cells;
+  cells.reserve(values.size());
+  size_t width = 0;
+  for (double v : values) {
+    cells.push_back(FormatElement(v, dtype(), all_integral));
+    width = std::max(width, cells.back().size());
+  }
+  std::string body;
+  if (dim() == 0) {
+    body = cells.empty() ? "" : cells[0];
+  } else {
+    Printer printer{*this, numel() > kSummaryThreshold, static_cast<int>(width), &cells};
+    printer.Print(0, 0, &body);
+  }
+  return body;
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,88 @@
+// What a tensor handle points at: a buffer (Storage) and a view of it
+// (TensorImpl). Internal to core and kernels; users hold tapegrad::Tensor.
+//
+// Two homes, one layout:
+//  - Arena: results of ops recorded on a tape, and their gradients. Placed in the
+//    tape's bump arena; never freed one by one; a Rewind past them frees them all,
+//    and the tape's slot generation (held by the Tensor handle) detects stale use.
+//    Their reference counts are unused.
+//  - Heap: parameters, inputs, detach() copies, anything made outside a tape.
+//    Reference counted (atomically, so handles may cross threads); a view of a
+//    heap tensor made outside a tape shares the Storage.
+//
+// Kernels see TensorImpl only: `data()` plus `layout` is all a kernel needs.
+//
+// Thread safety: reference counts are atomic; everything else belongs to whoever
+// owns the tape (arena) or is read-only once made (heap), except through the
+// documented mutating calls on Tensor.
+#ifndef TAPEGRAD_CORE_TENSOR_IMPL_H_
+#define TAPEGRAD_CORE_TENSOR_IMPL_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/layout.h"
+
+namespace tapegrad {
+
+class Tape;
+
+struct Storage {
+  void* data = nullptr;
+  size_t bytes = 0;
+  Device device;
+  bool heap = false;
+  std::atomic<int32_t> refs{1};
+
+  // A heap buffer of `bytes` (64-byte aligned, uninitialised) with one reference.
+  static Storage* NewHeap(size_t bytes, Device device);
+  void Ref() {
+    if (heap) refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  void Unref();
+};
+
+struct TensorImpl {
+  Storage* storage = nullptr;
+  Layout layout;
+  DType dtype = DType::kF32;
+  Device device;
+  bool heap = false;           // see the file comment
+  bool requires_grad = false;  // a leaf that wants .grad, or a result of one
+  // Arena impls: the tape slot that dates this impl (for Rewind safety checks).
+  uint32_t slot = 0;
+  std::atomic<int32_t> refs{1};  // heap impls only
+  // Same shape, contiguous; null until a backward pass reaches this tensor. A heap
+  // impl owns its grad (a heap impl); an arena impl's grad is in the same arena.
+  TensorImpl* grad = nullptr;
+  // The tape sweep that last added to grad: a record runs in a sweep only if its
+  // output was reached in that sweep (micrograd visits only the root's ancestors).
+  uint32_t grad_epoch = 0;
+
+  char* data() const {
+    return static_cast<char*>(storage->data) +
+           layout.offset * static_cast<int64_t>(DTypeSize(dtype));
+  }
+  template <class T>
+  T* data_as() const {
+    return reinterpret_cast<T*>(data());
+  }
+  int64_t numel() const { return layout.numel(); }
+
+  // A heap impl with a fresh contiguous heap buffer (contents uninitialised), or
+  // null if the memory cannot be had.
+  static TensorImpl* NewHeap(absl::Span<const int64_t> shape, DType dtype, Device device);
+  // A heap impl viewing `storage` (which gains a reference).
+  static TensorImpl* NewHeapView(Storage* storage, const Layout& layout, DType dtype);
+  void Ref() {
+    if (heap) refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  void Unref();
+};
+
+}  // namespace tapegrad
+
+#endif  // TAPEGRAD_CORE_TENSOR_IMPL_H_

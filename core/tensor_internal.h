@@ -1,0 +1,103 @@
+// Machinery shared by the tensor ops (tensor_ops.cc), their backward formulas
+// (tensor_backward.cc) and the Tensor handle (tensor.cc). Not a public header.
+//
+// Every op follows the same four steps:
+//   1. Place: check the operands (ok, live, one tape, one device) and choose where
+//      the result lives: the operands' tape, else the current tape, else the heap.
+//   2. Allocate the result (NewResult / NewView): arena on a tape, heap otherwise.
+//   3. Run the kernel through the registry (Run).
+//   4. Finish: give the result a tape slot and, if it needs a gradient, a
+//      TensorRecord that the reverse sweep hands to the op's backward formula.
+#ifndef TAPEGRAD_CORE_TENSOR_INTERNAL_H_
+#define TAPEGRAD_CORE_TENSOR_INTERNAL_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/op_kind.h"
+#include "core/registry.h"
+#include "core/tape.h"
+#include "core/tensor.h"
+#include "core/tensor_impl.h"
+
+namespace tapegrad::internal {
+
+// The differentiable ops: each has one backward formula (tensor_backward.cc).
+enum class GradOp : uint8_t {
+  kAdd, kSub, kMul, kDiv, kMaximum, kMinimum, kWhere,
+  kNeg, kExp, kLog, kTanh, kRelu, kSigmoid, kGelu, kSqrt, kAbs, kClamp, kPow, kScale,
+  kSum, kMax, kMin, kMatMul, kSoftmax, kLogSoftmax, kCrossEntropy, kIndexSelect,
+  kConcat, kPermute, kReshape, kExpand, kSlice, kCopy,
+  kCount
+};
+
+// What the sweep runs for one recorded tensor op. Allocated in the tape's arena
+// with room for `num_inputs` input pointers.
+struct TensorRecord : OpaqueRecord {
+  GradOp op;
+  int32_t num_inputs;
+  OpAttrs attrs;
+  int64_t extra[kMaxRank];  // permutation, slice bounds, concat axis
+  TensorImpl* out;
+  TensorImpl* inputs[1];    // really num_inputs of them
+};
+
+using BackwardFn = absl::Status (*)(TensorRecord& record, Tape& tape, TensorImpl& grad);
+BackwardFn BackwardFor(GradOp op);
+
+// Step 1. On error, the status names `op` and every operand.
+absl::Status Place(const char* op, absl::Span<const Tensor* const> operands, Tape** tape);
+// An error for `op` that lists `operands` after `what`.
+absl::Status OpError(const char* op, absl::Span<const TensorImpl* const> operands,
+                     const std::string& what);
+// Checks that all operands share dtype and device.
+absl::Status SameDTypeAndDevice(const char* op, absl::Span<const TensorImpl* const> ops);
+
+// Step 2. Contiguous, uninitialised.
+absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype, Device device);
+// A view of `base`'s storage with `layout` (an arena impl on a tape: it pins heap
+// storage until the Rewind that frees it).
+absl::StatusOr<TensorImpl*> NewView(Tape* tape, const TensorImpl& base, const Layout& layout);
+// A view on the stack for kernel calls (no ownership).
+void InitView(TensorImpl* view, const TensorImpl& base, const Layout& layout);
+
+// Step 3.
+absl::Status Run(OpKind op, std::initializer_list<const TensorImpl*> inputs,
+                 std::initializer_list<TensorImpl*> outputs, const OpAttrs& attrs = {});
+
+// Step 4. Returns the result handle, or an error tensor (also recorded on the tape).
+Tensor Finish(Tape* tape, TensorImpl* out, GradOp op,
+              std::initializer_list<TensorImpl*> inputs, const OpAttrs& attrs = {},
+              absl::Span<const int64_t> extra = {});
+Tensor FinishN(Tape* tape, TensorImpl* out, GradOp op, absl::Span<TensorImpl* const> inputs,
+               const OpAttrs& attrs, absl::Span<const int64_t> extra);
+// An error tensor for `status`, recorded as the tape's sticky error if there is one.
+Tensor Fail(Tape* tape, absl::Status status);
+
+// Elementwise helpers that broadcast, run `op` and return a fresh result.
+absl::StatusOr<TensorImpl*> RunBinary(Tape* tape, OpKind op, const TensorImpl& a,
+                                      const TensorImpl& b, const OpAttrs& attrs = {});
+absl::StatusOr<TensorImpl*> RunUnary(Tape* tape, OpKind op, const TensorImpl& x,
+                                     const OpAttrs& attrs = {});
+// Sum over `axes` (bit set) with keepdim, scaled by `scale`.
+absl::StatusOr<TensorImpl*> RunSum(Tape* tape, const TensorImpl& x, uint32_t axes,
+                                   double scale);
+// Batched matrix product of two rank >= 2 impls with broadcast batch dimensions.
+absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a, const TensorImpl& b);
+
+// Backward: adds `contribution` (the input's shape, or one that broadcasts from it)
+// into input.grad, summing over broadcast axes and allocating the grad on first
+// use. `owned`: the contribution is a fresh temporary nobody else reads, so it may
+// become the grad itself instead of being copied.
+absl::Status Accumulate(Tape& tape, TensorImpl& input, const TensorImpl& contribution,
+                        bool owned);
+// input.grad, allocated and zeroed if absent.
+absl::StatusOr<TensorImpl*> GradOf(Tape& tape, TensorImpl& input);
+
+}  // namespace tapegrad::internal
+
+#endif  // TAPEGRAD_CORE_TENSOR_INTERNAL_H_

@@ -1,0 +1,423 @@
+// Forward passes of the differentiable tensor ops; their backward formulas are in
+// tensor_backward.cc, the shared steps in tensor_dispatch.cc.
+#include "core/tensor_ops.h"
+
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_format.h"
+#include "core/status_macros.h"
+#include "core/tensor_internal.h"
+
+namespace tapegrad {
+
+using internal::Fail;
+using internal::Finish;
+using internal::GradOp;
+using internal::OpError;
+
+namespace {
+
+// Checks the operands of `op` and picks the tape; on failure returns false with
+// an error tensor in *error.
+bool Prepare(const char* op, std::initializer_list<const Tensor*> operands, Tape** tape,
+             Tensor* error, bool floating = true) {
+  absl::Status s = internal::Place(op, absl::MakeConstSpan(operands.begin(), operands.size()),
+                                   tape);
+  if (s.ok()) {
+    absl::InlinedVector<const TensorImpl*, 4> impls;
+    for (const Tensor* t : operands) impls.push_back(t->impl());
+    s = internal::SameDTypeAndDevice(op, impls);
+    if (s.ok() && floating && !IsFloating(impls[0]->dtype)) {
+      s = OpError(op, impls, "needs f32 or f64 operands");
+    }
+  }
+  if (s.ok()) return true;
+  Tape* any = nullptr;
+  for (const Tensor* t : operands) any = any ? any : t->tape();
+  *error = Fail(any ? any : Tape::Current(), s);
+  return false;
+}
+
+Tensor Binary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& a,
+              const Tensor& b) {
+  Tape* tape;
+  Tensor error;
+  if (!Prepare(name, {&a, &b}, &tape, &error)) return error;
+  absl::StatusOr<TensorImpl*> out = internal::RunBinary(tape, kernel, *a.impl(), *b.impl());
+  if (!out.ok()) return Fail(tape, out.status());
+  return Finish(tape, *out, grad_op, {a.impl(), b.impl()});
+}
+
+Tensor Unary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
+             const OpAttrs& attrs = {}) {
+  Tape* tape;
+  Tensor error;
+  if (!Prepare(name, {&x}, &tape, &error)) return error;
+  absl::StatusOr<TensorImpl*> out = internal::RunUnary(tape, kernel, *x.impl(), attrs);
+  if (!out.ok()) return Fail(tape, out.status());
+  return Finish(tape, *out, grad_op, {x.impl()}, attrs);
+}
+
+// A 0-d constant like `like` (same dtype and device, and its tape if it has one).
+Tensor ScalarLike(const Tensor& like, double value) {
+  if (!like.ok()) return like;
+  Tape* tape = like.tape() != nullptr ? like.tape() : Tape::Current();
+  absl::StatusOr<TensorImpl*> out = internal::NewResult(tape, {}, like.dtype(), like.device());
+  if (!out.ok()) return Fail(tape, out.status());
+  OpAttrs attrs;
+  attrs.scalar0 = value;
+  if (absl::Status s = internal::Run(OpKind::kFill, {}, {*out}, attrs); !s.ok()) {
+    return Fail(tape, s);
+  }
+  return Finish(tape, *out, GradOp::kCopy, {});
+}
+
+// The bit set of `axes` over rank `rank` (all axes if empty), or an error.
+absl::StatusOr<uint32_t> AxesMask(const char* op, const TensorImpl& x,
+                                  absl::Span<const int64_t> axes) {
+  const int rank = x.layout.rank;
+  if (axes.empty()) return rank == 0 ? 0u : (1u << rank) - 1;
+  uint32_t mask = 0;
+  for (int64_t axis : axes) {
+    int a;
+    const TensorImpl* operands[] = {&x};
+    if (!NormalizeAxis(axis, rank, &a)) {
+      return OpError(op, operands, absl::StrFormat("axis %d is out of range", axis));
+    }
+    if (mask & (1u << a)) {
+      return OpError(op, operands, absl::StrFormat("axis %d is repeated", axis));
+    }
+    mask |= 1u << a;
+  }
+  return mask;
+}
+
+// Drops the reduced axes of a keepdim result in place (it is contiguous either way).
+void DropAxes(TensorImpl* out, uint32_t mask) {
+  for (int i = out->layout.rank - 1; i >= 0; --i) {
+    if (mask & (1u << i)) out->layout = out->layout.WithoutAxis(i);
+  }
+}
+
+Tensor Reduce(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
+              absl::Span<const int64_t> axes, bool keepdim, bool mean) {
+  Tape* tape;
+  Tensor error;
+  if (!Prepare(name, {&x}, &tape, &error)) return error;
+  const TensorImpl& in = *x.impl();
+  absl::StatusOr<uint32_t> mask = AxesMask(name, in, axes);
+  if (!mask.ok()) return Fail(tape, mask.status());
+  int64_t count = 1;
+  for (int i = 0; i < in.layout.rank; ++i) {
+    if (*mask & (1u << i)) count *= in.layout.sizes[i];
+  }
+  OpAttrs attrs;
+  attrs.axes = *mask;
+  attrs.scalar0 = mean ? 1.0 / static_cast<double>(count) : 1.0;
+  absl::StatusOr<TensorImpl*> out;
+  if (kernel == OpKind::kSum) {
+    out = internal::RunSum(tape, in, *mask, attrs.scalar0);
+  } else {
+    if (count == 0) {
+      const TensorImpl* operands[] = {&in};
+      return Fail(tape, OpError(name, operands, "reduction over an empty axis"));
+    }
+    Layout keep = in.layout;
+    for (int i = 0; i < keep.rank; ++i) {
+      if (*mask & (1u << i)) keep.sizes[i] = 1;
+    }
+    out = internal::NewResult(tape, keep.shape(), in.dtype, in.device);
+    if (out.ok()) {
+      if (absl::Status s = internal::Run(kernel, {&in}, {*out}, attrs); !s.ok()) out = s;
+    }
+  }
+  if (!out.ok()) return Fail(tape, out.status());
+  if (!keepdim) DropAxes(*out, *mask);
+  return Finish(tape, *out, grad_op, {x.impl()}, attrs);
+}
+
+Tensor AlongAxis(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
+                 int64_t axis) {
+  Tape* tape;
+  Tensor error;
+  if (!Prepare(name, {&x}, &tape, &error)) return error;
+  OpAttrs attrs;
+  int a;
+  if (!NormalizeAxis(axis, x.dim(), &a)) {
+    const TensorImpl* operands[] = {x.impl()};
+    return Fail(tape, OpError(name, operands, absl::StrFormat("axis %d is out of range", axis)));
+  }
+  attrs.axis = a;
+  return Unary(name, kernel, grad_op, x, attrs);
+}
+
+}  // namespace
+
+Tensor Add(const Tensor& a, const Tensor& b) {
+  return Binary("add", OpKind::kAdd, GradOp::kAdd, a, b);
+}
+Tensor Sub(const Tensor& a, const Tensor& b) {
+  return Binary("sub", OpKind::kSub, GradOp::kSub, a, b);
+}
+Tensor Mul(const Tensor& a, const Tensor& b) {
+  return Binary("mul", OpKind::kMul, GradOp::kMul, a, b);
+}
+Tensor Div(const Tensor& a, const Tensor& b) {
+  return Binary("div", OpKind::kDiv, GradOp::kDiv, a, b);
+}
+Tensor Maximum(const Tensor& a, const Tensor& b) {
+  return Binary("maximum", OpKind::kMaximum, GradOp::kMaximum, a, b);
+}
+Tensor Minimum(const Tensor& a, const Tensor& b) {
+  return Binary("minimum", OpKind::kMinimum, GradOp::kMinimum, a, b);
+}
+
+Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  Tape* tape;
+  Tensor error;
+  if (!Prepare("where", {&cond, &a, &b}, &tape, &error)) return error;
+  const TensorImpl* impls[] = {cond.impl(), a.impl(), b.impl()};
+  Layout ab, shape;
+  if (!BroadcastShapes(a.shape(), b.shape(), &ab.rank, ab.sizes) ||
+      !BroadcastShapes(cond.shape(), ab.shape(), &shape.rank, shape.sizes)) {
+    return Fail(tape, OpError("where", impls, "shapes do not broadcast"));
+  }
+  absl::StatusOr<TensorImpl*> out =
+      internal::NewResult(tape, shape.shape(), a.dtype(), a.device());
+  if (!out.ok()) return Fail(tape, out.status());
+  TensorImpl vc, va, vb;
+  internal::InitView(&vc, *cond.impl(), cond.impl()->layout.Expanded(shape.shape()));
+  internal::InitView(&va, *a.impl(), a.impl()->layout.Expanded(shape.shape()));
+  internal::InitView(&vb, *b.impl(), b.impl()->layout.Expanded(shape.shape()));
+  if (absl::Status s = internal::Run(OpKind::kWhere, {&vc, &va, &vb}, {*out}); !s.ok()) {
+    return Fail(tape, s);
+  }
+  return Finish(tape, *out, GradOp::kWhere, {cond.impl(), a.impl(), b.impl()});
+}
+
+Tensor Neg(const Tensor& x) { return Unary("neg", OpKind::kNeg, GradOp::kNeg, x); }
+Tensor Exp(const Tensor& x) { return Unary("exp", OpKind::kExp, GradOp::kExp, x); }
+Tensor Log(const Tensor& x) { return Unary("log", OpKind::kLog, GradOp::kLog, x); }
+Tensor Tanh(const Tensor& x) { return Unary("tanh", OpKind::kTanh, GradOp::kTanh, x); }
+Tensor Relu(const Tensor& x) { return Unary("relu", OpKind::kRelu, GradOp::kRelu, x); }
+Tensor Sigmoid(const Tensor& x) {
+  return Unary("sigmoid", OpKind::kSigmoid, GradOp::kSigmoid, x);
+}
+Tensor Gelu(const Tensor& x) { return Unary("gelu", OpKind::kGelu, GradOp::kGelu, x); }
+Tensor Sqrt(const Tensor& x) { return Unary("sqrt", OpKind::kSqrt, GradOp::kSqrt, x); }
+Tensor Abs(const Tensor& x) { return Unary("abs", OpKind::kAbs, GradOp::kAbs, x); }
+
+Tensor Clamp(const Tensor& x, double low, double high) {
+  OpAttrs attrs;
+  attrs.scalar0 = low;
+  attrs.scalar1 = high;
+  if (!(low <= high)) {
+    return Fail(x.tape(), absl::InvalidArgumentError(absl::StrFormat(
+                              "clamp: low %g is above high %g (operand %s)", low, high,
+                              Describe(x))));
+  }
+  return Unary("clamp", OpKind::kClamp, GradOp::kClamp, x, attrs);
+}
+
+Tensor Pow(const Tensor& x, double exponent) {
+  OpAttrs attrs;
+  attrs.scalar0 = exponent;
+  return Unary("pow", OpKind::kPow, GradOp::kPow, x, attrs);
+}
+
+Tensor Scale(const Tensor& x, double factor) {
+  OpAttrs attrs;
+  attrs.scalar0 = factor;
+  return Unary("scale", OpKind::kScale, GradOp::kScale, x, attrs);
+}
+
+Tensor Sum(const Tensor& x, absl::Span<const int64_t> axes, bool keepdim) {
+  return Reduce("sum", OpKind::kSum, GradOp::kSum, x, axes, keepdim, false);
+}
+Tensor Mean(const Tensor& x, absl::Span<const int64_t> axes, bool keepdim) {
+  return Reduce("mean", OpKind::kSum, GradOp::kSum, x, axes, keepdim, true);
+}
+Tensor Max(const Tensor& x, absl::Span<const int64_t> axes, bool keepdim) {
+  return Reduce("max", OpKind::kMax, GradOp::kMax, x, axes, keepdim, false);
+}
+Tensor Min(const Tensor& x, absl::Span<const int64_t> axes, bool keepdim) {
+  return Reduce("min", OpKind::kMin, GradOp::kMin, x, axes, keepdim, false);
+}
+
+Tensor MatMul(const Tensor& a, const Tensor& b) {
+  Tape* tape;
+  Tensor error;
+  if (!Prepare("matmul", {&a, &b}, &tape, &error)) return error;
+  const TensorImpl* impls[] = {a.impl(), b.impl()};
+  if (a.dim() == 0 || b.dim() == 0) {
+    return Fail(tape, OpError("matmul", impls, "operands must have at least 1 dimension"));
+  }
+  const int64_t k_a = a.shape().back();
+  const int64_t k_b = b.dim() == 1 ? b.shape()[0] : b.shape()[b.dim() - 2];
+  if (k_a != k_b) {
+    return Fail(tape, OpError("matmul", impls,
+                              absl::StrFormat("inner dimensions differ (%d vs %d)", k_a, k_b)));
+  }
+  // torch.matmul: a 1-D operand is promoted to a matrix and the added axis removed.
+  const Tensor a2 = a.dim() == 1 ? a.Unsqueeze(0) : a;
+  const Tensor b2 = b.dim() == 1 ? b.Unsqueeze(-1) : b;
+  if (!a2.ok()) return a2;
+  if (!b2.ok()) return b2;
+  absl::StatusOr<TensorImpl*> out = internal::RunMatMul(tape, *a2.impl(), *b2.impl());
+  if (!out.ok()) return Fail(tape, out.status());
+  Tensor c = Finish(tape, *out, GradOp::kMatMul, {a2.impl(), b2.impl()});
+  if (a.dim() == 1) c = c.Squeeze(-2);
+  if (b.dim() == 1) c = c.Squeeze(-1);
+  return c;
+}
+
+Tensor Softmax(const Tensor& x, int64_t axis) {
+  return AlongAxis("softmax", OpKind::kSoftmax, GradOp::kSoftmax, x, axis);
+}
+Tensor LogSoftmax(const Tensor& x, int64_t axis) {
+  return AlongAxis("log_softmax", OpKind::kLogSoftmax, GradOp::kLogSoftmax, x, axis);
+}
+
+Tensor CrossEntropy(const Tensor& logits, const Tensor& targets) {
+  Tape* tape;
+  Tensor error;
+  if (!Prepare("cross_entropy", {&logits}, &tape, &error)) return error;
+  const Tensor* operands[] = {&logits, &targets};
+  if (absl::Status s = internal::Place("cross_entropy", operands, &tape); !s.ok()) {
+    return Fail(tape, s);
+  }
+  const TensorImpl* impls[] = {logits.impl(), targets.impl()};
+  if (logits.dim() != 2 || targets.dim() != 1 || targets.dtype() != DType::kI64 ||
+      targets.size(0) != logits.size(0)) {
+    return Fail(tape, OpError("cross_entropy", impls,
+                              "needs logits [N, C] and i64 class indices [N]"));
+  }
+  if (logits.device() != targets.device()) {
+    return Fail(tape, OpError("cross_entropy", impls, "operands are on different devices"));
+  }
+  absl::StatusOr<TensorImpl*> out =
+      internal::NewResult(tape, {}, logits.dtype(), logits.device());
+  if (!out.ok()) return Fail(tape, out.status());
+  if (absl::Status s =
+          internal::Run(OpKind::kCrossEntropy, {logits.impl(), targets.impl()}, {*out});
+      !s.ok()) {
+    return Fail(tape, s);
+  }
+  return Finish(tape, *out, GradOp::kCrossEntropy, {logits.impl(), targets.impl()});
+}
+
+Tensor Mse(const Tensor& pred, const Tensor& target) {
+  const Tensor d = pred - target;
+  return Mean(d * d);
+}
+
+Tensor IndexSelect(const Tensor& x, const Tensor& indices) {
+  Tape* tape;
+  Tensor error;
+  if (!Prepare("index_select", {&x}, &tape, &error)) return error;
+  const Tensor* operands[] = {&x, &indices};
+  if (absl::Status s = internal::Place("index_select", operands, &tape); !s.ok()) {
+    return Fail(tape, s);
+  }
+  const TensorImpl* impls[] = {x.impl(), indices.impl()};
+  if (x.dim() == 0 || indices.dim() != 1 || indices.dtype() != DType::kI64 ||
+      x.device() != indices.device()) {
+    return Fail(tape, OpError("index_select", impls,
+                              "needs a tensor of rank >= 1 and i64 indices [K] on its device"));
+  }
+  Layout shape = x.impl()->layout;
+  shape.sizes[0] = indices.size(0);
+  absl::StatusOr<TensorImpl*> out =
+      internal::NewResult(tape, shape.shape(), x.dtype(), x.device());
+  if (!out.ok()) return Fail(tape, out.status());
+  if (absl::Status s = internal::Run(OpKind::kIndexSelect, {x.impl(), indices.impl()}, {*out});
+      !s.ok()) {
+    return Fail(tape, s);
+  }
+  return Finish(tape, *out, GradOp::kIndexSelect, {x.impl(), indices.impl()});
+}
+
+Tensor Concatenate(absl::Span<const Tensor> tensors, int64_t axis) {
+  if (tensors.empty()) {
+    return Fail(Tape::Current(),
+                absl::InvalidArgumentError("concatenate: needs at least one tensor"));
+  }
+  absl::InlinedVector<const Tensor*, 8> operands;
+  for (const Tensor& t : tensors) operands.push_back(&t);
+  Tape* tape;
+  if (absl::Status s = internal::Place("concatenate", operands, &tape); !s.ok()) {
+    return Fail(tape, s);
+  }
+  absl::InlinedVector<TensorImpl*, 8> impls;
+  for (const Tensor& t : tensors) impls.push_back(t.impl());
+  const absl::InlinedVector<const TensorImpl*, 8> const_impls(impls.begin(), impls.end());
+  if (absl::Status s = internal::SameDTypeAndDevice("concatenate", const_impls); !s.ok()) {
+    return Fail(tape, s);
+  }
+  const Layout& first = impls[0]->layout;
+  int a;
+  if (!NormalizeAxis(axis, first.rank, &a)) {
+    return Fail(tape, OpError("concatenate", const_impls,
+                              absl::StrFormat("axis %d is out of range", axis)));
+  }
+  Layout shape = Layout::Contiguous(first.shape());
+  shape.sizes[a] = 0;
+  for (const TensorImpl* t : impls) {
+    bool fits = t->layout.rank == first.rank;
+    for (int d = 0; fits && d < first.rank; ++d) {
+      fits = d == a || t->layout.sizes[d] == first.sizes[d];
+    }
+    if (!fits) {
+      return Fail(tape, OpError("concatenate", const_impls,
+                                absl::StrFormat("shapes differ outside axis %d", a)));
+    }
+    shape.sizes[a] += t->layout.sizes[a];
+  }
+  absl::StatusOr<TensorImpl*> out =
+      internal::NewResult(tape, shape.shape(), impls[0]->dtype, impls[0]->device);
+  if (!out.ok()) return Fail(tape, out.status());
+  int64_t start = 0;
+  for (const TensorImpl* t : impls) {
+    TensorImpl part;
+    const int64_t size = t->layout.sizes[a];
+    internal::InitView(&part, **out, (*out)->layout.Sliced(a, start, start + size, 1));
+    if (absl::Status s = internal::Run(OpKind::kCopy, {t}, {&part}); !s.ok()) {
+      return Fail(tape, s);
+    }
+    start += size;
+  }
+  const int64_t extra[] = {a};
+  return internal::FinishN(tape, *out, GradOp::kConcat, impls, OpAttrs{}, extra);
+}
+
+Tensor Stack(absl::Span<const Tensor> tensors, int64_t axis) {
+  if (tensors.empty()) {
+    return Fail(Tape::Current(), absl::InvalidArgumentError("stack: needs at least one tensor"));
+  }
+  int a;
+  if (!NormalizeAxis(axis, tensors[0].dim() + 1, &a)) {
+    return Fail(tensors[0].tape(),
+                absl::InvalidArgumentError(absl::StrFormat(
+                    "stack: axis %d is out of range for %s", axis, Describe(tensors[0]))));
+  }
+  absl::InlinedVector<Tensor, 8> expanded;
+  for (const Tensor& t : tensors) expanded.push_back(t.Unsqueeze(a));
+  return Concatenate(expanded, a);
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return Add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return Sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return Mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return Div(a, b); }
+Tensor operator-(const Tensor& x) { return Neg(x); }
+Tensor operator+(const Tensor& a, double b) { return Add(a, ScalarLike(a, b)); }
+Tensor operator+(double a, const Tensor& b) { return Add(ScalarLike(b, a), b); }
+Tensor operator-(const Tensor& a, double b) { return Sub(a, ScalarLike(a, b)); }
+Tensor operator-(double a, const Tensor& b) { return Sub(ScalarLike(b, a), b); }
+Tensor operator*(const Tensor& a, double b) { return Scale(a, b); }
+Tensor operator*(double a, const Tensor& b) { return Scale(b, a); }
+Tensor operator/(const Tensor& a, double b) { return Scale(a, 1.0 / b); }
+Tensor operator/(double a, const Tensor& b) { return Div(ScalarLike(b, a), b); }
+
+}  // namespace tapegrad

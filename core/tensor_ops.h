@@ -1,0 +1,94 @@
+// Differentiable tensor ops: NumPy broadcasting, results recorded on the tape.
+//
+//   using namespace tapegrad;
+//   Tensor h = Relu(MatMul(x, w1) + b1);             // x [64, 784], w1 [784, 256]
+//   Tensor loss = CrossEntropy(MatMul(h, w2) + b2, labels);   // labels: i64 [64]
+//   absl::Status s = loss.Backward();
+//
+// Every op checks its operands and returns an error tensor (see core/tensor.h) whose
+// status names the op and every operand's shape, dtype and device when they do not
+// fit: shapes that do not broadcast, mixed dtypes, mixed devices, bad axes, indices
+// out of range. Operands of one op must share dtype and device (class indices are
+// i64); nothing is converted or copied implicitly.
+//
+// Semantics follow PyTorch: reductions take a list of axes (empty = all) and
+// keepdim; max/min send the gradient to every tied maximum in equal shares; gelu
+// is the exact (erf) form; maximum/minimum split the gradient of ties in half;
+// matmul handles 1-D operands and broadcast batch dimensions like torch.matmul;
+// cross_entropy takes logits [N, C] and class indices [N] and averages over N.
+//
+// Thread safety: as for the tape the results are recorded on (one thread at a time).
+#ifndef TAPEGRAD_CORE_TENSOR_OPS_H_
+#define TAPEGRAD_CORE_TENSOR_OPS_H_
+
+#include <cstdint>
+
+#include "absl/types/span.h"
+#include "core/tensor.h"
+
+namespace tapegrad {
+
+// ---- Elementwise, broadcasting.
+Tensor Add(const Tensor& a, const Tensor& b);
+Tensor Sub(const Tensor& a, const Tensor& b);
+Tensor Mul(const Tensor& a, const Tensor& b);
+Tensor Div(const Tensor& a, const Tensor& b);
+Tensor Maximum(const Tensor& a, const Tensor& b);
+Tensor Minimum(const Tensor& a, const Tensor& b);
+// cond != 0 ? a : b; cond has the dtype of a and b and gets no gradient.
+Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+Tensor Neg(const Tensor& x);
+Tensor Exp(const Tensor& x);
+Tensor Log(const Tensor& x);
+Tensor Tanh(const Tensor& x);
+Tensor Relu(const Tensor& x);
+Tensor Sigmoid(const Tensor& x);
+Tensor Gelu(const Tensor& x);
+Tensor Sqrt(const Tensor& x);
+Tensor Abs(const Tensor& x);
+Tensor Clamp(const Tensor& x, double low, double high);
+Tensor Pow(const Tensor& x, double exponent);
+// x * factor.
+Tensor Scale(const Tensor& x, double factor);
+
+// ---- Reductions over `axes` (empty: all axes).
+Tensor Sum(const Tensor& x, absl::Span<const int64_t> axes = {}, bool keepdim = false);
+Tensor Mean(const Tensor& x, absl::Span<const int64_t> axes = {}, bool keepdim = false);
+Tensor Max(const Tensor& x, absl::Span<const int64_t> axes = {}, bool keepdim = false);
+Tensor Min(const Tensor& x, absl::Span<const int64_t> axes = {}, bool keepdim = false);
+
+// ---- Linear algebra and friends.
+Tensor MatMul(const Tensor& a, const Tensor& b);
+Tensor Softmax(const Tensor& x, int64_t axis = -1);
+Tensor LogSoftmax(const Tensor& x, int64_t axis = -1);
+// Mean over rows of -log_softmax(logits)[row, target[row]]; logits [N, C], targets
+// i64 [N] with values in [0, C).
+Tensor CrossEntropy(const Tensor& logits, const Tensor& targets);
+// Mean of (pred - target)^2 over all elements; shapes broadcast.
+Tensor Mse(const Tensor& pred, const Tensor& target);
+
+// ---- Indexing and joining.
+// Rows of x (axis 0) picked by i64 `indices` (1-D); negative indices are errors.
+Tensor IndexSelect(const Tensor& x, const Tensor& indices);
+Tensor Concatenate(absl::Span<const Tensor> tensors, int64_t axis = 0);
+Tensor Stack(absl::Span<const Tensor> tensors, int64_t axis = 0);
+
+// ---- Operators; a double operand becomes a 0-d tensor of the other's dtype.
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& x);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator/(double a, const Tensor& b);
+
+}  // namespace tapegrad
+
+#endif  // TAPEGRAD_CORE_TENSOR_OPS_H_

@@ -1,0 +1,329 @@
+// Elementwise CPU kernels: arithmetic, activations, their gradients, fill, copy.
+// Contract (core/registry.h): operands share one shape, any strides; the output
+// may alias an input of the same layout. Rows with unit strides (and stride-0
+// scalars) take loops that g++ vectorises at -O3 (see the BUILD file).
+#include <cmath>
+
+#include "core/registry.h"
+#include "kernels/cpu/loops.h"
+
+namespace tapegrad::cpu {
+namespace {
+
+template <class T>
+T* At(char* p) {
+  return reinterpret_cast<T*>(p);
+}
+
+// out = f(x).
+template <class T, class F>
+void MapUnary(const KernelCall& c, F f) {
+  Loop<2>({c.outputs[0], c.inputs[0]}).Run(true, [&](int64_t n, char** p, const int64_t* s) {
+    T* o = At<T>(p[0]);
+    const T* x = At<T>(p[1]);
+    if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+    } else {
+      const int64_t so = s[0] / sizeof(T), sx = s[1] / sizeof(T);
+      for (int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sx]);
+    }
+  });
+}
+
+// out = f(a, b), with fast rows for contiguous operands and for a scalar one.
+template <class T, class F>
+void MapBinary(const KernelCall& c, F f) {
+  Loop<3>({c.outputs[0], c.inputs[0], c.inputs[1]})
+      .Run(true, [&](int64_t n, char** p, const int64_t* s) {
+        T* o = At<T>(p[0]);
+        const T* a = At<T>(p[1]);
+        const T* b = At<T>(p[2]);
+        constexpr int64_t u = sizeof(T);
+        if (s[0] == u && s[1] == u && s[2] == u) {
+          for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
+        } else if (s[0] == u && s[1] == u && s[2] == 0) {
+          const T bv = *b;
+          for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], bv);
+        } else if (s[0] == u && s[1] == 0 && s[2] == u) {
+          const T av = *a;
+          for (int64_t i = 0; i < n; ++i) o[i] = f(av, b[i]);
+        } else {
+          const int64_t so = s[0] / u, sa = s[1] / u, sb = s[2] / u;
+          for (int64_t i = 0; i < n; ++i) o[i * so] = f(a[i * sa], b[i * sb]);
+        }
+      });
+}
+
+template <class T>
+T Relu(T x) {
+  return x > T(0) ? x : T(0);
+}
+template <class T>
+T Sigmoid(T x) {
+  // Stable on both sides: exp of a non-positive number never overflows.
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+template <class T>
+T Gelu(T x) {
+  return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2)));
+}
+template <class T>
+T GeluGrad(T x) {
+  const T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
+  const T pdf = std::exp(T(-0.5) * x * x) * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
+  return cdf + x * pdf;
+}
+template <class T>
+T Maximum(T a, T b) {
+  return (a > b || a != a) ? a : b;  // NaN wins, as in PyTorch
+}
+template <class T>
+T Minimum(T a, T b) {
+  return (a < b || a != a) ? a : b;
+}
+
+template <class T>
+absl::Status Add(const KernelCall& c) {
+  MapBinary<T>(c, [](T a, T b) { return a + b; });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Sub(const KernelCall& c) {
+  MapBinary<T>(c, [](T a, T b) { return a - b; });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Mul(const KernelCall& c) {
+  MapBinary<T>(c, [](T a, T b) { return a * b; });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Div(const KernelCall& c) {
+  MapBinary<T>(c, [](T a, T b) { return a / b; });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status MaximumKernel(const KernelCall& c) {
+  MapBinary<T>(c, Maximum<T>);
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status MinimumKernel(const KernelCall& c) {
+  MapBinary<T>(c, Minimum<T>);
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Equal(const KernelCall& c) {
+  MapBinary<T>(c, [](T a, T b) { return a == b ? T(1) : T(0); });
+  return absl::OkStatus();
+}
+
+// Gradient kernels take (saved x or y, g).
+template <class T>
+absl::Status ReluGrad(const KernelCall& c) {
+  MapBinary<T>(c, [](T x, T g) { return x > T(0) ? g : T(0); });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status TanhGrad(const KernelCall& c) {
+  MapBinary<T>(c, [](T y, T g) { return (T(1) - y * y) * g; });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status SigmoidGrad(const KernelCall& c) {
+  MapBinary<T>(c, [](T y, T g) { return y * (T(1) - y) * g; });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status GeluGradKernel(const KernelCall& c) {
+  MapBinary<T>(c, [](T x, T g) { return GeluGrad(x) * g; });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status AbsGrad(const KernelCall& c) {
+  MapBinary<T>(c, [](T x, T g) { return x > T(0) ? g : x < T(0) ? -g : T(0); });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status ClampGrad(const KernelCall& c) {
+  const T low = T(c.attrs.scalar0), high = T(c.attrs.scalar1);
+  MapBinary<T>(c, [=](T x, T g) { return x >= low && x <= high ? g : T(0); });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status PowGrad(const KernelCall& c) {
+  const T p = T(c.attrs.scalar0);
+  MapBinary<T>(c, [=](T x, T g) { return p == T(0) ? T(0) : p * std::pow(x, p - T(1)) * g; });
+  return absl::OkStatus();
+}
+
+template <class T>
+absl::Status Neg(const KernelCall& c) {
+  MapUnary<T>(c, [](T x) { return -x; });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Exp(const KernelCall& c) {
+  MapUnary<T>(c, [](T x) { return std::exp(x); });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Log(const KernelCall& c) {
+  MapUnary<T>(c, [](T x) { return std::log(x); });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Tanh(const KernelCall& c) {
+  MapUnary<T>(c, [](T x) { return std::tanh(x); });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status ReluKernel(const KernelCall& c) {
+  MapUnary<T>(c, Relu<T>);
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status SigmoidKernel(const KernelCall& c) {
+  MapUnary<T>(c, Sigmoid<T>);
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status GeluKernel(const KernelCall& c) {
+  MapUnary<T>(c, Gelu<T>);
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Sqrt(const KernelCall& c) {
+  MapUnary<T>(c, [](T x) { return std::sqrt(x); });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Abs(const KernelCall& c) {
+  MapUnary<T>(c, [](T x) { return std::abs(x); });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Clamp(const KernelCall& c) {
+  const T low = T(c.attrs.scalar0), high = T(c.attrs.scalar1);
+  MapUnary<T>(c, [=](T x) { return x < low ? low : x > high ? high : x; });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Pow(const KernelCall& c) {
+  const T p = T(c.attrs.scalar0);
+  if (p == T(2)) {
+    MapUnary<T>(c, [](T x) { return x * x; });
+  } else {
+    MapUnary<T>(c, [=](T x) { return std::pow(x, p); });
+  }
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Scale(const KernelCall& c) {
+  const T f = T(c.attrs.scalar0);
+  MapUnary<T>(c, [=](T x) { return x * f; });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Copy(const KernelCall& c) {
+  MapUnary<T>(c, [](T x) { return x; });
+  return absl::OkStatus();
+}
+
+template <class T>
+absl::Status Fill(const KernelCall& c) {
+  const T v = T(c.attrs.scalar0);
+  Loop<1>({c.outputs[0]}).Run(true, [&](int64_t n, char** p, const int64_t* s) {
+    T* o = At<T>(p[0]);
+    if (s[0] == sizeof(T)) {
+      for (int64_t i = 0; i < n; ++i) o[i] = v;
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i * (s[0] / int64_t(sizeof(T)))] = v;
+    }
+  });
+  return absl::OkStatus();
+}
+
+// out += alpha * x, in place.
+template <class T>
+absl::Status Axpy(const KernelCall& c) {
+  const T alpha = T(c.attrs.scalar0);
+  TensorImpl* out = c.outputs[0];
+  MapBinary<T>(KernelCall{c.op, {out, c.inputs[0]}, c.outputs, c.attrs},
+               [=](T o, T x) { return o + alpha * x; });
+  return absl::OkStatus();
+}
+
+template <class T>
+absl::Status Where(const KernelCall& c) {
+  Loop<4>({c.outputs[0], c.inputs[0], c.inputs[1], c.inputs[2]})
+      .Run(true, [&](int64_t n, char** p, const int64_t* s) {
+        for (int64_t i = 0; i < n; ++i) {
+          const T cond = *At<T>(p[1] + i * s[1]);
+          *At<T>(p[0] + i * s[0]) =
+              cond != T(0) ? *At<T>(p[2] + i * s[2]) : *At<T>(p[3] + i * s[3]);
+        }
+      });
+  return absl::OkStatus();
+}
+
+// (a, b, g) -> (g * [a > b] + g/2 * [a == b], g * [b > a] + g/2 * [a == b])
+template <class T>
+absl::Status MaximumGrad(const KernelCall& c) {
+  Loop<5>({c.outputs[0], c.outputs[1], c.inputs[0], c.inputs[1], c.inputs[2]})
+      .Run(true, [&](int64_t n, char** p, const int64_t* s) {
+        for (int64_t i = 0; i < n; ++i) {
+          const T a = *At<T>(p[2] + i * s[2]);
+          const T b = *At<T>(p[3] + i * s[3]);
+          const T g = *At<T>(p[4] + i * s[4]);
+          const T wa = a > b ? T(1) : a == b ? T(0.5) : T(0);
+          *At<T>(p[0] + i * s[0]) = g * wa;
+          *At<T>(p[1] + i * s[1]) = g * (a == b ? T(0.5) : T(1) - wa);
+        }
+      });
+  return absl::OkStatus();
+}
+
+#define REGISTER_FLOAT(op, kernel)                    \
+  TAPEGRAD_REGISTER_KERNEL(op, kF32, kCpu, kernel<float>); \
+  TAPEGRAD_REGISTER_KERNEL(op, kF64, kCpu, kernel<double>)
+
+REGISTER_FLOAT(kAdd, Add);
+REGISTER_FLOAT(kSub, Sub);
+REGISTER_FLOAT(kMul, Mul);
+REGISTER_FLOAT(kDiv, Div);
+REGISTER_FLOAT(kMaximum, MaximumKernel);
+REGISTER_FLOAT(kMinimum, MinimumKernel);
+REGISTER_FLOAT(kEqual, Equal);
+REGISTER_FLOAT(kWhere, Where);
+REGISTER_FLOAT(kNeg, Neg);
+REGISTER_FLOAT(kExp, Exp);
+REGISTER_FLOAT(kLog, Log);
+REGISTER_FLOAT(kTanh, Tanh);
+REGISTER_FLOAT(kRelu, ReluKernel);
+REGISTER_FLOAT(kSigmoid, SigmoidKernel);
+REGISTER_FLOAT(kGelu, GeluKernel);
+REGISTER_FLOAT(kSqrt, Sqrt);
+REGISTER_FLOAT(kAbs, Abs);
+REGISTER_FLOAT(kClamp, Clamp);
+REGISTER_FLOAT(kPow, Pow);
+REGISTER_FLOAT(kScale, Scale);
+REGISTER_FLOAT(kCopy, Copy);
+REGISTER_FLOAT(kFill, Fill);
+REGISTER_FLOAT(kAxpy, Axpy);
+REGISTER_FLOAT(kReluGrad, ReluGrad);
+REGISTER_FLOAT(kTanhGrad, TanhGrad);
+REGISTER_FLOAT(kSigmoidGrad, SigmoidGrad);
+REGISTER_FLOAT(kGeluGrad, GeluGradKernel);
+REGISTER_FLOAT(kAbsGrad, AbsGrad);
+REGISTER_FLOAT(kClampGrad, ClampGrad);
+REGISTER_FLOAT(kPowGrad, PowGrad);
+REGISTER_FLOAT(kMaximumGrad, MaximumGrad);
+// i64 tensors are created, copied and filled, never differentiated.
+TAPEGRAD_REGISTER_KERNEL(kCopy, kI64, kCpu, Copy<int64_t>);
+TAPEGRAD_REGISTER_KERNEL(kFill, kI64, kCpu, Fill<int64_t>);
+
+}  // namespace
+}  // namespace tapegrad::cpu

@@ -1,0 +1,114 @@
+// Matrix products through OpenBLAS's CBLAS.
+// Contract: a [..., M, K] and b [..., K, N] of one rank >= 2 whose batch axes are
+// already expanded to the output's (stride 0 where broadcast); out contiguous
+// [..., M, N]. A matrix whose rows or columns have unit stride is handed to BLAS
+// as is, transposed or not, so transposed views cost no copy; any other matrix is
+// copied to a contiguous scratch buffer first.
+#include <cblas.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/registry.h"
+
+namespace tapegrad::cpu {
+namespace {
+
+// How BLAS should read a rows x cols matrix with the given element strides.
+struct BlasMatrix {
+  bool ok = false;
+  CBLAS_TRANSPOSE trans = CblasNoTrans;
+  int64_t ld = 1;
+};
+
+BlasMatrix Describe(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
+  BlasMatrix m;
+  if ((col_stride == 1 || cols == 1) && (rows == 1 || row_stride >= std::max<int64_t>(1, cols))) {
+    m.ok = true;
+    m.trans = CblasNoTrans;
+    m.ld = rows == 1 ? std::max<int64_t>(1, cols) : row_stride;
+  } else if ((row_stride == 1 || rows == 1) &&
+             (cols == 1 || col_stride >= std::max<int64_t>(1, rows))) {
+    m.ok = true;
+    m.trans = CblasTrans;
+    m.ld = cols == 1 ? std::max<int64_t>(1, rows) : col_stride;
+  }
+  return m;
+}
+
+template <class T>
+void Gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k,
+          const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  } else {
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+  }
+}
+
+// Copies a rows x cols strided matrix into `buffer`, row-major.
+template <class T>
+const T* Pack(const T* src, int64_t rows, int64_t cols, int64_t rs, int64_t cs,
+              std::vector<T>* buffer) {
+  buffer->resize(static_cast<size_t>(rows * cols));
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < cols; ++j) (*buffer)[i * cols + j] = src[i * rs + j * cs];
+  }
+  return buffer->data();
+}
+
+template <class T>
+absl::Status MatMul(const KernelCall& c) {
+  const TensorImpl& a = *c.inputs[0];
+  const TensorImpl& b = *c.inputs[1];
+  TensorImpl& out = *c.outputs[0];
+  const int rank = out.layout.rank;
+  const int64_t m = out.layout.sizes[rank - 2];
+  const int64_t n = out.layout.sizes[rank - 1];
+  const int64_t k = a.layout.sizes[rank - 1];
+  const int64_t ars = a.layout.strides[rank - 2], acs = a.layout.strides[rank - 1];
+  const int64_t brs = b.layout.strides[rank - 2], bcs = b.layout.strides[rank - 1];
+  BlasMatrix ma = Describe(m, k, ars, acs);
+  BlasMatrix mb = Describe(k, n, brs, bcs);
+  std::vector<T> pack_a, pack_b;  // only for matrices BLAS cannot read in place
+
+  int64_t batches = 1;
+  for (int d = 0; d < rank - 2; ++d) batches *= out.layout.sizes[d];
+  const T* a_base = reinterpret_cast<const T*>(a.storage->data) + a.layout.offset;
+  const T* b_base = reinterpret_cast<const T*>(b.storage->data) + b.layout.offset;
+  T* c_base = out.data_as<T>();
+  for (int64_t batch = 0; batch < batches; ++batch) {
+    int64_t a_off = 0, b_off = 0, rest = batch;
+    for (int d = rank - 3; d >= 0; --d) {
+      const int64_t i = rest % out.layout.sizes[d];
+      rest /= out.layout.sizes[d];
+      a_off += i * a.layout.strides[d];
+      b_off += i * b.layout.strides[d];
+    }
+    T* cm = c_base + batch * m * n;
+    if (m == 0 || n == 0) continue;
+    if (k == 0) {
+      std::fill(cm, cm + m * n, T(0));
+      continue;
+    }
+    const T* am = a_base + a_off;
+    const T* bm = b_base + b_off;
+    BlasMatrix ua = ma, ub = mb;
+    if (!ua.ok) {
+      am = Pack(am, m, k, ars, acs, &pack_a);
+      ua = BlasMatrix{true, CblasNoTrans, k};
+    }
+    if (!ub.ok) {
+      bm = Pack(bm, k, n, brs, bcs, &pack_b);
+      ub = BlasMatrix{true, CblasNoTrans, n};
+    }
+    Gemm<T>(ua.trans, ub.trans, m, n, k, am, ua.ld, bm, ub.ld, cm, n);
+  }
+  return absl::OkStatus();
+}
+
+TAPEGRAD_REGISTER_KERNEL(kMatMul, kF32, kCpu, MatMul<float>);
+TAPEGRAD_REGISTER_KERNEL(kMatMul, kF64, kCpu, MatMul<double>);
+
+}  // namespace
+}  // namespace tapegrad::cpu

@@ -1,0 +1,117 @@
+#include "kernels/cpu/parallel.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tapegrad::cpu {
+namespace {
+
+// Workers sleep on `wake` until `job_id` changes, run their share of the job and
+// count down `pending`; the caller runs share 0 and waits for the count to reach 0.
+class Pool {
+ public:
+  static Pool& Get() {
+    static auto* pool = new Pool;  // never destroyed: workers may outlive main
+    return *pool;
+  }
+
+  int threads() const { return threads_.load(std::memory_order_relaxed); }
+  void set_threads(int n) { threads_.store(std::max(1, n), std::memory_order_relaxed); }
+
+  void Run(int64_t n, int64_t grain, absl::FunctionRef<void(int64_t, int64_t)> fn) {
+    const int64_t max_shares = std::max<int64_t>(1, n / std::max<int64_t>(grain, 1));
+    const int shares = static_cast<int>(std::min<int64_t>(threads(), max_shares));
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (shares <= 1 || !busy.owns_lock()) {
+      fn(0, n);
+      return;
+    }
+    EnsureWorkers(shares - 1);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      fn_ = &fn;
+      n_ = n;
+      shares_ = shares;
+      pending_ = shares - 1;
+      ++job_id_;
+    }
+    wake_.notify_all();
+    RunShare(fn, n, shares, 0);
+    std::unique_lock<std::mutex> lock(mu_);
+    done_.wait(lock, [&] { return pending_ == 0; });
+    fn_ = nullptr;
+  }
+
+ private:
+  Pool() : threads_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {}
+
+  static void RunShare(absl::FunctionRef<void(int64_t, int64_t)> fn, int64_t n,
+                       int shares, int share) {
+    const int64_t begin = n * share / shares;
+    const int64_t end = n * (share + 1) / shares;
+    if (begin < end) fn(begin, end);
+  }
+
+  void EnsureWorkers(int count) {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (static_cast<int>(workers_.size()) < count) {
+      const int share = static_cast<int>(workers_.size()) + 1;
+      workers_.emplace_back([this, share] { WorkerLoop(share); });
+      workers_.back().detach();
+    }
+  }
+
+  void WorkerLoop(int share) {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      wake_.wait(lock, [&] { return job_id_ != seen; });
+      seen = job_id_;
+      if (share >= shares_) continue;  // this job needs fewer workers
+      const auto* fn = fn_;
+      const int64_t n = n_;
+      const int shares = shares_;
+      lock.unlock();
+      RunShare(*fn, n, shares, share);
+      lock.lock();
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::atomic<int> threads_;
+  std::mutex busy_;  // held by the caller of the running job
+  std::mutex mu_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> workers_;
+  const absl::FunctionRef<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t n_ = 0;
+  int shares_ = 0;
+  int pending_ = 0;
+  uint64_t job_id_ = 0;
+};
+
+}  // namespace
+
+int NumThreads() { return Pool::Get().threads(); }
+void SetNumThreads(int threads) {
+  Pool::Get().set_threads(threads);
+  openblas_set_num_threads(std::max(1, threads));  // matrix products follow suit
+}
+
+void ParallelFor(int64_t n, int64_t grain,
+                 absl::FunctionRef<void(int64_t begin, int64_t end)> fn) {
+  if (n <= 0) return;
+  if (n < 2 * grain) {
+    fn(0, n);
+    return;
+  }
+  Pool::Get().Run(n, grain, fn);
+}
+
+}  // namespace tapegrad::cpu

@@ -1,0 +1,33 @@
+// ParallelFor: splits a range over the CPU kernels' worker threads.
+//
+//   tapegrad::cpu::ParallelFor(n, /*grain=*/1 << 16, [&](int64_t begin, int64_t end) {
+//     for (int64_t i = begin; i < end; ++i) out[i] = a[i] + b[i];
+//   });
+//
+// Ranges shorter than two grains run on the calling thread, so small kernels pay
+// nothing. One process-wide pool of NumThreads() - 1 workers (the caller is the
+// last) serves all tapes; if another thread is using it, the call runs inline
+// instead of waiting, so many tapes on many threads never queue behind each other.
+// The pool allocates nothing per call.
+//
+// Thread safety: every function may be called from any thread.
+#ifndef TAPEGRAD_KERNELS_CPU_PARALLEL_H_
+#define TAPEGRAD_KERNELS_CPU_PARALLEL_H_
+
+#include <cstdint>
+
+#include "absl/functional/function_ref.h"
+
+namespace tapegrad::cpu {
+
+// Threads that kernels use: std::thread::hardware_concurrency() unless set.
+int NumThreads();
+// Sets the thread count (>= 1) for later calls; used by benchmarks to compare.
+void SetNumThreads(int threads);
+
+void ParallelFor(int64_t n, int64_t grain,
+                 absl::FunctionRef<void(int64_t begin, int64_t end)> fn);
+
+}  // namespace tapegrad::cpu
+
+#endif  // TAPEGRAD_KERNELS_CPU_PARALLEL_H_
