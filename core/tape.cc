@@ -351,7 +351,13 @@ absl::Status Tape::SweepFast(uint32_t root) {
     const uint32_t n = header & kArgCountMask;
     const char* args = end - sizeof(header) - n * kArgBytes;
     adj[o] = g;
-    if (o == 0) break;  // slot 0 is always a leaf
+    if (o == 0) {
+      // Slot 0 has no scalar inputs (nothing precedes it), but may be a tensor op's.
+      if (header & kOpaqueFlag) {
+        if (absl::Status s = RunOpaque(args, *this); !s.ok()) return s;
+      }
+      break;
+    }
     double next = adj[o - 1];
     uint32_t k = 0;
     if (header & kChainFlag) {

@@ -90,8 +90,9 @@ absl::Status ExtremumBackward(R& r, Tape& tape, TensorImpl& g, bool is_max) {
   TG_ASSIGN_OR_RETURN(TensorImpl * ga, NewResult(&tape, shape, g.dtype, g.device));
   TG_ASSIGN_OR_RETURN(TensorImpl * gb, NewResult(&tape, shape, g.dtype, g.device));
   TG_RETURN_IF_ERROR(Run(OpKind::kMaximumGrad, {&va, &vb, &g}, {ga, gb}));
-  TG_RETURN_IF_ERROR(Accumulate(tape, In(r, is_max ? 0 : 1), *ga, true));
-  return Accumulate(tape, In(r, is_max ? 1 : 0), *gb, true);
+  // Either way the first output is the first input's share.
+  TG_RETURN_IF_ERROR(Accumulate(tape, In(r, 0), *ga, true));
+  return Accumulate(tape, In(r, 1), *gb, true);
 }
 
 absl::Status MaximumBackward(R& r, Tape& tape, TensorImpl& g) {
