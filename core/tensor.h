@@ -79,6 +79,11 @@ class Tensor {
                          DType dtype = DType::kF32);
   static Tensor FromData(absl::Span<const float> data, Shape shape);
   static Tensor FromData(absl::Span<const int64_t> data, Shape shape);
+  // Tensor::FromData({1, 2, 3, 4}, {2, 2}).
+  static Tensor FromData(std::initializer_list<double> data, Shape shape,
+                         DType dtype = DType::kF32) {
+    return FromData(absl::MakeConstSpan(data.begin(), data.size()), shape, dtype);
+  }
   // A 1-D tensor: Tensor::Of({1, 2, 3}).
   static Tensor Of(std::initializer_list<double> data, DType dtype = DType::kF32);
   // A 0-d tensor.
@@ -89,6 +94,9 @@ class Tensor {
   // ---- Shape, dtype, device. Empty spans / 0 on an error tensor.
   bool ok() const;
   absl::Status status() const;
+  // True for an error tensor (the result of a failed op), false for an empty or
+  // stale handle, whose status() is not OK either.
+  bool has_error() const { return !status_.ok(); }
   DType dtype() const { return impl_ ? impl_->dtype : DType::kF32; }
   Device device() const { return impl_ ? impl_->device : Device::Cpu(); }
   int dim() const { return impl_ ? impl_->layout.rank : 0; }

@@ -42,15 +42,13 @@ absl::Status Place(const char* op, absl::Span<const Tensor* const> operands, Tap
   for (size_t i = 0; i < operands.size(); ++i) {
     const Tensor& t = *operands[i];
     if (!t.ok()) {
-      absl::Status s = t.status();
-      if (s.ok()) {
-        s = absl::InvalidArgumentError(
+      if (t.has_error()) return t.status();  // an earlier op's error, passed on
+      if (t.impl() == nullptr && t.tape() == nullptr) {
+        return absl::InvalidArgumentError(
             absl::StrFormat("%s: operand %d is an empty Tensor", op, i));
-      } else if (s.code() == absl::StatusCode::kFailedPrecondition) {
-        s = absl::FailedPreconditionError(
-            absl::StrFormat("%s: operand %d: %s", op, i, s.message()));
       }
-      return s;
+      return absl::FailedPreconditionError(
+          absl::StrFormat("%s: operand %d: %s", op, i, t.status().message()));
     }
     if (t.tape() != nullptr) {
       if (chosen != nullptr && chosen != t.tape()) {

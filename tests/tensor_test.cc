@@ -1,0 +1,236 @@
+// Tensor creation, views, element access, printing, tape lifetime and the kernel
+// registry.
+#include <cmath>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "core/registry.h"
+#include "tapegrad.h"
+
+namespace tapegrad {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+
+std::vector<int64_t> V(Shape s) { return std::vector<int64_t>(s.begin(), s.end()); }
+
+TEST(TensorCreate, Factories) {
+  EXPECT_THAT(Tensor::Zeros({2, 3}).ToVector(), ElementsAre(0, 0, 0, 0, 0, 0));
+  EXPECT_THAT(Tensor::Ones({2}, DType::kF64).ToVector(), ElementsAre(1, 1));
+  EXPECT_THAT(Tensor::Full({2}, 2.5).ToVector(), ElementsAre(2.5, 2.5));
+  EXPECT_THAT(Tensor::Arange(1, 2, 0.25, DType::kF64).ToVector(),
+              ElementsAre(1, 1.25, 1.5, 1.75));
+  EXPECT_THAT(Tensor::Eye(2).ToVector(), ElementsAre(1, 0, 0, 1));
+  EXPECT_THAT(Tensor::Of({1, 2, 3}).ToVector(), ElementsAre(1, 2, 3));
+  EXPECT_EQ(Tensor::Scalar(4).dim(), 0);
+  EXPECT_EQ(Tensor::Scalar(4).item(), 4);
+  const Tensor t = Tensor::FromData({1, 2, 3, 4, 5, 6}, {2, 3}, DType::kF64);
+  EXPECT_EQ(t.dtype(), DType::kF64);
+  EXPECT_EQ(t.device(), Device::Cpu());
+  EXPECT_THAT(V(t.shape()), ElementsAre(2, 3));
+  EXPECT_THAT(V(t.strides()), ElementsAre(3, 1));
+  EXPECT_EQ(t.at({1, 2}), 6);
+  EXPECT_EQ(t.at({-1, 0}), 4);
+  EXPECT_TRUE(std::isnan(t.at({2, 0})));
+  const std::vector<int64_t> labels = {3, 1};
+  EXPECT_EQ(Tensor::FromData(absl::MakeConstSpan(labels), {2}).dtype(), DType::kI64);
+}
+
+TEST(TensorCreate, SeededRandomIsReproducible) {
+  Random a(42), b(42);
+  EXPECT_EQ(Tensor::Randn({3, 4}, a).ToVector(), Tensor::Randn({3, 4}, b).ToVector());
+  Random c(1);
+  for (double v : Tensor::Rand({100}, c, DType::kF64, -2, 3).ToVector()) {
+    EXPECT_GE(v, -2);
+    EXPECT_LT(v, 3);
+  }
+}
+
+TEST(TensorViews, ShareStorageAndSeeTheSameElements) {
+  const Tensor x = Tensor::Arange(0, 24, 1, DType::kF64).Reshape({2, 3, 4});
+  const Tensor t = x.Transpose(0, 2);
+  EXPECT_TRUE(t.SharesStorageWith(x));
+  EXPECT_FALSE(t.is_contiguous());
+  EXPECT_THAT(V(t.shape()), ElementsAre(4, 3, 2));
+  EXPECT_EQ(t.at({3, 1, 1}), x.at({1, 1, 3}));
+  const Tensor p = x.Permute({1, 2, 0});
+  EXPECT_EQ(p.at({2, 3, 1}), x.at({1, 2, 3}));
+  const Tensor s = x.Slice(2, 1, 4, 2);  // columns 1 and 3
+  EXPECT_TRUE(s.SharesStorageWith(x));
+  EXPECT_THAT(s.Slice(0, 1, 2).Slice(1, 0, 1).ToVector(), ElementsAre(13, 15));
+  const Tensor e = Tensor::Of({1, 2}).Reshape({2, 1}).Expand({2, 3});
+  EXPECT_THAT(V(e.strides()), ElementsAre(1, 0));
+  EXPECT_THAT(e.ToVector(), ElementsAre(1, 1, 1, 2, 2, 2));
+  EXPECT_THAT(V(x.Unsqueeze(1).shape()), ElementsAre(2, 1, 3, 4));
+  EXPECT_THAT(V(x.Unsqueeze(1).Squeeze(1).shape()), ElementsAre(2, 3, 4));
+  const Tensor c = t.Contiguous();
+  EXPECT_TRUE(c.is_contiguous());
+  EXPECT_FALSE(c.SharesStorageWith(x));
+  EXPECT_EQ(c.ToVector(), t.ToVector());
+}
+
+TEST(TensorPrint, LooksLikeNumPy) {
+  EXPECT_EQ(Tensor::FromData({1, 2, 3, 4}, {2, 2}).ToString(), "[[1. 2.]\n [3. 4.]]");
+  EXPECT_EQ(Tensor::Of({0.5, -1.25}).ToString(), "[  0.5 -1.25]");
+  EXPECT_EQ(Tensor::Scalar(3).ToString(), "3.");
+  const std::string big = Tensor::Zeros({2000}).ToString();
+  EXPECT_THAT(big, HasSubstr("..."));
+  EXPECT_LT(big.size(), 100u);
+}
+
+TEST(TensorOps, ForwardValuesByHand) {
+  const Tensor a = Tensor::FromData({1, 2, 3, 4}, {2, 2}, DType::kF64);
+  const Tensor b = Tensor::Of({10, 20}, DType::kF64);
+  EXPECT_THAT((a + b).ToVector(), ElementsAre(11, 22, 13, 24));
+  EXPECT_THAT(MatMul(a, a).ToVector(), ElementsAre(7, 10, 15, 22));
+  EXPECT_THAT(MatMul(a, b).ToVector(), ElementsAre(50, 110));
+  EXPECT_THAT(MatMul(b, b).ToVector(), ElementsAre(500));
+  EXPECT_THAT(Sum(a, {0}).ToVector(), ElementsAre(4, 6));
+  EXPECT_THAT(Mean(a, {1}, true).ToVector(), ElementsAre(1.5, 3.5));
+  EXPECT_THAT(Max(a, {0}).ToVector(), ElementsAre(3, 4));
+  EXPECT_THAT(Min(a).ToVector(), ElementsAre(1));
+  EXPECT_THAT(Clamp(a, 1.5, 3.5).ToVector(), ElementsAre(1.5, 2, 3, 3.5));
+  EXPECT_THAT(Concatenate({a, a}, 1).ToVector(), ElementsAre(1, 2, 1, 2, 3, 4, 3, 4));
+  EXPECT_THAT(V(Stack({b, b}).shape()), ElementsAre(2, 2));
+  const std::vector<int64_t> rows = {1, 1, 0};
+  EXPECT_THAT(IndexSelect(a, Tensor::FromData(absl::MakeConstSpan(rows), {3})).ToVector(),
+              ElementsAre(3, 4, 3, 4, 1, 2));
+  const Tensor sm = Softmax(Tensor::Of({1000, 1000}, DType::kF64));  // no overflow
+  EXPECT_THAT(sm.ToVector(), ElementsAre(0.5, 0.5));
+  // cross_entropy = mean(logsumexp - picked): both rows uniform over 2 classes.
+  const std::vector<int64_t> labels = {0, 1};
+  EXPECT_NEAR(CrossEntropy(Tensor::Zeros({2, 2}, DType::kF64),
+                           Tensor::FromData(absl::MakeConstSpan(labels), {2}))
+                  .item(),
+              std::log(2.0), 1e-15);
+}
+
+TEST(TensorOps, LargeContiguousOpsUseTheParallelPathCorrectly) {
+  Random rng(3);
+  const Tensor a = Tensor::Randn({1 << 18}, rng);
+  const Tensor b = Tensor::Randn({1 << 18}, rng);
+  const std::vector<float> va = a.ToFloatVector(), vb = b.ToFloatVector();
+  const std::vector<float> sum = (a + b).ToFloatVector();
+  for (size_t i = 0; i < va.size(); i += 997) ASSERT_EQ(sum[i], va[i] + vb[i]) << i;
+  const Tensor m = a.Reshape({512, 512});
+  EXPECT_NEAR(Sum(Sum(m, {0})).item(), Sum(Sum(m, {1})).item(), 1e-2);
+}
+
+TEST(TensorAutograd, ParametersKeepGradsAcrossRewindAndAccumulate) {
+  Tensor w = Tensor::FromData({1, 2}, {2}, DType::kF64).RequiresGrad();
+  Tape tape;
+  TapeScope scope(&tape);
+  const TapeMark mark = tape.Mark();
+  for (int step = 1; step <= 3; ++step) {
+    ASSERT_TRUE(Sum(w * w).Backward().ok());
+    ASSERT_TRUE(tape.Rewind(mark).ok());
+    EXPECT_THAT(w.grad().ToVector(), ElementsAre(2 * step, 4 * step));
+  }
+  w.ZeroGrad();
+  EXPECT_THAT(w.grad().ToVector(), ElementsAre(0, 0));
+  ASSERT_TRUE(w.AddInPlace(Tensor::Of({1, 1}, DType::kF64), -0.5).ok());
+  EXPECT_THAT(w.ToVector(), ElementsAre(0.5, 1.5));
+}
+
+TEST(TensorAutograd, IntermediatesExposeGradsAndSecondRootSeesOnlyItsAncestors) {
+  Tensor x = Tensor::Of({1, 2}, DType::kF64).RequiresGrad();
+  Tape tape;
+  TapeScope scope(&tape);
+  const Tensor h = x * 3.0;
+  const Tensor a = Sum(h);
+  const Tensor b = Sum(x * x);
+  ASSERT_TRUE(a.Backward().ok());
+  EXPECT_THAT(h.grad().ToVector(), ElementsAre(1, 1));
+  EXPECT_THAT(x.grad().ToVector(), ElementsAre(3, 3));
+  ASSERT_TRUE(b.Backward().ok());  // h's old grad must not flow again
+  EXPECT_THAT(x.grad().ToVector(), ElementsAre(5, 7));
+}
+
+TEST(TensorAutograd, NoGradScopeRecordsNothing) {
+  Tensor x = Tensor::Of({1, 2}).RequiresGrad();
+  Tape tape;
+  TapeScope scope(&tape);
+  NoGradScope no_grad;
+  const Tensor y = Sum(x * x);
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_THAT(y.Backward().message(), HasSubstr("does not depend on any tensor"));
+}
+
+TEST(TensorAutograd, MixedScalarAndTensorOpsShareOneTape) {
+  Tensor w = Tensor::Of({1, 2}, DType::kF64).RequiresGrad();
+  Tape tape;
+  TapeScope scope(&tape);
+  Value s(3.0);
+  const Tensor t = Sum(w * w);
+  Value s2 = s * s;
+  ASSERT_TRUE(t.Backward().ok());
+  ASSERT_TRUE(s2.Backward().ok());
+  EXPECT_THAT(w.grad().ToVector(), ElementsAre(2, 4));
+  EXPECT_EQ(s.grad(), 6);
+}
+
+TEST(TensorLifetime, StaleAfterRewindIsAnErrorNotARead) {
+  Tape tape;
+  TapeScope scope(&tape);
+  const TapeMark mark = tape.Mark();
+  const Tensor x = Tensor::Of({1, 2});
+  const Tensor y = x * 2.0;
+  ASSERT_TRUE(y.ok());
+  EXPECT_TRUE(y.on_tape());
+  ASSERT_TRUE(tape.Rewind(mark).ok());
+  EXPECT_FALSE(y.ok());
+  EXPECT_EQ(y.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(y.status().message(), HasSubstr("stale tensor"));
+  EXPECT_TRUE(y.ToVector().empty());
+  EXPECT_TRUE(std::isnan(y.item()));
+  const Tensor z = y + x;
+  EXPECT_THAT(z.status().message(), HasSubstr("add: operand 0: stale tensor"));
+  // A detached copy survives.
+  const Tensor kept = (x * 2.0).Detach();
+  tape.Reset();
+  EXPECT_THAT(kept.ToVector(), ElementsAre(2, 4));
+}
+
+TEST(TensorLifetime, ArenaByteLimitIsAnError) {
+  TapeOptions options;
+  options.initial_chunk_bytes = 4096;
+  options.byte_limit = 1 << 16;
+  Tape tape(options);
+  TapeScope scope(&tape);
+  const Tensor big = Tensor::Zeros({1 << 16});
+  const Tensor y = big * 2.0;
+  EXPECT_EQ(y.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(tape.status().message(), HasSubstr("byte limit"));
+}
+
+TEST(KernelRegistryTest, ListsTheCpuKernelsAndReportsNoRegistrationErrors) {
+  const KernelRegistry& registry = KernelRegistry::Global();
+  EXPECT_TRUE(registry.registration_status().ok()) << registry.registration_status();
+  EXPECT_GE(registry.List().size(), 2u * 40);
+  EXPECT_NE(registry.FindOrNull(OpKind::kMatMul, DType::kF32, DeviceType::kCpu), nullptr);
+  const absl::Status missing =
+      registry.Find(OpKind::kMatMul, DType::kF32, DeviceType::kCuda).status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(missing.message(),
+              HasSubstr("matmul: no kernel for dtype f32 on device cuda; registered for: "
+                        "(f32, cpu), (f64, cpu)"));
+}
+
+absl::Status Dummy(const KernelCall&) { return absl::OkStatus(); }
+
+TEST(KernelRegistryTest, DuplicateRegistrationSaysWhere) {
+  KernelRegistry registry;
+  const KernelKey key{OpKind::kAdd, DType::kF32, DeviceType::kCpu};
+  ASSERT_TRUE(registry.Register(key, Dummy, "a.cc:1").ok());
+  const absl::Status twice = registry.Register(key, Dummy, "b.cc:2");
+  EXPECT_EQ(twice.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(twice.message(), HasSubstr("(add, f32, cpu) is registered twice: at a.cc:1 and at b.cc:2"));
+  EXPECT_THAT(registry.Find(OpKind::kMul, DType::kF32, DeviceType::kCpu).status().message(),
+              HasSubstr("nothing (is the kernel library linked?)"));
+}
+
+}  // namespace
+}  // namespace tapegrad
