@@ -112,6 +112,11 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype, Devi
   return impl;
 }
 
+absl::Status Discard(TensorImpl* fresh, absl::Status error) {
+  fresh->Unref();  // no-op for arena impls
+  return error;
+}
+
 void InitView(TensorImpl* view, const TensorImpl& base, const Layout& layout) {
   view->storage = base.storage;
   view->layout = layout;
@@ -209,14 +214,14 @@ absl::StatusOr<TensorImpl*> RunBinary(Tape* tape, OpKind op, const TensorImpl& a
   TensorImpl va, vb;
   InitView(&va, a, a.layout.Expanded(shape.shape()));
   InitView(&vb, b, b.layout.Expanded(shape.shape()));
-  TG_RETURN_IF_ERROR(Run(op, {&va, &vb}, {out}, attrs));
+  if (absl::Status s = Run(op, {&va, &vb}, {out}, attrs); !s.ok()) return Discard(out, s);
   return out;
 }
 
 absl::StatusOr<TensorImpl*> RunUnary(Tape* tape, OpKind op, const TensorImpl& x,
                                      const OpAttrs& attrs) {
   TG_ASSIGN_OR_RETURN(TensorImpl * out, NewResult(tape, x.layout.shape(), x.dtype, x.device));
-  TG_RETURN_IF_ERROR(Run(op, {&x}, {out}, attrs));
+  if (absl::Status s = Run(op, {&x}, {out}, attrs); !s.ok()) return Discard(out, s);
   return out;
 }
 
@@ -230,7 +235,7 @@ absl::StatusOr<TensorImpl*> RunSum(Tape* tape, const TensorImpl& x, uint32_t axe
   OpAttrs attrs;
   attrs.axes = axes;
   attrs.scalar0 = scale;
-  TG_RETURN_IF_ERROR(Run(OpKind::kSum, {&x}, {out}, attrs));
+  if (absl::Status s = Run(OpKind::kSum, {&x}, {out}, attrs); !s.ok()) return Discard(out, s);
   return out;
 }
 
@@ -261,7 +266,9 @@ absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a, const Ten
   TensorImpl va, vb;
   InitView(&va, a, a.layout.Expanded({sa, size_t(full.rank)}));
   InitView(&vb, b, b.layout.Expanded({sb, size_t(full.rank)}));
-  TG_RETURN_IF_ERROR(Run(OpKind::kMatMul, {&va, &vb}, {out}));
+  if (absl::Status s = Run(OpKind::kMatMul, {&va, &vb}, {out}); !s.ok()) {
+    return Discard(out, s);
+  }
   return out;
 }
 

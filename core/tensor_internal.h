@@ -62,6 +62,9 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype, Devi
 // A view of `base`'s storage with `layout` (an arena impl on a tape: it pins heap
 // storage until the Rewind that frees it).
 absl::StatusOr<TensorImpl*> NewView(Tape* tape, const TensorImpl& base, const Layout& layout);
+// Drops a fresh result that will not be returned (a heap one would leak) and
+// passes `error` on.
+absl::Status Discard(TensorImpl* fresh, absl::Status error);
 // A view on the stack for kernel calls (no ownership).
 void InitView(TensorImpl* view, const TensorImpl& base, const Layout& layout);
 

@@ -68,7 +68,7 @@ Tensor ScalarLike(const Tensor& like, double value) {
   OpAttrs attrs;
   attrs.scalar0 = value;
   if (absl::Status s = internal::Run(OpKind::kFill, {}, {*out}, attrs); !s.ok()) {
-    return Fail(tape, s);
+    return Fail(tape, internal::Discard(*out, s));
   }
   return Finish(tape, *out, GradOp::kCopy, {});
 }
@@ -129,7 +129,9 @@ Tensor Reduce(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
     }
     out = internal::NewResult(tape, keep.shape(), in.dtype, in.device);
     if (out.ok()) {
-      if (absl::Status s = internal::Run(kernel, {&in}, {*out}, attrs); !s.ok()) out = s;
+      if (absl::Status s = internal::Run(kernel, {&in}, {*out}, attrs); !s.ok()) {
+        out = internal::Discard(*out, s);
+      }
     }
   }
   if (!out.ok()) return Fail(tape, out.status());
@@ -191,7 +193,7 @@ Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   internal::InitView(&va, *a.impl(), a.impl()->layout.Expanded(shape.shape()));
   internal::InitView(&vb, *b.impl(), b.impl()->layout.Expanded(shape.shape()));
   if (absl::Status s = internal::Run(OpKind::kWhere, {&vc, &va, &vb}, {*out}); !s.ok()) {
-    return Fail(tape, s);
+    return Fail(tape, internal::Discard(*out, s));
   }
   return Finish(tape, *out, GradOp::kWhere, {cond.impl(), a.impl(), b.impl()});
 }
@@ -302,7 +304,7 @@ Tensor CrossEntropy(const Tensor& logits, const Tensor& targets) {
   if (absl::Status s =
           internal::Run(OpKind::kCrossEntropy, {logits.impl(), targets.impl()}, {*out});
       !s.ok()) {
-    return Fail(tape, s);
+    return Fail(tape, internal::Discard(*out, s));
   }
   return Finish(tape, *out, GradOp::kCrossEntropy, {logits.impl(), targets.impl()});
 }
@@ -333,7 +335,7 @@ Tensor IndexSelect(const Tensor& x, const Tensor& indices) {
   if (!out.ok()) return Fail(tape, out.status());
   if (absl::Status s = internal::Run(OpKind::kIndexSelect, {x.impl(), indices.impl()}, {*out});
       !s.ok()) {
-    return Fail(tape, s);
+    return Fail(tape, internal::Discard(*out, s));
   }
   return Finish(tape, *out, GradOp::kIndexSelect, {x.impl(), indices.impl()});
 }
@@ -383,7 +385,7 @@ Tensor Concatenate(absl::Span<const Tensor> tensors, int64_t axis) {
     const int64_t size = t->layout.sizes[a];
     internal::InitView(&part, **out, (*out)->layout.Sliced(a, start, start + size, 1));
     if (absl::Status s = internal::Run(OpKind::kCopy, {t}, {&part}); !s.ok()) {
-      return Fail(tape, s);
+      return Fail(tape, internal::Discard(*out, s));
     }
     start += size;
   }

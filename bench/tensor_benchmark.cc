@@ -1,0 +1,117 @@
+// Tensor kernels against their ceilings, each measured in this binary:
+//
+//   bazel run -c opt //bench:tensor_benchmark
+//
+// BM_Copy            a two-thread memcpy of n floats (the bandwidth ceiling)
+// BM_Add / BM_Mul    tapegrad's f32 elementwise ops on n elements, recorded on a
+//                    tape and rewound each iteration (results in the arena)
+//                    -> compare bytes_per_second with BM_Copy: the target is >= 80%
+//                    (an add moves 3 floats per element, a copy 2)
+// BM_MatMul_Tapegrad vs BM_MatMul_OpenBLAS
+//                    f32 n x n products through MatMul (recorded) and through
+//                    cblas_sgemm called directly -> target >= 90%
+// BM_OpOverhead      a chain of 1-element multiplies recorded with grad on
+//                    -> ns per op, target <= 50
+#include <cblas.h>
+
+#include <cstring>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "kernels/cpu/parallel.h"
+#include "tapegrad.h"
+
+namespace tapegrad::bench {
+namespace {
+
+void BM_Copy(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  std::vector<float> src(n, 1.0f), dst(n, 0.0f);
+  for (auto _ : state) {
+    cpu::ParallelFor(n, 1 << 16, [&](int64_t begin, int64_t end) {
+      std::memcpy(dst.data() + begin, src.data() + begin, (end - begin) * sizeof(float));
+    });
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * n * 2 * int64_t(sizeof(float)));
+}
+
+template <Tensor (*Op)(const Tensor&, const Tensor&)>
+void BM_Elementwise(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  Random rng(1);
+  const Tensor a = Tensor::Rand({n}, rng);
+  const Tensor b = Tensor::Rand({n}, rng);
+  Tape tape;
+  TapeScope scope(&tape);
+  const TapeMark mark = tape.Mark();
+  for (auto _ : state) {
+    Tensor c = Op(a, b);
+    benchmark::DoNotOptimize(c.impl());
+    (void)tape.Rewind(mark);
+  }
+  state.SetBytesProcessed(state.iterations() * n * 3 * int64_t(sizeof(float)));
+}
+
+void BM_MatMul_Tapegrad(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  Random rng(2);
+  const Tensor a = Tensor::Randn({n, n}, rng);
+  const Tensor b = Tensor::Randn({n, n}, rng);
+  Tape tape;
+  TapeScope scope(&tape);
+  const TapeMark mark = tape.Mark();
+  for (auto _ : state) {
+    Tensor c = MatMul(a, b);
+    benchmark::DoNotOptimize(c.impl());
+    (void)tape.Rewind(mark);
+  }
+  state.counters["GFLOPS"] = benchmark::Counter(2.0 * n * n * n * state.iterations() / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
+void BM_MatMul_OpenBLAS(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  Random rng(2);
+  const std::vector<float> a = Tensor::Randn({n, n}, rng).ToFloatVector();
+  const std::vector<float> b = Tensor::Randn({n, n}, rng).ToFloatVector();
+  std::vector<float> c(n * n);
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n,
+                b.data(), n, 0.0f, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOPS"] = benchmark::Counter(2.0 * n * n * n * state.iterations() / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
+void BM_OpOverhead(benchmark::State& state) {
+  constexpr int kOps = 1000;
+  Tensor w = Tensor::Full({1}, 1.0001).RequiresGrad();
+  Tensor x = Tensor::Full({1}, 1.0);
+  Tape tape;
+  TapeScope scope(&tape);
+  const TapeMark mark = tape.Mark();
+  for (auto _ : state) {
+    Tensor y = x;
+    for (int i = 0; i < kOps; ++i) y = y * w;
+    benchmark::DoNotOptimize(y.impl());
+    (void)tape.Rewind(mark);
+  }
+  state.counters["ns/op"] = benchmark::Counter(
+      double(state.iterations()) * kOps,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+BENCHMARK(BM_Copy)->Arg(1 << 20)->Arg(1 << 22)->Arg(1 << 24)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_Elementwise, Add)->Name("BM_Add")->Arg(1 << 20)->Arg(1 << 22)->Arg(1 << 24)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_Elementwise, Mul)->Name("BM_Mul")->Arg(1 << 20)->Arg(1 << 22)->Arg(1 << 24)->UseRealTime();
+BENCHMARK(BM_MatMul_Tapegrad)->Arg(256)->Arg(512)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MatMul_OpenBLAS)->Arg(256)->Arg(512)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_OpOverhead);
+
+}  // namespace
+}  // namespace tapegrad::bench
+
+BENCHMARK_MAIN();
