@@ -6,18 +6,6 @@
 
 namespace tapegrad {
 
-Layout Layout::Contiguous(absl::Span<const int64_t> shape) {
-  Layout l;
-  l.rank = static_cast<int32_t>(shape.size());
-  int64_t stride = 1;
-  for (int i = l.rank - 1; i >= 0; --i) {
-    l.sizes[i] = shape[i];
-    l.strides[i] = stride;
-    stride *= shape[i];
-  }
-  return l;
-}
-
 bool Layout::IsContiguous() const {
   int64_t expected = 1;
   for (int i = rank - 1; i >= 0; --i) {
@@ -99,10 +87,6 @@ Layout Layout::WithAxis(int axis) const {
   l.strides[axis] = axis < rank ? sizes[axis] * strides[axis] : 1;  // any value works
   ++l.rank;
   return l;
-}
-
-bool SameShape(const Layout& a, const Layout& b) {
-  return a.rank == b.rank && std::equal(a.sizes, a.sizes + a.rank, b.sizes);
 }
 
 std::string ShapeString(absl::Span<const int64_t> shape) {

@@ -30,7 +30,22 @@ struct Layout {
   int64_t strides[kMaxRank] = {};
 
   // Row-major strides for `shape` (rank <= kMaxRank; the caller checks).
-  static Layout Contiguous(absl::Span<const int64_t> shape);
+  static Layout Contiguous(absl::Span<const int64_t> shape) {
+    Layout l;
+    l.SetContiguous(shape);
+    return l;
+  }
+  // Makes this the row-major layout of `shape` at offset 0, in place.
+  void SetContiguous(absl::Span<const int64_t> shape) {
+    rank = static_cast<int32_t>(shape.size());
+    offset = 0;
+    int64_t stride = 1;
+    for (int i = rank - 1; i >= 0; --i) {
+      sizes[i] = shape[i];
+      strides[i] = stride;
+      stride *= shape[i];
+    }
+  }
 
   absl::Span<const int64_t> shape() const { return {sizes, size_t(rank)}; }
   absl::Span<const int64_t> stride_span() const { return {strides, size_t(rank)}; }
@@ -54,7 +69,13 @@ struct Layout {
   Layout WithAxis(int axis) const;                        // unsqueeze: size 1 at axis
 };
 
-bool SameShape(const Layout& a, const Layout& b);
+inline bool SameShape(const Layout& a, const Layout& b) {
+  if (a.rank != b.rank) return false;
+  for (int i = 0; i < a.rank; ++i) {
+    if (a.sizes[i] != b.sizes[i]) return false;
+  }
+  return true;
+}
 std::string ShapeString(absl::Span<const int64_t> shape);
 
 // NumPy broadcasting of two shapes. False if they do not broadcast.

@@ -139,9 +139,7 @@ absl::Status Tape::Own(void* object, void (*release)(void*)) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<void*> Tape::AllocateArena(size_t bytes, size_t align) {
-  void* p = arena_.AllocateOrNull(bytes, align);
-  if (ABSL_PREDICT_TRUE(p != nullptr)) return p;
+absl::Status Tape::ArenaExhausted(size_t bytes) {
   absl::Status error = absl::ResourceExhaustedError(absl::StrFormat(
       "Tape: byte limit %d reached allocating %d bytes of tensor memory (%d reserved)",
       options_.byte_limit, bytes, arena_.Stats().bytes_reserved));

@@ -301,7 +301,20 @@ class Tape {
   bool EmitOpaque(OpaqueRecord* record, SlotRef* slot);
   bool IsLiveSlot(SlotRef s) const { return s.index < size_ && gen_[s.index] == s.generation; }
   // Memory from the tape's arena, gone at the Rewind that passes this point.
-  absl::StatusOr<void*> AllocateArena(size_t bytes, size_t align);
+  absl::StatusOr<void*> AllocateArena(size_t bytes, size_t align) {
+    void* p = arena_.AllocateOrNull(bytes, align);
+    if (ABSL_PREDICT_TRUE(p != nullptr)) return p;
+    return ArenaExhausted(bytes);
+  }
+  // True if `object` is among the last few pins: pinning it again is redundant,
+  // since every Rewind that would drop a new record drops that pin no earlier.
+  bool RecentlyPinned(const void* object) const {
+    const size_t n = pins_.size();
+    for (size_t k = 1; k <= 4 && k <= n; ++k) {
+      if (pins_[n - k].object == object) return true;
+    }
+    return false;
+  }
   // Keeps `object` alive until a Rewind below this point, Reset or destruction,
   // which call release(object). Used to pin heap tensors that records point to.
   absl::Status Pin(void* object, void (*release)(void*));
@@ -354,6 +367,7 @@ class Tape {
   // Why `v` is not live on this tape, naming `op`.
   absl::Status Diagnose(const Value& v, const char* op) const;
 
+  absl::Status ArenaExhausted(size_t bytes);
   absl::Status SweepFast(uint32_t root);
   absl::Status SweepExact(uint32_t root);
   static absl::Status RunOpaque(const char* arg, Tape& tape);

@@ -44,10 +44,6 @@ Tensor& Tensor::operator=(Tensor&& other) noexcept {
   return *this;
 }
 
-Tensor::~Tensor() {
-  if (impl_ != nullptr && tape_ == nullptr) impl_->Unref();
-}
-
 Tensor Tensor::Wrap(TensorImpl* impl, Tape* tape, SlotRef slot) {
   Tensor t;
   t.impl_ = impl;
@@ -61,10 +57,6 @@ Tensor Tensor::Error(absl::Status status) {
   t.status_ = status.ok() ? absl::InternalError("Tensor::Error with an OK status")
                           : std::move(status);
   return t;
-}
-
-bool Tensor::ok() const {
-  return impl_ != nullptr && (tape_ == nullptr || tape_->IsLiveSlot(slot_));
 }
 
 absl::Status Tensor::status() const {

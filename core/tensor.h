@@ -59,7 +59,9 @@ class Tensor {
   Tensor(Tensor&& other) noexcept;
   Tensor& operator=(const Tensor& other);
   Tensor& operator=(Tensor&& other) noexcept;
-  ~Tensor();
+  ~Tensor() {
+    if (impl_ != nullptr && tape_ == nullptr) impl_->Unref();
+  }
 
   // ---- Factories: heap tensors, contiguous.
   static Tensor Zeros(Shape shape, DType dtype = DType::kF32, Device device = Device::Cpu());
@@ -92,7 +94,9 @@ class Tensor {
   static Tensor Error(absl::Status status);
 
   // ---- Shape, dtype, device. Empty spans / 0 on an error tensor.
-  bool ok() const;
+  bool ok() const {
+    return impl_ != nullptr && (tape_ == nullptr || tape_->IsLiveSlot(slot_));
+  }
   absl::Status status() const;
   // True for an error tensor (the result of a failed op), false for an empty or
   // stale handle, whose status() is not OK either.

@@ -22,7 +22,7 @@ void UnrefStorage(void* storage) { static_cast<Storage*>(storage)->Unref(); }
 
 // Keeps a heap impl alive as long as the tape's records may point to it.
 absl::Status PinImpl(Tape& tape, TensorImpl* impl) {
-  if (!impl->heap) return absl::OkStatus();
+  if (!impl->heap || tape.RecentlyPinned(impl)) return absl::OkStatus();
   impl->Ref();
   return tape.Pin(impl, UnrefImpl);
 }
@@ -81,6 +81,11 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype, Devi
     return absl::InvalidArgumentError(absl::StrFormat(
         "tensor of rank %d: at most %d dimensions are supported", shape.size(), kMaxRank));
   }
+  if (ABSL_PREDICT_FALSE(!device.is_cpu())) {
+    return absl::UnimplementedError(absl::StrFormat(
+        "no memory allocator for %s in this build (the CUDA backend is not built)",
+        device.ToString()));
+  }
   if (tape == nullptr) {
     TensorImpl* impl = TensorImpl::NewHeap(shape, dtype, device);
     if (impl == nullptr) {
@@ -89,23 +94,20 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype, Devi
     }
     return impl;
   }
-  if (!device.is_cpu()) {
-    return absl::UnimplementedError(absl::StrFormat(
-        "tape memory on %s is not available in this build", device.ToString()));
-  }
-  const Layout layout = Layout::Contiguous(shape);
-  const size_t bytes = static_cast<size_t>(layout.numel()) * DTypeSize(dtype);
-  TG_ASSIGN_OR_RETURN(void* header,
-                      tape->AllocateArena(sizeof(TensorImpl) + sizeof(Storage),
-                                          alignof(TensorImpl)));
-  TG_ASSIGN_OR_RETURN(void* data, tape->AllocateArena(bytes, kDataAlign));
+  int64_t numel = 1;
+  for (int64_t d : shape) numel *= d;
+  const size_t bytes = static_cast<size_t>(numel) * DTypeSize(dtype);
+  // One allocation: impl and storage headers, then the data on a 64-byte line.
+  constexpr size_t kHeader =
+      (sizeof(TensorImpl) + sizeof(Storage) + kDataAlign - 1) / kDataAlign * kDataAlign;
+  TG_ASSIGN_OR_RETURN(void* header, tape->AllocateArena(kHeader + bytes, kDataAlign));
   auto* storage = new (static_cast<char*>(header) + sizeof(TensorImpl)) Storage;
-  storage->data = data;
+  storage->data = static_cast<char*>(header) + kHeader;
   storage->bytes = bytes;
   storage->device = device;
   auto* impl = new (header) TensorImpl;
   impl->storage = storage;
-  impl->layout = layout;
+  impl->layout.SetContiguous(shape);
   impl->dtype = dtype;
   impl->device = device;
   impl->slot = static_cast<uint32_t>(tape->size());
@@ -181,8 +183,7 @@ Tensor FinishN(Tape* tape, TensorImpl* out, GradOp op, absl::Span<TensorImpl* co
     record->op = op;
     record->num_inputs = static_cast<int32_t>(inputs.size());
     record->attrs = attrs;
-    std::fill(std::begin(record->extra), std::end(record->extra), 0);
-    std::copy(extra.begin(), extra.end(), record->extra);
+    std::copy(extra.begin(), extra.end(), record->extra);  // the rest is never read
     record->out = out;
     for (size_t i = 0; i < inputs.size(); ++i) {
       record->inputs[i] = inputs[i];
@@ -205,6 +206,12 @@ Tensor Finish(Tape* tape, TensorImpl* out, GradOp op,
 
 absl::StatusOr<TensorImpl*> RunBinary(Tape* tape, OpKind op, const TensorImpl& a,
                                       const TensorImpl& b, const OpAttrs& attrs) {
+  if (SameShape(a.layout, b.layout)) {  // no broadcasting: the common case, kept short
+    TG_ASSIGN_OR_RETURN(TensorImpl * out,
+                        NewResult(tape, a.layout.shape(), a.dtype, a.device));
+    if (absl::Status s = Run(op, {&a, &b}, {out}, attrs); !s.ok()) return Discard(out, s);
+    return out;
+  }
   Layout shape;
   if (!BroadcastShapes(a.layout.shape(), b.layout.shape(), &shape.rank, shape.sizes)) {
     const TensorImpl* operands[] = {&a, &b};

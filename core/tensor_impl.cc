@@ -23,8 +23,7 @@ Storage* Storage::NewHeap(size_t bytes, Device device) {
   return s;
 }
 
-void Storage::Unref() {
-  if (!heap) return;
+void Storage::UnrefHeap() {
   if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     ::operator delete(data, kDataAlign);
     delete this;
@@ -54,8 +53,7 @@ TensorImpl* TensorImpl::NewHeapView(Storage* storage, const Layout& layout, DTyp
   return impl;
 }
 
-void TensorImpl::Unref() {
-  if (!heap) return;
+void TensorImpl::UnrefHeap() {
   if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     if (grad != nullptr) grad->Unref();
     storage->Unref();

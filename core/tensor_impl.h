@@ -42,7 +42,12 @@ struct Storage {
   void Ref() {
     if (heap) refs.fetch_add(1, std::memory_order_relaxed);
   }
-  void Unref();
+  void Unref() {
+    if (heap) UnrefHeap();
+  }
+
+ private:
+  void UnrefHeap();
 };
 
 struct TensorImpl {
@@ -80,7 +85,12 @@ struct TensorImpl {
   void Ref() {
     if (heap) refs.fetch_add(1, std::memory_order_relaxed);
   }
-  void Unref();
+  void Unref() {
+    if (heap) UnrefHeap();
+  }
+
+ private:
+  void UnrefHeap();
 };
 
 }  // namespace tapegrad

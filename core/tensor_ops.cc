@@ -24,15 +24,18 @@ bool Prepare(const char* op, std::initializer_list<const Tensor*> operands, Tape
              Tensor* error, bool floating = true) {
   absl::Status s = internal::Place(op, absl::MakeConstSpan(operands.begin(), operands.size()),
                                    tape);
-  if (s.ok()) {
+  if (ABSL_PREDICT_TRUE(s.ok())) {
+    const TensorImpl* first = (*operands.begin())->impl();
+    bool fits = !floating || IsFloating(first->dtype);
+    for (const Tensor* t : operands) {
+      fits &= t->impl()->dtype == first->dtype && t->impl()->device == first->device;
+    }
+    if (ABSL_PREDICT_TRUE(fits)) return true;
     absl::InlinedVector<const TensorImpl*, 4> impls;
     for (const Tensor* t : operands) impls.push_back(t->impl());
     s = internal::SameDTypeAndDevice(op, impls);
-    if (s.ok() && floating && !IsFloating(impls[0]->dtype)) {
-      s = OpError(op, impls, "needs f32 or f64 operands");
-    }
+    if (s.ok()) s = OpError(op, impls, "needs f32 or f64 operands");
   }
-  if (s.ok()) return true;
   Tape* any = nullptr;
   for (const Tensor* t : operands) any = any ? any : t->tape();
   *error = Fail(any ? any : Tape::Current(), s);
