@@ -17,8 +17,8 @@
 
 #include "bench/pointer_graph.h"
 #include "benchmark/benchmark.h"
-#include "examples/moons_trainer.h"
 #include "core/random.h"
+#include "examples/moons_trainer.h"
 #include "nn/two_moons.h"
 #include "tapegrad.h"
 #include "tests/alloc_counter.h"

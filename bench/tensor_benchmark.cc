@@ -67,8 +67,8 @@ void BM_MatMul_Tapegrad(benchmark::State& state) {
     benchmark::DoNotOptimize(c.impl());
     (void)tape.Rewind(mark);
   }
-  state.counters["GFLOPS"] = benchmark::Counter(2.0 * n * n * n * state.iterations() / 1e9,
-                                                benchmark::Counter::kIsRate);
+  state.counters["GFLOPS"] = benchmark::Counter(
+      2.0 * n * n * n * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
 void BM_MatMul_OpenBLAS(benchmark::State& state) {
@@ -82,8 +82,8 @@ void BM_MatMul_OpenBLAS(benchmark::State& state) {
                 b.data(), n, 0.0f, c.data(), n);
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOPS"] = benchmark::Counter(2.0 * n * n * n * state.iterations() / 1e9,
-                                                benchmark::Counter::kIsRate);
+  state.counters["GFLOPS"] = benchmark::Counter(
+      2.0 * n * n * n * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
 void BM_OpOverhead(benchmark::State& state) {
@@ -99,16 +99,36 @@ void BM_OpOverhead(benchmark::State& state) {
     benchmark::DoNotOptimize(y.impl());
     (void)tape.Rewind(mark);
   }
-  state.counters["ns/op"] = benchmark::Counter(
-      double(state.iterations()) * kOps,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns/op"] =
+      benchmark::Counter(double(state.iterations()) * kOps,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 BENCHMARK(BM_Copy)->Arg(1 << 20)->Arg(1 << 22)->Arg(1 << 24)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_Elementwise, Add)->Name("BM_Add")->Arg(1 << 20)->Arg(1 << 22)->Arg(1 << 24)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_Elementwise, Mul)->Name("BM_Mul")->Arg(1 << 20)->Arg(1 << 22)->Arg(1 << 24)->UseRealTime();
-BENCHMARK(BM_MatMul_Tapegrad)->Arg(256)->Arg(512)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_MatMul_OpenBLAS)->Arg(256)->Arg(512)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_Elementwise, Add)
+    ->Name("BM_Add")
+    ->Arg(1 << 20)
+    ->Arg(1 << 22)
+    ->Arg(1 << 24)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_Elementwise, Mul)
+    ->Name("BM_Mul")
+    ->Arg(1 << 20)
+    ->Arg(1 << 22)
+    ->Arg(1 << 24)
+    ->UseRealTime();
+BENCHMARK(BM_MatMul_Tapegrad)
+    ->Arg(256)
+    ->Arg(512)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MatMul_OpenBLAS)
+    ->Arg(256)
+    ->Arg(512)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_OpOverhead);
 
 }  // namespace

@@ -1,8 +1,7 @@
 #include "core/dtype.h"
 
-#include "core/device.h"
-
 #include "absl/strings/str_cat.h"
+#include "core/device.h"
 
 namespace tapegrad {
 

@@ -65,8 +65,8 @@ struct Layout {
   Layout Permuted(absl::Span<const int> order) const;
   Layout Sliced(int axis, int64_t start, int64_t stop, int64_t step) const;
   Layout Expanded(absl::Span<const int64_t> shape) const;  // right-aligned, like NumPy
-  Layout WithoutAxis(int axis) const;                     // squeeze one size-1 axis
-  Layout WithAxis(int axis) const;                        // unsqueeze: size 1 at axis
+  Layout WithoutAxis(int axis) const;                      // squeeze one size-1 axis
+  Layout WithAxis(int axis) const;                         // unsqueeze: size 1 at axis
 };
 
 inline bool SameShape(const Layout& a, const Layout& b) {

@@ -17,53 +17,53 @@
 namespace tapegrad {
 
 // X(enumerator, name, number of inputs, number of outputs)
-#define TAPEGRAD_OP_KINDS(X)          \
-  /* elementwise, broadcasting */     \
-  X(kAdd, "add", 2, 1)                \
-  X(kSub, "sub", 2, 1)                \
-  X(kMul, "mul", 2, 1)                \
-  X(kDiv, "div", 2, 1)                \
-  X(kMaximum, "maximum", 2, 1)        \
-  X(kMinimum, "minimum", 2, 1)        \
-  X(kEqual, "equal", 2, 1)            \
-  X(kWhere, "where", 3, 1)            \
-  X(kNeg, "neg", 1, 1)                \
-  X(kExp, "exp", 1, 1)                \
-  X(kLog, "log", 1, 1)                \
-  X(kTanh, "tanh", 1, 1)              \
-  X(kRelu, "relu", 1, 1)              \
-  X(kSigmoid, "sigmoid", 1, 1)        \
-  X(kGelu, "gelu", 1, 1)              \
-  X(kSqrt, "sqrt", 1, 1)              \
-  X(kAbs, "abs", 1, 1)                \
-  X(kClamp, "clamp", 1, 1)            \
-  X(kPow, "pow", 1, 1)                \
-  X(kScale, "scale", 1, 1)            \
-  X(kCopy, "copy", 1, 1)              \
-  X(kFill, "fill", 0, 1)              \
-  X(kAxpy, "axpy", 1, 1)              \
-  /* gradients of elementwise ops */  \
-  X(kReluGrad, "relu_grad", 2, 1)     \
-  X(kTanhGrad, "tanh_grad", 2, 1)     \
-  X(kSigmoidGrad, "sigmoid_grad", 2, 1) \
-  X(kGeluGrad, "gelu_grad", 2, 1)     \
-  X(kAbsGrad, "abs_grad", 2, 1)       \
-  X(kClampGrad, "clamp_grad", 2, 1)   \
-  X(kPowGrad, "pow_grad", 2, 1)       \
-  X(kMaximumGrad, "maximum_grad", 3, 2) \
-  /* reductions over axes */          \
-  X(kSum, "sum", 1, 1)                \
-  X(kMax, "max", 1, 1)                \
-  X(kMin, "min", 1, 1)                \
-  /* linear algebra */                \
-  X(kMatMul, "matmul", 2, 1)          \
-  /* along one axis */                \
-  X(kSoftmax, "softmax", 1, 1)        \
-  X(kLogSoftmax, "log_softmax", 1, 1) \
-  X(kCrossEntropy, "cross_entropy", 2, 1) \
+#define TAPEGRAD_OP_KINDS(X)                       \
+  /* elementwise, broadcasting */                  \
+  X(kAdd, "add", 2, 1)                             \
+  X(kSub, "sub", 2, 1)                             \
+  X(kMul, "mul", 2, 1)                             \
+  X(kDiv, "div", 2, 1)                             \
+  X(kMaximum, "maximum", 2, 1)                     \
+  X(kMinimum, "minimum", 2, 1)                     \
+  X(kEqual, "equal", 2, 1)                         \
+  X(kWhere, "where", 3, 1)                         \
+  X(kNeg, "neg", 1, 1)                             \
+  X(kExp, "exp", 1, 1)                             \
+  X(kLog, "log", 1, 1)                             \
+  X(kTanh, "tanh", 1, 1)                           \
+  X(kRelu, "relu", 1, 1)                           \
+  X(kSigmoid, "sigmoid", 1, 1)                     \
+  X(kGelu, "gelu", 1, 1)                           \
+  X(kSqrt, "sqrt", 1, 1)                           \
+  X(kAbs, "abs", 1, 1)                             \
+  X(kClamp, "clamp", 1, 1)                         \
+  X(kPow, "pow", 1, 1)                             \
+  X(kScale, "scale", 1, 1)                         \
+  X(kCopy, "copy", 1, 1)                           \
+  X(kFill, "fill", 0, 1)                           \
+  X(kAxpy, "axpy", 1, 1)                           \
+  /* gradients of elementwise ops */               \
+  X(kReluGrad, "relu_grad", 2, 1)                  \
+  X(kTanhGrad, "tanh_grad", 2, 1)                  \
+  X(kSigmoidGrad, "sigmoid_grad", 2, 1)            \
+  X(kGeluGrad, "gelu_grad", 2, 1)                  \
+  X(kAbsGrad, "abs_grad", 2, 1)                    \
+  X(kClampGrad, "clamp_grad", 2, 1)                \
+  X(kPowGrad, "pow_grad", 2, 1)                    \
+  X(kMaximumGrad, "maximum_grad", 3, 2)            \
+  /* reductions over axes */                       \
+  X(kSum, "sum", 1, 1)                             \
+  X(kMax, "max", 1, 1)                             \
+  X(kMin, "min", 1, 1)                             \
+  /* linear algebra */                             \
+  X(kMatMul, "matmul", 2, 1)                       \
+  /* along one axis */                             \
+  X(kSoftmax, "softmax", 1, 1)                     \
+  X(kLogSoftmax, "log_softmax", 1, 1)              \
+  X(kCrossEntropy, "cross_entropy", 2, 1)          \
   X(kCrossEntropyGrad, "cross_entropy_grad", 3, 1) \
-  /* rows */                          \
-  X(kIndexSelect, "index_select", 2, 1) \
+  /* rows */                                       \
+  X(kIndexSelect, "index_select", 2, 1)            \
   X(kIndexAdd, "index_add", 2, 1)
 
 enum class OpKind : uint16_t {

@@ -30,8 +30,8 @@ absl::Status KernelRegistry::Register(KernelKey key, KernelFn fn, const char* wh
   if (entry.fn.load(std::memory_order_relaxed) != nullptr) {
     return absl::AlreadyExistsError(absl::StrFormat(
         "kernel registry: (%s, %s, %s) is registered twice: at %s and at %s",
-        OpKindName(key.op), DTypeName(key.dtype), DeviceTypeName(key.device),
-        entry.where, where));
+        OpKindName(key.op), DTypeName(key.dtype), DeviceTypeName(key.device), entry.where,
+        where));
   }
   entry.where = where;
   entry.fn.store(fn, std::memory_order_release);
@@ -48,11 +48,11 @@ absl::Status KernelRegistry::Missing(OpKind op, DType dtype, DeviceType device) 
       }
     }
   }
-  return absl::UnimplementedError(absl::StrFormat(
-      "%s: no kernel for dtype %s on device %s; registered for: %s", OpKindName(op),
-      DTypeName(dtype), DeviceTypeName(device),
-      have.empty() ? "nothing (is the kernel library linked?)"
-                   : absl::StrJoin(have, ", ")));
+  return absl::UnimplementedError(
+      absl::StrFormat("%s: no kernel for dtype %s on device %s; registered for: %s",
+                      OpKindName(op), DTypeName(dtype), DeviceTypeName(device),
+                      have.empty() ? "nothing (is the kernel library linked?)"
+                                   : absl::StrJoin(have, ", ")));
 }
 
 std::vector<KernelKey> KernelRegistry::List() const {

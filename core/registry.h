@@ -120,11 +120,11 @@ struct KernelRegistration {
   KernelRegistration(KernelKey key, KernelFn fn, const char* where);
 };
 
-#define TAPEGRAD_REGISTER_KERNEL(op, dtype, device, fn)                            \
+#define TAPEGRAD_REGISTER_KERNEL(op, dtype, device, fn) \
   TAPEGRAD_REGISTER_KERNEL_I(__COUNTER__, op, dtype, device, fn)
 #define TAPEGRAD_REGISTER_KERNEL_I(n, op, dtype, device, fn) \
   TAPEGRAD_REGISTER_KERNEL_II(n, op, dtype, device, fn)
-#define TAPEGRAD_REGISTER_KERNEL_II(n, op, dtype, device, fn)                     \
+#define TAPEGRAD_REGISTER_KERNEL_II(n, op, dtype, device, fn)                   \
   static const ::tapegrad::KernelRegistration tapegrad_kernel_registration_##n( \
       ::tapegrad::KernelKey{::tapegrad::OpKind::op, ::tapegrad::DType::dtype,   \
                             ::tapegrad::DeviceType::device},                    \

@@ -126,9 +126,9 @@ absl::Status Tape::Pin(void* object, void (*release)(void*)) {
       arena_.Stats().bytes_reserved + 2 * pins_.capacity() * sizeof(Pinned) >
           options_.byte_limit) {
     release(object);
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "Tape: byte limit %d reached while pinning tensor %d", options_.byte_limit,
-        pins_.size()));
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("Tape: byte limit %d reached while pinning tensor %d",
+                        options_.byte_limit, pins_.size()));
   }
   pins_.push_back(Pinned{object, release});
   return absl::OkStatus();
@@ -433,8 +433,7 @@ absl::Status Tape::Backward(const Value& root) {
 }
 
 absl::Status Tape::SweepFrom(uint32_t root) {
-  absl::Status status =
-      dirty_begin_ <= root ? SweepExact(root) : SweepFast(root);
+  absl::Status status = dirty_begin_ <= root ? SweepExact(root) : SweepFast(root);
   if (!status.ok()) RecordError(status);
   return status;
 }

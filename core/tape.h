@@ -299,7 +299,9 @@ class Tape {
   // A new slot whose record is `record` (run by the sweep), or an empty record if
   // null. False (with the tape's sticky error set) if the tape is out of room.
   bool EmitOpaque(OpaqueRecord* record, SlotRef* slot);
-  bool IsLiveSlot(SlotRef s) const { return s.index < size_ && gen_[s.index] == s.generation; }
+  bool IsLiveSlot(SlotRef s) const {
+    return s.index < size_ && gen_[s.index] == s.generation;
+  }
   // Memory from the tape's arena, gone at the Rewind that passes this point.
   absl::StatusOr<void*> AllocateArena(size_t bytes, size_t align) {
     void* p = arena_.AllocateOrNull(bytes, align);

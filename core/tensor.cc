@@ -131,9 +131,9 @@ Tensor HostFilled(Shape shape, DType dtype, Fn value_at) {
 
 absl::Status CheckShape(Shape shape, const char* op) {
   if (shape.size() > static_cast<size_t>(kMaxRank)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: shape %s has rank %d; at most %d is supported", op, ShapeString(shape),
-        shape.size(), kMaxRank));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: shape %s has rank %d; at most %d is supported", op,
+                        ShapeString(shape), shape.size(), kMaxRank));
   }
   for (int64_t d : shape) {
     if (d < 0) {
@@ -160,7 +160,8 @@ Tensor Tensor::Full(Shape shape, double value, DType dtype, Device device) {
   if (!t.ok()) return t;
   OpAttrs attrs;
   attrs.scalar0 = value;
-  if (absl::Status s = Run(OpKind::kFill, {}, {t.impl()}, attrs); !s.ok()) return Error(s);
+  if (absl::Status s = Run(OpKind::kFill, {}, {t.impl()}, attrs); !s.ok())
+    return Error(s);
   return t;
 }
 
@@ -173,12 +174,14 @@ Tensor Tensor::Ones(Shape shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::Arange(double start, double stop, double step, DType dtype) {
-  if (step == 0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step)) {
+  if (step == 0 || !std::isfinite(start) || !std::isfinite(stop) ||
+      !std::isfinite(step)) {
     return Error(absl::InvalidArgumentError(absl::StrFormat(
         "arange: need finite bounds and a non-zero step, got (%g, %g, %g)", start, stop,
         step)));
   }
-  const int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((stop - start) / step)));
+  const int64_t n =
+      std::max<int64_t>(0, static_cast<int64_t>(std::ceil((stop - start) / step)));
   const int64_t shape[] = {n};
   return HostFilled(shape, dtype, [&](int64_t i) { return start + step * i; });
 }
@@ -214,7 +217,8 @@ absl::Status CheckData(size_t count, Shape shape) {
 template <class T>
 static Tensor FromSpan(absl::Span<const T> data, Shape shape, DType dtype) {
   if (absl::Status s = CheckData(data.size(), shape); !s.ok()) return Tensor::Error(s);
-  return HostFilled(shape, dtype, [&](int64_t i) { return static_cast<double>(data[i]); });
+  return HostFilled(shape, dtype,
+                    [&](int64_t i) { return static_cast<double>(data[i]); });
 }
 
 Tensor Tensor::FromData(absl::Span<const double> data, Shape shape, DType dtype) {
@@ -283,7 +287,8 @@ double Tensor::at(Shape index) const {
   int64_t offset = impl_->layout.offset;
   for (int d = 0; d < dim(); ++d) {
     int64_t i = index[d] < 0 ? index[d] + impl_->layout.sizes[d] : index[d];
-    if (i < 0 || i >= impl_->layout.sizes[d]) return std::numeric_limits<double>::quiet_NaN();
+    if (i < 0 || i >= impl_->layout.sizes[d])
+      return std::numeric_limits<double>::quiet_NaN();
     offset += i * impl_->layout.strides[d];
   }
   return ReadElement(*impl_, offset);
@@ -313,13 +318,14 @@ static absl::Status CopyInto(const Tensor& t, absl::Span<const T> data) {
   TG_RETURN_IF_ERROR(t.status());
   TensorImpl* impl = t.impl();
   if (t.on_tape() || !impl->device.is_cpu()) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "copy_from: needs a heap tensor on the cpu, got %s%s", Describe(t),
-        t.on_tape() ? " on a tape" : ""));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("copy_from: needs a heap tensor on the cpu, got %s%s",
+                        Describe(t), t.on_tape() ? " on a tape" : ""));
   }
   if (static_cast<int64_t>(data.size()) != impl->numel()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "copy_from: %d values for %s (%d elements)", data.size(), Describe(t), impl->numel()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("copy_from: %d values for %s (%d elements)", data.size(),
+                        Describe(t), impl->numel()));
   }
   size_t i = 0;
   char* base = static_cast<char*>(impl->storage->data);
@@ -340,15 +346,20 @@ static absl::Status CopyInto(const Tensor& t, absl::Span<const T> data) {
   return absl::OkStatus();
 }
 
-absl::Status Tensor::CopyFrom(absl::Span<const double> data) { return CopyInto(*this, data); }
-absl::Status Tensor::CopyFrom(absl::Span<const float> data) { return CopyInto(*this, data); }
+absl::Status Tensor::CopyFrom(absl::Span<const double> data) {
+  return CopyInto(*this, data);
+}
+absl::Status Tensor::CopyFrom(absl::Span<const float> data) {
+  return CopyInto(*this, data);
+}
 
 absl::Status Tensor::AddInPlace(const Tensor& other, double alpha) {
   TG_RETURN_IF_ERROR(status());
   TG_RETURN_IF_ERROR(other.status());
   const TensorImpl* operands[] = {impl_, other.impl_};
   if (on_tape()) {
-    return internal::OpError("add_in_place", operands, "the target must be a heap tensor");
+    return internal::OpError("add_in_place", operands,
+                             "the target must be a heap tensor");
   }
   TG_RETURN_IF_ERROR(internal::SameDTypeAndDevice("add_in_place", operands));
   if (!SameShape(impl_->layout, other.impl_->layout)) {
@@ -392,8 +403,9 @@ absl::Status Tensor::Backward() const {
         "backward: needs a one-element tensor (a loss), got %s", Describe(*this)));
   }
   if (!impl_->requires_grad) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "backward: %s does not depend on any tensor that requires grad", Describe(*this)));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("backward: %s does not depend on any tensor that requires grad",
+                        Describe(*this)));
   }
   TG_RETURN_IF_ERROR(tape_->status());
   const uint32_t epoch = tape_->NextSweepEpoch();

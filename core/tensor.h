@@ -64,8 +64,10 @@ class Tensor {
   }
 
   // ---- Factories: heap tensors, contiguous.
-  static Tensor Zeros(Shape shape, DType dtype = DType::kF32, Device device = Device::Cpu());
-  static Tensor Ones(Shape shape, DType dtype = DType::kF32, Device device = Device::Cpu());
+  static Tensor Zeros(Shape shape, DType dtype = DType::kF32,
+                      Device device = Device::Cpu());
+  static Tensor Ones(Shape shape, DType dtype = DType::kF32,
+                     Device device = Device::Cpu());
   static Tensor Full(Shape shape, double value, DType dtype = DType::kF32,
                      Device device = Device::Cpu());
   // [start, stop) by step, like numpy.arange.
@@ -73,8 +75,8 @@ class Tensor {
                        DType dtype = DType::kF32);
   static Tensor Eye(int64_t n, DType dtype = DType::kF32);
   // Uniform in [low, high) and standard normal, drawn in row-major order.
-  static Tensor Rand(Shape shape, Random& rng, DType dtype = DType::kF32, double low = 0.0,
-                     double high = 1.0);
+  static Tensor Rand(Shape shape, Random& rng, DType dtype = DType::kF32,
+                     double low = 0.0, double high = 1.0);
   static Tensor Randn(Shape shape, Random& rng, DType dtype = DType::kF32);
   // Copies `data` (row-major, numel(shape) elements) into a new tensor of `dtype`.
   static Tensor FromData(absl::Span<const double> data, Shape shape,

@@ -222,8 +222,8 @@ absl::Status LogSoftmaxBackward(R& r, Tape& tape, TensorImpl& g) {
 absl::Status CrossEntropyBackward(R& r, Tape& tape, TensorImpl& g) {
   if (!Wants(r, 0)) return absl::OkStatus();
   const TensorImpl& logits = In(r, 0);
-  TG_ASSIGN_OR_RETURN(TensorImpl * d,
-                      NewResult(&tape, logits.layout.shape(), logits.dtype, logits.device));
+  TG_ASSIGN_OR_RETURN(TensorImpl * d, NewResult(&tape, logits.layout.shape(),
+                                                logits.dtype, logits.device));
   TG_RETURN_IF_ERROR(Run(OpKind::kCrossEntropyGrad, {&logits, &In(r, 1), &g}, {d}));
   return Accumulate(tape, In(r, 0), *d, true);
 }
@@ -273,16 +273,39 @@ absl::Status SliceBackward(R& r, Tape& tape, TensorImpl& g) {
 }
 
 constexpr BackwardFn kBackward[] = {
-    AddBackward,      SubBackward,     MulBackward,     DivBackward,
-    MaximumBackward,  MinimumBackward, WhereBackward,   NegBackward,
-    ExpBackward,      LogBackward,     TanhBackward,    ReluBackward,
-    SigmoidBackward,  GeluBackward,    SqrtBackward,    AbsBackward,
-    ClampBackward,    PowBackward,     ScaleBackward,   SumBackward,
-    ExtremeReductionBackward,          ExtremeReductionBackward,
-    MatMulBackward,   SoftmaxBackward, LogSoftmaxBackward,
-    CrossEntropyBackward,              IndexSelectBackward,
-    ConcatBackward,   PermuteBackward, ReshapeBackward, PassThrough /* expand */,
-    SliceBackward,    PassThrough /* copy */,
+    AddBackward,
+    SubBackward,
+    MulBackward,
+    DivBackward,
+    MaximumBackward,
+    MinimumBackward,
+    WhereBackward,
+    NegBackward,
+    ExpBackward,
+    LogBackward,
+    TanhBackward,
+    ReluBackward,
+    SigmoidBackward,
+    GeluBackward,
+    SqrtBackward,
+    AbsBackward,
+    ClampBackward,
+    PowBackward,
+    ScaleBackward,
+    SumBackward,
+    ExtremeReductionBackward,
+    ExtremeReductionBackward,
+    MatMulBackward,
+    SoftmaxBackward,
+    LogSoftmaxBackward,
+    CrossEntropyBackward,
+    IndexSelectBackward,
+    ConcatBackward,
+    PermuteBackward,
+    ReshapeBackward,
+    PassThrough /* expand */,
+    SliceBackward,
+    PassThrough /* copy */,
 };
 static_assert(sizeof(kBackward) / sizeof(kBackward[0]) == size_t(GradOp::kCount),
               "one backward formula per GradOp, in GradOp's order");

@@ -37,7 +37,8 @@ absl::Status OpError(const char* op, absl::Span<const TensorImpl* const> operand
       absl::StrFormat("%s: %s (operands: %s)", op, what, absl::StrJoin(names, ", ")));
 }
 
-absl::Status Place(const char* op, absl::Span<const Tensor* const> operands, Tape** tape) {
+absl::Status Place(const char* op, absl::Span<const Tensor* const> operands,
+                   Tape** tape) {
   Tape* chosen = nullptr;
   for (size_t i = 0; i < operands.size(); ++i) {
     const Tensor& t = *operands[i];
@@ -76,10 +77,12 @@ absl::Status SameDTypeAndDevice(const char* op, absl::Span<const TensorImpl* con
   return absl::OkStatus();
 }
 
-absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype, Device device) {
+absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
+                                      Device device) {
   if (shape.size() > static_cast<size_t>(kMaxRank)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "tensor of rank %d: at most %d dimensions are supported", shape.size(), kMaxRank));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("tensor of rank %d: at most %d dimensions are supported",
+                        shape.size(), kMaxRank));
   }
   if (ABSL_PREDICT_FALSE(!device.is_cpu())) {
     return absl::UnimplementedError(absl::StrFormat(
@@ -89,8 +92,9 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype, Devi
   if (tape == nullptr) {
     TensorImpl* impl = TensorImpl::NewHeap(shape, dtype, device);
     if (impl == nullptr) {
-      return absl::ResourceExhaustedError(absl::StrFormat(
-          "out of memory allocating a %s%s tensor", DTypeName(dtype), ShapeString(shape)));
+      return absl::ResourceExhaustedError(
+          absl::StrFormat("out of memory allocating a %s%s tensor", DTypeName(dtype),
+                          ShapeString(shape)));
     }
     return impl;
   }
@@ -126,7 +130,8 @@ void InitView(TensorImpl* view, const TensorImpl& base, const Layout& layout) {
   view->device = base.device;
 }
 
-absl::StatusOr<TensorImpl*> NewView(Tape* tape, const TensorImpl& base, const Layout& layout) {
+absl::StatusOr<TensorImpl*> NewView(Tape* tape, const TensorImpl& base,
+                                    const Layout& layout) {
   if (tape == nullptr) {
     TensorImpl* impl = TensorImpl::NewHeapView(base.storage, layout, base.dtype);
     if (impl == nullptr) return absl::ResourceExhaustedError("out of memory for a view");
@@ -160,8 +165,9 @@ Tensor Fail(Tape* tape, absl::Status status) {
   return Tensor::Error(std::move(status));
 }
 
-Tensor FinishN(Tape* tape, TensorImpl* out, GradOp op, absl::Span<TensorImpl* const> inputs,
-               const OpAttrs& attrs, absl::Span<const int64_t> extra) {
+Tensor FinishN(Tape* tape, TensorImpl* out, GradOp op,
+               absl::Span<TensorImpl* const> inputs, const OpAttrs& attrs,
+               absl::Span<const int64_t> extra) {
   if (tape == nullptr) return Tensor::Wrap(out);
   bool needs_grad = false;
   if (IsGradEnabled()) {
@@ -217,7 +223,8 @@ absl::StatusOr<TensorImpl*> RunBinary(Tape* tape, OpKind op, const TensorImpl& a
     const TensorImpl* operands[] = {&a, &b};
     return OpError(OpKindName(op), operands, "shapes do not broadcast");
   }
-  TG_ASSIGN_OR_RETURN(TensorImpl * out, NewResult(tape, shape.shape(), a.dtype, a.device));
+  TG_ASSIGN_OR_RETURN(TensorImpl * out,
+                      NewResult(tape, shape.shape(), a.dtype, a.device));
   TensorImpl va, vb;
   InitView(&va, a, a.layout.Expanded(shape.shape()));
   InitView(&vb, b, b.layout.Expanded(shape.shape()));
@@ -227,7 +234,8 @@ absl::StatusOr<TensorImpl*> RunBinary(Tape* tape, OpKind op, const TensorImpl& a
 
 absl::StatusOr<TensorImpl*> RunUnary(Tape* tape, OpKind op, const TensorImpl& x,
                                      const OpAttrs& attrs) {
-  TG_ASSIGN_OR_RETURN(TensorImpl * out, NewResult(tape, x.layout.shape(), x.dtype, x.device));
+  TG_ASSIGN_OR_RETURN(TensorImpl * out,
+                      NewResult(tape, x.layout.shape(), x.dtype, x.device));
   if (absl::Status s = Run(op, {&x}, {out}, attrs); !s.ok()) return Discard(out, s);
   return out;
 }
@@ -242,11 +250,13 @@ absl::StatusOr<TensorImpl*> RunSum(Tape* tape, const TensorImpl& x, uint32_t axe
   OpAttrs attrs;
   attrs.axes = axes;
   attrs.scalar0 = scale;
-  if (absl::Status s = Run(OpKind::kSum, {&x}, {out}, attrs); !s.ok()) return Discard(out, s);
+  if (absl::Status s = Run(OpKind::kSum, {&x}, {out}, attrs); !s.ok())
+    return Discard(out, s);
   return out;
 }
 
-absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a, const TensorImpl& b) {
+absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a,
+                                      const TensorImpl& b) {
   const int ra = a.layout.rank, rb = b.layout.rank;
   const TensorImpl* operands[] = {&a, &b};
   if (a.layout.sizes[ra - 1] != b.layout.sizes[rb - 2]) {

@@ -50,7 +50,8 @@ struct Printer {
     for (int64_t i = 0; i < size; ++i) {
       if (Skipped(i, size)) {
         if (i == kEdgeItems) {
-          absl::StrAppend(out, axis + 1 == rank ? " ..." : "\n" + std::string(axis + 1, ' ') + "...");
+          absl::StrAppend(
+              out, axis + 1 == rank ? " ..." : "\n" + std::string(axis + 1, ' ') + "...");
         }
         continue;
       }

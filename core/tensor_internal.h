@@ -28,10 +28,39 @@ namespace tapegrad::internal {
 
 // The differentiable ops: each has one backward formula (tensor_backward.cc).
 enum class GradOp : uint8_t {
-  kAdd, kSub, kMul, kDiv, kMaximum, kMinimum, kWhere,
-  kNeg, kExp, kLog, kTanh, kRelu, kSigmoid, kGelu, kSqrt, kAbs, kClamp, kPow, kScale,
-  kSum, kMax, kMin, kMatMul, kSoftmax, kLogSoftmax, kCrossEntropy, kIndexSelect,
-  kConcat, kPermute, kReshape, kExpand, kSlice, kCopy,
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMaximum,
+  kMinimum,
+  kWhere,
+  kNeg,
+  kExp,
+  kLog,
+  kTanh,
+  kRelu,
+  kSigmoid,
+  kGelu,
+  kSqrt,
+  kAbs,
+  kClamp,
+  kPow,
+  kScale,
+  kSum,
+  kMax,
+  kMin,
+  kMatMul,
+  kSoftmax,
+  kLogSoftmax,
+  kCrossEntropy,
+  kIndexSelect,
+  kConcat,
+  kPermute,
+  kReshape,
+  kExpand,
+  kSlice,
+  kCopy,
   kCount
 };
 
@@ -43,7 +72,7 @@ struct TensorRecord : OpaqueRecord {
   OpAttrs attrs;
   int64_t extra[kMaxRank];  // permutation, slice bounds, concat axis
   TensorImpl* out;
-  TensorImpl* inputs[1];    // really num_inputs of them
+  TensorImpl* inputs[1];  // really num_inputs of them
 };
 
 using BackwardFn = absl::Status (*)(TensorRecord& record, Tape& tape, TensorImpl& grad);
@@ -58,10 +87,12 @@ absl::Status OpError(const char* op, absl::Span<const TensorImpl* const> operand
 absl::Status SameDTypeAndDevice(const char* op, absl::Span<const TensorImpl* const> ops);
 
 // Step 2. Contiguous, uninitialised.
-absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype, Device device);
+absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
+                                      Device device);
 // A view of `base`'s storage with `layout` (an arena impl on a tape: it pins heap
 // storage until the Rewind that frees it).
-absl::StatusOr<TensorImpl*> NewView(Tape* tape, const TensorImpl& base, const Layout& layout);
+absl::StatusOr<TensorImpl*> NewView(Tape* tape, const TensorImpl& base,
+                                    const Layout& layout);
 // Drops a fresh result that will not be returned (a heap one would leak) and
 // passes `error` on.
 absl::Status Discard(TensorImpl* fresh, absl::Status error);
@@ -76,8 +107,9 @@ absl::Status Run(OpKind op, std::initializer_list<const TensorImpl*> inputs,
 Tensor Finish(Tape* tape, TensorImpl* out, GradOp op,
               std::initializer_list<TensorImpl*> inputs, const OpAttrs& attrs = {},
               absl::Span<const int64_t> extra = {});
-Tensor FinishN(Tape* tape, TensorImpl* out, GradOp op, absl::Span<TensorImpl* const> inputs,
-               const OpAttrs& attrs, absl::Span<const int64_t> extra);
+Tensor FinishN(Tape* tape, TensorImpl* out, GradOp op,
+               absl::Span<TensorImpl* const> inputs, const OpAttrs& attrs,
+               absl::Span<const int64_t> extra);
 // An error tensor for `status`, recorded as the tape's sticky error if there is one.
 Tensor Fail(Tape* tape, absl::Status status);
 
@@ -90,7 +122,8 @@ absl::StatusOr<TensorImpl*> RunUnary(Tape* tape, OpKind op, const TensorImpl& x,
 absl::StatusOr<TensorImpl*> RunSum(Tape* tape, const TensorImpl& x, uint32_t axes,
                                    double scale);
 // Batched matrix product of two rank >= 2 impls with broadcast batch dimensions.
-absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a, const TensorImpl& b);
+absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a,
+                                      const TensorImpl& b);
 
 // Backward: adds `contribution` (the input's shape, or one that broadcasts from it)
 // into input.grad, summing over broadcast axes and allocating the grad on first

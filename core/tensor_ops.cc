@@ -22,8 +22,8 @@ namespace {
 // an error tensor in *error.
 bool Prepare(const char* op, std::initializer_list<const Tensor*> operands, Tape** tape,
              Tensor* error, bool floating = true) {
-  absl::Status s = internal::Place(op, absl::MakeConstSpan(operands.begin(), operands.size()),
-                                   tape);
+  absl::Status s =
+      internal::Place(op, absl::MakeConstSpan(operands.begin(), operands.size()), tape);
   if (ABSL_PREDICT_TRUE(s.ok())) {
     const TensorImpl* first = (*operands.begin())->impl();
     bool fits = !floating || IsFloating(first->dtype);
@@ -47,7 +47,8 @@ Tensor Binary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& a,
   Tape* tape;
   Tensor error;
   if (!Prepare(name, {&a, &b}, &tape, &error)) return error;
-  absl::StatusOr<TensorImpl*> out = internal::RunBinary(tape, kernel, *a.impl(), *b.impl());
+  absl::StatusOr<TensorImpl*> out =
+      internal::RunBinary(tape, kernel, *a.impl(), *b.impl());
   if (!out.ok()) return Fail(tape, out.status());
   return Finish(tape, *out, grad_op, {a.impl(), b.impl()});
 }
@@ -66,7 +67,8 @@ Tensor Unary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
 Tensor ScalarLike(const Tensor& like, double value) {
   if (!like.ok()) return like;
   Tape* tape = like.tape() != nullptr ? like.tape() : Tape::Current();
-  absl::StatusOr<TensorImpl*> out = internal::NewResult(tape, {}, like.dtype(), like.device());
+  absl::StatusOr<TensorImpl*> out =
+      internal::NewResult(tape, {}, like.dtype(), like.device());
   if (!out.ok()) return Fail(tape, out.status());
   OpAttrs attrs;
   attrs.scalar0 = value;
@@ -151,7 +153,8 @@ Tensor AlongAxis(const char* name, OpKind kernel, GradOp grad_op, const Tensor& 
   int a;
   if (!NormalizeAxis(axis, x.dim(), &a)) {
     const TensorImpl* operands[] = {x.impl()};
-    return Fail(tape, OpError(name, operands, absl::StrFormat("axis %d is out of range", axis)));
+    return Fail(
+        tape, OpError(name, operands, absl::StrFormat("axis %d is out of range", axis)));
   }
   attrs.axis = a;
   return Unary(name, kernel, grad_op, x, attrs);
@@ -256,13 +259,15 @@ Tensor MatMul(const Tensor& a, const Tensor& b) {
   if (!Prepare("matmul", {&a, &b}, &tape, &error)) return error;
   const TensorImpl* impls[] = {a.impl(), b.impl()};
   if (a.dim() == 0 || b.dim() == 0) {
-    return Fail(tape, OpError("matmul", impls, "operands must have at least 1 dimension"));
+    return Fail(tape,
+                OpError("matmul", impls, "operands must have at least 1 dimension"));
   }
   const int64_t k_a = a.shape().back();
   const int64_t k_b = b.dim() == 1 ? b.shape()[0] : b.shape()[b.dim() - 2];
   if (k_a != k_b) {
-    return Fail(tape, OpError("matmul", impls,
-                              absl::StrFormat("inner dimensions differ (%d vs %d)", k_a, k_b)));
+    return Fail(tape,
+                OpError("matmul", impls,
+                        absl::StrFormat("inner dimensions differ (%d vs %d)", k_a, k_b)));
   }
   // torch.matmul: a 1-D operand is promoted to a matrix and the added axis removed.
   const Tensor a2 = a.dim() == 1 ? a.Unsqueeze(0) : a;
@@ -299,7 +304,8 @@ Tensor CrossEntropy(const Tensor& logits, const Tensor& targets) {
                               "needs logits [N, C] and i64 class indices [N]"));
   }
   if (logits.device() != targets.device()) {
-    return Fail(tape, OpError("cross_entropy", impls, "operands are on different devices"));
+    return Fail(tape,
+                OpError("cross_entropy", impls, "operands are on different devices"));
   }
   absl::StatusOr<TensorImpl*> out =
       internal::NewResult(tape, {}, logits.dtype(), logits.device());
@@ -328,15 +334,17 @@ Tensor IndexSelect(const Tensor& x, const Tensor& indices) {
   const TensorImpl* impls[] = {x.impl(), indices.impl()};
   if (x.dim() == 0 || indices.dim() != 1 || indices.dtype() != DType::kI64 ||
       x.device() != indices.device()) {
-    return Fail(tape, OpError("index_select", impls,
-                              "needs a tensor of rank >= 1 and i64 indices [K] on its device"));
+    return Fail(tape,
+                OpError("index_select", impls,
+                        "needs a tensor of rank >= 1 and i64 indices [K] on its device"));
   }
   Layout shape = x.impl()->layout;
   shape.sizes[0] = indices.size(0);
   absl::StatusOr<TensorImpl*> out =
       internal::NewResult(tape, shape.shape(), x.dtype(), x.device());
   if (!out.ok()) return Fail(tape, out.status());
-  if (absl::Status s = internal::Run(OpKind::kIndexSelect, {x.impl(), indices.impl()}, {*out});
+  if (absl::Status s =
+          internal::Run(OpKind::kIndexSelect, {x.impl(), indices.impl()}, {*out});
       !s.ok()) {
     return Fail(tape, internal::Discard(*out, s));
   }
@@ -357,7 +365,8 @@ Tensor Concatenate(absl::Span<const Tensor> tensors, int64_t axis) {
   absl::InlinedVector<TensorImpl*, 8> impls;
   for (const Tensor& t : tensors) impls.push_back(t.impl());
   const absl::InlinedVector<const TensorImpl*, 8> const_impls(impls.begin(), impls.end());
-  if (absl::Status s = internal::SameDTypeAndDevice("concatenate", const_impls); !s.ok()) {
+  if (absl::Status s = internal::SameDTypeAndDevice("concatenate", const_impls);
+      !s.ok()) {
     return Fail(tape, s);
   }
   const Layout& first = impls[0]->layout;
@@ -398,13 +407,14 @@ Tensor Concatenate(absl::Span<const Tensor> tensors, int64_t axis) {
 
 Tensor Stack(absl::Span<const Tensor> tensors, int64_t axis) {
   if (tensors.empty()) {
-    return Fail(Tape::Current(), absl::InvalidArgumentError("stack: needs at least one tensor"));
+    return Fail(Tape::Current(),
+                absl::InvalidArgumentError("stack: needs at least one tensor"));
   }
   int a;
   if (!NormalizeAxis(axis, tensors[0].dim() + 1, &a)) {
-    return Fail(tensors[0].tape(),
-                absl::InvalidArgumentError(absl::StrFormat(
-                    "stack: axis %d is out of range for %s", axis, Describe(tensors[0]))));
+    return Fail(tensors[0].tape(), absl::InvalidArgumentError(absl::StrFormat(
+                                       "stack: axis %d is out of range for %s", axis,
+                                       Describe(tensors[0]))));
   }
   absl::InlinedVector<Tensor, 8> expanded;
   for (const Tensor& t : tensors) expanded.push_back(t.Unsqueeze(a));

@@ -37,7 +37,8 @@ Tensor ViewError(const char* name, const Tensor& x, const std::string& what) {
 Tensor Tensor::Transpose(int64_t a, int64_t b) const {
   int ia, ib;
   if (!ok() || !NormalizeAxis(a, dim(), &ia) || !NormalizeAxis(b, dim(), &ib)) {
-    return ViewError("transpose", *this, absl::StrFormat("axes (%d, %d) are out of range", a, b));
+    return ViewError("transpose", *this,
+                     absl::StrFormat("axes (%d, %d) are out of range", a, b));
   }
   int64_t order[kMaxRank];
   std::iota(order, order + dim(), 0);
@@ -57,13 +58,15 @@ Tensor Tensor::Permute(Shape order) const {
   int64_t extra[kMaxRank];
   uint32_t seen = 0;
   for (int i = 0; valid && i < dim(); ++i) {
-    valid = NormalizeAxis(order[i], dim(), &normalized[i]) && !(seen & (1u << normalized[i]));
+    valid =
+        NormalizeAxis(order[i], dim(), &normalized[i]) && !(seen & (1u << normalized[i]));
     seen |= 1u << normalized[i];
     extra[i] = normalized[i];
   }
   if (!valid) {
-    return ViewError("permute", *this,
-                     absl::StrFormat("%s is not a permutation of the axes", ShapeString(order)));
+    return ViewError(
+        "permute", *this,
+        absl::StrFormat("%s is not a permutation of the axes", ShapeString(order)));
   }
   return View("permute", *this, impl_->layout.Permuted({normalized, size_t(dim())}),
               GradOp::kPermute, {extra, size_t(dim())});
@@ -90,8 +93,9 @@ Tensor Tensor::Reshape(Shape shape) const {
     if (valid) sizes[infer] = numel() / known;
   }
   if (!valid || (infer < 0 && known != numel())) {
-    return ViewError("reshape", *this,
-                     absl::StrFormat("cannot view %d elements as %s", numel(), ShapeString(shape)));
+    return ViewError(
+        "reshape", *this,
+        absl::StrFormat("cannot view %d elements as %s", numel(), ShapeString(shape)));
   }
   if (!is_contiguous()) {
     return ViewError("reshape", *this, "needs contiguous data; call Contiguous() first");
@@ -104,16 +108,20 @@ Tensor Tensor::Reshape(Shape shape) const {
 Tensor Tensor::Slice(int64_t axis, int64_t start, int64_t stop, int64_t step) const {
   int a;
   if (!ok() || !NormalizeAxis(axis, dim(), &a) || step <= 0) {
-    return ViewError("slice", *this,
-                     absl::StrFormat("axis %d / step %d is invalid (steps must be > 0)", axis, step));
+    return ViewError(
+        "slice", *this,
+        absl::StrFormat("axis %d / step %d is invalid (steps must be > 0)", axis, step));
   }
   // Python's rules: negative bounds count from the end; out-of-range ones clamp.
   const int64_t n = impl_->layout.sizes[a];
-  auto clamp = [n](int64_t i) { return std::min(std::max(i < 0 ? i + n : i, int64_t{0}), n); };
+  auto clamp = [n](int64_t i) {
+    return std::min(std::max(i < 0 ? i + n : i, int64_t{0}), n);
+  };
   start = clamp(start);
   stop = std::max(clamp(stop), start);
   const int64_t extra[] = {a, start, stop, step};
-  return View("slice", *this, impl_->layout.Sliced(a, start, stop, step), GradOp::kSlice, extra);
+  return View("slice", *this, impl_->layout.Sliced(a, start, stop, step), GradOp::kSlice,
+              extra);
 }
 
 Tensor Tensor::Expand(Shape shape) const {
@@ -141,7 +149,8 @@ Tensor Tensor::Squeeze(int64_t axis) const {
 Tensor Tensor::Unsqueeze(int64_t axis) const {
   int a;
   if (!ok() || dim() >= kMaxRank || !NormalizeAxis(axis, dim() + 1, &a)) {
-    return ViewError("unsqueeze", *this, absl::StrFormat("axis %d is out of range", axis));
+    return ViewError("unsqueeze", *this,
+                     absl::StrFormat("axis %d is out of range", axis));
   }
   return View("unsqueeze", *this, impl_->layout.WithAxis(a), GradOp::kReshape);
 }

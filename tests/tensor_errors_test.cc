@@ -32,11 +32,14 @@ TEST(TensorErrors, ShapeMismatchNamesOpAndOperands) {
 }
 
 TEST(TensorErrors, DTypeAndDeviceMismatch) {
-  EXPECT_THAT((Tensor::Zeros({2}) * Tensor::Zeros({2}, DType::kF64)).status().message(),
-              HasSubstr("mul: operands differ in dtype (operands: f32[2] on cpu, f64[2] on cpu)"));
-  EXPECT_THAT(Sub(Tensor::Zeros({2}), FakeCuda({2})).status().message(),
-              HasSubstr("sub: operands are on different devices; copy one with to(device) "
-                        "first (operands: f32[2] on cpu, f32[2] on cuda:0)"));
+  EXPECT_THAT(
+      (Tensor::Zeros({2}) * Tensor::Zeros({2}, DType::kF64)).status().message(),
+      HasSubstr(
+          "mul: operands differ in dtype (operands: f32[2] on cpu, f64[2] on cpu)"));
+  EXPECT_THAT(
+      Sub(Tensor::Zeros({2}), FakeCuda({2})).status().message(),
+      HasSubstr("sub: operands are on different devices; copy one with to(device) "
+                "first (operands: f32[2] on cpu, f32[2] on cuda:0)"));
   EXPECT_THAT(Tensor::Zeros({2}, DType::kF32, Device::Cuda()).status().message(),
               HasSubstr("cuda"));
   EXPECT_THAT(Exp(Tensor::FromData(absl::MakeConstSpan(std::vector<int64_t>{1}), {1}))
@@ -51,11 +54,15 @@ TEST(TensorErrors, BadAxes) {
             "sum: axis 2 is out of range (operands: f32[2, 3] on cpu)");
   EXPECT_EQ(Mean(x, {1, -1}).status().message(),
             "mean: axis -1 is repeated (operands: f32[2, 3] on cpu)");
-  EXPECT_THAT(Softmax(x, 5).status().message(), HasSubstr("softmax: axis 5 is out of range"));
-  EXPECT_THAT(x.Transpose(0, 3).status().message(),
-              HasSubstr("transpose: axes (0, 3) are out of range (operands: f32[2, 3] on cpu)"));
-  EXPECT_THAT(x.Squeeze(0).status().message(), HasSubstr("squeeze: axis 0 is not of size 1"));
-  EXPECT_THAT(x.Permute({0, 0}).status().message(), HasSubstr("permute: [0, 0] is not a permutation"));
+  EXPECT_THAT(Softmax(x, 5).status().message(),
+              HasSubstr("softmax: axis 5 is out of range"));
+  EXPECT_THAT(
+      x.Transpose(0, 3).status().message(),
+      HasSubstr("transpose: axes (0, 3) are out of range (operands: f32[2, 3] on cpu)"));
+  EXPECT_THAT(x.Squeeze(0).status().message(),
+              HasSubstr("squeeze: axis 0 is not of size 1"));
+  EXPECT_THAT(x.Permute({0, 0}).status().message(),
+              HasSubstr("permute: [0, 0] is not a permutation"));
   EXPECT_THAT(Concatenate({x, x}, 2).status().message(),
               HasSubstr("concatenate: axis 2 is out of range"));
   EXPECT_THAT(Concatenate({x, Tensor::Zeros({3, 3})}, 1).status().message(),
@@ -77,17 +84,23 @@ TEST(TensorErrors, BadIndicesAndLabels) {
 
 TEST(TensorErrors, ViewsAndMatMul) {
   const Tensor x = Tensor::Zeros({2, 3});
-  EXPECT_THAT(x.Reshape({4, 2}).status().message(),
-              HasSubstr("reshape: cannot view 6 elements as [4, 2] (operands: f32[2, 3] on cpu)"));
+  EXPECT_THAT(
+      x.Reshape({4, 2}).status().message(),
+      HasSubstr(
+          "reshape: cannot view 6 elements as [4, 2] (operands: f32[2, 3] on cpu)"));
   EXPECT_THAT(x.T().Reshape({6}).status().message(),
               HasSubstr("reshape: needs contiguous data; call Contiguous() first"));
-  EXPECT_THAT(x.Expand({4, 3}).status().message(), HasSubstr("expand: cannot broadcast to [4, 3]"));
+  EXPECT_THAT(x.Expand({4, 3}).status().message(),
+              HasSubstr("expand: cannot broadcast to [4, 3]"));
   EXPECT_THAT(x.Slice(0, 0, 1, 0).status().message(), HasSubstr("steps must be > 0"));
   EXPECT_EQ(MatMul(x, x).status().message(),
-            "matmul: inner dimensions differ (3 vs 2) (operands: f32[2, 3] on cpu, f32[2, 3] on cpu)");
-  EXPECT_THAT(MatMul(Tensor::Zeros({2, 2, 3}), Tensor::Zeros({3, 3, 2})).status().message(),
-              HasSubstr("matmul: batch dimensions do not broadcast"));
-  EXPECT_THAT(Clamp(x, 1, 0).status().message(), HasSubstr("clamp: low 1 is above high 0"));
+            "matmul: inner dimensions differ (3 vs 2) (operands: f32[2, 3] on cpu, "
+            "f32[2, 3] on cpu)");
+  EXPECT_THAT(
+      MatMul(Tensor::Zeros({2, 2, 3}), Tensor::Zeros({3, 3, 2})).status().message(),
+      HasSubstr("matmul: batch dimensions do not broadcast"));
+  EXPECT_THAT(Clamp(x, 1, 0).status().message(),
+              HasSubstr("clamp: low 1 is above high 0"));
   EXPECT_THAT(Tensor::FromData({1, 2, 3}, {2, 2}).status().message(),
               HasSubstr("from_data: 3 values do not fill shape [2, 2]"));
 }
@@ -103,7 +116,8 @@ TEST(TensorErrors, ErrorsPropagateAndStickToTheTape) {
   const Tensor loss = Sum(w);
   EXPECT_THAT(loss.Backward().message(), HasSubstr("add: shapes do not broadcast"));
   EXPECT_THAT(Tensor().status().message(), HasSubstr("empty Tensor"));
-  EXPECT_THAT(Sum(Tensor()).status().message(), HasSubstr("sum: operand 0 is an empty Tensor"));
+  EXPECT_THAT(Sum(Tensor()).status().message(),
+              HasSubstr("sum: operand 0 is an empty Tensor"));
 }
 
 TEST(TensorErrors, BackwardPreconditions) {
@@ -111,8 +125,9 @@ TEST(TensorErrors, BackwardPreconditions) {
   EXPECT_THAT((w * 2.0).Backward().message(), HasSubstr("was not recorded on a tape"));
   Tape tape;
   TapeScope scope(&tape);
-  EXPECT_THAT((w * 2.0).Backward().message(),
-              HasSubstr("backward: needs a one-element tensor (a loss), got f32[2] on cpu"));
+  EXPECT_THAT(
+      (w * 2.0).Backward().message(),
+      HasSubstr("backward: needs a one-element tensor (a loss), got f32[2] on cpu"));
   Tape other;
   const Tensor on_other = [&] {
     TapeScope s(&other);

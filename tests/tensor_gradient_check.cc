@@ -62,7 +62,8 @@ TensorGradientCheck CheckTensorGradient(const TensorFunction& f,
   check.analytic = run.grads;
 
   std::vector<Tensor> x;
-  for (const Tensor& t : inputs) x.push_back(Convert(t, t.dtype() == DType::kI64 ? DType::kI64 : DType::kF64));
+  for (const Tensor& t : inputs)
+    x.push_back(Convert(t, t.dtype() == DType::kI64 ? DType::kI64 : DType::kF64));
   Tape tape;
   TapeScope scope(&tape);
   NoGradScope no_grad;
@@ -87,8 +88,8 @@ TensorGradientCheck CheckTensorGradient(const TensorFunction& f,
         values[j] = saved;
         (void)x[i].CopyFrom(values);
         numeric[j] = (plus - minus) / (2 * step);
-        const double error =
-            std::fabs(check.analytic[i][j] - numeric[j]) / std::max(1.0, std::fabs(numeric[j]));
+        const double error = std::fabs(check.analytic[i][j] - numeric[j]) /
+                             std::max(1.0, std::fabs(numeric[j]));
         check.max_error = std::max(check.max_error, std::isnan(error) ? INFINITY : error);
       }
     }

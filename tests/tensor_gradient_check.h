@@ -2,7 +2,8 @@
 //
 //   TensorGradientCheck check = CheckTensorGradient(
 //       [](absl::Span<const Tensor> x) { return MatMul(x[0], x[1].T()); },
-//       {Tensor::Randn({2, 3}, rng, DType::kF64), Tensor::Randn({4, 3}, rng, DType::kF64)});
+//       {Tensor::Randn({2, 3}, rng, DType::kF64), Tensor::Randn({4, 3}, rng,
+//       DType::kF64)});
 //   EXPECT_TRUE(check.status.ok()) << check.status;
 //   EXPECT_LT(check.max_error, 1e-7);
 //

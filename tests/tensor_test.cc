@@ -3,9 +3,9 @@
 #include <cmath>
 #include <vector>
 
+#include "core/registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "core/registry.h"
 #include "tapegrad.h"
 
 namespace tapegrad {
@@ -227,9 +227,11 @@ TEST(KernelRegistryTest, DuplicateRegistrationSaysWhere) {
   ASSERT_TRUE(registry.Register(key, Dummy, "a.cc:1").ok());
   const absl::Status twice = registry.Register(key, Dummy, "b.cc:2");
   EXPECT_EQ(twice.code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_THAT(twice.message(), HasSubstr("(add, f32, cpu) is registered twice: at a.cc:1 and at b.cc:2"));
-  EXPECT_THAT(registry.Find(OpKind::kMul, DType::kF32, DeviceType::kCpu).status().message(),
-              HasSubstr("nothing (is the kernel library linked?)"));
+  EXPECT_THAT(twice.message(),
+              HasSubstr("(add, f32, cpu) is registered twice: at a.cc:1 and at b.cc:2"));
+  EXPECT_THAT(
+      registry.Find(OpKind::kMul, DType::kF32, DeviceType::kCpu).status().message(),
+      HasSubstr("nothing (is the kernel library linked?)"));
 }
 
 }  // namespace

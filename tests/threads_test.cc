@@ -47,6 +47,40 @@ TEST(Threads, EightTapesOnEightThreads) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(results[t], expected) << "thread " << t;
 }
 
+// A tensor regression on its own tape, with ops large enough to use the shared
+// CPU worker pool; returns the final loss.
+double TrainTensors(int steps) {
+  Random rng(11);
+  Tensor w = Tensor::Randn({256, 1}, rng, DType::kF64).RequiresGrad();
+  const Tensor x = Tensor::Randn({512, 256}, rng, DType::kF64);
+  const Tensor y = Tensor::Randn({512, 1}, rng, DType::kF64);
+  Tape tape;
+  TapeScope scope(&tape);
+  const TapeMark mark = tape.Mark();
+  double loss_value = 0;
+  for (int i = 0; i < steps; ++i) {
+    const Tensor loss = Mse(MatMul(x, w), y) + Sum(Tanh(x * 0.5)) * 0.0;
+    if (!loss.Backward().ok()) return NAN;
+    loss_value = loss.item();
+    if (!w.AddInPlace(w.grad(), -0.05).ok()) return NAN;
+    w.ZeroGrad();
+    if (!tape.Rewind(mark).ok()) return NAN;
+  }
+  return loss_value;
+}
+
+TEST(Threads, TensorTapesOnManyThreadsShareThePoolSafely) {
+  const double expected = TrainTensors(5);
+  ASSERT_FALSE(std::isnan(expected));
+  std::vector<double> results(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&results, t] { results[t] = TrainTensors(5); });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (double r : results) EXPECT_EQ(r, expected);
+}
+
 TEST(Threads, GradModeIsPerThread) {
   NoGradScope no_grad;
   bool other_thread_enabled = false;

@@ -18,16 +18,17 @@ T* At(char* p) {
 // out = f(x).
 template <class T, class F>
 void MapUnary(const KernelCall& c, F f) {
-  Loop<2>({c.outputs[0], c.inputs[0]}).Run(true, [&](int64_t n, char** p, const int64_t* s) {
-    T* o = At<T>(p[0]);
-    const T* x = At<T>(p[1]);
-    if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
-      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
-    } else {
-      const int64_t so = s[0] / sizeof(T), sx = s[1] / sizeof(T);
-      for (int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sx]);
-    }
-  });
+  Loop<2>({c.outputs[0], c.inputs[0]})
+      .Run(true, [&](int64_t n, char** p, const int64_t* s) {
+        T* o = At<T>(p[0]);
+        const T* x = At<T>(p[1]);
+        if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
+          for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+        } else {
+          const int64_t so = s[0] / sizeof(T), sx = s[1] / sizeof(T);
+          for (int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sx]);
+        }
+      });
 }
 
 // out = f(a, b), with fast rows for contiguous operands and for a scalar one.
@@ -172,7 +173,8 @@ absl::Status ClampGrad(const KernelCall& c) {
 template <class T>
 absl::Status PowGrad(const KernelCall& c) {
   const T p = T(c.attrs.scalar0);
-  MapBinary<T>(c, [=](T x, T g) { return p == T(0) ? T(0) : p * std::pow(x, p - T(1)) * g; });
+  MapBinary<T>(
+      c, [=](T x, T g) { return p == T(0) ? T(0) : p * std::pow(x, p - T(1)) * g; });
   return absl::OkStatus();
 }
 
@@ -303,7 +305,7 @@ absl::Status MaximumGrad(const KernelCall& c) {
   return absl::OkStatus();
 }
 
-#define REGISTER_FLOAT(op, kernel)                    \
+#define REGISTER_FLOAT(op, kernel)                         \
   TAPEGRAD_REGISTER_KERNEL(op, kF32, kCpu, kernel<float>); \
   TAPEGRAD_REGISTER_KERNEL(op, kF64, kCpu, kernel<double>)
 

@@ -41,14 +41,16 @@ absl::Status IndexSelect(const KernelCall& c) {
   const TensorImpl& x = *c.inputs[0];
   const TensorImpl& indices = *c.inputs[1];
   TensorImpl& out = *c.outputs[0];
-  if (absl::Status s = CheckIndices(indices, x.layout.sizes[0], "index_select"); !s.ok()) return s;
+  if (absl::Status s = CheckIndices(indices, x.layout.sizes[0], "index_select"); !s.ok())
+    return s;
   for (int64_t k = 0; k < indices.layout.sizes[0]; ++k) {
     TensorImpl src, dst;
     RowView(x, IndexAt(indices, k), &src);
     RowView(out, k, &dst);
     Loop<2>({&dst, &src}).Run(false, [](int64_t n, char** p, const int64_t* s) {
       for (int64_t i = 0; i < n; ++i) {
-        *reinterpret_cast<T*>(p[0] + i * s[0]) = *reinterpret_cast<const T*>(p[1] + i * s[1]);
+        *reinterpret_cast<T*>(p[0] + i * s[0]) =
+            *reinterpret_cast<const T*>(p[1] + i * s[1]);
       }
     });
   }
@@ -60,14 +62,16 @@ absl::Status IndexAdd(const KernelCall& c) {
   const TensorImpl& src = *c.inputs[0];
   const TensorImpl& indices = *c.inputs[1];
   TensorImpl& out = *c.outputs[0];
-  if (absl::Status s = CheckIndices(indices, out.layout.sizes[0], "index_add"); !s.ok()) return s;
+  if (absl::Status s = CheckIndices(indices, out.layout.sizes[0], "index_add"); !s.ok())
+    return s;
   for (int64_t k = 0; k < indices.layout.sizes[0]; ++k) {
     TensorImpl from, to;
     RowView(src, k, &from);
     RowView(out, IndexAt(indices, k), &to);
     Loop<2>({&to, &from}).Run(false, [](int64_t n, char** p, const int64_t* s) {
       for (int64_t i = 0; i < n; ++i) {
-        *reinterpret_cast<T*>(p[0] + i * s[0]) += *reinterpret_cast<const T*>(p[1] + i * s[1]);
+        *reinterpret_cast<T*>(p[0] + i * s[0]) +=
+            *reinterpret_cast<const T*>(p[1] + i * s[1]);
       }
     });
   }

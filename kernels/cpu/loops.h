@@ -1,7 +1,8 @@
 // The strided loop that every CPU elementwise kernel runs on.
 //
 //   // out[i] = a[i] + b[i] over any strides (broadcast operands have stride 0):
-//   Loop<3>({out, &a, &b}).Run(/*parallel=*/true, [](int64_t n, char** p, const int64_t* s) {
+//   Loop<3>({out, &a, &b}).Run(/*parallel=*/true, [](int64_t n, char** p, const int64_t*
+//   s) {
 //     ...  // n elements; operand k starts at p[k] and steps s[k] bytes
 //   });
 //
@@ -73,7 +74,8 @@ class Loop {
       Range(0, numel_, row);
       return;
     }
-    ParallelFor(numel_, kParallelGrain, [&](int64_t begin, int64_t end) { Range(begin, end, row); });
+    ParallelFor(numel_, kParallelGrain,
+                [&](int64_t begin, int64_t end) { Range(begin, end, row); });
   }
 
  private:

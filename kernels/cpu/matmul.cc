@@ -23,7 +23,8 @@ struct BlasMatrix {
 
 BlasMatrix Describe(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
   BlasMatrix m;
-  if ((col_stride == 1 || cols == 1) && (rows == 1 || row_stride >= std::max<int64_t>(1, cols))) {
+  if ((col_stride == 1 || cols == 1) &&
+      (rows == 1 || row_stride >= std::max<int64_t>(1, cols))) {
     m.ok = true;
     m.trans = CblasNoTrans;
     m.ld = rows == 1 ? std::max<int64_t>(1, cols) : row_stride;

@@ -49,7 +49,8 @@ class Pool {
   }
 
  private:
-  Pool() : threads_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {}
+  Pool()
+      : threads_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {}
 
   static void RunShare(absl::FunctionRef<void(int64_t, int64_t)> fn, int64_t n,
                        int shares, int share) {

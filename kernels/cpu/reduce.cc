@@ -56,7 +56,8 @@ absl::Status Reduce(const KernelCall& c) {
   const uint32_t axes = c.attrs.axes;
   const T scale = T(c.attrs.scalar0);
   const int rank = in.rank;
-  const bool inner_reduced = rank > 0 && (axes & (1u << (rank - 1))) && in.sizes[rank - 1] > 1;
+  const bool inner_reduced =
+      rank > 0 && (axes & (1u << (rank - 1))) && in.sizes[rank - 1] > 1;
 
   if (inner_reduced || rank == 0) {
     // Split the input into kept (outer) and reduced (inner) sub-layouts.
@@ -72,7 +73,8 @@ absl::Status Reduce(const KernelCall& c) {
     T* o = out.data_as<T>();
     const T* base = reinterpret_cast<const T*>(x.storage->data) + in.offset;
     const int64_t last = reduced.rank - 1;
-    ParallelFor(outputs, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(per_output, 1)),
+    ParallelFor(outputs,
+                std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(per_output, 1)),
                 [&](int64_t begin, int64_t end) {
                   for (int64_t j = begin; j < end; ++j) {
                     int64_t offset = 0, rest = j;
@@ -116,29 +118,30 @@ absl::Status Reduce(const KernelCall& c) {
   T* o = out.data_as<T>();
   for (int64_t i = 0; i < total; ++i) o[i] = identity;
   const int64_t rows = columns == 0 ? 0 : in.numel() / columns;
-  ParallelFor(columns, std::max<int64_t>(64, kParallelGrain / std::max<int64_t>(rows, 1)),
-              [&](int64_t begin, int64_t end) {
-                TensorImpl dst, src;
-                dst.storage = out.storage;
-                dst.dtype = out.dtype;
-                dst.layout = spread.Sliced(rank - 1, begin, end, 1);
-                dst.layout.offset += out.layout.offset;
-                src.storage = x.storage;
-                src.dtype = x.dtype;
-                src.layout = in.Sliced(rank - 1, begin, end, 1);
-                Loop<2>({&dst, &src}).Run(false, [](int64_t n, char** p, const int64_t* s) {
-                  T* acc = reinterpret_cast<T*>(p[0]);
-                  const T* v = reinterpret_cast<const T*>(p[1]);
-                  if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
-                    for (int64_t i = 0; i < n; ++i) acc[i] = Op<T, K>::Combine(acc[i], v[i]);
-                  } else {
-                    const int64_t sa = s[0] / int64_t(sizeof(T)), sv = s[1] / int64_t(sizeof(T));
-                    for (int64_t i = 0; i < n; ++i) {
-                      acc[i * sa] = Op<T, K>::Combine(acc[i * sa], v[i * sv]);
-                    }
-                  }
-                });
-              });
+  ParallelFor(
+      columns, std::max<int64_t>(64, kParallelGrain / std::max<int64_t>(rows, 1)),
+      [&](int64_t begin, int64_t end) {
+        TensorImpl dst, src;
+        dst.storage = out.storage;
+        dst.dtype = out.dtype;
+        dst.layout = spread.Sliced(rank - 1, begin, end, 1);
+        dst.layout.offset += out.layout.offset;
+        src.storage = x.storage;
+        src.dtype = x.dtype;
+        src.layout = in.Sliced(rank - 1, begin, end, 1);
+        Loop<2>({&dst, &src}).Run(false, [](int64_t n, char** p, const int64_t* s) {
+          T* acc = reinterpret_cast<T*>(p[0]);
+          const T* v = reinterpret_cast<const T*>(p[1]);
+          if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
+            for (int64_t i = 0; i < n; ++i) acc[i] = Op<T, K>::Combine(acc[i], v[i]);
+          } else {
+            const int64_t sa = s[0] / int64_t(sizeof(T)), sv = s[1] / int64_t(sizeof(T));
+            for (int64_t i = 0; i < n; ++i) {
+              acc[i * sa] = Op<T, K>::Combine(acc[i * sa], v[i * sv]);
+            }
+          }
+        });
+      });
   if (K == Kind::kSum && scale != T(1)) {
     for (int64_t i = 0; i < total; ++i) o[i] *= scale;
   }

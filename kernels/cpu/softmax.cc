@@ -58,7 +58,8 @@ absl::Status SoftmaxKernel(const KernelCall& c) {
                   } else {
                     const double inv = 1.0 / s;
                     for (int64_t i = 0; i < n; ++i) {
-                      orow[i * so] = static_cast<T>(std::exp(double(xr[i * sx] - m)) * inv);
+                      orow[i * so] =
+                          static_cast<T>(std::exp(double(xr[i * sx] - m)) * inv);
                     }
                   }
                 }
@@ -88,7 +89,8 @@ absl::Status CrossEntropy(const KernelCall& c) {
   const int64_t rows = x.layout.sizes[0], classes = x.layout.sizes[1];
   if (absl::Status s = CheckTargets(targets, classes, "cross_entropy"); !s.ok()) return s;
   const T* xs = reinterpret_cast<const T*>(x.storage->data) + x.layout.offset;
-  const int64_t* t = reinterpret_cast<const int64_t*>(targets.storage->data) + targets.layout.offset;
+  const int64_t* t =
+      reinterpret_cast<const int64_t*>(targets.storage->data) + targets.layout.offset;
   double total = 0;
   for (int64_t i = 0; i < rows; ++i) {
     const T* row = xs + i * x.layout.strides[0];
@@ -111,7 +113,8 @@ absl::Status CrossEntropyGrad(const KernelCall& c) {
   const int64_t rows = x.layout.sizes[0], classes = x.layout.sizes[1];
   if (absl::Status s = CheckTargets(targets, classes, "cross_entropy"); !s.ok()) return s;
   const T* xs = reinterpret_cast<const T*>(x.storage->data) + x.layout.offset;
-  const int64_t* t = reinterpret_cast<const int64_t*>(targets.storage->data) + targets.layout.offset;
+  const int64_t* t =
+      reinterpret_cast<const int64_t*>(targets.storage->data) + targets.layout.offset;
   T* o = out.data_as<T>();
   const double scale = double(g) / double(rows);
   const int64_t sx = x.layout.strides[1];
