@@ -23,11 +23,9 @@ Storage* Storage::NewHeap(size_t bytes, Device device) {
   return s;
 }
 
-void Storage::UnrefHeap() {
-  if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    ::operator delete(data, kDataAlign);
-    delete this;
-  }
+void Storage::DestroyHeap() {
+  ::operator delete(data, kDataAlign);
+  delete this;
 }
 
 TensorImpl* TensorImpl::NewHeap(absl::Span<const int64_t> shape, DType dtype,
@@ -53,12 +51,10 @@ TensorImpl* TensorImpl::NewHeapView(Storage* storage, const Layout& layout, DTyp
   return impl;
 }
 
-void TensorImpl::UnrefHeap() {
-  if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    if (grad != nullptr) grad->Unref();
-    storage->Unref();
-    delete this;
-  }
+void TensorImpl::DestroyHeap() {
+  if (grad != nullptr) grad->Unref();
+  storage->Unref();
+  delete this;
 }
 
 }  // namespace tapegrad

@@ -30,36 +30,41 @@ namespace tapegrad {
 
 class Tape;
 
-struct Storage {
-  void* data = nullptr;
-  size_t bytes = 0;
-  Device device;
+// Reference counting for the heap home; a no-op for arena objects. Derived
+// defines DestroyHeap(), called when the last reference goes.
+template <class Derived>
+struct HeapCounted {
   bool heap = false;
   std::atomic<int32_t> refs{1};
 
-  // A heap buffer of `bytes` (64-byte aligned, uninitialised) with one reference.
-  static Storage* NewHeap(size_t bytes, Device device);
   void Ref() {
     if (heap) refs.fetch_add(1, std::memory_order_relaxed);
   }
   void Unref() {
-    if (heap) UnrefHeap();
+    if (heap && refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      static_cast<Derived*>(this)->DestroyHeap();
+    }
   }
-
- private:
-  void UnrefHeap();
 };
 
-struct TensorImpl {
+struct Storage : HeapCounted<Storage> {
+  void* data = nullptr;
+  size_t bytes = 0;
+  Device device;
+
+  // A heap buffer of `bytes` (64-byte aligned, uninitialised) with one reference.
+  static Storage* NewHeap(size_t bytes, Device device);
+  void DestroyHeap();
+};
+
+struct TensorImpl : HeapCounted<TensorImpl> {
   Storage* storage = nullptr;
   Layout layout;
   DType dtype = DType::kF32;
   Device device;
-  bool heap = false;           // see the file comment
   bool requires_grad = false;  // a leaf that wants .grad, or a result of one
   // Arena impls: the tape slot that dates this impl (for Rewind safety checks).
   uint32_t slot = 0;
-  std::atomic<int32_t> refs{1};  // heap impls only
   // Same shape, contiguous; null until a backward pass reaches this tensor. A heap
   // impl owns its grad (a heap impl); an arena impl's grad is in the same arena.
   TensorImpl* grad = nullptr;
@@ -82,15 +87,7 @@ struct TensorImpl {
   static TensorImpl* NewHeap(absl::Span<const int64_t> shape, DType dtype, Device device);
   // A heap impl viewing `storage` (which gains a reference).
   static TensorImpl* NewHeapView(Storage* storage, const Layout& layout, DType dtype);
-  void Ref() {
-    if (heap) refs.fetch_add(1, std::memory_order_relaxed);
-  }
-  void Unref() {
-    if (heap) UnrefHeap();
-  }
-
- private:
-  void UnrefHeap();
+  void DestroyHeap();
 };
 
 }  // namespace tapegrad

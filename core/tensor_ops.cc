@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "core/tensor_internal.h"
@@ -160,6 +161,34 @@ Tensor AlongAxis(const char* name, OpKind kernel, GradOp grad_op, const Tensor& 
   return Unary(name, kernel, grad_op, x, attrs);
 }
 
+// An op on floating `x` and an i64 operand (class labels, row indices) on the
+// same device. `fits` checks the shapes and sets the output's.
+Tensor WithIndices(
+    const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
+    const Tensor& indices, const char* expected,
+    absl::FunctionRef<bool(const TensorImpl&, const TensorImpl&, Layout*)> fits) {
+  Tape* tape;
+  Tensor error;
+  if (!Prepare(name, {&x}, &tape, &error)) return error;
+  const Tensor* operands[] = {&x, &indices};
+  if (absl::Status s = internal::Place(name, operands, &tape); !s.ok())
+    return Fail(tape, s);
+  const TensorImpl* impls[] = {x.impl(), indices.impl()};
+  Layout shape;
+  if (indices.dtype() != DType::kI64 || x.device() != indices.device() ||
+      !fits(*x.impl(), *indices.impl(), &shape)) {
+    return Fail(tape, OpError(name, impls, expected));
+  }
+  absl::StatusOr<TensorImpl*> out =
+      internal::NewResult(tape, shape.shape(), x.dtype(), x.device());
+  if (!out.ok()) return Fail(tape, out.status());
+  if (absl::Status s = internal::Run(kernel, {x.impl(), indices.impl()}, {*out});
+      !s.ok()) {
+    return Fail(tape, internal::Discard(*out, s));
+  }
+  return Finish(tape, *out, grad_op, {x.impl(), indices.impl()});
+}
+
 }  // namespace
 
 Tensor Add(const Tensor& a, const Tensor& b) {
@@ -290,32 +319,13 @@ Tensor LogSoftmax(const Tensor& x, int64_t axis) {
 }
 
 Tensor CrossEntropy(const Tensor& logits, const Tensor& targets) {
-  Tape* tape;
-  Tensor error;
-  if (!Prepare("cross_entropy", {&logits}, &tape, &error)) return error;
-  const Tensor* operands[] = {&logits, &targets};
-  if (absl::Status s = internal::Place("cross_entropy", operands, &tape); !s.ok()) {
-    return Fail(tape, s);
-  }
-  const TensorImpl* impls[] = {logits.impl(), targets.impl()};
-  if (logits.dim() != 2 || targets.dim() != 1 || targets.dtype() != DType::kI64 ||
-      targets.size(0) != logits.size(0)) {
-    return Fail(tape, OpError("cross_entropy", impls,
-                              "needs logits [N, C] and i64 class indices [N]"));
-  }
-  if (logits.device() != targets.device()) {
-    return Fail(tape,
-                OpError("cross_entropy", impls, "operands are on different devices"));
-  }
-  absl::StatusOr<TensorImpl*> out =
-      internal::NewResult(tape, {}, logits.dtype(), logits.device());
-  if (!out.ok()) return Fail(tape, out.status());
-  if (absl::Status s =
-          internal::Run(OpKind::kCrossEntropy, {logits.impl(), targets.impl()}, {*out});
-      !s.ok()) {
-    return Fail(tape, internal::Discard(*out, s));
-  }
-  return Finish(tape, *out, GradOp::kCrossEntropy, {logits.impl(), targets.impl()});
+  return WithIndices("cross_entropy", OpKind::kCrossEntropy, GradOp::kCrossEntropy,
+                     logits, targets, "needs logits [N, C] and i64 class indices [N]",
+                     [](const TensorImpl& x, const TensorImpl& t, Layout* out) {
+                       out->rank = 0;
+                       return x.layout.rank == 2 && t.layout.rank == 1 &&
+                              t.layout.sizes[0] == x.layout.sizes[0];
+                     });
 }
 
 Tensor Mse(const Tensor& pred, const Tensor& target) {
@@ -324,31 +334,14 @@ Tensor Mse(const Tensor& pred, const Tensor& target) {
 }
 
 Tensor IndexSelect(const Tensor& x, const Tensor& indices) {
-  Tape* tape;
-  Tensor error;
-  if (!Prepare("index_select", {&x}, &tape, &error)) return error;
-  const Tensor* operands[] = {&x, &indices};
-  if (absl::Status s = internal::Place("index_select", operands, &tape); !s.ok()) {
-    return Fail(tape, s);
-  }
-  const TensorImpl* impls[] = {x.impl(), indices.impl()};
-  if (x.dim() == 0 || indices.dim() != 1 || indices.dtype() != DType::kI64 ||
-      x.device() != indices.device()) {
-    return Fail(tape,
-                OpError("index_select", impls,
-                        "needs a tensor of rank >= 1 and i64 indices [K] on its device"));
-  }
-  Layout shape = x.impl()->layout;
-  shape.sizes[0] = indices.size(0);
-  absl::StatusOr<TensorImpl*> out =
-      internal::NewResult(tape, shape.shape(), x.dtype(), x.device());
-  if (!out.ok()) return Fail(tape, out.status());
-  if (absl::Status s =
-          internal::Run(OpKind::kIndexSelect, {x.impl(), indices.impl()}, {*out});
-      !s.ok()) {
-    return Fail(tape, internal::Discard(*out, s));
-  }
-  return Finish(tape, *out, GradOp::kIndexSelect, {x.impl(), indices.impl()});
+  return WithIndices("index_select", OpKind::kIndexSelect, GradOp::kIndexSelect, x,
+                     indices,
+                     "needs a tensor of rank >= 1 and i64 indices [K] on its device",
+                     [](const TensorImpl& x, const TensorImpl& i, Layout* out) {
+                       *out = x.layout;
+                       out->sizes[0] = i.layout.sizes[0];
+                       return x.layout.rank >= 1 && i.layout.rank == 1;
+                     });
 }
 
 Tensor Concatenate(absl::Span<const Tensor> tensors, int64_t axis) {

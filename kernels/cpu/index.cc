@@ -36,52 +36,39 @@ void RowView(const TensorImpl& t, int64_t row, TensorImpl* view) {
   view->layout.offset = t.layout.offset + row * t.layout.strides[0];
 }
 
-template <class T>
-absl::Status IndexSelect(const KernelCall& c) {
-  const TensorImpl& x = *c.inputs[0];
+// index_select (kScatter false): out[k] = x[indices[k]].
+// index_add (kScatter true): out[indices[k]] += src[k].
+template <class T, bool kScatter>
+absl::Status Rows(const KernelCall& c) {
+  const TensorImpl& in = *c.inputs[0];
   const TensorImpl& indices = *c.inputs[1];
   TensorImpl& out = *c.outputs[0];
-  if (absl::Status s = CheckIndices(indices, x.layout.sizes[0], "index_select"); !s.ok())
+  const TensorImpl& indexed = kScatter ? out : in;
+  if (absl::Status s = CheckIndices(indices, indexed.layout.sizes[0],
+                                    kScatter ? "index_add" : "index_select");
+      !s.ok()) {
     return s;
-  for (int64_t k = 0; k < indices.layout.sizes[0]; ++k) {
-    TensorImpl src, dst;
-    RowView(x, IndexAt(indices, k), &src);
-    RowView(out, k, &dst);
-    Loop<2>({&dst, &src}).Run(false, [](int64_t n, char** p, const int64_t* s) {
-      for (int64_t i = 0; i < n; ++i) {
-        *reinterpret_cast<T*>(p[0] + i * s[0]) =
-            *reinterpret_cast<const T*>(p[1] + i * s[1]);
-      }
-    });
   }
-  return absl::OkStatus();
-}
-
-template <class T>
-absl::Status IndexAdd(const KernelCall& c) {
-  const TensorImpl& src = *c.inputs[0];
-  const TensorImpl& indices = *c.inputs[1];
-  TensorImpl& out = *c.outputs[0];
-  if (absl::Status s = CheckIndices(indices, out.layout.sizes[0], "index_add"); !s.ok())
-    return s;
   for (int64_t k = 0; k < indices.layout.sizes[0]; ++k) {
+    const int64_t picked = IndexAt(indices, k);
     TensorImpl from, to;
-    RowView(src, k, &from);
-    RowView(out, IndexAt(indices, k), &to);
+    RowView(in, kScatter ? k : picked, &from);
+    RowView(out, kScatter ? picked : k, &to);
     Loop<2>({&to, &from}).Run(false, [](int64_t n, char** p, const int64_t* s) {
       for (int64_t i = 0; i < n; ++i) {
-        *reinterpret_cast<T*>(p[0] + i * s[0]) +=
-            *reinterpret_cast<const T*>(p[1] + i * s[1]);
+        T& dst = *reinterpret_cast<T*>(p[0] + i * s[0]);
+        const T v = *reinterpret_cast<const T*>(p[1] + i * s[1]);
+        dst = kScatter ? dst + v : v;
       }
     });
   }
   return absl::OkStatus();
 }
 
-TAPEGRAD_REGISTER_KERNEL(kIndexSelect, kF32, kCpu, IndexSelect<float>);
-TAPEGRAD_REGISTER_KERNEL(kIndexSelect, kF64, kCpu, IndexSelect<double>);
-TAPEGRAD_REGISTER_KERNEL(kIndexAdd, kF32, kCpu, IndexAdd<float>);
-TAPEGRAD_REGISTER_KERNEL(kIndexAdd, kF64, kCpu, IndexAdd<double>);
+TAPEGRAD_REGISTER_KERNEL(kIndexSelect, kF32, kCpu, (Rows<float, false>));
+TAPEGRAD_REGISTER_KERNEL(kIndexSelect, kF64, kCpu, (Rows<double, false>));
+TAPEGRAD_REGISTER_KERNEL(kIndexAdd, kF32, kCpu, (Rows<float, true>));
+TAPEGRAD_REGISTER_KERNEL(kIndexAdd, kF64, kCpu, (Rows<double, true>));
 
 }  // namespace
 }  // namespace tapegrad::cpu
