@@ -19,9 +19,9 @@
 
 #include "core/arena.h"          // IWYU pragma: export
 #include "core/grad_mode.h"      // IWYU pragma: export
+#include "core/random.h"         // IWYU pragma: export
 #include "core/scalar_ops.h"     // IWYU pragma: export
 #include "core/status_macros.h"  // IWYU pragma: export
-#include "core/random.h"         // IWYU pragma: export
 #include "core/tape.h"           // IWYU pragma: export
 #include "core/tensor.h"         // IWYU pragma: export
 #include "core/tensor_ops.h"     // IWYU pragma: export

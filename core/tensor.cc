@@ -106,26 +106,43 @@ Tensor NewHeapOrError(Shape shape, DType dtype, Device device) {
   return Tensor::Wrap(*impl);
 }
 
+// Element `offset` of t's storage (not counting t's own offset), as a double.
+double ReadElement(const TensorImpl& t, int64_t offset) {
+  const char* base = static_cast<const char*>(t.storage->data);
+  switch (t.dtype) {
+    case DType::kF32:
+      return reinterpret_cast<const float*>(base)[offset];
+    case DType::kF64:
+      return reinterpret_cast<const double*>(base)[offset];
+    case DType::kI64:
+      return static_cast<double>(reinterpret_cast<const int64_t*>(base)[offset]);
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+// Stores `v` at element `offset` of t's storage, converted to t's dtype.
+void WriteElement(const TensorImpl& t, int64_t offset, double v) {
+  char* base = static_cast<char*>(t.storage->data);
+  switch (t.dtype) {
+    case DType::kF32:
+      reinterpret_cast<float*>(base)[offset] = static_cast<float>(v);
+      break;
+    case DType::kF64:
+      reinterpret_cast<double*>(base)[offset] = v;
+      break;
+    case DType::kI64:
+      reinterpret_cast<int64_t*>(base)[offset] = static_cast<int64_t>(v);
+      break;
+  }
+}
+
 template <class Fn>
 Tensor HostFilled(Shape shape, DType dtype, Fn value_at) {
   Tensor t = NewHeapOrError(shape, dtype, Device::Cpu());
   if (!t.ok()) return t;
   TensorImpl* impl = t.impl();
   const int64_t n = impl->numel();
-  for (int64_t i = 0; i < n; ++i) {
-    const double v = value_at(i);
-    switch (dtype) {
-      case DType::kF32:
-        impl->data_as<float>()[i] = static_cast<float>(v);
-        break;
-      case DType::kF64:
-        impl->data_as<double>()[i] = v;
-        break;
-      case DType::kI64:
-        impl->data_as<int64_t>()[i] = static_cast<int64_t>(v);
-        break;
-    }
-  }
+  for (int64_t i = 0; i < n; ++i) WriteElement(*impl, i, value_at(i));
   return t;
 }
 
@@ -246,19 +263,6 @@ Tensor Tensor::Scalar(double value, DType dtype) { return Full({}, value, dtype)
 
 namespace {
 
-double ReadElement(const TensorImpl& t, int64_t offset) {
-  const char* base = static_cast<const char*>(t.storage->data);
-  switch (t.dtype) {
-    case DType::kF32:
-      return reinterpret_cast<const float*>(base)[offset];
-    case DType::kF64:
-      return reinterpret_cast<const double*>(base)[offset];
-    case DType::kI64:
-      return static_cast<double>(reinterpret_cast<const int64_t*>(base)[offset]);
-  }
-  return std::numeric_limits<double>::quiet_NaN();
-}
-
 // Calls fn(storage offset) for every element in row-major order.
 template <class Fn>
 void ForEachOffset(const Layout& l, Fn fn) {
@@ -328,20 +332,8 @@ static absl::Status CopyInto(const Tensor& t, absl::Span<const T> data) {
                         Describe(t), impl->numel()));
   }
   size_t i = 0;
-  char* base = static_cast<char*>(impl->storage->data);
   ForEachOffset(impl->layout, [&](int64_t o) {
-    const T v = data[i++];
-    switch (impl->dtype) {
-      case DType::kF32:
-        reinterpret_cast<float*>(base)[o] = static_cast<float>(v);
-        break;
-      case DType::kF64:
-        reinterpret_cast<double*>(base)[o] = static_cast<double>(v);
-        break;
-      case DType::kI64:
-        reinterpret_cast<int64_t*>(base)[o] = static_cast<int64_t>(v);
-        break;
-    }
+    WriteElement(*impl, o, static_cast<double>(data[i++]));
   });
   return absl::OkStatus();
 }

@@ -178,7 +178,8 @@ absl::Status ExtremeReductionBackward(R& r, Tape& tape, TensorImpl& g) {
   ViewOf out_keep(*r.out, KeepdimLayout(r, *r.out));
   ViewOf g_keep(g, KeepdimLayout(r, g));
   TG_ASSIGN_OR_RETURN(TensorImpl * mask, RunBinary(&tape, OpKind::kEqual, x, out_keep));
-  TG_ASSIGN_OR_RETURN(TensorImpl * count, RunSum(&tape, *mask, r.attrs.axes, 1.0));
+  TG_ASSIGN_OR_RETURN(TensorImpl * count,
+                      RunReduce(&tape, OpKind::kSum, *mask, r.attrs.axes));
   TG_ASSIGN_OR_RETURN(TensorImpl * share, RunBinary(&tape, OpKind::kDiv, g_keep, *count));
   return AddProduct(tape, r, 0, OpKind::kMul, *mask, *share);
 }
@@ -205,7 +206,8 @@ absl::Status SoftmaxBackward(R& r, Tape& tape, TensorImpl& g) {
   if (!Wants(r, 0)) return absl::OkStatus();
   const TensorImpl& y = *r.out;
   TG_ASSIGN_OR_RETURN(TensorImpl * gy, RunBinary(&tape, OpKind::kMul, g, y));
-  TG_ASSIGN_OR_RETURN(TensorImpl * s, RunSum(&tape, *gy, 1u << r.attrs.axis, 1.0));
+  TG_ASSIGN_OR_RETURN(TensorImpl * s,
+                      RunReduce(&tape, OpKind::kSum, *gy, 1u << r.attrs.axis));
   TG_ASSIGN_OR_RETURN(TensorImpl * d, RunBinary(&tape, OpKind::kSub, g, *s));
   return AddProduct(tape, r, 0, OpKind::kMul, y, *d);
 }
@@ -214,7 +216,8 @@ absl::Status SoftmaxBackward(R& r, Tape& tape, TensorImpl& g) {
 absl::Status LogSoftmaxBackward(R& r, Tape& tape, TensorImpl& g) {
   if (!Wants(r, 0)) return absl::OkStatus();
   TG_ASSIGN_OR_RETURN(TensorImpl * p, RunUnary(&tape, OpKind::kExp, *r.out));
-  TG_ASSIGN_OR_RETURN(TensorImpl * s, RunSum(&tape, g, 1u << r.attrs.axis, 1.0));
+  TG_ASSIGN_OR_RETURN(TensorImpl * s,
+                      RunReduce(&tape, OpKind::kSum, g, 1u << r.attrs.axis));
   TG_ASSIGN_OR_RETURN(TensorImpl * ps, RunBinary(&tape, OpKind::kMul, *p, *s));
   return AddProduct(tape, r, 0, OpKind::kSub, g, *ps);
 }

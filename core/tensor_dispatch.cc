@@ -240,8 +240,8 @@ absl::StatusOr<TensorImpl*> RunUnary(Tape* tape, OpKind op, const TensorImpl& x,
   return out;
 }
 
-absl::StatusOr<TensorImpl*> RunSum(Tape* tape, const TensorImpl& x, uint32_t axes,
-                                   double scale) {
+absl::StatusOr<TensorImpl*> RunReduce(Tape* tape, OpKind op, const TensorImpl& x,
+                                      uint32_t axes, double scale) {
   Layout keep = x.layout;
   for (int i = 0; i < keep.rank; ++i) {
     if (axes & (1u << i)) keep.sizes[i] = 1;
@@ -250,8 +250,7 @@ absl::StatusOr<TensorImpl*> RunSum(Tape* tape, const TensorImpl& x, uint32_t axe
   OpAttrs attrs;
   attrs.axes = axes;
   attrs.scalar0 = scale;
-  if (absl::Status s = Run(OpKind::kSum, {&x}, {out}, attrs); !s.ok())
-    return Discard(out, s);
+  if (absl::Status s = Run(op, {&x}, {out}, attrs); !s.ok()) return Discard(out, s);
   return out;
 }
 
@@ -320,9 +319,8 @@ absl::Status Accumulate(Tape& tape, TensorImpl& input, const TensorImpl& contrib
         axes |= 1u << i;
       }
     }
-    TG_ASSIGN_OR_RETURN(TensorImpl * summed, RunSum(&tape, *c, axes, 1.0));
+    TG_ASSIGN_OR_RETURN(TensorImpl * summed, RunReduce(&tape, OpKind::kSum, *c, axes));
     InitView(&reshaped, *summed, Layout::Contiguous(input.layout.shape()));
-    reshaped.layout.offset = summed->layout.offset;
     c = &reshaped;
     owned = true;
   }

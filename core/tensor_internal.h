@@ -118,9 +118,10 @@ absl::StatusOr<TensorImpl*> RunBinary(Tape* tape, OpKind op, const TensorImpl& a
                                       const TensorImpl& b, const OpAttrs& attrs = {});
 absl::StatusOr<TensorImpl*> RunUnary(Tape* tape, OpKind op, const TensorImpl& x,
                                      const OpAttrs& attrs = {});
-// Sum over `axes` (bit set) with keepdim, scaled by `scale`.
-absl::StatusOr<TensorImpl*> RunSum(Tape* tape, const TensorImpl& x, uint32_t axes,
-                                   double scale);
+// A reduction kernel (kSum, kMax, kMin) over `axes` (bit set) with keepdim; a sum
+// is scaled by `scale`.
+absl::StatusOr<TensorImpl*> RunReduce(Tape* tape, OpKind op, const TensorImpl& x,
+                                      uint32_t axes, double scale = 1.0);
 // Batched matrix product of two rank >= 2 impls with broadcast batch dimensions.
 absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a,
                                       const TensorImpl& b);

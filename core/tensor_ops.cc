@@ -22,20 +22,17 @@ namespace {
 // Checks the operands of `op` and picks the tape; on failure returns false with
 // an error tensor in *error.
 bool Prepare(const char* op, std::initializer_list<const Tensor*> operands, Tape** tape,
-             Tensor* error, bool floating = true) {
+             Tensor* error) {
   absl::Status s =
       internal::Place(op, absl::MakeConstSpan(operands.begin(), operands.size()), tape);
   if (ABSL_PREDICT_TRUE(s.ok())) {
-    const TensorImpl* first = (*operands.begin())->impl();
-    bool fits = !floating || IsFloating(first->dtype);
-    for (const Tensor* t : operands) {
-      fits &= t->impl()->dtype == first->dtype && t->impl()->device == first->device;
-    }
-    if (ABSL_PREDICT_TRUE(fits)) return true;
-    absl::InlinedVector<const TensorImpl*, 4> impls;
-    for (const Tensor* t : operands) impls.push_back(t->impl());
-    s = internal::SameDTypeAndDevice(op, impls);
-    if (s.ok()) s = OpError(op, impls, "needs f32 or f64 operands");
+    const TensorImpl* impls[3];  // the most any op here checks (where)
+    size_t n = 0;
+    for (const Tensor* t : operands) impls[n++] = t->impl();
+    const absl::Span<const TensorImpl* const> checked(impls, n);
+    s = internal::SameDTypeAndDevice(op, checked);
+    if (ABSL_PREDICT_TRUE(s.ok() && IsFloating(impls[0]->dtype))) return true;
+    if (s.ok()) s = OpError(op, checked, "needs f32 or f64 operands");
   }
   Tape* any = nullptr;
   for (const Tensor* t : operands) any = any ? any : t->tape();
@@ -121,25 +118,12 @@ Tensor Reduce(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
   OpAttrs attrs;
   attrs.axes = *mask;
   attrs.scalar0 = mean ? 1.0 / static_cast<double>(count) : 1.0;
-  absl::StatusOr<TensorImpl*> out;
-  if (kernel == OpKind::kSum) {
-    out = internal::RunSum(tape, in, *mask, attrs.scalar0);
-  } else {
-    if (count == 0) {
-      const TensorImpl* operands[] = {&in};
-      return Fail(tape, OpError(name, operands, "reduction over an empty axis"));
-    }
-    Layout keep = in.layout;
-    for (int i = 0; i < keep.rank; ++i) {
-      if (*mask & (1u << i)) keep.sizes[i] = 1;
-    }
-    out = internal::NewResult(tape, keep.shape(), in.dtype, in.device);
-    if (out.ok()) {
-      if (absl::Status s = internal::Run(kernel, {&in}, {*out}, attrs); !s.ok()) {
-        out = internal::Discard(*out, s);
-      }
-    }
+  if (kernel != OpKind::kSum && count == 0) {
+    const TensorImpl* operands[] = {&in};
+    return Fail(tape, OpError(name, operands, "reduction over an empty axis"));
   }
+  absl::StatusOr<TensorImpl*> out =
+      internal::RunReduce(tape, kernel, in, *mask, attrs.scalar0);
   if (!out.ok()) return Fail(tape, out.status());
   if (!keepdim) DropAxes(*out, *mask);
   return Finish(tape, *out, grad_op, {x.impl()}, attrs);
@@ -147,16 +131,15 @@ Tensor Reduce(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
 
 Tensor AlongAxis(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
                  int64_t axis) {
-  Tape* tape;
-  Tensor error;
-  if (!Prepare(name, {&x}, &tape, &error)) return error;
-  OpAttrs attrs;
-  int a;
-  if (!NormalizeAxis(axis, x.dim(), &a)) {
+  // An x that is not ok() is reported by Unary's own checks.
+  int a = 0;
+  if (x.ok() && !NormalizeAxis(axis, x.dim(), &a)) {
     const TensorImpl* operands[] = {x.impl()};
     return Fail(
-        tape, OpError(name, operands, absl::StrFormat("axis %d is out of range", axis)));
+        x.tape() ? x.tape() : Tape::Current(),
+        OpError(name, operands, absl::StrFormat("axis %d is out of range", axis)));
   }
+  OpAttrs attrs;
   attrs.axis = a;
   return Unary(name, kernel, grad_op, x, attrs);
 }

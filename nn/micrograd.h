@@ -26,9 +26,9 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "core/random.h"
 #include "core/tape.h"
 #include "core/value.h"
-#include "core/random.h"
 
 namespace tapegrad::nn {
 
