@@ -19,6 +19,7 @@
 
 #include "core/arena.h"          // IWYU pragma: export
 #include "core/grad_mode.h"      // IWYU pragma: export
+#include "core/parameter_update.h"  // IWYU pragma: export
 #include "core/random.h"         // IWYU pragma: export
 #include "core/scalar_ops.h"     // IWYU pragma: export
 #include "core/status_macros.h"  // IWYU pragma: export

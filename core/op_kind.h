@@ -64,7 +64,14 @@ namespace tapegrad {
   X(kCrossEntropyGrad, "cross_entropy_grad", 3, 1) \
   /* rows */                                       \
   X(kIndexSelect, "index_select", 2, 1)            \
-  X(kIndexAdd, "index_add", 2, 1)
+  X(kIndexAdd, "index_add", 2, 1)                 \
+  /* losses and randomness */                      \
+  X(kBceWithLogits, "bce_with_logits", 2, 1)       \
+  X(kDropoutMask, "dropout_mask", 0, 1)            \
+  /* optimizer updates: in place, outside tapes */ \
+  X(kSgdStep, "sgd_step", 1, 2)                    \
+  X(kRmspropStep, "rmsprop_step", 1, 2)            \
+  X(kAdamStep, "adam_step", 1, 3)
 
 enum class OpKind : uint16_t {
 #define TAPEGRAD_OP_ENUM(e, name, in, out) e,

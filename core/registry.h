@@ -23,6 +23,12 @@
 //  - Reductions write a keepdim-shaped contiguous output; attrs.axes is the bit set
 //    of reduced axes, attrs.scalar0 scales a sum (1 for sum, 1/n for mean).
 //  - kIndexAdd and kCopy into a view accumulate/write in place into outputs[0].
+//  - kDropoutMask fills outputs[0] with 0 or 1/(1-p) (p = attrs.scalar0), keeping
+//    element i when a hash of (attrs.seed, i) says so: any device draws the same mask.
+//  - Optimizer steps (kSgdStep, kRmspropStep, kAdamStep) read the gradient as
+//    inputs[0] and update outputs[0] (the parameter) and their state tensors in
+//    place; all are contiguous and of one shape; call.scalars holds the
+//    hyperparameters (core/parameter_update.h lists them).
 //
 // Thread safety: lookups are lock-free and may run on any thread at any time.
 // Registration is meant for static initialisation; a later Register is safe
@@ -52,6 +58,7 @@ struct OpAttrs {
   double scalar1 = 0.0;  // clamp high
   uint32_t axes = 0;     // reductions: bit i set = axis i reduced
   int32_t axis = 0;      // softmax and friends
+  uint64_t seed = 0;     // random kernels: the counter-based stream's key
 };
 
 struct KernelCall {
@@ -59,6 +66,8 @@ struct KernelCall {
   absl::Span<const TensorImpl* const> inputs;
   absl::Span<TensorImpl* const> outputs;
   const OpAttrs& attrs;
+  // Optimizer hyperparameters, in the order kernels/cpu/optimizer.cc documents.
+  absl::Span<const double> scalars = {};
 };
 
 using KernelFn = absl::Status (*)(const KernelCall& call);

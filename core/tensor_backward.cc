@@ -121,6 +121,18 @@ absl::Status WhereBackward(R& r, Tape& tape, TensorImpl& g) {
   return absl::OkStatus();
 }
 
+// d/dx = sigmoid(x) - y, d/dy = -x: the stable form's derivative, exact at x = 0.
+absl::Status BceWithLogitsBackward(R& r, Tape& tape, TensorImpl& g) {
+  if (Wants(r, 0)) {
+    TG_ASSIGN_OR_RETURN(TensorImpl * s, RunUnary(&tape, OpKind::kSigmoid, In(r, 0)));
+    TG_ASSIGN_OR_RETURN(TensorImpl * d, RunBinary(&tape, OpKind::kSub, *s, In(r, 1)));
+    TG_RETURN_IF_ERROR(AddProduct(tape, r, 0, OpKind::kMul, g, *d));
+  }
+  if (!Wants(r, 1)) return absl::OkStatus();
+  TG_ASSIGN_OR_RETURN(TensorImpl * t, RunBinary(&tape, OpKind::kMul, g, In(r, 0)));
+  return AddUnary(tape, r, 1, OpKind::kNeg, *t, {});
+}
+
 absl::Status NegBackward(R& r, Tape& tape, TensorImpl& g) {
   return AddUnary(tape, r, 0, OpKind::kNeg, g, {});
 }
@@ -309,6 +321,7 @@ constexpr BackwardFn kBackward[] = {
     PassThrough /* expand */,
     SliceBackward,
     PassThrough /* copy */,
+    BceWithLogitsBackward,
 };
 static_assert(sizeof(kBackward) / sizeof(kBackward[0]) == size_t(GradOp::kCount),
               "one backward formula per GradOp, in GradOp's order");

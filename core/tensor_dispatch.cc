@@ -150,14 +150,16 @@ absl::StatusOr<TensorImpl*> NewView(Tape* tape, const TensorImpl& base,
 }
 
 absl::Status Run(OpKind op, std::initializer_list<const TensorImpl*> inputs,
-                 std::initializer_list<TensorImpl*> outputs, const OpAttrs& attrs) {
+                 std::initializer_list<TensorImpl*> outputs, const OpAttrs& attrs,
+                 absl::Span<const double> scalars) {
   const TensorImpl* key = *outputs.begin();
   KernelFn fn = KernelRegistry::Global().FindOrNull(op, key->dtype, key->device.type);
   if (ABSL_PREDICT_FALSE(fn == nullptr)) {
     return KernelRegistry::Global().Missing(op, key->dtype, key->device.type);
   }
   return fn(KernelCall{op, absl::MakeConstSpan(inputs.begin(), inputs.size()),
-                       absl::MakeConstSpan(outputs.begin(), outputs.size()), attrs});
+                       absl::MakeConstSpan(outputs.begin(), outputs.size()), attrs,
+                       scalars});
 }
 
 Tensor Fail(Tape* tape, absl::Status status) {

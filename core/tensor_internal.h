@@ -61,6 +61,7 @@ enum class GradOp : uint8_t {
   kExpand,
   kSlice,
   kCopy,
+  kBceWithLogits,
   kCount
 };
 
@@ -101,7 +102,8 @@ void InitView(TensorImpl* view, const TensorImpl& base, const Layout& layout);
 
 // Step 3.
 absl::Status Run(OpKind op, std::initializer_list<const TensorImpl*> inputs,
-                 std::initializer_list<TensorImpl*> outputs, const OpAttrs& attrs = {});
+                 std::initializer_list<TensorImpl*> outputs, const OpAttrs& attrs = {},
+                 absl::Span<const double> scalars = {});
 
 // Step 4. Returns the result handle, or an error tensor (also recorded on the tape).
 Tensor Finish(Tape* tape, TensorImpl* out, GradOp op,

@@ -61,19 +61,26 @@ Tensor Unary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
   return Finish(tape, *out, grad_op, {x.impl()}, attrs);
 }
 
-// A 0-d constant like `like` (same dtype and device, and its tape if it has one).
-Tensor ScalarLike(const Tensor& like, double value) {
-  if (!like.ok()) return like;
-  Tape* tape = like.tape() != nullptr ? like.tape() : Tape::Current();
+// A constant (no gradient) of `shape` with the dtype and device of `like`, written
+// by a kernel without inputs (kFill, kDropoutMask).
+Tensor Generate(Tape* tape, Shape shape, const Tensor& like, OpKind kernel,
+                const OpAttrs& attrs) {
   absl::StatusOr<TensorImpl*> out =
-      internal::NewResult(tape, {}, like.dtype(), like.device());
+      internal::NewResult(tape, shape, like.dtype(), like.device());
   if (!out.ok()) return Fail(tape, out.status());
-  OpAttrs attrs;
-  attrs.scalar0 = value;
-  if (absl::Status s = internal::Run(OpKind::kFill, {}, {*out}, attrs); !s.ok()) {
+  if (absl::Status s = internal::Run(kernel, {}, {*out}, attrs); !s.ok()) {
     return Fail(tape, internal::Discard(*out, s));
   }
   return Finish(tape, *out, GradOp::kCopy, {});
+}
+
+// A 0-d constant like `like` (same dtype and device, and its tape if it has one).
+Tensor ScalarLike(const Tensor& like, double value) {
+  if (!like.ok()) return like;
+  OpAttrs attrs;
+  attrs.scalar0 = value;
+  return Generate(like.tape() != nullptr ? like.tape() : Tape::Current(), {}, like,
+                  OpKind::kFill, attrs);
 }
 
 // The bit set of `axes` over rank `rank` (all axes if empty), or an error.
@@ -314,6 +321,27 @@ Tensor CrossEntropy(const Tensor& logits, const Tensor& targets) {
 Tensor Mse(const Tensor& pred, const Tensor& target) {
   const Tensor d = pred - target;
   return Mean(d * d);
+}
+
+Tensor BinaryCrossEntropyWithLogits(const Tensor& logits, const Tensor& targets) {
+  return Mean(Binary("binary_cross_entropy_with_logits", OpKind::kBceWithLogits,
+                     GradOp::kBceWithLogits, logits, targets));
+}
+
+Tensor Dropout(const Tensor& x, double p, uint64_t seed) {
+  Tape* tape;
+  Tensor error;
+  if (!Prepare("dropout", {&x}, &tape, &error)) return error;
+  if (!(p >= 0.0 && p <= 1.0)) {
+    const TensorImpl* operands[] = {x.impl()};
+    return Fail(tape, OpError("dropout", operands,
+                              absl::StrFormat("p = %g is not in [0, 1]", p)));
+  }
+  if (p == 0.0) return x;
+  OpAttrs attrs;
+  attrs.scalar0 = p;
+  attrs.seed = seed;
+  return Mul(x, Generate(tape, x.shape(), x, OpKind::kDropoutMask, attrs));
 }
 
 Tensor IndexSelect(const Tensor& x, const Tensor& indices) {

@@ -67,6 +67,17 @@ Tensor LogSoftmax(const Tensor& x, int64_t axis = -1);
 Tensor CrossEntropy(const Tensor& logits, const Tensor& targets);
 // Mean of (pred - target)^2 over all elements; shapes broadcast.
 Tensor Mse(const Tensor& pred, const Tensor& target);
+// Mean of -[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))] over all elements,
+// computed from the logits x without overflow (torch's
+// binary_cross_entropy_with_logits); targets y in [0, 1], shapes broadcast.
+Tensor BinaryCrossEntropyWithLogits(const Tensor& logits, const Tensor& targets);
+
+// ---- Randomness.
+// Inverted dropout: each element of x is zeroed with probability p and the rest
+// scaled by 1/(1-p). The mask is drawn from (seed, element index) only (see
+// CounterUniform in core/random.h): same seed, same mask, on every device. The
+// gradient flows through the kept elements. p must be in [0, 1]; p = 0 returns x.
+Tensor Dropout(const Tensor& x, double p, uint64_t seed);
 
 // ---- Indexing and joining.
 // Rows of x (axis 0) picked by i64 `indices` (1-D); negative indices are errors.

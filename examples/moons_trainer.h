@@ -32,14 +32,14 @@ class MoonsTrainer {
  public:
   MoonsTrainer(int points, uint64_t seed);
   absl::StatusOr<MoonsStep> Step(double learning_rate);
-  const nn::MLP& model() const { return model_; }
+  const nn::micrograd::MLP& model() const { return model_; }
   const nn::TwoMoons& data() const { return data_; }
   const Tape& tape() const { return tape_; }
 
  private:
   Tape tape_;
   nn::TwoMoons data_;
-  nn::MLP model_;
+  nn::micrograd::MLP model_;
   TapeMark step_mark_;
   std::vector<Value> losses_;  // scratch, reused every step
 };

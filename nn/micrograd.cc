@@ -4,7 +4,7 @@
 
 #include "core/scalar_ops.h"
 
-namespace tapegrad::nn {
+namespace tapegrad::nn::micrograd {
 
 void Module::zero_grad() const {
   for (const Value& p : parameters()) p.set_grad(0.0);
@@ -75,4 +75,4 @@ std::ostream& operator<<(std::ostream& os, const MLP& m) {
   return os << "]";
 }
 
-}  // namespace tapegrad::nn
+}  // namespace tapegrad::nn::micrograd

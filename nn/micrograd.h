@@ -1,7 +1,7 @@
 // micrograd's nn module in C++: Neuron, Layer, MLP on scalar Values.
 //
 //   tapegrad::Tape tape;
-//   tapegrad::nn::MLP model(tape, 2, {16, 16, 1}, /*seed=*/1337);
+//   tapegrad::nn::micrograd::MLP model(tape, 2, {16, 16, 1}, /*seed=*/1337);
 //   std::vector<tapegrad::Value> x = {tape.Leaf(0.5), tape.Leaf(-1.0)};
 //   tapegrad::Value score = model(x);                 // one output
 //   absl::Status s = score.Backward();
@@ -30,7 +30,7 @@
 #include "core/tape.h"
 #include "core/value.h"
 
-namespace tapegrad::nn {
+namespace tapegrad::nn::micrograd {
 
 class Module {
  public:
@@ -93,6 +93,6 @@ std::ostream& operator<<(std::ostream& os, const Neuron& n);
 std::ostream& operator<<(std::ostream& os, const Layer& l);
 std::ostream& operator<<(std::ostream& os, const MLP& m);
 
-}  // namespace tapegrad::nn
+}  // namespace tapegrad::nn::micrograd
 
 #endif  // TAPEGRAD_NN_MICROGRAD_H_

@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   bazel-bootstrap bazel-platforms bazel-rules-java   # Bazel 4.2.3, WORKSPACE mode
   g++ libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libopenblas-dev python3 python3-pytest python3-numpy clang-format
+  libopenblas-dev zlib1g-dev python3 python3-pytest python3-numpy clang-format
+  python3-sklearn dataset-fashion-mnist               # the digits and Fashion-MNIST data
 )
 
 missing=()

@@ -265,6 +265,16 @@ absl::Status Fill(const KernelCall& c) {
   return absl::OkStatus();
 }
 
+// Binary cross-entropy of logits x against targets y, elementwise:
+// softplus(x) - x*y, written so that exp never overflows.
+template <class T>
+absl::Status BceWithLogits(const KernelCall& c) {
+  MapBinary<T>(c, [](T x, T y) {
+    return (x > T(0) ? x : T(0)) - x * y + std::log1p(std::exp(-std::abs(x)));
+  });
+  return absl::OkStatus();
+}
+
 // out += alpha * x, in place.
 template <class T>
 absl::Status Axpy(const KernelCall& c) {
@@ -340,6 +350,7 @@ REGISTER_FLOAT(kAbsGrad, AbsGrad);
 REGISTER_FLOAT(kClampGrad, ClampGrad);
 REGISTER_FLOAT(kPowGrad, PowGrad);
 REGISTER_FLOAT(kMaximumGrad, MaximumGrad);
+REGISTER_FLOAT(kBceWithLogits, BceWithLogits);
 // i64 tensors are created, copied and filled, never differentiated.
 TAPEGRAD_REGISTER_KERNEL(kCopy, kI64, kCpu, Copy<int64_t>);
 TAPEGRAD_REGISTER_KERNEL(kFill, kI64, kCpu, Fill<int64_t>);

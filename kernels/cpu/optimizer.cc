@@ -1,0 +1,100 @@
+// Optimizer updates: one pass over a parameter, its gradient and its state, in
+// place. Contract (core/registry.h): inputs[0] is the gradient; outputs are the
+// parameter then its state tensors; all contiguous, one shape, one dtype. The
+// hyperparameters arrive in call.scalars, in the order core/parameter_update.h
+// writes them. Formulas are PyTorch's (torch.optim, single-tensor path).
+#include <cmath>
+
+#include "core/registry.h"
+#include "kernels/cpu/loops.h"
+
+namespace tapegrad::cpu {
+namespace {
+
+// scalars: lr, momentum, dampening, weight_decay, nesterov (0/1), first (0/1:
+// the velocity is uninitialised and becomes the gradient, as in PyTorch's first
+// step). outputs: param, and the velocity when momentum != 0.
+template <class T>
+absl::Status SgdStep(const KernelCall& c) {
+  const T lr = T(c.scalars[0]), momentum = T(c.scalars[1]);
+  const T dampening = T(c.scalars[2]), decay = T(c.scalars[3]);
+  const bool nesterov = c.scalars[4] != 0, first = c.scalars[5] != 0;
+  const T* g = c.inputs[0]->data_as<T>();
+  T* p = c.outputs[0]->data_as<T>();
+  T* v = c.outputs.size() > 1 ? c.outputs[1]->data_as<T>() : nullptr;
+  ParallelFor(c.outputs[0]->numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+    if (v == nullptr) {
+      for (int64_t i = begin; i < end; ++i) p[i] -= lr * (g[i] + decay * p[i]);
+      return;
+    }
+    for (int64_t i = begin; i < end; ++i) {
+      const T d = g[i] + decay * p[i];
+      const T vel = first ? d : momentum * v[i] + (T(1) - dampening) * d;
+      v[i] = vel;
+      p[i] -= lr * (nesterov ? d + momentum * vel : vel);
+    }
+  });
+  return absl::OkStatus();
+}
+
+// scalars: lr, alpha, eps, weight_decay. outputs: param, square_avg.
+template <class T>
+absl::Status RmspropStep(const KernelCall& c) {
+  const T lr = T(c.scalars[0]), alpha = T(c.scalars[1]);
+  const T eps = T(c.scalars[2]), decay = T(c.scalars[3]);
+  const T* g = c.inputs[0]->data_as<T>();
+  T* p = c.outputs[0]->data_as<T>();
+  T* sq = c.outputs[1]->data_as<T>();
+  ParallelFor(c.outputs[0]->numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const T d = g[i] + decay * p[i];
+      const T s = alpha * sq[i] + (T(1) - alpha) * d * d;
+      sq[i] = s;
+      p[i] -= lr * d / (std::sqrt(s) + eps);
+    }
+  });
+  return absl::OkStatus();
+}
+
+// scalars: lr, beta1, beta2, eps, weight_decay, decoupled (0: Adam's L2 added to
+// the gradient; 1: AdamW's decay of the parameter), step (1 on the first update).
+// outputs: param, exp_avg, exp_avg_sq.
+template <class T>
+absl::Status AdamStep(const KernelCall& c) {
+  const double lr = c.scalars[0], beta1 = c.scalars[1], beta2 = c.scalars[2];
+  const double step = c.scalars[6];
+  const T b1 = T(beta1), b2 = T(beta2), eps = T(c.scalars[3]);
+  const bool decoupled = c.scalars[5] != 0;
+  // L2 strength added to the gradient (Adam) and the factor on p (AdamW).
+  const T l2 = decoupled ? T(0) : T(c.scalars[4]);
+  const T shrink = decoupled ? T(1.0 - lr * c.scalars[4]) : T(1);
+  // Bias corrections folded into two constants, computed in double.
+  const T step_size = T(lr / (1.0 - std::pow(beta1, step)));
+  const T inv_sqrt_bc2 = T(1.0 / std::sqrt(1.0 - std::pow(beta2, step)));
+  const T* g = c.inputs[0]->data_as<T>();
+  T* p = c.outputs[0]->data_as<T>();
+  T* m = c.outputs[1]->data_as<T>();
+  T* v = c.outputs[2]->data_as<T>();
+  ParallelFor(c.outputs[0]->numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const T pi = p[i] * shrink;
+      const T d = g[i] + l2 * p[i];
+      const T mi = b1 * m[i] + (T(1) - b1) * d;
+      const T vi = b2 * v[i] + (T(1) - b2) * d * d;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = pi - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+    }
+  });
+  return absl::OkStatus();
+}
+
+TAPEGRAD_REGISTER_KERNEL(kSgdStep, kF32, kCpu, SgdStep<float>);
+TAPEGRAD_REGISTER_KERNEL(kSgdStep, kF64, kCpu, SgdStep<double>);
+TAPEGRAD_REGISTER_KERNEL(kRmspropStep, kF32, kCpu, RmspropStep<float>);
+TAPEGRAD_REGISTER_KERNEL(kRmspropStep, kF64, kCpu, RmspropStep<double>);
+TAPEGRAD_REGISTER_KERNEL(kAdamStep, kF32, kCpu, AdamStep<float>);
+TAPEGRAD_REGISTER_KERNEL(kAdamStep, kF64, kCpu, AdamStep<double>);
+
+}  // namespace
+}  // namespace tapegrad::cpu
