@@ -400,6 +400,17 @@ std::vector<Case> Cases() {
       [](Random& r) {
         return Inputs{N(r, {1, 4}), N(r, {4, 2})};
       });
+  add(
+      "bce_with_logits_broadcast_targets",
+      [](S x) { return BinaryCrossEntropyWithLogits(x[0], x[1]); },
+      [](Random& r) {
+        return Inputs{N(r, {3, 4}), Tensor::Rand({4}, r, DType::kF64)};
+      });
+  add(
+      "dropout_fixed_seed", [](S x) { return Dropout(x[0], 0.4, 42) * x[1]; },
+      [](Random& r) {
+        return Inputs{N(r, {4, 5}), N(r, {4, 5})};
+      });
   // Composite graphs.
   add(
       "mlp_cross_entropy",
