@@ -1,0 +1,28 @@
+// The epoch loop shared by the classifier examples: trains, evaluates on the test
+// set after every epoch, and prints one progress line per epoch.
+//
+//   return tapegrad::examples::RunClassifier(model, adam, train, test, options, 10);
+//
+// Thread safety: one thread.
+#ifndef TAPEGRAD_EXAMPLES_CLASSIFY_H_
+#define TAPEGRAD_EXAMPLES_CLASSIFY_H_
+
+#include <cstdint>
+#include <functional>
+
+#include "nn/dataset.h"
+#include "nn/module.h"
+#include "nn/optimizer.h"
+
+namespace tapegrad::examples {
+
+// Returns the final test accuracy, or -1 after printing an error. `lr_schedule`,
+// if given, sets the optimizer's learning rate before each epoch (from 0).
+double RunClassifier(nn::Module& model, nn::Optimizer& optimizer,
+                     const nn::Dataset& train, const nn::Dataset& test,
+                     const nn::BatchOptions& batches, int epochs,
+                     const std::function<double(int64_t)>& lr_schedule = nullptr);
+
+}  // namespace tapegrad::examples
+
+#endif  // TAPEGRAD_EXAMPLES_CLASSIFY_H_
