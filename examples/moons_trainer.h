@@ -9,6 +9,10 @@
 // One Step builds the loss on the tape after the model's mark, sweeps back,
 // updates the parameters and rewinds: after the first step it allocates nothing.
 //
+// TensorMoonsTrainer is the same demo with tensors: the same points, the same
+// initial weights (copied from the scalar model), nn::MLP, nn::HingeLoss and
+// nn::Sgd; in f64 its losses match the scalar run's to rounding.
+//
 // Thread safety: one thread at a time.
 #ifndef TAPEGRAD_EXAMPLES_MOONS_TRAINER_H_
 #define TAPEGRAD_EXAMPLES_MOONS_TRAINER_H_
@@ -17,8 +21,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/dtype.h"
 #include "core/tape.h"
+#include "core/tensor.h"
 #include "nn/micrograd.h"
+#include "nn/optimizer.h"
+#include "nn/sequential.h"
 #include "nn/two_moons.h"
 
 namespace tapegrad::examples {
@@ -42,6 +50,22 @@ class MoonsTrainer {
   nn::micrograd::MLP model_;
   TapeMark step_mark_;
   std::vector<Value> losses_;  // scratch, reused every step
+};
+
+class TensorMoonsTrainer {
+ public:
+  TensorMoonsTrainer(int points, uint64_t seed, DType dtype = DType::kF64);
+  absl::StatusOr<MoonsStep> Step(double learning_rate);
+  nn::MLP& model() { return model_; }
+
+ private:
+  Tensor x_, y_;  // [points, 2] and [points, 1] (labels -1 or +1)
+  Random init_rng_;
+  nn::MLP model_;
+  std::vector<Tensor> parameters_;
+  nn::Sgd sgd_;
+  Tape tape_;
+  TapeMark step_mark_;
 };
 
 }  // namespace tapegrad::examples

@@ -2,6 +2,12 @@
 // deterministic for a seed.
 #include "examples/moons_trainer.h"
 #include "gtest/gtest.h"
+#include "nn/activation.h"
+#include "nn/dataset.h"
+#include "nn/linear.h"
+#include "nn/optimizer.h"
+#include "nn/sequential.h"
+#include "nn/trainer.h"
 #include "tapegrad.h"
 #include "tests/alloc_counter.h"
 
@@ -51,6 +57,56 @@ TEST(SteadyState, TensorMlpStepAllocatesNothingAfterWarmUp) {
   EXPECT_LT(last, first);  // and it learns
 }
 
+// The nn stack: batches from a BatchIterator, Sequential with Dropout, Adam, the
+// Trainer's step; across epoch boundaries (reshuffles, a smaller last batch).
+TEST(SteadyState, TrainerEpochsAllocateNothingAfterWarmUp) {
+  Random rng(3);
+  const int64_t n = 200;
+  const Tensor x = Tensor::Randn({n, 64}, rng);
+  std::vector<int64_t> labels(n);  // learnable: the argmax of the first 10 features
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 1; j < 10; ++j) {
+      if (x.at({i, j}) > x.at({i, labels[i]})) labels[i] = j;
+    }
+  }
+  absl::StatusOr<nn::Dataset> data =
+      nn::Dataset::Create(x, Tensor::FromData(absl::MakeConstSpan(labels), {n}));
+  ASSERT_TRUE(data.ok());
+  nn::Sequential model;
+  model.Emplace<nn::Linear>(64, 128, rng);
+  model.Emplace<nn::GELU>();
+  model.Emplace<nn::Dropout>(0.1, 1);
+  model.Emplace<nn::Linear>(128, 10, rng);
+  AdamOptions adam_options;
+  adam_options.lr = 1e-2;
+  nn::Adam adam(model.parameters(), adam_options);
+  nn::Trainer trainer(model, adam);
+  nn::BatchOptions options;
+  options.batch_size = 48;  // 4 full batches and one of 8
+  nn::BatchIterator batches(*data, options);
+  absl::StatusOr<nn::EpochStats> first = trainer.Epoch(batches);
+  ASSERT_TRUE(first.ok() && trainer.Epoch(batches).ok());
+  const uint64_t before = testing::HeapAllocations();
+  for (int i = 0; i < 5; ++i) {
+    for (batches.Reset(); batches.Next();) {
+      absl::StatusOr<nn::StepStats> step = trainer.Step(batches.x(), batches.y());
+      ASSERT_TRUE(step.ok()) << step.status();
+    }
+  }
+  EXPECT_EQ(testing::HeapAllocations() - before, 0u);
+  absl::StatusOr<nn::EpochStats> last = trainer.Epoch(batches);
+  ASSERT_TRUE(last.ok());
+  EXPECT_LT(last->loss, 0.5 * first->loss);  // and it learns
+}
+
+TEST(SteadyState, TensorMoonsStepAllocatesNothingAfterWarmUp) {
+  examples::TensorMoonsTrainer trainer(100, 1337, DType::kF32);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(trainer.Step(0.1).ok());
+  const uint64_t before = testing::HeapAllocations();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(trainer.Step(0.1).ok());
+  EXPECT_EQ(testing::HeapAllocations() - before, 0u);
+}
+
 TEST(SteadyState, CounterSeesAllocations) {  // the test above could not pass vacuously
   const uint64_t before = testing::HeapAllocations();
   auto* p = new std::vector<int>(100);
@@ -72,6 +128,29 @@ TEST(SteadyState, MoonsTrainingIsDeterministicAndLearns) {
   }
   EXPECT_GT(first, 0.5);
   EXPECT_LT(last, 0.05);
+  EXPECT_EQ(accuracy, 1.0);
+}
+
+}  // namespace
+}  // namespace tapegrad
+
+namespace tapegrad {
+namespace {
+
+// The tensor demo starts from the scalar demo's weights and follows it step for
+// step: micrograd's semantics, reproduced by whole-tensor ops.
+TEST(SteadyState, TensorMoonsMatchesTheScalarRun) {
+  examples::MoonsTrainer scalar(100, 1337);
+  examples::TensorMoonsTrainer tensors(100, 1337, DType::kF64);
+  double accuracy = 0;
+  for (int k = 0; k < 100; ++k) {
+    absl::StatusOr<examples::MoonsStep> a = scalar.Step(1.0 - 0.9 * k / 100);
+    absl::StatusOr<examples::MoonsStep> b = tensors.Step(1.0 - 0.9 * k / 100);
+    ASSERT_TRUE(a.ok() && b.ok()) << b.status();
+    EXPECT_NEAR(b->loss, a->loss, 1e-12 * std::max(1.0, a->loss)) << "step " << k;
+    EXPECT_EQ(b->accuracy, a->accuracy) << "step " << k;
+    accuracy = b->accuracy;
+  }
   EXPECT_EQ(accuracy, 1.0);
 }
 
