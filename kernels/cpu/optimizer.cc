@@ -1,5 +1,6 @@
 // Optimizer updates: one pass over a parameter, its gradient and its state, in
-// place. Contract (core/registry.h): inputs[0] is the gradient; outputs are the
+// place. The loops are `omp simd`: a parameter, its gradient and its state
+// never alias, and vectorised sqrt and division are what make Adam cheap. Contract (core/registry.h): inputs[0] is the gradient; outputs are the
 // parameter then its state tensors; all contiguous, one shape, one dtype. The
 // hyperparameters arrive in call.scalars, in the order core/parameter_update.h
 // writes them. Formulas are PyTorch's (torch.optim, single-tensor path).
@@ -27,6 +28,7 @@ absl::Status SgdStep(const KernelCall& c) {
       for (int64_t i = begin; i < end; ++i) p[i] -= lr * (g[i] + decay * p[i]);
       return;
     }
+#pragma omp simd
     for (int64_t i = begin; i < end; ++i) {
       const T d = g[i] + decay * p[i];
       const T vel = first ? d : momentum * v[i] + (T(1) - dampening) * d;
@@ -46,6 +48,7 @@ absl::Status RmspropStep(const KernelCall& c) {
   T* p = c.outputs[0]->data_as<T>();
   T* sq = c.outputs[1]->data_as<T>();
   ParallelFor(c.outputs[0]->numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+#pragma omp simd
     for (int64_t i = begin; i < end; ++i) {
       const T d = g[i] + decay * p[i];
       const T s = alpha * sq[i] + (T(1) - alpha) * d * d;
@@ -76,6 +79,7 @@ absl::Status AdamStep(const KernelCall& c) {
   T* m = c.outputs[1]->data_as<T>();
   T* v = c.outputs[2]->data_as<T>();
   ParallelFor(c.outputs[0]->numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+#pragma omp simd
     for (int64_t i = begin; i < end; ++i) {
       const T pi = p[i] * shrink;
       const T d = g[i] + l2 * p[i];
