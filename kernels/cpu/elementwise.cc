@@ -15,9 +15,28 @@ T* At(char* p) {
   return reinterpret_cast<T*>(p);
 }
 
-// out = f(x).
+// Runs rows(begin, end) over a flat range of n, on both cores when it is large.
+template <class Rows>
+void FlatRows(int64_t n, const Rows& rows) {
+  if (n < 2 * kParallelGrain) {
+    rows(0, n);
+  } else {
+    ParallelFor(n, kParallelGrain, rows);
+  }
+}
+
+// out = f(x). `f` must be a lambda (a function pointer would not inline).
 template <class T, class F>
 void MapUnary(const KernelCall& c, F f) {
+  const TensorImpl &out = *c.outputs[0], &x = *c.inputs[0];
+  if (out.layout.IsContiguous() && x.layout.IsContiguous()) {
+    T* o = out.data_as<T>();
+    const T* px = x.data_as<T>();
+    FlatRows(out.numel(), [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) o[i] = f(px[i]);
+    });
+    return;
+  }
   Loop<2>({c.outputs[0], c.inputs[0]})
       .Run(true, [&](int64_t n, char** p, const int64_t* s) {
         T* o = At<T>(p[0]);
@@ -40,15 +59,9 @@ void MapBinary(const KernelCall& c, F f) {
     T* o = out.data_as<T>();
     const T* pa = a.data_as<T>();
     const T* pb = b.data_as<T>();
-    auto rows = [&](int64_t begin, int64_t end) {
+    FlatRows(out.numel(), [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) o[i] = f(pa[i], pb[i]);
-    };
-    const int64_t n = out.numel();
-    if (n < 2 * kParallelGrain) {
-      rows(0, n);
-    } else {
-      ParallelFor(n, kParallelGrain, rows);
-    }
+    });
     return;
   }
   Loop<3>({c.outputs[0], c.inputs[0], c.inputs[1]})
@@ -124,12 +137,12 @@ absl::Status Div(const KernelCall& c) {
 }
 template <class T>
 absl::Status MaximumKernel(const KernelCall& c) {
-  MapBinary<T>(c, Maximum<T>);
+  MapBinary<T>(c, [](T a, T b) { return Maximum(a, b); });
   return absl::OkStatus();
 }
 template <class T>
 absl::Status MinimumKernel(const KernelCall& c) {
-  MapBinary<T>(c, Minimum<T>);
+  MapBinary<T>(c, [](T a, T b) { return Minimum(a, b); });
   return absl::OkStatus();
 }
 template <class T>
@@ -200,17 +213,17 @@ absl::Status Tanh(const KernelCall& c) {
 }
 template <class T>
 absl::Status ReluKernel(const KernelCall& c) {
-  MapUnary<T>(c, Relu<T>);
+  MapUnary<T>(c, [](T x) { return Relu(x); });
   return absl::OkStatus();
 }
 template <class T>
 absl::Status SigmoidKernel(const KernelCall& c) {
-  MapUnary<T>(c, Sigmoid<T>);
+  MapUnary<T>(c, [](T x) { return Sigmoid(x); });
   return absl::OkStatus();
 }
 template <class T>
 absl::Status GeluKernel(const KernelCall& c) {
-  MapUnary<T>(c, Gelu<T>);
+  MapUnary<T>(c, [](T x) { return Gelu(x); });
   return absl::OkStatus();
 }
 template <class T>
