@@ -10,6 +10,12 @@ packages=(
   python3-sklearn dataset-fashion-mnist               # the digits and Fashion-MNIST data
 )
 
+# --peers: also libtorch, the peer that bench/libtorch_peers.cc measures against
+# (about 165 packages; not needed to build or test tapegrad).
+if [[ "${1:-}" == "--peers" ]]; then
+  packages+=(libtorch-dev)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,0 +1,87 @@
+// The same training steps as train_benchmark.cc's, in libtorch 1.13 (Debian's
+// libtorch-dev), linked into the same binary with --config=peers:
+//
+//   tools/setup.sh --peers
+//   bazel run -c opt --config=peers //bench:train_benchmark
+//
+// BM_Libtorch_MlpStep/B/T   MLP 784-256-256-10, Adam, batch B, T threads: zero_grad,
+//                           forward, cross_entropy, backward, step (eager mode).
+// BM_Libtorch_MoonsStep/T   MLP 2-16-16-1 on 100 points, hinge loss + 1e-4 L2, SGD.
+//
+// libtorch's matrix products run on the same OpenBLAS as tapegrad's, so each
+// benchmark sets both libtorch's and OpenBLAS's thread counts to T.
+#include <cblas.h>
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "benchmark/benchmark.h"
+
+namespace tapegrad::bench {
+namespace {
+
+void SetThreads(int threads) {
+  torch::set_num_threads(threads);
+  openblas_set_num_threads(threads);
+}
+
+torch::nn::Sequential Mlp(const std::vector<int64_t>& sizes) {
+  torch::nn::Sequential net;
+  for (size_t i = 0; i + 1 < sizes.size(); ++i) {
+    net->push_back(torch::nn::Linear(sizes[i], sizes[i + 1]));
+    if (i + 2 < sizes.size()) net->push_back(torch::nn::ReLU());
+  }
+  return net;
+}
+
+void BM_Libtorch_MlpStep(benchmark::State& state) {
+  const int64_t batch = state.range(0);
+  SetThreads(static_cast<int>(state.range(1)));
+  torch::manual_seed(0);
+  torch::nn::Sequential net = Mlp({784, 256, 256, 10});
+  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
+  const torch::Tensor x = torch::rand({batch, 784});
+  const torch::Tensor y = torch::arange(batch, torch::kLong).remainder(10);
+  for (auto _ : state) {
+    adam.zero_grad();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+    loss.backward();
+    adam.step();
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
+void BM_Libtorch_MoonsStep(benchmark::State& state) {
+  SetThreads(static_cast<int>(state.range(0)));
+  torch::manual_seed(0);
+  torch::nn::Sequential net = Mlp({2, 16, 16, 1});
+  torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(0.05));
+  const torch::Tensor x = torch::randn({100, 2});
+  const torch::Tensor y = torch::where(torch::rand({100, 1}) > 0.5, 1.0, -1.0);
+  for (auto _ : state) {
+    sgd.zero_grad();
+    torch::Tensor l2 = torch::zeros({});
+    for (const torch::Tensor& p : net->parameters()) l2 = l2 + (p * p).sum();
+    torch::Tensor loss = (1 - y * net->forward(x)).relu().mean() + 1e-4 * l2;
+    loss.backward();
+    sgd.step();
+  }
+}
+
+BENCHMARK(BM_Libtorch_MlpStep)
+    ->ArgNames({"batch", "threads"})
+    ->Args({64, 1})
+    ->Args({64, 2})
+    ->Args({256, 1})
+    ->Args({256, 2})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK(BM_Libtorch_MoonsStep)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace tapegrad::bench
