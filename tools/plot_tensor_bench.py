@@ -12,6 +12,8 @@ sgemm called directly for matmul (flops). The dashed line marks the issue's targ
 import json
 import sys
 
+import svg_bars
+
 
 def load(path):
     rows = {}
@@ -33,25 +35,8 @@ def main(src, dst):
         ours = r[f"BM_MatMul_Tapegrad/{n}"]["GFLOPS"]
         ceiling = r[f"BM_MatMul_OpenBLAS/{n}"]["GFLOPS"]
         bars.append((f"matmul {n}", 100 * ours / ceiling, 90))
-    width, left, top, bar_h, gap = 640, 110, 40, 22, 8
-    height = top + len(bars) * (bar_h + gap) + 10
-    scale = (width - left - 70) / 130.0  # 0..130 %
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           'font-family="sans-serif" font-size="13">',
-           f'<text x="{left}" y="22" font-weight="bold">tapegrad f32 kernels, % of the '
-           'ceiling measured in the same run</text>']
-    for i, (label, pct, target) in enumerate(bars):
-        y = top + i * (bar_h + gap)
-        w = scale * min(pct, 130)
-        color = "#3b6ea5" if pct >= target else "#c0504d"
-        out.append(f'<text x="{left - 8}" y="{y + bar_h / 2 + 5}" text-anchor="end">{label}</text>')
-        out.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}"/>')
-        tx = left + scale * target
-        out.append(f'<line x1="{tx:.1f}" y1="{y - 2}" x2="{tx:.1f}" y2="{y + bar_h + 2}" '
-                   'stroke="black" stroke-dasharray="3,2"/>')
-        out.append(f'<text x="{left + w + 6:.1f}" y="{y + bar_h / 2 + 5}">{pct:.0f}%</text>')
-    out.append("</svg>")
-    open(dst, "w").write("\n".join(out) + "\n")
+    svg_bars.draw(dst, "tapegrad f32 kernels, % of the ceiling measured in the same run",
+                  bars, 130, lambda v: f"{v:.0f}%")
 
 
 if __name__ == "__main__":
