@@ -64,7 +64,7 @@ namespace tapegrad {
   X(kCrossEntropyGrad, "cross_entropy_grad", 3, 1) \
   /* rows */                                       \
   X(kIndexSelect, "index_select", 2, 1)            \
-  X(kIndexAdd, "index_add", 2, 1)                 \
+  X(kIndexAdd, "index_add", 2, 1)                  \
   /* losses and randomness */                      \
   X(kBceWithLogits, "bce_with_logits", 2, 1)       \
   X(kDropoutMask, "dropout_mask", 0, 1)            \

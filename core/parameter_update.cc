@@ -69,15 +69,13 @@ absl::Status RmspropUpdate(const Tensor& param, const Tensor& grad,
 
 absl::Status AdamUpdate(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                         const Tensor& exp_avg_sq, const AdamOptions& o, int64_t step) {
-  TG_RETURN_IF_ERROR(
-      CheckOperands("adam_update", grad, {&param, &exp_avg, &exp_avg_sq}));
+  TG_RETURN_IF_ERROR(CheckOperands("adam_update", grad, {&param, &exp_avg, &exp_avg_sq}));
   if (step < 1) {
     return absl::InvalidArgumentError(
         absl::StrFormat("adam_update: step is %d; the first update is step 1", step));
   }
-  const double scalars[] = {o.lr,           o.beta1,
-                            o.beta2,        o.eps,
-                            o.weight_decay, double(o.decoupled_weight_decay),
+  const double scalars[] = {o.lr,        o.beta1,        o.beta2,
+                            o.eps,       o.weight_decay, double(o.decoupled_weight_decay),
                             double(step)};
   return internal::Run(OpKind::kAdamStep, {grad.impl()},
                        {param.impl(), exp_avg.impl(), exp_avg_sq.impl()}, {}, scalars);

@@ -17,7 +17,8 @@ double RunClassifier(nn::Module& model, nn::Optimizer& optimizer,
     if (lr_schedule) optimizer.set_lr(lr_schedule(epoch - 1));
     absl::StatusOr<nn::EpochStats> stats = trainer.Epoch(iterator);
     if (!stats.ok()) {
-      std::fprintf(stderr, "epoch %d failed: %s\n", epoch, stats.status().ToString().c_str());
+      std::fprintf(stderr, "epoch %d failed: %s\n", epoch,
+                   stats.status().ToString().c_str());
       return -1;
     }
     absl::StatusOr<double> test_accuracy = trainer.Evaluate(test);

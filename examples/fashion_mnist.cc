@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   nn::BatchOptions batches;
   batches.batch_size = 64;
   batches.seed = 1;
-  const double accuracy = examples::RunClassifier(model, adam, *train, *test, batches, epochs);
+  const double accuracy =
+      examples::RunClassifier(model, adam, *train, *test, batches, epochs);
   if (accuracy < 0) return 1;
   std::printf("test accuracy %.2f%% (target: at least 87%%)\n", 100 * accuracy);
   return accuracy >= 0.87 ? 0 : 2;

@@ -25,7 +25,8 @@ std::vector<double> Train(const char* label, Trainer& trainer, double* accuracy)
   std::vector<double> losses;
   const Clock::time_point start = Clock::now();
   for (int k = 0; k < 100; ++k) {
-    absl::StatusOr<tapegrad::examples::MoonsStep> step = trainer.Step(1.0 - 0.9 * k / 100);
+    absl::StatusOr<tapegrad::examples::MoonsStep> step =
+        trainer.Step(1.0 - 0.9 * k / 100);
     if (!step.ok()) {
       std::fprintf(stderr, "%s step %d failed: %s\n", label, k,
                    step.status().ToString().c_str());

@@ -30,8 +30,8 @@ uint32_t BigEndian32(const std::string& bytes, size_t at) {
 absl::StatusOr<std::vector<int64_t>> IdxShape(const std::string& path,
                                               const std::string& bytes, int rank) {
   if (bytes.size() < 4 + 4 * size_t(rank) || BigEndian32(bytes, 0) != 0x800u + rank) {
-    return Corrupt(path, absl::StrFormat("not an IDX file of unsigned bytes and rank %d",
-                                         rank));
+    return Corrupt(
+        path, absl::StrFormat("not an IDX file of unsigned bytes and rank %d", rank));
   }
   std::vector<int64_t> shape;
   int64_t count = 1;
@@ -99,7 +99,8 @@ absl::StatusOr<Dataset> LoadDigits(const std::string& path) {
                          Tensor::FromData(absl::MakeConstSpan(labels), {n}));
 }
 
-absl::StatusOr<Dataset> LoadFashionMnist(FashionMnistSplit split, const std::string& dir) {
+absl::StatusOr<Dataset> LoadFashionMnist(FashionMnistSplit split,
+                                         const std::string& dir) {
   const std::string prefix =
       dir + (split == FashionMnistSplit::kTrain ? "/train" : "/t10k");
   const std::string images_path = prefix + "-images-idx3-ubyte.gz";

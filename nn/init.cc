@@ -15,9 +15,9 @@ struct Fans {
 absl::StatusOr<Fans> FansOf(const char* name, const Tensor& w) {
   TG_RETURN_IF_ERROR(w.status());
   if (w.on_tape() || w.dim() < 1 || w.dim() > 2) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: needs a heap tensor of rank 1 or 2, got %s%s", name, Describe(w),
-        w.on_tape() ? " recorded on a tape" : ""));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: needs a heap tensor of rank 1 or 2, got %s%s", name,
+                        Describe(w), w.on_tape() ? " recorded on a tape" : ""));
   }
   const double in = static_cast<double>(w.size(0));
   return Fans{in, w.dim() == 2 ? static_cast<double>(w.size(1)) : in};

@@ -29,8 +29,7 @@ Tensor Linear::Forward(const Tensor& x) {
 
 std::string Linear::ToString() const {
   return absl::StrFormat("Linear(in_features=%d, out_features=%d, bias=%s)",
-                         weight_.size(0), weight_.size(1),
-                         bias_.ok() ? "True" : "False");
+                         weight_.size(0), weight_.size(1), bias_.ok() ? "True" : "False");
 }
 
 }  // namespace tapegrad::nn

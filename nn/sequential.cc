@@ -24,8 +24,9 @@ std::string Sequential::ToString() const {
   std::string out = "Sequential(\n";
   for (size_t i = 0; i < modules_.size(); ++i) {
     // Nested containers indent their own lines one level further.
-    absl::StrAppend(&out, "  (", i, "): ",
-                    absl::StrReplaceAll(modules_[i]->ToString(), {{"\n", "\n  "}}), "\n");
+    absl::StrAppend(&out, "  (", i,
+                    "): ", absl::StrReplaceAll(modules_[i]->ToString(), {{"\n", "\n  "}}),
+                    "\n");
   }
   return out + ")";
 }

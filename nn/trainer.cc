@@ -73,8 +73,9 @@ absl::StatusOr<double> Trainer::Evaluate(const Dataset& data, int64_t batch_size
   }
   model_.train(was_training);
   TG_RETURN_IF_ERROR(status);
-  return data.size() == 0 ? 0.0
-                          : static_cast<double>(correct) / static_cast<double>(data.size());
+  return data.size() == 0
+             ? 0.0
+             : static_cast<double>(correct) / static_cast<double>(data.size());
 }
 
 }  // namespace tapegrad::nn

@@ -21,9 +21,10 @@ using ::testing::HasSubstr;
 Dataset Counting(int64_t n) {
   std::vector<double> x(static_cast<size_t>(2 * n));
   std::vector<int64_t> y(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) x[2 * i] = double(i), x[2 * i + 1] = -double(i), y[i] = i;
-  absl::StatusOr<Dataset> d = Dataset::Create(Tensor::FromData(x, {n, 2}),
-                                              Tensor::FromData(absl::MakeConstSpan(y), {n}));
+  for (int64_t i = 0; i < n; ++i)
+    x[2 * i] = double(i), x[2 * i + 1] = -double(i), y[i] = i;
+  absl::StatusOr<Dataset> d = Dataset::Create(
+      Tensor::FromData(x, {n, 2}), Tensor::FromData(absl::MakeConstSpan(y), {n}));
   EXPECT_TRUE(d.ok()) << d.status();
   return *std::move(d);
 }

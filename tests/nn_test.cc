@@ -56,8 +56,7 @@ TEST(Linear, WrongInputWidthNamesTheOperands) {
   Random rng(0);
   Linear fc(3, 2, rng);
   const Tensor y = fc(Tensor::Zeros({4, 5}));
-  EXPECT_THAT(std::string(y.status().message()),
-              HasSubstr("f32[4, 5] on cpu"));
+  EXPECT_THAT(std::string(y.status().message()), HasSubstr("f32[4, 5] on cpu"));
   EXPECT_THAT(std::string(y.status().message()), HasSubstr("f32[3, 2] on cpu"));
 }
 
@@ -110,7 +109,8 @@ TEST(Activations, MatchTheirOps) {
   EXPECT_THAT(Values(relu(x)), ElementsAre(0.0, 0.0, 2.0));
   EXPECT_DOUBLE_EQ(Values(tanh_module(x))[2], std::tanh(2.0));
   EXPECT_DOUBLE_EQ(Values(sigmoid(x))[0], 1.0 / (1.0 + std::exp(1.5)));
-  EXPECT_DOUBLE_EQ(Values(gelu(x))[2], 2.0 * 0.5 * (1.0 + std::erf(2.0 / std::sqrt(2.0))));
+  EXPECT_DOUBLE_EQ(Values(gelu(x))[2],
+                   2.0 * 0.5 * (1.0 + std::erf(2.0 / std::sqrt(2.0))));
   EXPECT_EQ(gelu.ToString(), "GELU()");
 }
 
@@ -198,10 +198,10 @@ TEST(Loss, MseCrossEntropyHingeAndBceByHand) {
                   .item(),
               (0 + 1.5 + 1.3) / 3, 1e-15);
   // log(1 + e^0) - 0 and log(1 + e^2) for target 0 at logit 2.
-  EXPECT_NEAR(BceWithLogitsLoss(Tensor::Of({0, 2}, DType::kF64),
-                                Tensor::Of({1, 0}, DType::kF64))
-                  .item(),
-              (std::log(2.0) + std::log1p(std::exp(2.0))) / 2, 1e-15);
+  EXPECT_NEAR(
+      BceWithLogitsLoss(Tensor::Of({0, 2}, DType::kF64), Tensor::Of({1, 0}, DType::kF64))
+          .item(),
+      (std::log(2.0) + std::log1p(std::exp(2.0))) / 2, 1e-15);
 }
 
 TEST(Loss, BceWithLogitsIsStableAndExactAtZero) {
@@ -250,8 +250,8 @@ double MaxParameterGradientError(Module& model, const std::function<Tensor()>& l
       values[i] = saved;
       EXPECT_TRUE(p.CopyFrom(values).ok());
       const double numeric = (up - down) / (2 * h);
-      worst = std::max(worst, std::fabs(numeric - analytic[i]) /
-                                  std::max(1.0, std::fabs(numeric)));
+      worst = std::max(
+          worst, std::fabs(numeric - analytic[i]) / std::max(1.0, std::fabs(numeric)));
     }
   }
   return worst;
@@ -282,13 +282,14 @@ TEST_P(ModuleGradientTest, MlpWithEachLossMatchesFiniteDifferences) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Nonlinearities, ModuleGradientTest,
-    ::testing::Values(ModuleCase{Nonlinearity::kReLU, "ReLU"},
-                      ModuleCase{Nonlinearity::kTanh, "Tanh"},
-                      ModuleCase{Nonlinearity::kSigmoid, "Sigmoid"},
-                      ModuleCase{Nonlinearity::kGELU, "GELU"}),
-    [](const ::testing::TestParamInfo<ModuleCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Nonlinearities, ModuleGradientTest,
+                         ::testing::Values(ModuleCase{Nonlinearity::kReLU, "ReLU"},
+                                           ModuleCase{Nonlinearity::kTanh, "Tanh"},
+                                           ModuleCase{Nonlinearity::kSigmoid, "Sigmoid"},
+                                           ModuleCase{Nonlinearity::kGELU, "GELU"}),
+                         [](const ::testing::TestParamInfo<ModuleCase>& info) {
+                           return info.param.name;
+                         });
 
 }  // namespace
 }  // namespace tapegrad::nn

@@ -1,5 +1,7 @@
 // Optimizer steps against values computed by hand in f64 (Adam's bias correction
 // included), f32 against f64, learning-rate schedules, and the error paths.
+#include "nn/optimizer.h"
+
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -7,7 +9,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nn/lr_schedule.h"
-#include "nn/optimizer.h"
 #include "tapegrad.h"
 
 namespace tapegrad::nn {
@@ -46,7 +47,8 @@ TEST_F(OptimizerTest, SgdPlainAndWithWeightDecay) {
   ASSERT_TRUE(p_.CopyFrom(std::vector<double>{1, -2}).ok());
   Sgd decayed({p_}, o);
   // d = g + 0.1 p = [0.6, -1.7].
-  EXPECT_THAT(Step(decayed), ElementsAre(DoubleNear(0.94, 1e-15), DoubleNear(-1.83, 1e-15)));
+  EXPECT_THAT(Step(decayed),
+              ElementsAre(DoubleNear(0.94, 1e-15), DoubleNear(-1.83, 1e-15)));
 }
 
 TEST_F(OptimizerTest, SgdMomentumStartsAtTheGradient) {
@@ -56,7 +58,8 @@ TEST_F(OptimizerTest, SgdMomentumStartsAtTheGradient) {
   Sgd sgd({p_}, o);
   // v1 = g: p -= 0.1 g. v2 = 0.9 g + g = 1.9 g: p -= 0.19 g.
   EXPECT_THAT(Step(sgd), ElementsAre(DoubleNear(0.95, 1e-15), DoubleNear(-1.85, 1e-15)));
-  EXPECT_THAT(Step(sgd), ElementsAre(DoubleNear(0.855, 1e-15), DoubleNear(-1.565, 1e-15)));
+  EXPECT_THAT(Step(sgd),
+              ElementsAre(DoubleNear(0.855, 1e-15), DoubleNear(-1.565, 1e-15)));
 }
 
 TEST_F(OptimizerTest, SgdNesterovAndDampening) {
@@ -66,7 +69,8 @@ TEST_F(OptimizerTest, SgdNesterovAndDampening) {
   o.nesterov = true;
   Sgd nesterov({p_}, o);
   // Step 1: p -= 0.1 (g + 0.9 g). Step 2: v = 1.9 g; p -= 0.1 (g + 0.9 * 1.9 g).
-  EXPECT_THAT(Step(nesterov), ElementsAre(DoubleNear(0.905, 1e-15), DoubleNear(-1.715, 1e-15)));
+  EXPECT_THAT(Step(nesterov),
+              ElementsAre(DoubleNear(0.905, 1e-15), DoubleNear(-1.715, 1e-15)));
   EXPECT_THAT(Step(nesterov),
               ElementsAre(DoubleNear(0.7695, 1e-15), DoubleNear(-1.3085, 1e-14)));
 
@@ -76,7 +80,8 @@ TEST_F(OptimizerTest, SgdNesterovAndDampening) {
   Sgd damped({p_}, o);
   Step(damped);  // v1 = g, undamped
   // v2 = 0.9 g + 0.5 g = 1.4 g: p = 0.95 - 0.07 = 0.88, -1.85 + 0.21 = -1.64.
-  EXPECT_THAT(Step(damped), ElementsAre(DoubleNear(0.88, 1e-15), DoubleNear(-1.64, 1e-14)));
+  EXPECT_THAT(Step(damped),
+              ElementsAre(DoubleNear(0.88, 1e-15), DoubleNear(-1.64, 1e-14)));
 }
 
 TEST_F(OptimizerTest, RmsProp) {

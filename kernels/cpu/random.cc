@@ -2,6 +2,7 @@
 // on (seed, element index) only, so a chunked parallel run and any other device
 // draw the same numbers.
 #include "core/random.h"
+
 #include "core/registry.h"
 #include "kernels/cpu/loops.h"
 
