@@ -36,7 +36,7 @@ class Optimizer {
  public:
   virtual ~Optimizer() = default;
   // One update of every parameter that has a gradient.
-  virtual absl::Status Step() = 0;
+  absl::Status Step();
   // Sets every parameter's gradient to zero (keeping its memory).
   void ZeroGrad();
   // The learning rate of the next Step (schedules set it, see nn/lr_schedule.h).
@@ -51,63 +51,69 @@ class Optimizer {
       : parameters_(std::move(parameters)) {}
   // A zero tensor per parameter (its shape, dtype and device).
   std::vector<Tensor> ZerosLikeParameters() const;
+  // Updates parameter i, whose gradient is `grad`.
+  virtual absl::Status Update(size_t i, const Tensor& grad) = 0;
 
   std::vector<Tensor> parameters_;
   int64_t steps_ = 0;
 };
 
-class Sgd : public Optimizer {
+// An optimizer configured by an options struct with a learning rate `lr`.
+template <class Options>
+class OptimizerWith : public Optimizer {
  public:
-  Sgd(std::vector<Tensor> parameters, SgdOptions options);
-  absl::Status Step() override;
   double lr() const override { return options_.lr; }
   void set_lr(double lr) override { options_.lr = lr; }
+  const Options& options() const { return options_; }
+
+ protected:
+  OptimizerWith(std::vector<Tensor> parameters, const Options& options)
+      : Optimizer(std::move(parameters)), options_(options) {}
+  Options options_;
+};
+
+class Sgd : public OptimizerWith<SgdOptions> {
+ public:
+  Sgd(std::vector<Tensor> parameters, const SgdOptions& options);
 
  private:
-  SgdOptions options_;
+  absl::Status Update(size_t i, const Tensor& grad) override;
   std::vector<Tensor> velocity_;  // empty without momentum
   std::vector<bool> started_;     // velocity i has history
 };
 
-class RmsProp : public Optimizer {
+class RmsProp : public OptimizerWith<RmspropOptions> {
  public:
-  RmsProp(std::vector<Tensor> parameters, RmspropOptions options);
-  absl::Status Step() override;
-  double lr() const override { return options_.lr; }
-  void set_lr(double lr) override { options_.lr = lr; }
+  RmsProp(std::vector<Tensor> parameters, const RmspropOptions& options);
 
  private:
-  RmspropOptions options_;
+  absl::Status Update(size_t i, const Tensor& grad) override;
   std::vector<Tensor> square_avg_;
 };
 
-class Adam : public Optimizer {
+// Adam, or AdamW when options.decoupled_weight_decay is set.
+class Adam : public OptimizerWith<AdamOptions> {
  public:
-  Adam(std::vector<Tensor> parameters, AdamOptions options);
-  absl::Status Step() override;
-  double lr() const override { return options_.lr; }
-  void set_lr(double lr) override { options_.lr = lr; }
+  Adam(std::vector<Tensor> parameters, const AdamOptions& options);
 
  private:
-  AdamOptions options_;
+  absl::Status Update(size_t i, const Tensor& grad) override;
   std::vector<Tensor> exp_avg_, exp_avg_sq_;
   std::vector<int64_t> updates_;  // per parameter: its bias-correction step
 };
 
-// Adam with decoupled weight decay (PyTorch's AdamW; weight_decay defaults to 0.01).
+// PyTorch's AdamW defaults: decoupled weight decay of 0.01.
+struct AdamWOptions : AdamOptions {
+  AdamWOptions() {
+    weight_decay = 0.01;
+    decoupled_weight_decay = true;
+  }
+};
+
 class AdamW : public Adam {
  public:
-  struct Options {
-    double lr = 1e-3;
-    double beta1 = 0.9;
-    double beta2 = 0.999;
-    double eps = 1e-8;
-    double weight_decay = 0.01;
-  };
-  AdamW(std::vector<Tensor> parameters, Options options)
-      : Adam(std::move(parameters),
-             AdamOptions{options.lr, options.beta1, options.beta2, options.eps,
-                         options.weight_decay, /*decoupled_weight_decay=*/true}) {}
+  AdamW(std::vector<Tensor> parameters, const AdamWOptions& options)
+      : Adam(std::move(parameters), options) {}
 };
 
 }  // namespace tapegrad::nn

@@ -121,7 +121,7 @@ TEST_F(OptimizerTest, AdamL2AgainstAdamWDecoupledDecay) {
   EXPECT_NEAR(Step(adam)[0], p1 - 0.1 * m / (std::sqrt(v) + 1e-8), 1e-14);
 
   ASSERT_TRUE(p_.CopyFrom(std::vector<double>{1, -2}).ok());
-  AdamW::Options w;
+  AdamWOptions w;
   w.lr = 0.1;
   w.weight_decay = 0.1;
   AdamW adamw({p_}, w);
