@@ -2,6 +2,7 @@
 //
 //   // In a kernels/<device>/ file, at namespace scope:
 //   TAPEGRAD_REGISTER_KERNEL(kAdd, kF32, kCpu, AddKernel<float>);
+//   TAPEGRAD_REGISTER_FLOAT_KERNELS(kMul, kCpu, MulKernel);   // f32 and f64
 //
 //   // In core, to run it:
 //   TG_ASSIGN_OR_RETURN(KernelFn fn, KernelRegistry::Global().Find(
@@ -138,6 +139,10 @@ struct KernelRegistration {
       ::tapegrad::KernelKey{::tapegrad::OpKind::op, ::tapegrad::DType::dtype,   \
                             ::tapegrad::DeviceType::device},                    \
       (fn), __FILE__ ":" TAPEGRAD_STRINGIFY(__LINE__))
+// Registers kernel<float> for f32 and kernel<double> for f64.
+#define TAPEGRAD_REGISTER_FLOAT_KERNELS(op, device, kernel)  \
+  TAPEGRAD_REGISTER_KERNEL(op, kF32, device, kernel<float>); \
+  TAPEGRAD_REGISTER_KERNEL(op, kF64, device, kernel<double>)
 #define TAPEGRAD_STRINGIFY(x) TAPEGRAD_STRINGIFY_I(x)
 #define TAPEGRAD_STRINGIFY_I(x) #x
 

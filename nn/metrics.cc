@@ -12,8 +12,10 @@ int64_t CountCorrect(const Tensor& logits, const Tensor& labels) {
   int64_t correct = 0;
   for (int64_t i = 0; i < logits.size(0); ++i) {
     int64_t best = 0;
+    double best_value = logits.at({i, 0});
     for (int64_t j = 1; j < logits.size(1); ++j) {
-      if (logits.at({i, j}) > logits.at({i, best})) best = j;
+      const double value = logits.at({i, j});
+      if (value > best_value) best = j, best_value = value;
     }
     correct += best == static_cast<int64_t>(labels.at({i}));
   }

@@ -16,6 +16,8 @@ T* At(char* p) {
 }
 
 // Runs rows(begin, end) over a flat range of n, on both cores when it is large.
+// Small ranges call `rows` directly, not through ParallelFor's FunctionRef, so
+// that the loop inlines here.
 template <class Rows>
 void FlatRows(int64_t n, const Rows& rows) {
   if (n < 2 * kParallelGrain) {
@@ -328,42 +330,38 @@ absl::Status MaximumGrad(const KernelCall& c) {
   return absl::OkStatus();
 }
 
-#define REGISTER_FLOAT(op, kernel)                         \
-  TAPEGRAD_REGISTER_KERNEL(op, kF32, kCpu, kernel<float>); \
-  TAPEGRAD_REGISTER_KERNEL(op, kF64, kCpu, kernel<double>)
-
-REGISTER_FLOAT(kAdd, Add);
-REGISTER_FLOAT(kSub, Sub);
-REGISTER_FLOAT(kMul, Mul);
-REGISTER_FLOAT(kDiv, Div);
-REGISTER_FLOAT(kMaximum, MaximumKernel);
-REGISTER_FLOAT(kMinimum, MinimumKernel);
-REGISTER_FLOAT(kEqual, Equal);
-REGISTER_FLOAT(kWhere, Where);
-REGISTER_FLOAT(kNeg, Neg);
-REGISTER_FLOAT(kExp, Exp);
-REGISTER_FLOAT(kLog, Log);
-REGISTER_FLOAT(kTanh, Tanh);
-REGISTER_FLOAT(kRelu, ReluKernel);
-REGISTER_FLOAT(kSigmoid, SigmoidKernel);
-REGISTER_FLOAT(kGelu, GeluKernel);
-REGISTER_FLOAT(kSqrt, Sqrt);
-REGISTER_FLOAT(kAbs, Abs);
-REGISTER_FLOAT(kClamp, Clamp);
-REGISTER_FLOAT(kPow, Pow);
-REGISTER_FLOAT(kScale, Scale);
-REGISTER_FLOAT(kCopy, Copy);
-REGISTER_FLOAT(kFill, Fill);
-REGISTER_FLOAT(kAxpy, Axpy);
-REGISTER_FLOAT(kReluGrad, ReluGrad);
-REGISTER_FLOAT(kTanhGrad, TanhGrad);
-REGISTER_FLOAT(kSigmoidGrad, SigmoidGrad);
-REGISTER_FLOAT(kGeluGrad, GeluGradKernel);
-REGISTER_FLOAT(kAbsGrad, AbsGrad);
-REGISTER_FLOAT(kClampGrad, ClampGrad);
-REGISTER_FLOAT(kPowGrad, PowGrad);
-REGISTER_FLOAT(kMaximumGrad, MaximumGrad);
-REGISTER_FLOAT(kBceWithLogits, BceWithLogits);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kAdd, kCpu, Add);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kSub, kCpu, Sub);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kMul, kCpu, Mul);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kDiv, kCpu, Div);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kMaximum, kCpu, MaximumKernel);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kMinimum, kCpu, MinimumKernel);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kEqual, kCpu, Equal);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kWhere, kCpu, Where);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kNeg, kCpu, Neg);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kExp, kCpu, Exp);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kLog, kCpu, Log);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kTanh, kCpu, Tanh);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kRelu, kCpu, ReluKernel);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kSigmoid, kCpu, SigmoidKernel);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kGelu, kCpu, GeluKernel);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kSqrt, kCpu, Sqrt);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kAbs, kCpu, Abs);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kClamp, kCpu, Clamp);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kPow, kCpu, Pow);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kScale, kCpu, Scale);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kCopy, kCpu, Copy);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kFill, kCpu, Fill);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kAxpy, kCpu, Axpy);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kReluGrad, kCpu, ReluGrad);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kTanhGrad, kCpu, TanhGrad);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kSigmoidGrad, kCpu, SigmoidGrad);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kGeluGrad, kCpu, GeluGradKernel);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kAbsGrad, kCpu, AbsGrad);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kClampGrad, kCpu, ClampGrad);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kPowGrad, kCpu, PowGrad);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kMaximumGrad, kCpu, MaximumGrad);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kBceWithLogits, kCpu, BceWithLogits);
 // i64 tensors are created, copied and filled, never differentiated.
 TAPEGRAD_REGISTER_KERNEL(kCopy, kI64, kCpu, Copy<int64_t>);
 TAPEGRAD_REGISTER_KERNEL(kFill, kI64, kCpu, Fill<int64_t>);

@@ -108,8 +108,7 @@ absl::Status MatMul(const KernelCall& c) {
   return absl::OkStatus();
 }
 
-TAPEGRAD_REGISTER_KERNEL(kMatMul, kF32, kCpu, MatMul<float>);
-TAPEGRAD_REGISTER_KERNEL(kMatMul, kF64, kCpu, MatMul<double>);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kMatMul, kCpu, MatMul);
 
 }  // namespace
 }  // namespace tapegrad::cpu

@@ -94,12 +94,9 @@ absl::Status AdamStep(const KernelCall& c) {
   return absl::OkStatus();
 }
 
-TAPEGRAD_REGISTER_KERNEL(kSgdStep, kF32, kCpu, SgdStep<float>);
-TAPEGRAD_REGISTER_KERNEL(kSgdStep, kF64, kCpu, SgdStep<double>);
-TAPEGRAD_REGISTER_KERNEL(kRmspropStep, kF32, kCpu, RmspropStep<float>);
-TAPEGRAD_REGISTER_KERNEL(kRmspropStep, kF64, kCpu, RmspropStep<double>);
-TAPEGRAD_REGISTER_KERNEL(kAdamStep, kF32, kCpu, AdamStep<float>);
-TAPEGRAD_REGISTER_KERNEL(kAdamStep, kF64, kCpu, AdamStep<double>);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kSgdStep, kCpu, SgdStep);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kRmspropStep, kCpu, RmspropStep);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kAdamStep, kCpu, AdamStep);
 
 }  // namespace
 }  // namespace tapegrad::cpu

@@ -24,8 +24,7 @@ absl::Status DropoutMask(const KernelCall& c) {
   return absl::OkStatus();
 }
 
-TAPEGRAD_REGISTER_KERNEL(kDropoutMask, kF32, kCpu, DropoutMask<float>);
-TAPEGRAD_REGISTER_KERNEL(kDropoutMask, kF64, kCpu, DropoutMask<double>);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kDropoutMask, kCpu, DropoutMask);
 
 }  // namespace
 }  // namespace tapegrad::cpu

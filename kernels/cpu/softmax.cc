@@ -137,10 +137,8 @@ TAPEGRAD_REGISTER_KERNEL(kSoftmax, kF32, kCpu, (SoftmaxKernel<float, false>));
 TAPEGRAD_REGISTER_KERNEL(kSoftmax, kF64, kCpu, (SoftmaxKernel<double, false>));
 TAPEGRAD_REGISTER_KERNEL(kLogSoftmax, kF32, kCpu, (SoftmaxKernel<float, true>));
 TAPEGRAD_REGISTER_KERNEL(kLogSoftmax, kF64, kCpu, (SoftmaxKernel<double, true>));
-TAPEGRAD_REGISTER_KERNEL(kCrossEntropy, kF32, kCpu, CrossEntropy<float>);
-TAPEGRAD_REGISTER_KERNEL(kCrossEntropy, kF64, kCpu, CrossEntropy<double>);
-TAPEGRAD_REGISTER_KERNEL(kCrossEntropyGrad, kF32, kCpu, CrossEntropyGrad<float>);
-TAPEGRAD_REGISTER_KERNEL(kCrossEntropyGrad, kF64, kCpu, CrossEntropyGrad<double>);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kCrossEntropy, kCpu, CrossEntropy);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kCrossEntropyGrad, kCpu, CrossEntropyGrad);
 
 }  // namespace
 }  // namespace tapegrad::cpu
