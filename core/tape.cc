@@ -75,17 +75,23 @@ TapeMark Tape::Mark() {
   mark.record_end = record_end_;
   mark.block = block_;
   mark.pins = pins_.size();
+  mark.arena_allocations = arena_allocations_;
   return mark;
 }
 
-absl::Status Tape::Rewind(const TapeMark& mark) {
+absl::Status Tape::CheckMark(const TapeMark& mark, const char* op) const {
   if (mark.reset_epoch != reset_epoch_ || mark.values > size_ ||
       (mark.values > 0 && gen_[mark.values - 1] != mark.last_generation)) {
     return absl::FailedPreconditionError(absl::StrFormat(
-        "Tape::Rewind: stale mark at value %d: the tape was rewound below it or reset "
+        "%s: stale mark at value %d: the tape was rewound below it or reset "
         "after it was taken (tape now holds %d values)",
-        mark.values, size_));
+        op, mark.values, size_));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Tape::Rewind(const TapeMark& mark) {
+  TG_RETURN_IF_ERROR(CheckMark(mark, "Tape::Rewind"));
   ReleasePins(mark.pins);
   arena_.Rewind(mark.arena);
   size_ = mark.values;
@@ -111,6 +117,126 @@ void Tape::Reset() {
   fuse_floor_ = 0;
   dirty_begin_ = kNone;
   error_ = absl::OkStatus();
+}
+
+// Note [Compaction]: the moved records are copied out to scratch first, then the
+// tape is rewound to `gap` and the records are written again at the new end, with
+// every input index inside the moved range lowered by the shift. Inputs below the
+// gap keep their index; an input inside the gap means the gap is still read, and
+// the call fails before it has changed anything. A chain input (Note [Chain
+// adjoint]) is slot o - 1 and moves with o, so the chain flags stay true.
+absl::Status Tape::Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep) {
+  constexpr char kOp[] = "Tape::Compact";
+  if (keep.empty()) {
+    return absl::InvalidArgumentError("Tape::Compact: no mark of Values to keep");
+  }
+  TG_RETURN_IF_ERROR(CheckMark(gap, kOp));
+  uint32_t previous = gap.values;
+  for (const TapeMark* mark : keep) {
+    if (mark == nullptr) return absl::InvalidArgumentError("Tape::Compact: null mark");
+    TG_RETURN_IF_ERROR(CheckMark(*mark, kOp));
+    if (mark->values < previous) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("Tape::Compact: marks out of order (value %d after value %d)",
+                          mark->values, previous));
+    }
+    previous = mark->values;
+  }
+  if (pins_.size() != gap.pins || arena_allocations_ != gap.arena_allocations) {
+    return absl::FailedPreconditionError(
+        "Tape::Compact: tensors were recorded or allocated after the gap's mark; only "
+        "scalar Values can move");
+  }
+  const uint32_t to = gap.values;
+  const uint32_t from = keep[0]->values;
+  const uint32_t moved = size_ - from;
+  if (from == to) {
+    for (TapeMark* mark : keep) *mark = Mark();  // nothing to drop; refresh anyway
+    return absl::OkStatus();
+  }
+
+  // Walk back from the tail over the moved records, checking their inputs.
+  compact_sizes_.resize(moved);
+  size_t total = 0;
+  {
+    Block* b = block_;
+    const char* p = record_end_;
+    for (uint32_t k = moved; k-- > 0;) {
+      while (p == b->begin()) {
+        b = b->prev;
+        p = b->end;
+      }
+      uint32_t header;
+      std::memcpy(&header, p - sizeof(header), sizeof(header));
+      const uint32_t n = header & kArgCountMask;
+      const char* args = p - sizeof(header) - n * kArgBytes;
+      if (header & kOpaqueFlag) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "Tape::Compact: Value #%d is a tensor record, which cannot move", from + k));
+      }
+      for (uint32_t a = 0; a < n; ++a) {
+        const uint32_t in = LoadIndex(args + a * kArgBytes);
+        if (in >= to && in < from) {
+          return absl::FailedPreconditionError(absl::StrFormat(
+              "Tape::Compact: Value #%d reads Value #%d, inside the range [%d, %d) to "
+              "drop",
+              from + k, in, to, from));
+        }
+      }
+      compact_sizes_[k] = static_cast<uint32_t>(p - args);
+      total += p - args;
+      p = args;
+    }
+  }
+  // Copy them out in slot order (they may span blocks).
+  compact_bytes_.resize(total);
+  {
+    Block* b = block_;
+    const char* p = record_end_;
+    size_t end = total;
+    for (uint32_t k = moved; k-- > 0;) {
+      while (p == b->begin()) {
+        b = b->prev;
+        p = b->end;
+      }
+      const uint32_t bytes = compact_sizes_[k];
+      p -= bytes;
+      end -= bytes;
+      std::memcpy(compact_bytes_.data() + end, p, bytes);
+    }
+  }
+
+  TG_RETURN_IF_ERROR(Rewind(gap));
+  const uint32_t shift = from - to;
+  size_t next_keep = 0;
+  const char* record = compact_bytes_.data();
+  for (uint32_t k = 0; k < moved; ++k) {
+    while (next_keep < keep.size() && keep[next_keep]->values == from + k) {
+      *keep[next_keep++] = Mark();
+    }
+    const uint32_t bytes = compact_sizes_[k];
+    if (!HasRoom(bytes) && !MakeRoom(bytes)) return error_;
+    std::memcpy(record_end_, record, bytes);
+    const uint32_t n = (bytes - sizeof(uint32_t)) / kArgBytes;
+    for (uint32_t a = 0; a < n; ++a) {
+      char* arg = record_end_ + a * kArgBytes;
+      const uint32_t in = LoadIndex(arg);
+      if (in >= from) {
+        const uint32_t lowered = in - shift;
+        std::memcpy(arg, &lowered, sizeof(lowered));
+      }
+    }
+    record_end_ += bytes;
+    record += bytes;
+    const uint32_t o = size_++;
+    value_[o] = value_[o + shift];
+    adj_[o] = adj_[o + shift];
+    gen_[o] = generation_;
+    if (n != 0 && adj_[o] != 0.0 && o < dirty_begin_) dirty_begin_ = o;
+  }
+  while (next_keep < keep.size()) *keep[next_keep++] = Mark();
+  fuse_floor_ = size_;
+  return absl::OkStatus();
 }
 
 void Tape::ReleasePins(size_t keep) {

@@ -47,6 +47,7 @@
 #include "absl/base/optimization.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "core/arena.h"
 #include "core/grad_mode.h"
 #include "core/value.h"
@@ -94,6 +95,7 @@ struct TapeMark {
   char* record_end = nullptr;
   void* block = nullptr;
   size_t pins = 0;
+  uint64_t arena_allocations = 0;  // tensor memory taken before the mark
 };
 
 class Tape {
@@ -106,6 +108,17 @@ class Tape {
   // A new leaf (micrograd's Value(data)).
   Value Leaf(double data) { return EmitLeaf(data); }
 
+  // A handle to slot `index` as it is now (of the slot's generation), or an empty
+  // handle if the tape has no such slot. For layers that name Values by slot, such
+  // as the C ABI, which checks the generation it was given against the result's.
+  // The handle is never a sole temporary (Note [Temporaries fuse]).
+  Value ValueAt(uint32_t index) const {
+    if (index >= size_) return Value();
+    Value v(const_cast<Tape*>(this), index, gen_[index]);
+    v.tag_ &= Value::kGenerationMask;
+    return v;
+  }
+
   // Marks the current end of the tape. Values created before it survive Rewind.
   TapeMark Mark();
   // Drops every Value created after `mark` in O(1); their handles become stale.
@@ -114,6 +127,23 @@ class Tape {
   absl::Status Rewind(const TapeMark& mark);
   // Drops every Value and clears the sticky error. Memory is kept for reuse.
   void Reset();
+
+  // Drops the Values made between `gap` and *keep[0], and moves the Values made
+  // after *keep[0] down to where `gap` was taken: how a tape whose middle died
+  // (an old step's graph under a live new one) gives the memory back without
+  // dropping what lives above it. Cost: one copy of the moved records.
+  //
+  // Every moved Value gets a new slot (its index drops by keep[0]->values -
+  // gap.values) and a new generation, so every handle above `gap`, moved or
+  // dropped, becomes stale: the caller re-derives the moved ones from the marks,
+  // since each *keep[i] is replaced by the mark of the same Value's new position
+  // (keep lists segment starts, in order). Grads and data move with the Values.
+  //
+  // Fails, changing nothing, when a moved record reads a dropped Value (the gap is
+  // not dead), when a tensor was recorded or allocated after `gap` (tensor records
+  // hold slot references and arena pointers that cannot move), or when a mark is
+  // stale or out of order. Scalar tapes only: see python/tapegrad/_graph.py.
+  absl::Status Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep);
 
   // See Value::Backward.
   absl::Status Backward(const Value& root);
@@ -304,6 +334,7 @@ class Tape {
   }
   // Memory from the tape's arena, gone at the Rewind that passes this point.
   absl::StatusOr<void*> AllocateArena(size_t bytes, size_t align) {
+    ++arena_allocations_;
     void* p = arena_.AllocateOrNull(bytes, align);
     if (ABSL_PREDICT_TRUE(p != nullptr)) return p;
     return ArenaExhausted(bytes);
@@ -370,6 +401,8 @@ class Tape {
   absl::Status Diagnose(const Value& v, const char* op) const;
 
   absl::Status ArenaExhausted(size_t bytes);
+  // OK if `mark` is a position this tape still has; `op` names the caller.
+  absl::Status CheckMark(const TapeMark& mark, const char* op) const;
   absl::Status SweepFast(uint32_t root);
   absl::Status SweepExact(uint32_t root);
   static absl::Status RunOpaque(const char* arg, Tape& tape);
@@ -400,7 +433,11 @@ class Tape {
   // may be non-zero from an earlier Backward or set_grad (kNone if none).
   static constexpr uint32_t kNone = 0xffffffffu;
   uint32_t dirty_begin_ = kNone;
-  std::vector<uint8_t> reached_;  // scratch for SweepExact, kept between calls
+  std::vector<uint8_t> reached_;    // scratch for SweepExact, kept between calls
+  uint64_t arena_allocations_ = 0;  // AllocateArena calls so far (see Compact)
+  // Scratch for Compact, kept between calls: the moved records' bytes and sizes.
+  std::vector<char> compact_bytes_;
+  std::vector<uint32_t> compact_sizes_;
 
   struct Pinned {
     void* object;

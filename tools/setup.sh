@@ -8,6 +8,8 @@ packages=(
   g++ libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev zlib1g-dev python3 python3-pytest python3-numpy clang-format
   python3-sklearn dataset-fashion-mnist               # the digits and Fashion-MNIST data
+  libdlpack-dev                                      # the C ABI's tensor exchange format
+  graphviz python3-graphviz python3-matplotlib        # tapegrad.draw_dot, the Python example's plot
 )
 
 # --peers: also libtorch, the peer that bench/libtorch_peers.cc measures against
