@@ -124,7 +124,9 @@ void Tape::Reset() {
 // every input index inside the moved range lowered by the shift. Inputs below the
 // gap keep their index; an input inside the gap means the gap is still read, and
 // the call fails before it has changed anything. A chain input (Note [Chain
-// adjoint]) is slot o - 1 and moves with o, so the chain flags stay true.
+// adjoint]) is slot o - 1 and moves with o, so the chain flags stay true; but the
+// first moved record may now sit right after an input below the gap, which then
+// becomes its chain input.
 absl::Status Tape::Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep) {
   constexpr char kOp[] = "Tape::Compact";
   if (keep.empty()) {
@@ -215,20 +217,42 @@ absl::Status Tape::Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep
       *keep[next_keep++] = Mark();
     }
     const uint32_t bytes = compact_sizes_[k];
-    if (!HasRoom(bytes) && !MakeRoom(bytes)) return error_;
-    std::memcpy(record_end_, record, bytes);
-    const uint32_t n = (bytes - sizeof(uint32_t)) / kArgBytes;
+    if (!HasRoom(bytes + kArgBytes) && !MakeRoom(bytes + kArgBytes)) return error_;
+    const uint32_t o = size_;
+    uint32_t header;
+    std::memcpy(&header, record + bytes - sizeof(header), sizeof(header));
+    const uint32_t n = header & kArgCountMask;
+    // Inputs lower by the shift; one below the gap that is now o - 1 becomes the
+    // chain input, first and merged, as the sweep requires.
+    char* p = record_end_ + kArgBytes;  // the chain input's place, if one appears
+    double chain_partial = 0.0;
+    bool has_chain = false;
     for (uint32_t a = 0; a < n; ++a) {
-      char* arg = record_end_ + a * kArgBytes;
-      const uint32_t in = LoadIndex(arg);
-      if (in >= from) {
-        const uint32_t lowered = in - shift;
-        std::memcpy(arg, &lowered, sizeof(lowered));
+      const char* arg = record + a * kArgBytes;
+      uint32_t in = LoadIndex(arg);
+      if (in >= from) in -= shift;
+      if (in + 1 == o) {
+        chain_partial += LoadPartial(arg);
+        has_chain = true;
+      } else {
+        StoreArg(p, in, LoadPartial(arg));
+        p += kArgBytes;
       }
     }
-    record_end_ += bytes;
+    char* args = record_end_ + kArgBytes;
+    if (has_chain) {
+      args = record_end_;
+      StoreArg(args, o - 1, chain_partial);
+      header |= kChainFlag;
+    } else {
+      header &= ~kChainFlag;
+    }
+    header = (header & ~kArgCountMask) | static_cast<uint32_t>((p - args) / kArgBytes);
+    std::memcpy(p, &header, sizeof(header));
+    if (args != record_end_) std::memmove(record_end_, args, p + sizeof(header) - args);
+    record_end_ += p + sizeof(header) - args;
     record += bytes;
-    const uint32_t o = size_++;
+    ++size_;
     value_[o] = value_[o + shift];
     adj_[o] = adj_[o + shift];
     gen_[o] = generation_;
@@ -430,6 +454,37 @@ Value Tape::FuseBinarySlow(Value&& t, double y, double dy_dt, uint32_t b, double
   std::memcpy(args + n * kArgBytes, &header, sizeof(header));
   record_end_ = args + n * kArgBytes + sizeof(header);
   return Refill(std::move(t), y);
+}
+
+absl::Status Tape::ForEachInput(
+    uint32_t first, uint32_t last,
+    absl::FunctionRef<void(uint32_t slot, uint32_t input, double partial)> visit) const {
+  if (first > last || last >= size_) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "Tape::ForEachInput: slots [%d, %d] are not on the tape (it holds %d values)",
+        first, last, size_));
+  }
+  Block* block;
+  const char* end;
+  FindRecordEnd(last, &block, &end);
+  for (uint32_t o = last;; --o) {
+    while (end == block->begin()) {
+      block = block->prev;
+      end = block->end;
+    }
+    uint32_t header;
+    std::memcpy(&header, end - sizeof(header), sizeof(header));
+    const uint32_t n = header & kArgCountMask;
+    const char* args = end - sizeof(header) - n * kArgBytes;
+    if (!(header & kOpaqueFlag)) {
+      for (uint32_t k = 0; k < n; ++k) {
+        visit(o, LoadIndex(args + k * kArgBytes), LoadPartial(args + k * kArgBytes));
+      }
+    }
+    end = args;
+    if (o == first) break;
+  }
+  return absl::OkStatus();
 }
 
 void Tape::FindRecordEnd(uint32_t o, Block** block, const char** end) const {

@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "absl/base/optimization.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -119,6 +120,14 @@ class Tape {
     return v;
   }
 
+  // Calls visit(slot, input, partial) for every input of the records of slots
+  // `last` down to `first`, in that order: the recorded graph, for drawing it
+  // (Graphviz) or for micrograd's _prev. One pass over those records.
+  // InvalidArgument if a slot is out of range; tensor records are skipped.
+  absl::Status ForEachInput(
+      uint32_t first, uint32_t last,
+      absl::FunctionRef<void(uint32_t slot, uint32_t input, double partial)> visit) const;
+
   // Marks the current end of the tape. Values created before it survive Rewind.
   TapeMark Mark();
   // Drops every Value created after `mark` in O(1); their handles become stale.
@@ -155,6 +164,8 @@ class Tape {
   void ClearError() { error_ = absl::OkStatus(); }
 
   size_t size() const { return size_; }
+  // The generation new Values get (Note [Handle generations] in value.h).
+  uint32_t generation() const { return generation_; }
   TapeStats Stats() const;
 
   // The tape ops record on when a Value is built from a double (see TapeScope).

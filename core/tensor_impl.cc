@@ -23,8 +23,25 @@ Storage* Storage::NewHeap(size_t bytes, Device device) {
   return s;
 }
 
+Storage* Storage::NewExternal(void* data, size_t bytes, Device device,
+                              void (*release)(void*), void* context) {
+  auto* s = new (std::nothrow) Storage;
+  if (s == nullptr) return nullptr;
+  s->data = data;
+  s->bytes = bytes;
+  s->device = device;
+  s->heap = true;
+  s->release = release;
+  s->release_context = context;
+  return s;
+}
+
 void Storage::DestroyHeap() {
-  ::operator delete(data, kDataAlign);
+  if (release != nullptr) {
+    release(release_context);
+  } else {
+    ::operator delete(data, kDataAlign);
+  }
   delete this;
 }
 

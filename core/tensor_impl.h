@@ -52,8 +52,16 @@ struct Storage : HeapCounted<Storage> {
   size_t bytes = 0;
   Device device;
 
+  // Memory someone else owns (a DLPack import): DestroyHeap calls release(context)
+  // instead of freeing `data`.
+  void (*release)(void* context) = nullptr;
+  void* release_context = nullptr;
+
   // A heap buffer of `bytes` (64-byte aligned, uninitialised) with one reference.
   static Storage* NewHeap(size_t bytes, Device device);
+  // A heap Storage over external `data`, with one reference; null if out of memory.
+  static Storage* NewExternal(void* data, size_t bytes, Device device,
+                              void (*release)(void*), void* context);
   void DestroyHeap();
 };
 

@@ -83,6 +83,25 @@ TEST(TapeCompact, GradsMoveWithTheValuesAndRepeatedBackwardMatches) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(params[i].grad(), ref_params[i].grad()) << i;
 }
 
+TEST(TapeCompact, AnInputRightBelowTheGapBecomesTheChainInput) {
+  // After the move the first kept record follows w directly: the sweep's chain
+  // rule (Note [Chain adjoint]) must then hold for it too.
+  Tape tape;
+  TapeScope scope(&tape);
+  Value w = tape.Leaf(3.0);
+  TapeMark dead = tape.Mark();
+  const Value garbage = w * w;
+  ASSERT_TRUE(garbage.ok());
+  TapeMark live = tape.Mark();
+  Value y = (w * w).pow(2.0);  // w ** 4
+  const uint32_t offset = y.index() - live.values;
+  ASSERT_TRUE(tape.Compact(dead, {&live}).ok());
+  Value moved = tape.ValueAt(live.values + offset);
+  EXPECT_EQ(moved.data(), 81.0);
+  ASSERT_TRUE(moved.Backward().ok());
+  EXPECT_EQ(w.grad(), 4 * 27.0);
+}
+
 TEST(TapeCompact, RefusesWhenTheGapIsStillRead) {
   Tape tape;
   TapeScope scope(&tape);

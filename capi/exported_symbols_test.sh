@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The library's dynamic symbol table must be exactly the committed golden list:
+# a symbol that appears or disappears is an ABI change that a review must see.
+# To accept a change: nm -D --defined-only --extern-only libtapegrad.so | awk '{print $3}' | sort
+set -euo pipefail
+lib="$1"
+golden="$2"
+actual="$(nm -D --defined-only --extern-only "$lib" | awk '{print $3}' | sort)"
+if ! diff <(sort "$golden") <(echo "$actual"); then
+  echo "exported symbols of $lib differ from $golden (< golden, > library)" >&2
+  exit 1
+fi
+echo "$(echo "$actual" | wc -l) symbols, as in $golden"

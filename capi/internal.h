@@ -1,0 +1,84 @@
+// What the C ABI's opaque handles are, and the helpers every capi/*.cc uses to turn
+// statuses, null pointers and exceptions into tg_status codes with a message.
+// Not installed; C users see only capi/tapegrad.h.
+#ifndef TAPEGRAD_CAPI_INTERNAL_H_
+#define TAPEGRAD_CAPI_INTERNAL_H_
+
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "capi/tapegrad.h"
+#include "core/tape.h"
+#include "core/tensor.h"
+#include "nn/module.h"
+#include "nn/optimizer.h"
+
+struct tg_tape {
+  tapegrad::Tape tape;
+};
+struct tg_mark {
+  tapegrad::TapeMark mark;
+  const tg_tape* tape = nullptr;
+};
+struct tg_tensor {
+  tapegrad::Tensor tensor;
+};
+struct tg_module {
+  std::unique_ptr<tapegrad::nn::Module> module;
+};
+struct tg_optimizer {
+  std::unique_ptr<tapegrad::nn::Optimizer> optimizer;
+};
+
+namespace tapegrad::capi {
+
+// Stores `status`'s message as this thread's last error and returns its code.
+tg_status Fail(const absl::Status& status);
+// The same for an error made here.
+tg_status Fail(absl::StatusCode code, const std::string& message);
+// "<call>: <what> is NULL".
+tg_status NullArgument(const char* call, const char* what);
+
+// Runs `body` (returning tg_status) with every C++ exception turned into a status:
+// nothing throws across the boundary.
+template <class Body>
+tg_status Guard(const char* call, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return Fail(absl::StatusCode::kResourceExhausted,
+                absl::StrFormat("%s: out of memory", call));
+  } catch (const std::exception& e) {
+    return Fail(absl::StatusCode::kInternal, absl::StrFormat("%s: %s", call, e.what()));
+  } catch (...) {
+    return Fail(absl::StatusCode::kInternal,
+                absl::StrFormat("%s: unknown C++ exception", call));
+  }
+}
+
+// Copies `text` into buf (truncated, NUL-terminated) and its full length to *length.
+tg_status WriteText(const char* call, const std::string& text, char* buf, size_t capacity,
+                    size_t* length);
+
+// A new tg_tensor holding `t`, or its error status.
+tg_status NewTensor(const char* call, Tensor t, tg_tensor** out);
+
+// A tg_value's parts.
+inline uint32_t SlotOf(tg_value v) { return static_cast<uint32_t>(v); }
+inline uint32_t GenerationOf(tg_value v) { return static_cast<uint32_t>(v >> 32); }
+inline tg_value Pack(const Value& v) {
+  return (static_cast<uint64_t>(v.generation()) << 32) | v.index();
+}
+
+}  // namespace tapegrad::capi
+
+// Returns the NullArgument status from the enclosing C function when `ptr` is NULL.
+#define TG_CAPI_NOT_NULL(call, ptr) \
+  if ((ptr) == nullptr) return ::tapegrad::capi::NullArgument(call, #ptr)
+
+#endif  // TAPEGRAD_CAPI_INTERNAL_H_

@@ -1,0 +1,32 @@
+// The kernel registry's contents, and whether CUDA can be used.
+#include "core/registry.h"
+
+#include <vector>
+
+#include "capi/internal.h"
+#include "capi/tapegrad.h"
+#include "core/op_kind.h"
+
+extern "C" {
+
+tg_status tg_registry_kernels(tg_kernel_info* out, size_t capacity, size_t* count) {
+  constexpr char kCall[] = "tg_registry_kernels";
+  TG_CAPI_NOT_NULL(kCall, count);
+  if (out == nullptr && capacity != 0) return tapegrad::capi::NullArgument(kCall, "out");
+  return tapegrad::capi::Guard(kCall, [&] {
+    const std::vector<tapegrad::KernelKey> keys =
+        tapegrad::KernelRegistry::Global().List();
+    *count = keys.size();
+    for (size_t i = 0; i < keys.size() && i < capacity; ++i) {
+      out[i] = tg_kernel_info{tapegrad::OpKindName(keys[i].op),
+                              static_cast<tg_dtype>(keys[i].dtype),
+                              static_cast<tg_device_type>(keys[i].device)};
+    }
+    return TG_OK;
+  });
+}
+
+// This build has no CUDA backend (the CUDA issue adds one behind --config=cuda).
+int tg_cuda_available(void) { return 0; }
+
+}  // extern "C"

@@ -1,0 +1,381 @@
+// Tensors: creation from buffers, shape/dtype/device, ops, autograd.
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "capi/internal.h"
+#include "capi/tapegrad.h"
+#include "core/tensor_ops.h"
+
+namespace tapegrad::capi {
+
+tg_status NewTensor(const char* call, Tensor t, tg_tensor** out) {
+  if (!t.ok()) {
+    // The caller hears of the failure now, so the tape must not keep it as its
+    // sticky error and fail the next Backward with it.
+    if (Tape* tape = Tape::Current()) tape->ClearError();
+    if (t.tape() != nullptr) t.tape()->ClearError();
+    return Fail(t.status());
+  }
+  return Guard(call, [&] {
+    *out = new tg_tensor{std::move(t)};
+    return TG_OK;
+  });
+}
+
+namespace {
+
+size_t ItemSize(DType dtype) { return dtype == DType::kF32 ? 4 : 8; }
+
+// A usable tensor behind `t`, or the status naming `call` and `operand`.
+tg_status Live(const char* call, const char* operand, const tg_tensor* t) {
+  if (t == nullptr) return NullArgument(call, operand);
+  if (!t->tensor.ok()) {
+    return Fail(t->tensor.status().code(), absl::StrFormat("%s: %s: %s", call, operand,
+                                                           t->tensor.status().message()));
+  }
+  return TG_OK;
+}
+
+Tensor ApplyUnary(tg_unary_op op, const Tensor& x) {
+  switch (op) {
+    case TG_NEG:
+      return Neg(x);
+    case TG_EXP:
+      return Exp(x);
+    case TG_LOG:
+      return Log(x);
+    case TG_TANH:
+      return Tanh(x);
+    case TG_RELU:
+      return Relu(x);
+    case TG_SIGMOID:
+      return Sigmoid(x);
+    case TG_GELU:
+      return Gelu(x);
+    case TG_SQRT:
+      return Sqrt(x);
+    case TG_ABS:
+      return Abs(x);
+  }
+  return Tensor::Error(absl::InvalidArgumentError(
+      absl::StrFormat("tg_tensor_unary: unknown op %d", static_cast<int>(op))));
+}
+
+Tensor ApplyBinary(tg_binary_op op, const Tensor& a, const Tensor& b) {
+  switch (op) {
+    case TG_ADD:
+      return Add(a, b);
+    case TG_SUB:
+      return Sub(a, b);
+    case TG_MUL:
+      return Mul(a, b);
+    case TG_DIV:
+      return Div(a, b);
+    case TG_MAXIMUM:
+      return Maximum(a, b);
+    case TG_MINIMUM:
+      return Minimum(a, b);
+    case TG_MATMUL:
+      return MatMul(a, b);
+    case TG_MSE:
+      return Mse(a, b);
+    case TG_CROSS_ENTROPY:
+      return CrossEntropy(a, b);
+    case TG_BCE_WITH_LOGITS:
+      return BinaryCrossEntropyWithLogits(a, b);
+  }
+  return Tensor::Error(absl::InvalidArgumentError(
+      absl::StrFormat("tg_tensor_binary: unknown op %d", static_cast<int>(op))));
+}
+
+Tensor ApplyReduce(tg_reduce_op op, const Tensor& x, absl::Span<const int64_t> axes,
+                   bool keepdim) {
+  switch (op) {
+    case TG_SUM:
+      return Sum(x, axes, keepdim);
+    case TG_MEAN:
+      return Mean(x, axes, keepdim);
+    case TG_MAX:
+      return Max(x, axes, keepdim);
+    case TG_MIN:
+      return Min(x, axes, keepdim);
+  }
+  return Tensor::Error(absl::InvalidArgumentError(
+      absl::StrFormat("tg_tensor_reduce: unknown op %d", static_cast<int>(op))));
+}
+
+}  // namespace
+}  // namespace tapegrad::capi
+
+using tapegrad::Tensor;
+using tapegrad::capi::Fail;
+using tapegrad::capi::Guard;
+using tapegrad::capi::Live;
+using tapegrad::capi::NewTensor;
+
+extern "C" {
+
+tg_status tg_tensor_from_buffer(const void* data, tg_dtype dtype, const int64_t* shape,
+                                size_t ndim, tg_device_type device, tg_tensor** out) {
+  constexpr char kCall[] = "tg_tensor_from_buffer";
+  TG_CAPI_NOT_NULL(kCall, out);
+  if (shape == nullptr && ndim != 0) return tapegrad::capi::NullArgument(kCall, "shape");
+  if (dtype != TG_F32 && dtype != TG_F64 && dtype != TG_I64) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                absl::StrFormat("%s: unknown dtype %d", kCall, static_cast<int>(dtype)));
+  }
+  if (device != TG_CPU) {
+    return Fail(absl::StatusCode::kUnimplemented,
+                absl::StrFormat("%s: device %s is not in this build (CPU only)", kCall,
+                                device == TG_CUDA ? "cuda" : "unknown"));
+  }
+  int64_t numel = 1;
+  for (size_t i = 0; i < ndim; ++i) {
+    if (shape[i] < 0) {
+      return Fail(
+          absl::StatusCode::kInvalidArgument,
+          absl::StrFormat("%s: negative dimension %d at axis %d", kCall, shape[i], i));
+    }
+    numel *= shape[i];
+  }
+  if (data == nullptr && numel != 0) return tapegrad::capi::NullArgument(kCall, "data");
+  return Guard(kCall, [&]() -> tg_status {
+    const absl::Span<const int64_t> dims(shape, ndim);
+    const size_t n = static_cast<size_t>(numel);
+    Tensor t;
+    switch (dtype) {
+      case TG_F32:
+        t = Tensor::FromData(absl::MakeConstSpan(static_cast<const float*>(data), n),
+                             dims);
+        break;
+      case TG_F64:
+        t = Tensor::FromData(absl::MakeConstSpan(static_cast<const double*>(data), n),
+                             dims, tapegrad::DType::kF64);
+        break;
+      case TG_I64:
+        t = Tensor::FromData(absl::MakeConstSpan(static_cast<const int64_t*>(data), n),
+                             dims);
+        break;
+    }
+    return NewTensor(kCall, std::move(t), out);
+  });
+}
+
+void tg_tensor_destroy(tg_tensor* t) { delete t; }
+
+tg_status tg_tensor_clone_handle(const tg_tensor* t, tg_tensor** out) {
+  TG_CAPI_NOT_NULL("tg_tensor_clone_handle", t);
+  TG_CAPI_NOT_NULL("tg_tensor_clone_handle", out);
+  return NewTensor("tg_tensor_clone_handle", t->tensor, out);
+}
+
+tg_status tg_tensor_ndim(const tg_tensor* t, size_t* out) {
+  TG_CAPI_NOT_NULL("tg_tensor_ndim", out);
+  if (tg_status s = Live("tg_tensor_ndim", "t", t)) return s;
+  *out = static_cast<size_t>(t->tensor.dim());
+  return TG_OK;
+}
+
+tg_status tg_tensor_shape(const tg_tensor* t, int64_t* out, size_t capacity) {
+  if (out == nullptr && capacity != 0) {
+    return tapegrad::capi::NullArgument("tg_tensor_shape", "out");
+  }
+  if (tg_status s = Live("tg_tensor_shape", "t", t)) return s;
+  const tapegrad::Shape shape = t->tensor.shape();
+  for (size_t i = 0; i < shape.size() && i < capacity; ++i) out[i] = shape[i];
+  return TG_OK;
+}
+
+tg_status tg_tensor_dtype(const tg_tensor* t, tg_dtype* out) {
+  TG_CAPI_NOT_NULL("tg_tensor_dtype", out);
+  if (tg_status s = Live("tg_tensor_dtype", "t", t)) return s;
+  *out = static_cast<tg_dtype>(t->tensor.dtype());
+  return TG_OK;
+}
+
+tg_status tg_tensor_device(const tg_tensor* t, tg_device_type* type, int* index) {
+  TG_CAPI_NOT_NULL("tg_tensor_device", type);
+  TG_CAPI_NOT_NULL("tg_tensor_device", index);
+  if (tg_status s = Live("tg_tensor_device", "t", t)) return s;
+  *type = static_cast<tg_device_type>(t->tensor.device().type);
+  *index = t->tensor.device().index;
+  return TG_OK;
+}
+
+tg_status tg_tensor_numel(const tg_tensor* t, int64_t* out) {
+  TG_CAPI_NOT_NULL("tg_tensor_numel", out);
+  if (tg_status s = Live("tg_tensor_numel", "t", t)) return s;
+  *out = t->tensor.numel();
+  return TG_OK;
+}
+
+tg_status tg_tensor_to_buffer(const tg_tensor* t, void* out, size_t bytes) {
+  constexpr char kCall[] = "tg_tensor_to_buffer";
+  if (tg_status s = Live(kCall, "t", t)) return s;
+  const tapegrad::DType dtype = t->tensor.dtype();
+  const size_t need =
+      static_cast<size_t>(t->tensor.numel()) * tapegrad::capi::ItemSize(dtype);
+  if (bytes != need) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                absl::StrFormat("%s: buffer of %d bytes for a %s tensor of %d elements "
+                                "(%d bytes)",
+                                kCall, bytes, tapegrad::DTypeName(dtype),
+                                t->tensor.numel(), need));
+  }
+  if (out == nullptr && need != 0) return tapegrad::capi::NullArgument(kCall, "out");
+  return Guard(kCall, [&] {
+    // A contiguous copy puts the elements in row-major order whatever the view.
+    const Tensor c = t->tensor.Contiguous();
+    if (!c.ok()) return Fail(c.status());
+    if (need != 0) std::memcpy(out, c.impl()->data(), need);
+    return TG_OK;
+  });
+}
+
+tg_status tg_tensor_format(const tg_tensor* t, char* buf, size_t capacity,
+                           size_t* length) {
+  if (tg_status s = Live("tg_tensor_format", "t", t)) return s;
+  return Guard("tg_tensor_format", [&] {
+    return tapegrad::capi::WriteText("tg_tensor_format", t->tensor.ToString(), buf,
+                                     capacity, length);
+  });
+}
+
+tg_status tg_tensor_unary(tg_unary_op op, const tg_tensor* x, tg_tensor** out) {
+  TG_CAPI_NOT_NULL("tg_tensor_unary", out);
+  if (tg_status s = Live("tg_tensor_unary", "x", x)) return s;
+  return Guard("tg_tensor_unary", [&] {
+    return NewTensor("tg_tensor_unary", tapegrad::capi::ApplyUnary(op, x->tensor), out);
+  });
+}
+
+tg_status tg_tensor_binary(tg_binary_op op, const tg_tensor* a, const tg_tensor* b,
+                           tg_tensor** out) {
+  TG_CAPI_NOT_NULL("tg_tensor_binary", out);
+  if (tg_status s = Live("tg_tensor_binary", "a", a)) return s;
+  if (tg_status s = Live("tg_tensor_binary", "b", b)) return s;
+  return Guard("tg_tensor_binary", [&] {
+    return NewTensor("tg_tensor_binary",
+                     tapegrad::capi::ApplyBinary(op, a->tensor, b->tensor), out);
+  });
+}
+
+tg_status tg_tensor_pow(const tg_tensor* x, double exponent, tg_tensor** out) {
+  TG_CAPI_NOT_NULL("tg_tensor_pow", out);
+  if (tg_status s = Live("tg_tensor_pow", "x", x)) return s;
+  return Guard("tg_tensor_pow", [&] {
+    return NewTensor("tg_tensor_pow", tapegrad::Pow(x->tensor, exponent), out);
+  });
+}
+
+tg_status tg_tensor_affine(const tg_tensor* x, double factor, double offset,
+                           tg_tensor** out) {
+  TG_CAPI_NOT_NULL("tg_tensor_affine", out);
+  if (tg_status s = Live("tg_tensor_affine", "x", x)) return s;
+  return Guard("tg_tensor_affine", [&] {
+    Tensor y = factor == 1.0 ? x->tensor : tapegrad::Scale(x->tensor, factor);
+    if (offset != 0.0) y = y + offset;
+    return NewTensor("tg_tensor_affine", std::move(y), out);
+  });
+}
+
+tg_status tg_tensor_reduce(tg_reduce_op op, const tg_tensor* x, const int64_t* axes,
+                           size_t n_axes, int keepdim, tg_tensor** out) {
+  TG_CAPI_NOT_NULL("tg_tensor_reduce", out);
+  if (axes == nullptr && n_axes != 0) {
+    return tapegrad::capi::NullArgument("tg_tensor_reduce", "axes");
+  }
+  if (tg_status s = Live("tg_tensor_reduce", "x", x)) return s;
+  return Guard("tg_tensor_reduce", [&] {
+    return NewTensor("tg_tensor_reduce",
+                     tapegrad::capi::ApplyReduce(
+                         op, x->tensor, absl::MakeConstSpan(axes, n_axes), keepdim != 0),
+                     out);
+  });
+}
+
+tg_status tg_tensor_softmax(const tg_tensor* x, int64_t axis, int log, tg_tensor** out) {
+  TG_CAPI_NOT_NULL("tg_tensor_softmax", out);
+  if (tg_status s = Live("tg_tensor_softmax", "x", x)) return s;
+  return Guard("tg_tensor_softmax", [&] {
+    return NewTensor(
+        "tg_tensor_softmax",
+        log ? tapegrad::LogSoftmax(x->tensor, axis) : tapegrad::Softmax(x->tensor, axis),
+        out);
+  });
+}
+
+tg_status tg_tensor_reshape(const tg_tensor* x, const int64_t* shape, size_t ndim,
+                            tg_tensor** out) {
+  TG_CAPI_NOT_NULL("tg_tensor_reshape", out);
+  if (shape == nullptr && ndim != 0) {
+    return tapegrad::capi::NullArgument("tg_tensor_reshape", "shape");
+  }
+  if (tg_status s = Live("tg_tensor_reshape", "x", x)) return s;
+  return Guard("tg_tensor_reshape", [&] {
+    return NewTensor("tg_tensor_reshape",
+                     x->tensor.Reshape(absl::MakeConstSpan(shape, ndim)), out);
+  });
+}
+
+tg_status tg_tensor_transpose(const tg_tensor* x, int64_t a, int64_t b, tg_tensor** out) {
+  TG_CAPI_NOT_NULL("tg_tensor_transpose", out);
+  if (tg_status s = Live("tg_tensor_transpose", "x", x)) return s;
+  return Guard("tg_tensor_transpose", [&] {
+    return NewTensor("tg_tensor_transpose", x->tensor.Transpose(a, b), out);
+  });
+}
+
+tg_status tg_tensor_set_requires_grad(tg_tensor* t, int requires) {
+  if (tg_status s = Live("tg_tensor_set_requires_grad", "t", t)) return s;
+  if (t->tensor.tape() != nullptr) {
+    return Fail(absl::StatusCode::kFailedPrecondition,
+                "tg_tensor_set_requires_grad: only heap tensors (leaves) can require "
+                "grad; this one was recorded on a tape");
+  }
+  t->tensor.RequiresGrad(requires != 0);
+  return TG_OK;
+}
+
+tg_status tg_tensor_requires_grad(const tg_tensor* t, int* out) {
+  TG_CAPI_NOT_NULL("tg_tensor_requires_grad", out);
+  if (tg_status s = Live("tg_tensor_requires_grad", "t", t)) return s;
+  *out = t->tensor.requires_grad() ? 1 : 0;
+  return TG_OK;
+}
+
+tg_status tg_tensor_grad(const tg_tensor* t, tg_tensor** out) {
+  TG_CAPI_NOT_NULL("tg_tensor_grad", out);
+  if (tg_status s = Live("tg_tensor_grad", "t", t)) return s;
+  Tensor grad = t->tensor.grad();
+  if (!grad.ok()) {
+    *out = nullptr;
+    return TG_OK;
+  }
+  return NewTensor("tg_tensor_grad", std::move(grad), out);
+}
+
+tg_status tg_tensor_zero_grad(tg_tensor* t) {
+  if (tg_status s = Live("tg_tensor_zero_grad", "t", t)) return s;
+  t->tensor.ZeroGrad();
+  return TG_OK;
+}
+
+tg_status tg_tensor_backward(const tg_tensor* t) {
+  if (tg_status s = Live("tg_tensor_backward", "t", t)) return s;
+  return Guard("tg_tensor_backward", [&] {
+    const absl::Status s = t->tensor.Backward();
+    if (tapegrad::Tape* tape = t->tensor.tape()) tape->ClearError();
+    return Fail(s);
+  });
+}
+
+tg_status tg_tensor_detach(const tg_tensor* t, tg_tensor** out) {
+  TG_CAPI_NOT_NULL("tg_tensor_detach", out);
+  if (tg_status s = Live("tg_tensor_detach", "t", t)) return s;
+  return Guard("tg_tensor_detach",
+               [&] { return NewTensor("tg_tensor_detach", t->tensor.Detach(), out); });
+}
+
+}  // extern "C"

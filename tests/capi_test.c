@@ -1,0 +1,325 @@
+/* The C ABI exercised from C (this file is compiled as C99): micrograd's example,
+ * every kind of bad input, tensors, DLPack, modules and optimizers, the registry,
+ * DOT output and compaction. */
+#include <dlpack/dlpack.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capi/tapegrad.h"
+
+static int failures = 0;
+
+#define EXPECT(cond)                                                      \
+  do {                                                                    \
+    if (!(cond)) {                                                        \
+      fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                         \
+    }                                                                     \
+  } while (0)
+#define EXPECT_OK(call)                                                   \
+  do {                                                                    \
+    tg_status s_ = (call);                                                \
+    if (s_ != TG_OK) {                                                    \
+      fprintf(stderr, "%s:%d: %s -> %s: %s\n", __FILE__, __LINE__, #call, \
+              tg_status_name(s_), tg_last_error_message());               \
+      ++failures;                                                         \
+    }                                                                     \
+  } while (0)
+#define EXPECT_ERROR(call, code, text)                                               \
+  do {                                                                               \
+    tg_status s_ = (call);                                                           \
+    if (s_ != (code) || strstr(tg_last_error_message(), (text)) == NULL) {           \
+      fprintf(stderr, "%s:%d: %s -> %s \"%s\", expected %s with \"%s\"\n", __FILE__, \
+              __LINE__, #call, tg_status_name(s_), tg_last_error_message(),          \
+              tg_status_name(code), (text));                                         \
+      ++failures;                                                                    \
+    }                                                                                \
+  } while (0)
+
+/* micrograd's README example, composed as micrograd composes it. */
+static void test_micrograd_example(void) {
+  tg_tape* t;
+  EXPECT_OK(tg_tape_create(0, &t));
+  tg_value a, b, c, d, e, f, g, two, three, ten, half, tmp, tmp2;
+  EXPECT_OK(tg_value_leaf(t, -4.0, &a));
+  EXPECT_OK(tg_value_leaf(t, 2.0, &b));
+  EXPECT_OK(tg_value_add(t, a, b, &c)); /* c = a + b */
+  EXPECT_OK(tg_value_mul(t, a, b, &tmp));
+  EXPECT_OK(tg_value_pow(t, b, 3.0, &tmp2));
+  EXPECT_OK(tg_value_add(t, tmp, tmp2, &d)); /* d = a * b + b**3 */
+  EXPECT_OK(tg_value_leaf(t, 1.0, &tmp));
+  EXPECT_OK(tg_value_add(t, c, tmp, &tmp2));
+  EXPECT_OK(tg_value_add(t, c, tmp2, &c)); /* c += c + 1 */
+  EXPECT_OK(tg_value_leaf(t, 1.0, &tmp));
+  EXPECT_OK(tg_value_add(t, tmp, c, &tmp2));
+  EXPECT_OK(tg_value_neg(t, a, &tmp));
+  EXPECT_OK(tg_value_add(t, tmp2, tmp, &tmp2));
+  EXPECT_OK(tg_value_add(t, c, tmp2, &c)); /* c += 1 + c + (-a) */
+  EXPECT_OK(tg_value_leaf(t, 2.0, &two));
+  EXPECT_OK(tg_value_mul(t, d, two, &tmp));
+  EXPECT_OK(tg_value_add(t, b, a, &tmp2));
+  EXPECT_OK(tg_value_relu(t, tmp2, &tmp2));
+  EXPECT_OK(tg_value_add(t, tmp, tmp2, &tmp));
+  EXPECT_OK(tg_value_add(t, d, tmp, &d)); /* d += d * 2 + (b + a).relu() */
+  EXPECT_OK(tg_value_leaf(t, 3.0, &three));
+  EXPECT_OK(tg_value_mul(t, three, d, &tmp));
+  EXPECT_OK(tg_value_sub(t, b, a, &tmp2));
+  EXPECT_OK(tg_value_relu(t, tmp2, &tmp2));
+  EXPECT_OK(tg_value_add(t, tmp, tmp2, &tmp));
+  EXPECT_OK(tg_value_add(t, d, tmp, &d)); /* d += 3 * d + (b - a).relu() */
+  EXPECT_OK(tg_value_sub(t, c, d, &e));
+  EXPECT_OK(tg_value_pow(t, e, 2.0, &f));
+  EXPECT_OK(tg_value_leaf(t, 2.0, &tmp));
+  EXPECT_OK(tg_value_div(t, f, tmp, &g));
+  EXPECT_OK(tg_value_leaf(t, 10.0, &ten));
+  EXPECT_OK(tg_value_div(t, ten, f, &tmp));
+  EXPECT_OK(tg_value_add(t, g, tmp, &g));
+  EXPECT_OK(tg_value_backward(t, g));
+  double gd, ag, bg;
+  EXPECT_OK(tg_value_data(t, g, &gd));
+  EXPECT_OK(tg_value_grad(t, a, &ag));
+  EXPECT_OK(tg_value_grad(t, b, &bg));
+  EXPECT(fabs(gd - 24.70408163265306) < 1e-12);
+  EXPECT(fabs(ag - 138.83381924198252) < 1e-12);
+  EXPECT(fabs(bg - 645.5772594752186) < 1e-12);
+  (void)half;
+
+  size_t n = 0;
+  tg_value inputs[4];
+  EXPECT_OK(tg_value_inputs(t, e, inputs, 4, &n));
+  EXPECT(n == 2);
+  EXPECT_OK(tg_value_inputs(t, a, inputs, 4, &n));
+  EXPECT(n == 0);
+
+  EXPECT_OK(tg_tape_write_dot(t, g, "capi_test_graph.dot"));
+  FILE* dot = fopen("capi_test_graph.dot", "r");
+  EXPECT(dot != NULL);
+  if (dot != NULL) {
+    char text[256] = {0};
+    EXPECT(fread(text, 1, sizeof(text) - 1, dot) > 0);
+    EXPECT(strncmp(text, "digraph tape {", 14) == 0);
+    fclose(dot);
+  }
+  tg_tape_destroy(t);
+}
+
+static void test_errors(void) {
+  tg_tape* t;
+  EXPECT_OK(tg_tape_create(0, &t));
+  tg_value a, b, out;
+  EXPECT_ERROR(tg_value_leaf(NULL, 1.0, &a), TG_INVALID_ARGUMENT, "tape is NULL");
+  EXPECT_ERROR(tg_value_leaf(t, 1.0, NULL), TG_INVALID_ARGUMENT, "out is NULL");
+  EXPECT_OK(tg_value_leaf(t, 1.0, &a));
+  tg_mark* m;
+  EXPECT_OK(tg_tape_mark(t, &m));
+  EXPECT_OK(tg_value_leaf(t, 2.0, &b));
+  EXPECT_OK(tg_tape_rewind(t, m));
+  EXPECT_ERROR(tg_value_mul(t, a, b, &out), TG_FAILED_PRECONDITION, "b is a stale value");
+  EXPECT_ERROR(tg_value_data(t, 12345, NULL), TG_INVALID_ARGUMENT, "out is NULL");
+  double x;
+  EXPECT_ERROR(tg_value_data(t, 12345, &x), TG_FAILED_PRECONDITION, "stale");
+  EXPECT_OK(tg_value_mul(t, a, a, &out)); /* the tape still works after errors */
+  EXPECT_ERROR(tg_no_grad_exit(), TG_FAILED_PRECONDITION, "no tg_no_grad_enter");
+  EXPECT(strcmp(tg_status_name(TG_RESOURCE_EXHAUSTED), "RESOURCE_EXHAUSTED") == 0);
+  EXPECT(strcmp(tg_status_name(99), "UNKNOWN_STATUS") == 0);
+  EXPECT(tg_abi_version() == TG_ABI_VERSION);
+  EXPECT(strlen(tg_version()) > 0);
+  tg_mark_destroy(m);
+  tg_tape_destroy(t);
+
+  /* A byte limit is an error, never a crash. */
+  EXPECT_OK(tg_tape_create(2 << 20, &t));
+  tg_status s = TG_OK;
+  EXPECT_OK(tg_value_leaf(t, 1.0, &a));
+  for (int i = 0; i < 100000 && s == TG_OK; ++i) s = tg_value_mul(t, a, a, &out);
+  EXPECT(s == TG_RESOURCE_EXHAUSTED);
+  EXPECT(strstr(tg_last_error_message(), "byte limit") != NULL);
+  tg_tape_destroy(t);
+
+  /* destroy accepts NULL */
+  tg_tape_destroy(NULL);
+  tg_mark_destroy(NULL);
+  tg_tensor_destroy(NULL);
+  tg_module_destroy(NULL);
+  tg_optimizer_destroy(NULL);
+}
+
+static void test_tensors(void) {
+  tg_tape* t;
+  EXPECT_OK(tg_tape_create(0, &t));
+  EXPECT_OK(tg_tape_set_current(t));
+  EXPECT(tg_tape_current() == t);
+  const float xs[6] = {1, 2, 3, 4, 5, 6};
+  const float ws[6] = {0.5f, -1, 2, 0, 1, 1};
+  const int64_t xshape[2] = {2, 3}, wshape[2] = {3, 2};
+  tg_tensor *x, *w, *y, *loss, *grad;
+  EXPECT_OK(tg_tensor_from_buffer(xs, TG_F32, xshape, 2, TG_CPU, &x));
+  EXPECT_OK(tg_tensor_from_buffer(ws, TG_F32, wshape, 2, TG_CPU, &w));
+  EXPECT_OK(tg_tensor_set_requires_grad(w, 1));
+  EXPECT_OK(tg_tensor_binary(TG_MATMUL, x, w, &y));
+  int64_t shape[2];
+  EXPECT_OK(tg_tensor_shape(y, shape, 2));
+  EXPECT(shape[0] == 2 && shape[1] == 2);
+  float yv[4];
+  EXPECT_OK(tg_tensor_to_buffer(y, yv, sizeof(yv)));
+  EXPECT(yv[0] == 1 * 0.5f + 2 * 2 + 3 * 1 && yv[3] == 4 * -1 + 0 + 6);
+  EXPECT_ERROR(tg_tensor_to_buffer(y, yv, 3), TG_INVALID_ARGUMENT, "buffer of 3 bytes");
+  EXPECT_ERROR(tg_tensor_binary(TG_MATMUL, x, x, &loss), TG_INVALID_ARGUMENT, "[2, 3]");
+  EXPECT_OK(tg_tensor_reduce(TG_SUM, y, NULL, 0, 0, &loss));
+  EXPECT_OK(tg_tensor_backward(loss));
+  EXPECT_OK(tg_tensor_grad(w, &grad));
+  EXPECT(grad != NULL);
+  float gv[6];
+  EXPECT_OK(tg_tensor_to_buffer(grad, gv, sizeof(gv)));
+  /* d sum(x @ w) / d w[i][j] = sum over rows of x[:, i] */
+  EXPECT(gv[0] == 5 && gv[1] == 5 && gv[2] == 7 && gv[4] == 9);
+
+  /* DLPack: export shares memory; importing the export gives the same numbers. */
+  struct DLManagedTensor* managed;
+  EXPECT_OK(tg_tensor_to_dlpack(x, &managed));
+  EXPECT(managed->dl_tensor.ndim == 2 && managed->dl_tensor.shape[1] == 3);
+  EXPECT(((float*)managed->dl_tensor.data)[4] == 5.0f);
+  tg_tensor* back;
+  EXPECT_OK(tg_tensor_from_dlpack(managed, &back));
+  float bv[6];
+  EXPECT_OK(tg_tensor_to_buffer(back, bv, sizeof(bv)));
+  EXPECT(memcmp(bv, xs, sizeof(bv)) == 0);
+  tg_tensor_destroy(back); /* runs the exporter's deleter */
+
+  char text[64];
+  size_t length;
+  EXPECT_OK(tg_tensor_format(x, text, sizeof(text), &length));
+  EXPECT(strcmp(text, "[[1. 2. 3.]\n [4. 5. 6.]]") == 0);
+
+  tg_tensor_destroy(grad);
+  tg_tensor_destroy(loss);
+  tg_tensor_destroy(y);
+  tg_tensor_destroy(w);
+  tg_tensor_destroy(x);
+  EXPECT_OK(tg_tape_set_current(NULL));
+  tg_tape_destroy(t);
+}
+
+static void test_mlp_trains(void) {
+  tg_tape* t;
+  EXPECT_OK(tg_tape_create(0, &t));
+  EXPECT_OK(tg_tape_set_current(t));
+  const int64_t sizes[2] = {8, 1};
+  tg_module* mlp;
+  EXPECT_OK(tg_mlp_create(2, sizes, 2, TG_ACT_TANH, TG_F64, 7, &mlp));
+  tg_tensor* params[8];
+  size_t n;
+  EXPECT_OK(tg_module_parameters(mlp, params, 8, &n));
+  EXPECT(n == 4);
+  tg_optimizer* adam;
+  EXPECT_OK(tg_adam_create(params, n, 0.05, 0.9, 0.999, 1e-8, 0.0, 0, &adam));
+  const double xs[8] = {0, 0, 0, 1, 1, 0, 1, 1}, ys[4] = {0, 1, 1, 0};
+  const int64_t xshape[2] = {4, 2}, yshape[2] = {4, 1};
+  tg_tensor *x, *y;
+  EXPECT_OK(tg_tensor_from_buffer(xs, TG_F64, xshape, 2, TG_CPU, &x));
+  EXPECT_OK(tg_tensor_from_buffer(ys, TG_F64, yshape, 2, TG_CPU, &y));
+  tg_mark* step;
+  EXPECT_OK(tg_tape_mark(t, &step));
+  double first = 0, last = 0;
+  tg_tape_stats before, after;
+  for (int i = 0; i < 200; ++i) {
+    tg_tensor *out, *loss;
+    EXPECT_OK(tg_module_forward(mlp, x, &out));
+    EXPECT_OK(tg_tensor_binary(TG_MSE, out, y, &loss));
+    EXPECT_OK(tg_optimizer_zero_grad(adam));
+    EXPECT_OK(tg_tensor_backward(loss));
+    EXPECT_OK(tg_optimizer_step(adam));
+    double value;
+    EXPECT_OK(tg_tensor_to_buffer(loss, &value, sizeof(value)));
+    if (i == 0) first = value;
+    last = value;
+    tg_tensor_destroy(out);
+    tg_tensor_destroy(loss);
+    EXPECT_OK(tg_tape_rewind(t, step));
+    if (i == 10) EXPECT_OK(tg_tape_stats_get(t, &before));
+  }
+  EXPECT_OK(tg_tape_stats_get(t, &after));
+  EXPECT(after.arena_bytes_reserved == before.arena_bytes_reserved);
+  EXPECT(last < 0.05 * first); /* XOR is learned */
+  char repr[256];
+  size_t length;
+  EXPECT_OK(tg_module_format(mlp, repr, sizeof(repr), &length));
+  EXPECT(strstr(repr, "Linear(in_features=2, out_features=8, bias=True)") != NULL);
+  EXPECT_ERROR(tg_mlp_create(2, sizes, 2, TG_ACT_TANH, TG_I64, 7, &mlp),
+               TG_INVALID_ARGUMENT, "f32 or f64");
+  for (size_t i = 0; i < n; ++i) tg_tensor_destroy(params[i]);
+  tg_tensor_destroy(x);
+  tg_tensor_destroy(y);
+  tg_mark_destroy(step);
+  tg_optimizer_destroy(adam);
+  tg_module_destroy(mlp);
+  EXPECT_OK(tg_tape_set_current(NULL));
+  tg_tape_destroy(t);
+}
+
+static void test_registry(void) {
+  size_t count = 0;
+  EXPECT_OK(tg_registry_kernels(NULL, 0, &count));
+  EXPECT(count > 40);
+  tg_kernel_info* kernels = malloc(count * sizeof(tg_kernel_info));
+  EXPECT_OK(tg_registry_kernels(kernels, count, &count));
+  int has_matmul = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (strcmp(kernels[i].op, "matmul") == 0 && kernels[i].dtype == TG_F32 &&
+        kernels[i].device == TG_CPU) {
+      has_matmul = 1;
+    }
+  }
+  EXPECT(has_matmul);
+  free(kernels);
+  EXPECT(tg_cuda_available() == 0 || tg_cuda_available() == 1);
+}
+
+static void test_compact(void) {
+  tg_tape* t;
+  EXPECT_OK(tg_tape_create(0, &t));
+  tg_value w, garbage, y;
+  EXPECT_OK(tg_value_leaf(t, 3.0, &w));
+  tg_mark *gap, *live;
+  EXPECT_OK(tg_tape_mark(t, &gap));
+  EXPECT_OK(tg_value_mul(t, w, w, &garbage));
+  EXPECT_OK(tg_tape_mark(t, &live));
+  uint64_t first;
+  EXPECT_OK(tg_mark_first_value(live, &first));
+  EXPECT_OK(tg_value_mul(t, w, w, &y));
+  EXPECT(y == first);
+  EXPECT_OK(tg_value_pow(t, y, 2.0, &y)); /* w ** 4, first + 1 */
+  EXPECT_OK(tg_tape_compact(t, gap, 1, &live));
+  EXPECT_OK(tg_mark_first_value(live, &first));
+  double data;
+  EXPECT_ERROR(tg_value_data(t, y, &data), TG_FAILED_PRECONDITION, "stale");
+  EXPECT_OK(tg_value_data(t, first + 1, &data));
+  EXPECT(data == 81.0);
+  EXPECT_OK(tg_value_backward(t, first + 1));
+  EXPECT_OK(tg_value_grad(t, w, &data));
+  EXPECT(data == 4 * 27.0);
+  if (data != 4 * 27.0) fprintf(stderr, "w.grad = %g\n", data);
+  tg_tape_stats stats;
+  EXPECT_OK(tg_tape_stats_get(t, &stats));
+  EXPECT(stats.values == 3);
+  tg_mark_destroy(gap);
+  tg_mark_destroy(live);
+  tg_tape_destroy(t);
+}
+
+int main(void) {
+  test_micrograd_example();
+  test_errors();
+  test_tensors();
+  test_mlp_trains();
+  test_registry();
+  test_compact();
+  if (failures != 0) {
+    fprintf(stderr, "%d failures\n", failures);
+    return 1;
+  }
+  printf("capi_test: all passed\n");
+  return 0;
+}
