@@ -1,0 +1,73 @@
+"""tapegrad: micrograd's API on a C++ Wengert tape, plus tensors.
+
+    import tapegrad
+    from tapegrad.engine import Value     # micrograd's Value
+    from tapegrad.nn import MLP           # micrograd's MLP
+
+    a, b = Value(-4.0), Value(2.0)
+    g = (a * b + b**3).relu()
+    g.backward()
+
+    x = tapegrad.Tensor([[1.0, 2.0]])     # tensors, NumPy and DLPack interop
+    tapegrad.Device.is_cuda_available()
+
+Graphs are freed by Python's garbage collector as in micrograd (see
+tapegrad/_graph.py for how); `with tapegrad.step():` frees a step's graph at the
+end of the block instead, with no allocation in steady state.
+
+Everything here calls libtapegrad.so through ctypes (capi/tapegrad.h).
+"""
+
+from tapegrad import errors
+from tapegrad._graph import step, tape_stats
+from tapegrad._lib import lib as _clib
+from tapegrad.device import Device
+from tapegrad.draw import draw_dot
+from tapegrad.engine import Value
+from tapegrad.tensor import (Tensor, binary_cross_entropy_with_logits, cross_entropy,
+                             from_dlpack, mse_loss)
+
+__version__ = _clib.tg_version().decode()
+
+
+class no_grad:
+    """`with tapegrad.no_grad():` computes without recording (inference)."""
+
+    def __enter__(self):
+        errors_check(_clib.tg_no_grad_enter())
+        return self
+
+    def __exit__(self, *exc):
+        errors_check(_clib.tg_no_grad_exit())
+        return False
+
+
+def is_grad_enabled():
+    return bool(_clib.tg_is_grad_enabled())
+
+
+def kernels():
+    """The kernel registry: a list of (op, dtype, device) names."""
+    import ctypes
+
+    from tapegrad._lib import KernelInfo
+    count = ctypes.c_size_t()
+    errors_check(_clib.tg_registry_kernels(None, 0, ctypes.byref(count)))
+    infos = (KernelInfo * count.value)()
+    errors_check(_clib.tg_registry_kernels(infos, count.value, ctypes.byref(count)))
+    dtypes = {0: "float32", 1: "float64", 2: "int64"}
+    devices = {0: "cpu", 1: "cuda"}
+    return [(k.op.decode(), dtypes[k.dtype], devices[k.device]) for k in infos]
+
+
+def write_dot(root, path):
+    """Writes the tape's records below Value `root` as a Graphviz DOT file (from C)."""
+    s = root._s
+    errors_check(_clib.tg_tape_write_dot(s.ctx.tape, s.key + root._i, path.encode()))
+
+
+from tapegrad._lib import check as errors_check  # noqa: E402
+
+__all__ = ["Value", "Tensor", "Device", "draw_dot", "write_dot", "step", "no_grad",
+           "is_grad_enabled", "kernels", "tape_stats", "from_dlpack", "mse_loss",
+           "cross_entropy", "binary_cross_entropy_with_logits", "errors"]

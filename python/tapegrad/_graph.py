@@ -1,0 +1,237 @@
+"""Graph lifetime: how Python's garbage collector frees what the tape recorded.
+
+micrograd never frees a graph explicitly: a step's graph goes when its last Value
+does. A linear tape can only drop its top, and in a training loop the top is
+always alive: `total_loss, acc = loss()` builds step k+1's graph on top of step
+k's, and only then lets step k's go. So tapegrad's Python layer cuts the tape into
+segments and moves the live ones down over the dead:
+
+  - A segment is the part of the tape recorded between two backward() calls (or
+    two step() scopes). Every Value holds its segment; a segment that no Value
+    holds any more is dead (its reference count says so, at no cost per op).
+  - At each backward(), dead segments are dropped: a dead top by a rewind, a dead
+    middle by Tape::Compact, which moves the live segments above it down (one
+    copy of their records) and re-addresses their Values through the segment
+    object (a Value's handle is its segment's key plus its offset).
+  - A dead segment whose values a live one still reads is not dropped (compaction
+    refuses, since the tape would be wrong); it goes when that reader goes.
+    Values hold their inputs (micrograd's _prev), so this only happens to a graph
+    that is reachable anyway.
+
+In micrograd's demo loop this keeps three graphs on the tape at most (the first
+step's, which shares its segment with the parameters, the last and the current),
+whatever the number of steps: memory is bounded and the step time flat.
+
+`with tapegrad.step():` is the explicit alternative: everything recorded inside
+is dropped at the end with one rewind, with no reference counting and no copy,
+and the tape then allocates nothing in steady state. Values made inside are stale
+after it (using one raises StaleValueError).
+
+Tensors record on tapes of their own, one per segment, taken from a pool: a dead
+tensor segment's tape is reset and reused, and tensor parameters (heap tensors)
+live outside every tape. A tape tensor of one segment cannot be an operand of an
+op in another (detach() it to carry it over).
+
+Thread safety: each thread has its own tapes and segments; Values and tensors
+belong to the thread that made them.
+"""
+
+import ctypes
+import sys
+import threading
+
+from tapegrad._lib import TapeStats, check, lib
+
+_getrefcount = sys.getrefcount
+
+
+class Segment:
+    """A stretch of the scalar tape: its mark and the key its Values add to."""
+
+    __slots__ = ("ctx", "mark", "key")
+
+    def __init__(self, ctx, mark, key):
+        self.ctx = ctx
+        self.mark = mark
+        self.key = key  # (generation << 32) | first slot
+
+
+class TensorSegment:
+    """A tape of the pool on which one segment's tensor ops record."""
+
+    __slots__ = ("ctx", "tape")
+
+    def __init__(self, ctx, tape):
+        self.ctx = ctx
+        self.tape = tape
+
+
+# References to a segment that are not Values': the context's list, the loop
+# variable that inspects it and getrefcount's own argument.
+_INTERNAL_REFS = 3
+
+
+class Context:
+    """One thread's tapes: the scalar tape with its segments, and the tensor pool."""
+
+    def __init__(self):
+        tape = ctypes.c_void_p()
+        check(lib.tg_tape_create(0, ctypes.byref(tape)))
+        self.tape = tape.value
+        self.out = ctypes.c_uint64()
+        self.out_ref = ctypes.byref(self.out)
+        self.segments = []
+        self.current = None
+        self.tensor_segments = []
+        self.tensor_pool = []
+        self.tensor_current = None
+        self.step_depth = 0
+        self.new_segment()
+        self.new_tensor_segment()
+
+    # ---- scalar segments
+
+    def new_segment(self):
+        mark = ctypes.c_void_p()
+        check(lib.tg_tape_mark(self.tape, ctypes.byref(mark)))
+        key = ctypes.c_uint64()
+        check(lib.tg_mark_first_value(mark, ctypes.byref(key)))
+        seg = Segment(self, mark.value, key.value)
+        self.segments.append(seg)
+        self.current = seg
+        return seg
+
+    def segment_of(self, handle):
+        """The segment holding slot `handle` (for Values made from handles)."""
+        slot = handle & 0xFFFFFFFF
+        for seg in reversed(self.segments):
+            if slot >= seg.key & 0xFFFFFFFF:
+                return seg
+        return self.segments[0]
+
+    def collect(self):
+        """Drops dead segments below the current one (see the module's notes)."""
+        segs = self.segments
+        i = 0
+        while i < len(segs) - 1:
+            if _getrefcount(segs[i]) > _INTERNAL_REFS:
+                i += 1
+                continue
+            j = i + 1  # [i, j): a run of dead segments
+            while j < len(segs) - 1 and _getrefcount(segs[j]) <= _INTERNAL_REFS:
+                j += 1
+            keep = segs[j:]
+            marks = (ctypes.c_void_p * len(keep))(*[s.mark for s in keep])
+            status = lib.tg_tape_compact(self.tape, segs[i].mark, len(keep), marks)
+            if status:
+                # A live segment still reads the run: try again at a later step.
+                i = j
+                continue
+            for seg in segs[i:j]:
+                lib.tg_mark_destroy(seg.mark)
+            del segs[i:j]
+            key = ctypes.c_uint64()
+            for seg in keep:
+                check(lib.tg_mark_first_value(seg.mark, ctypes.byref(key)))
+                seg.key = key.value
+
+    def after_backward(self):
+        self.collect()
+        self.collect_tensors()
+        self.new_segment()
+        self.new_tensor_segment()
+
+    # ---- tensor segments
+
+    def new_tensor_segment(self):
+        if self.tensor_pool:
+            tape = self.tensor_pool.pop()
+        else:
+            handle = ctypes.c_void_p()
+            check(lib.tg_tape_create(0, ctypes.byref(handle)))
+            tape = handle.value
+        seg = TensorSegment(self, tape)
+        self.tensor_segments.append(seg)
+        self.tensor_current = seg
+        check(lib.tg_tape_set_current(tape))
+        return seg
+
+    def collect_tensors(self):
+        live = []
+        for seg in self.tensor_segments:
+            if seg is not self.tensor_current and _getrefcount(seg) <= _INTERNAL_REFS:
+                check(lib.tg_tape_reset(seg.tape))
+                self.tensor_pool.append(seg.tape)
+            else:
+                live.append(seg)
+        self.tensor_segments = live
+
+    # ---- step scopes
+
+    def enter_step(self):
+        self.collect()
+        self.collect_tensors()
+        scalar = self.new_segment()
+        tensor = self.new_tensor_segment()
+        self.step_depth += 1
+        return scalar, tensor
+
+    def exit_step(self, scope):
+        scalar, tensor = scope
+        self.step_depth -= 1
+        index = self.segments.index(scalar)
+        check(lib.tg_tape_rewind(self.tape, scalar.mark))
+        for seg in self.segments[index + 1:]:
+            lib.tg_mark_destroy(seg.mark)
+        del self.segments[index + 1:]
+        # The scope's segment stays as the current one, empty again; its old Values
+        # are stale because the rewind gave the tape a new generation.
+        key = ctypes.c_uint64()
+        check(lib.tg_mark_first_value(scalar.mark, ctypes.byref(key)))
+        replacement = Segment(self, scalar.mark, key.value)
+        self.segments[index] = replacement
+        self.current = replacement
+        for seg in self.tensor_segments[self.tensor_segments.index(tensor):]:
+            check(lib.tg_tape_reset(seg.tape))
+            self.tensor_pool.append(seg.tape)
+        del self.tensor_segments[self.tensor_segments.index(tensor):]
+        self.new_tensor_segment()
+
+    def stats(self):
+        stats = TapeStats()
+        check(lib.tg_tape_stats_get(self.tape, ctypes.byref(stats)))
+        return {name: getattr(stats, name) for name, _ in TapeStats._fields_}
+
+
+_local = threading.local()
+
+
+def context():
+    """This thread's Context, made on first use."""
+    ctx = getattr(_local, "ctx", None)
+    if ctx is None:
+        ctx = _local.ctx = Context()
+    return ctx
+
+
+class step:
+    """`with tapegrad.step():` drops everything recorded inside at its end.
+
+    The zero-allocation way to run a training step: the tape is rewound to where
+    the scope began, so the next step reuses the same memory. Values and tape
+    tensors made inside are stale afterwards; parameters (made before) are not.
+    """
+
+    def __enter__(self):
+        self._ctx = context()
+        self._scope = self._ctx.enter_step()
+        return self
+
+    def __exit__(self, *exc):
+        self._ctx.exit_step(self._scope)
+        return False
+
+
+def tape_stats():
+    """This thread's scalar tape: values, slot bytes and arena figures (a dict)."""
+    return context().stats()

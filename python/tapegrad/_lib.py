@@ -1,0 +1,174 @@
+"""Loads libtapegrad.so and declares the C ABI (capi/tapegrad.h) for ctypes.
+
+The library is found, in order, at $TAPEGRAD_LIBRARY, next to this package
+(an installed layout), or as capi/libtapegrad.so in the Bazel runfiles or build
+output above this file (`bazel build //capi:libtapegrad.so` in a checkout).
+
+The library is loaded with ctypes.PyDLL: calls keep the GIL. They are short (a
+scalar op is tens of nanoseconds of C), so releasing and re-taking the GIL would
+cost more than the call, and holding it means no two threads are ever inside the
+library's per-tape state at once.
+"""
+
+import ctypes
+import os
+
+from tapegrad import errors
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _candidates():
+    env = os.environ.get("TAPEGRAD_LIBRARY")
+    if env:
+        yield env
+    yield os.path.join(_HERE, "libtapegrad.so")
+    # Bazel runfiles put the package at <runfiles>/tapegrad/python/tapegrad and the
+    # library at <runfiles>/tapegrad/capi; a checkout has it under bazel-bin/capi.
+    root = os.path.dirname(os.path.dirname(_HERE))
+    yield os.path.join(root, "capi", "libtapegrad.so")
+    yield os.path.join(root, "bazel-bin", "capi", "libtapegrad.so")
+
+
+def _load():
+    tried = []
+    for path in _candidates():
+        if os.path.exists(path):
+            return ctypes.PyDLL(path)
+        tried.append(path)
+    raise ImportError(
+        "tapegrad: libtapegrad.so not found (tried %s); build it with "
+        "`bazel build //capi:libtapegrad.so` or set TAPEGRAD_LIBRARY" % ", ".join(tried))
+
+
+lib = _load()
+
+c_tape_p = ctypes.c_void_p
+c_p = ctypes.c_void_p
+u64 = ctypes.c_uint64
+i64 = ctypes.c_int64
+f64 = ctypes.c_double
+size_t = ctypes.c_size_t
+c_int = ctypes.c_int
+P = ctypes.POINTER
+
+
+class TapeStats(ctypes.Structure):
+    _fields_ = [(name, u64) for name in (
+        "values", "slot_bytes", "arena_bytes_used", "arena_bytes_reserved",
+        "arena_chunks", "arena_high_water_bytes")]
+
+
+class KernelInfo(ctypes.Structure):
+    _fields_ = [("op", ctypes.c_char_p), ("dtype", c_int), ("device", c_int)]
+
+
+_SIGNATURES = {
+    # status, versions
+    "tg_version": (ctypes.c_char_p, []),
+    "tg_abi_version": (c_int, []),
+    "tg_status_name": (ctypes.c_char_p, [c_int]),
+    "tg_last_error_message": (ctypes.c_char_p, []),
+    # tapes
+    "tg_tape_create": (c_int, [u64, P(c_p)]),
+    "tg_tape_destroy": (None, [c_p]),
+    "tg_tape_set_current": (c_int, [c_p]),
+    "tg_tape_mark": (c_int, [c_p, P(c_p)]),
+    "tg_mark_destroy": (None, [c_p]),
+    "tg_mark_first_value": (c_int, [c_p, P(u64)]),
+    "tg_tape_rewind": (c_int, [c_p, c_p]),
+    "tg_tape_reset": (c_int, [c_p]),
+    "tg_tape_compact": (c_int, [c_p, c_p, size_t, P(c_p)]),
+    "tg_tape_stats_get": (c_int, [c_p, P(TapeStats)]),
+    "tg_tape_write_dot": (c_int, [c_p, u64, ctypes.c_char_p]),
+    "tg_no_grad_enter": (c_int, []),
+    "tg_no_grad_exit": (c_int, []),
+    "tg_is_grad_enabled": (c_int, []),
+    # scalar values
+    "tg_value_leaf": (c_int, [c_p, f64, P(u64)]),
+    "tg_value_pow": (c_int, [c_p, u64, f64, P(u64)]),
+    "tg_value_data": (c_int, [c_p, u64, P(f64)]),
+    "tg_value_grad": (c_int, [c_p, u64, P(f64)]),
+    "tg_value_set_data": (c_int, [c_p, u64, f64]),
+    "tg_value_set_grad": (c_int, [c_p, u64, f64]),
+    "tg_value_backward": (c_int, [c_p, u64]),
+    "tg_value_inputs": (c_int, [c_p, u64, P(u64), size_t, P(size_t)]),
+    # tensors
+    "tg_tensor_from_buffer": (c_int, [c_p, c_int, P(i64), size_t, c_int, P(c_p)]),
+    "tg_tensor_destroy": (None, [c_p]),
+    "tg_tensor_ndim": (c_int, [c_p, P(size_t)]),
+    "tg_tensor_shape": (c_int, [c_p, P(i64), size_t]),
+    "tg_tensor_dtype": (c_int, [c_p, P(c_int)]),
+    "tg_tensor_device": (c_int, [c_p, P(c_int), P(c_int)]),
+    "tg_tensor_numel": (c_int, [c_p, P(i64)]),
+    "tg_tensor_to_buffer": (c_int, [c_p, c_p, size_t]),
+    "tg_tensor_format": (c_int, [c_p, ctypes.c_char_p, size_t, P(size_t)]),
+    "tg_tensor_unary": (c_int, [c_int, c_p, P(c_p)]),
+    "tg_tensor_binary": (c_int, [c_int, c_p, c_p, P(c_p)]),
+    "tg_tensor_pow": (c_int, [c_p, f64, P(c_p)]),
+    "tg_tensor_affine": (c_int, [c_p, f64, f64, P(c_p)]),
+    "tg_tensor_reduce": (c_int, [c_int, c_p, P(i64), size_t, c_int, P(c_p)]),
+    "tg_tensor_softmax": (c_int, [c_p, i64, c_int, P(c_p)]),
+    "tg_tensor_reshape": (c_int, [c_p, P(i64), size_t, P(c_p)]),
+    "tg_tensor_transpose": (c_int, [c_p, i64, i64, P(c_p)]),
+    "tg_tensor_set_requires_grad": (c_int, [c_p, c_int]),
+    "tg_tensor_requires_grad": (c_int, [c_p, P(c_int)]),
+    "tg_tensor_grad": (c_int, [c_p, P(c_p)]),
+    "tg_tensor_zero_grad": (c_int, [c_p]),
+    "tg_tensor_backward": (c_int, [c_p]),
+    "tg_tensor_detach": (c_int, [c_p, P(c_p)]),
+    "tg_tensor_to_dlpack": (c_int, [c_p, P(c_p)]),
+    "tg_tensor_from_dlpack": (c_int, [c_p, P(c_p)]),
+    # nn
+    "tg_linear_create": (c_int, [i64, i64, c_int, c_int, u64, P(c_p)]),
+    "tg_mlp_create": (c_int, [i64, P(i64), size_t, c_int, c_int, u64, P(c_p)]),
+    "tg_module_destroy": (None, [c_p]),
+    "tg_module_forward": (c_int, [c_p, c_p, P(c_p)]),
+    "tg_module_parameters": (c_int, [c_p, P(c_p), size_t, P(size_t)]),
+    "tg_module_zero_grad": (c_int, [c_p]),
+    "tg_module_train": (c_int, [c_p, c_int]),
+    "tg_module_format": (c_int, [c_p, ctypes.c_char_p, size_t, P(size_t)]),
+    "tg_sgd_create": (c_int, [P(c_p), size_t, f64, f64, f64, c_int, P(c_p)]),
+    "tg_adam_create": (c_int, [P(c_p), size_t, f64, f64, f64, f64, f64, c_int, P(c_p)]),
+    "tg_optimizer_destroy": (None, [c_p]),
+    "tg_optimizer_step": (c_int, [c_p]),
+    "tg_optimizer_zero_grad": (c_int, [c_p]),
+    "tg_optimizer_set_lr": (c_int, [c_p, f64]),
+    "tg_optimizer_lr": (c_int, [c_p, P(f64)]),
+    # registry
+    "tg_registry_kernels": (c_int, [P(KernelInfo), size_t, P(size_t)]),
+    "tg_cuda_available": (c_int, []),
+}
+for _name in ("add", "sub", "mul", "div"):
+    _SIGNATURES["tg_value_" + _name] = (c_int, [c_p, u64, u64, P(u64)])
+for _name in ("neg", "relu", "tanh", "exp", "log", "sigmoid"):
+    _SIGNATURES["tg_value_" + _name] = (c_int, [c_p, u64, P(u64)])
+
+for _name, (_restype, _argtypes) in _SIGNATURES.items():
+    _fn = getattr(lib, _name)
+    _fn.restype = _restype
+    _fn.argtypes = _argtypes
+
+if lib.tg_abi_version() != 1:
+    raise ImportError("tapegrad: libtapegrad.so has ABI version %d, this package "
+                      "speaks version 1" % lib.tg_abi_version())
+
+
+def raise_status(status):
+    """Raises the exception for a failed call's status and this thread's message."""
+    message = lib.tg_last_error_message().decode("utf-8", "replace")
+    raise errors.from_status(status, message)
+
+
+def check(status):
+    if status:
+        raise_status(status)
+
+
+def read_text(fn, handle):
+    """Calls a tg_*_format function, growing the buffer to the text's length."""
+    length = size_t()
+    check(fn(handle, None, 0, ctypes.byref(length)))
+    buf = ctypes.create_string_buffer(length.value + 1)
+    check(fn(handle, buf, len(buf), ctypes.byref(length)))
+    return buf.value.decode("utf-8")

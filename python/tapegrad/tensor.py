@@ -1,0 +1,414 @@
+"""Tensor: n-dimensional arrays on tapegrad's tape, with NumPy and DLPack interop.
+
+    import numpy as np
+    from tapegrad import Tensor
+    w = Tensor(np.random.randn(3, 2), requires_grad=True)   # a parameter (float64)
+    x = Tensor([[1.0, 2.0, 3.0]])                            # float32, like PyTorch
+    loss = ((x.double() @ w).relu() ** 2).sum()
+    loss.backward()
+    w.grad.numpy()
+
+Tensors made from data are heap tensors (parameters, inputs); op results record
+on this thread's tensor tape and are freed with their step (see
+tapegrad/_graph.py). Ops follow NumPy broadcasting and PyTorch's semantics; a bad
+shape, dtype or device raises ValueError with libtapegrad's message, which names
+the op and every operand. Nothing is converted implicitly: operands of one op share
+a dtype (numbers are fine).
+
+DLPack: `np.from_dlpack(t)` shares a heap tensor's memory (a tape tensor is
+copied, since its step frees it); `tapegrad.from_dlpack(array)` shares the
+array's memory.
+
+Thread safety: a tape tensor belongs to the thread that made it.
+"""
+
+import ctypes
+import numbers
+
+import numpy as np
+
+from tapegrad import _lib
+from tapegrad._graph import context
+from tapegrad.device import Device
+
+_c = _lib.lib
+_check = _lib.check
+
+_DTYPES = {0: np.float32, 1: np.float64, 2: np.int64}
+_NAMES = {"float32": 0, "float64": 1, "int64": 2}
+_UNARY = {"neg": 0, "exp": 1, "log": 2, "tanh": 3, "relu": 4, "sigmoid": 5, "gelu": 6,
+          "sqrt": 7, "abs": 8}
+_BINARY = {"add": 0, "sub": 1, "mul": 2, "div": 3, "maximum": 4, "minimum": 5,
+           "matmul": 6, "mse": 7, "cross_entropy": 8, "bce_with_logits": 9}
+_REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3}
+
+
+def _dtype_code(dtype):
+    name = np.dtype(dtype).name
+    if name not in _NAMES:
+        raise TypeError("tapegrad: dtype must be float32, float64 or int64, not %s" % name)
+    return _NAMES[name]
+
+
+class Tensor:
+    __slots__ = ("_h", "_seg", "__weakref__")
+    __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators
+
+    def __init__(self, data, dtype=None, requires_grad=False, device=None):
+        if device is not None:
+            Device.of(device).require_available("Tensor")
+        if isinstance(data, Tensor):
+            raise TypeError("Tensor(Tensor): use .detach() for a copy")
+        array = np.asarray(data)
+        if dtype is None:
+            if array.dtype.kind == "f":
+                dtype = array.dtype if isinstance(data, np.ndarray) else np.float32
+            elif array.dtype.kind in "iub":
+                dtype = np.int64
+            else:
+                raise TypeError("Tensor: data must be numbers, not %s" % array.dtype)
+        array = np.ascontiguousarray(array, dtype=np.dtype(dtype))
+        code = _dtype_code(array.dtype)
+        shape = (ctypes.c_int64 * array.ndim)(*array.shape)
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_from_buffer(array.ctypes.data, code, shape, array.ndim, 0,
+                                        ctypes.byref(out)))
+        self._h = out.value
+        self._seg = None
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _from_heap(cls, handle):
+        t = object.__new__(cls)
+        t._h = handle
+        t._seg = None
+        return t
+
+    @classmethod
+    def _from_result(cls, handle, operands):
+        """A new op result: it lives in its operands' tensor segment."""
+        t = object.__new__(cls)
+        t._h = handle
+        seg = None
+        for x in operands:
+            if x._seg is not None:
+                seg = x._seg
+                break
+        t._seg = seg if seg is not None else context().tensor_current
+        return t
+
+    def __del__(self):
+        handle = getattr(self, "_h", None)
+        if handle:
+            _c.tg_tensor_destroy(handle)
+            self._h = None
+
+    # ---- properties
+
+    @property
+    def shape(self):
+        n = ctypes.c_size_t()
+        _check(_c.tg_tensor_ndim(self._h, ctypes.byref(n)))
+        dims = (ctypes.c_int64 * n.value)()
+        _check(_c.tg_tensor_shape(self._h, dims, n.value))
+        return tuple(dims)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def dtype(self):
+        code = ctypes.c_int()
+        _check(_c.tg_tensor_dtype(self._h, ctypes.byref(code)))
+        return np.dtype(_DTYPES[code.value])
+
+    @property
+    def device(self):
+        kind, index = ctypes.c_int(), ctypes.c_int()
+        _check(_c.tg_tensor_device(self._h, ctypes.byref(kind), ctypes.byref(index)))
+        return Device("cpu" if kind.value == 0 else "cuda", index.value)
+
+    def numel(self):
+        n = ctypes.c_int64()
+        _check(_c.tg_tensor_numel(self._h, ctypes.byref(n)))
+        return n.value
+
+    def __len__(self):
+        shape = self.shape
+        if not shape:
+            raise TypeError("len() of a 0-d tensor")
+        return shape[0]
+
+    def numpy(self):
+        """A NumPy copy of the elements."""
+        out = np.empty(self.shape, dtype=self.dtype)
+        _check(_c.tg_tensor_to_buffer(self._h, out.ctypes.data, out.nbytes))
+        return out
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def item(self):
+        if self.numel() != 1:
+            raise ValueError("item(): tensor of shape %s has %d elements, not 1"
+                             % (self.shape, self.numel()))
+        return self.numpy().reshape(()).item()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __repr__(self):
+        text = _lib.read_text(_c.tg_tensor_format, self._h)
+        return "Tensor(%s, dtype=%s)" % (text.replace("\n", "\n       "), self.dtype)
+
+    # ---- devices
+
+    def to(self, device):
+        Device.of(device).require_available("Tensor.to")
+        return self
+
+    def cpu(self):
+        return self
+
+    def cuda(self, index=0):
+        Device.cuda(index).require_available("Tensor.cuda")
+        return self
+
+    # ---- autograd
+
+    @property
+    def requires_grad(self):
+        flag = ctypes.c_int()
+        _check(_c.tg_tensor_requires_grad(self._h, ctypes.byref(flag)))
+        return bool(flag.value)
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        _check(_c.tg_tensor_set_requires_grad(self._h, 1 if value else 0))
+
+    def requires_grad_(self, value=True):
+        self.requires_grad = value
+        return self
+
+    @property
+    def grad(self):
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_grad(self._h, ctypes.byref(out)))
+        return Tensor._from_heap(out.value) if out.value else None
+
+    def zero_grad(self):
+        _check(_c.tg_tensor_zero_grad(self._h))
+
+    def backward(self):
+        _check(_c.tg_tensor_backward(self._h))
+        context().after_backward()
+
+    def detach(self):
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_detach(self._h, ctypes.byref(out)))
+        return Tensor._from_heap(out.value)
+
+    # ---- ops
+
+    def _unary(self, name):
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_unary(_UNARY[name], self._h, ctypes.byref(out)))
+        return Tensor._from_result(out.value, (self,))
+
+    def _binary(self, name, other):
+        other = _as_tensor(other, self)
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_binary(_BINARY[name], self._h, other._h, ctypes.byref(out)))
+        return Tensor._from_result(out.value, (self, other))
+
+    def _affine(self, factor, offset):
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_affine(self._h, float(factor), float(offset), ctypes.byref(out)))
+        return Tensor._from_result(out.value, (self,))
+
+    def __add__(self, other):
+        if isinstance(other, numbers.Real):
+            return self._affine(1.0, other)
+        return self._binary("add", other)
+
+    def __radd__(self, other):
+        return self + other
+
+    def __sub__(self, other):
+        if isinstance(other, numbers.Real):
+            return self._affine(1.0, -other)
+        return self._binary("sub", other)
+
+    def __rsub__(self, other):
+        if isinstance(other, numbers.Real):
+            return self._affine(-1.0, other)
+        return _as_tensor(other, self)._binary("sub", self)
+
+    def __mul__(self, other):
+        if isinstance(other, numbers.Real):
+            return self._affine(other, 0.0)
+        return self._binary("mul", other)
+
+    def __rmul__(self, other):
+        return self * other
+
+    def __truediv__(self, other):
+        if isinstance(other, numbers.Real):
+            return self._affine(1.0 / other, 0.0)
+        return self._binary("div", other)
+
+    def __rtruediv__(self, other):
+        if isinstance(other, numbers.Real):
+            return (self ** -1.0)._affine(other, 0.0)
+        return _as_tensor(other, self)._binary("div", self)
+
+    def __neg__(self):
+        return self._unary("neg")
+
+    def __pow__(self, exponent):
+        if not isinstance(exponent, numbers.Real):
+            raise TypeError("Tensor ** x: x must be a number, not %s"
+                            % type(exponent).__name__)
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_pow(self._h, float(exponent), ctypes.byref(out)))
+        return Tensor._from_result(out.value, (self,))
+
+    def __matmul__(self, other):
+        return self._binary("matmul", other)
+
+    def __rmatmul__(self, other):
+        return _as_tensor(other, self)._binary("matmul", self)
+
+    def maximum(self, other):
+        return self._binary("maximum", other)
+
+    def minimum(self, other):
+        return self._binary("minimum", other)
+
+    def exp(self):
+        return self._unary("exp")
+
+    def log(self):
+        return self._unary("log")
+
+    def tanh(self):
+        return self._unary("tanh")
+
+    def relu(self):
+        return self._unary("relu")
+
+    def sigmoid(self):
+        return self._unary("sigmoid")
+
+    def gelu(self):
+        return self._unary("gelu")
+
+    def sqrt(self):
+        return self._unary("sqrt")
+
+    def abs(self):
+        return self._unary("abs")
+
+    def _reduce(self, name, axis, keepdim):
+        if axis is None:
+            axes = ()
+        elif isinstance(axis, int):
+            axes = (axis,)
+        else:
+            axes = tuple(axis)
+        array = (ctypes.c_int64 * len(axes))(*axes)
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_reduce(_REDUCE[name], self._h, array, len(axes),
+                                   1 if keepdim else 0, ctypes.byref(out)))
+        return Tensor._from_result(out.value, (self,))
+
+    def sum(self, axis=None, keepdim=False):
+        return self._reduce("sum", axis, keepdim)
+
+    def mean(self, axis=None, keepdim=False):
+        return self._reduce("mean", axis, keepdim)
+
+    def max(self, axis=None, keepdim=False):
+        return self._reduce("max", axis, keepdim)
+
+    def min(self, axis=None, keepdim=False):
+        return self._reduce("min", axis, keepdim)
+
+    def softmax(self, axis=-1):
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_softmax(self._h, axis, 0, ctypes.byref(out)))
+        return Tensor._from_result(out.value, (self,))
+
+    def log_softmax(self, axis=-1):
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_softmax(self._h, axis, 1, ctypes.byref(out)))
+        return Tensor._from_result(out.value, (self,))
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = tuple(shape[0])
+        dims = (ctypes.c_int64 * len(shape))(*shape)
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_reshape(self._h, dims, len(shape), ctypes.byref(out)))
+        return Tensor._from_result(out.value, (self,))
+
+    def transpose(self, a=0, b=1):
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_transpose(self._h, a, b, ctypes.byref(out)))
+        return Tensor._from_result(out.value, (self,))
+
+    @property
+    def T(self):
+        return self.transpose(0, 1)
+
+    def float(self):
+        return self if self.dtype == np.float32 else Tensor(self.numpy(), np.float32)
+
+    def double(self):
+        return self if self.dtype == np.float64 else Tensor(self.numpy(), np.float64)
+
+    # ---- DLPack
+
+    def __dlpack__(self, stream=None):
+        if stream is not None:
+            raise NotImplementedError("Tensor.__dlpack__: streams are for CUDA tensors")
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_to_dlpack(self._h, ctypes.byref(out)))
+        return _dlpack.new_capsule(out.value)
+
+    def __dlpack_device__(self):
+        return (1, 0)  # kDLCPU, device 0
+
+
+def _as_tensor(other, like):
+    if isinstance(other, Tensor):
+        return other
+    if isinstance(other, (numbers.Real, list, tuple, np.ndarray)):
+        return Tensor(np.asarray(other, dtype=like.dtype))
+    raise TypeError("Tensor op: operand must be a Tensor, a number or an array, not %s"
+                    % type(other).__name__)
+
+
+def from_dlpack(obj):
+    """A Tensor sharing the memory of any DLPack producer (NumPy, PyTorch, ...)."""
+    if not hasattr(obj, "__dlpack__"):
+        raise TypeError("from_dlpack: %s has no __dlpack__" % type(obj).__name__)
+    return Tensor._from_heap(_dlpack.consume_capsule(obj.__dlpack__()))
+
+
+def mse_loss(prediction, target):
+    return prediction._binary("mse", target)
+
+
+def cross_entropy(logits, labels):
+    """Mean cross-entropy of logits [N, C] against int64 class indices [N]."""
+    return logits._binary("cross_entropy", labels)
+
+
+def binary_cross_entropy_with_logits(logits, targets):
+    return logits._binary("bce_with_logits", targets)
+
+
+from tapegrad import _dlpack  # noqa: E402  (needs Tensor's module loaded first)
