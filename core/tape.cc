@@ -152,10 +152,7 @@ absl::Status Tape::Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep
   const uint32_t to = gap.values;
   const uint32_t from = keep[0]->values;
   const uint32_t moved = size_ - from;
-  if (from == to) {
-    for (TapeMark* mark : keep) *mark = Mark();  // nothing to drop; refresh anyway
-    return absl::OkStatus();
-  }
+  if (from == to) return absl::OkStatus();  // nothing to drop; the marks hold
 
   // Walk back from the tail over the moved records, checking their inputs.
   compact_sizes_.resize(moved);

@@ -160,6 +160,21 @@ TEST(TapeCompact, UpdatesEveryKeptMarkInOrder) {
   EXPECT_EQ(tape.ValueAt(first.values + a_offset).data(), 6.0);
 }
 
+TEST(TapeCompact, AnEmptyGapChangesNothing) {
+  Tape tape;
+  TapeScope scope(&tape);
+  Value w = tape.Leaf(1.0);
+  TapeMark gap = tape.Mark();
+  TapeMark live = tape.Mark();
+  Value y = w * 2.0;
+  TapeMark top = tape.Mark();
+  const TapeMark live_before = live;
+  ASSERT_TRUE(tape.Compact(gap, {&live, &top}).ok());
+  EXPECT_EQ(live.values, live_before.values);
+  EXPECT_EQ(top.values, live_before.values + 1);
+  EXPECT_TRUE(y.ok());
+}
+
 TEST(TapeCompact, RejectsStaleAndDisorderedMarks) {
   Tape tape;
   TapeScope scope(&tape);

@@ -66,9 +66,14 @@ class TensorSegment:
         self.tape = tape
 
 
-# References to a segment that are not Values': the context's list, the loop
-# variable that inspects it and getrefcount's own argument.
-_INTERNAL_REFS = 3
+def _held_only_by(lst):
+    """Which items of `lst` nothing but `lst` refers to: the dead segments."""
+    return [_getrefcount(item) <= _INTERNAL_REFS for item in lst]
+
+
+# The references _held_only_by sees to an item nobody else holds (the list's, the
+# loop variable's, getrefcount's argument), measured rather than assumed.
+_INTERNAL_REFS = [_getrefcount(item) for item in [object()]][0]
 
 
 class Context:
@@ -112,13 +117,15 @@ class Context:
     def collect(self):
         """Drops dead segments below the current one (see the module's notes)."""
         segs = self.segments
+        dead = _held_only_by(segs)
+        dead[-1] = False  # the current segment is where the next ops record
         i = 0
         while i < len(segs) - 1:
-            if _getrefcount(segs[i]) > _INTERNAL_REFS:
+            if not dead[i]:
                 i += 1
                 continue
             j = i + 1  # [i, j): a run of dead segments
-            while j < len(segs) - 1 and _getrefcount(segs[j]) <= _INTERNAL_REFS:
+            while dead[j]:
                 j += 1
             keep = segs[j:]
             marks = (ctypes.c_void_p * len(keep))(*[s.mark for s in keep])
@@ -130,6 +137,7 @@ class Context:
             for seg in segs[i:j]:
                 lib.tg_mark_destroy(seg.mark)
             del segs[i:j]
+            del dead[i:j]
             key = ctypes.c_uint64()
             for seg in keep:
                 check(lib.tg_mark_first_value(seg.mark, ctypes.byref(key)))
@@ -158,8 +166,9 @@ class Context:
 
     def collect_tensors(self):
         live = []
-        for seg in self.tensor_segments:
-            if seg is not self.tensor_current and _getrefcount(seg) <= _INTERNAL_REFS:
+        dead = _held_only_by(self.tensor_segments)
+        for seg, is_dead in zip(self.tensor_segments, dead):
+            if is_dead and seg is not self.tensor_current:
                 check(lib.tg_tape_reset(seg.tape))
                 self.tensor_pool.append(seg.tape)
             else:

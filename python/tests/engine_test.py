@@ -1,0 +1,187 @@
+"""tapegrad.engine.Value against micrograd: its examples, its demo loop's numbers,
+its API details, and every error path."""
+
+import random
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import micrograd_demo_reference as reference
+import micrograd_reference
+import moons
+import tapegrad
+from tapegrad.engine import Value
+from tapegrad.nn import MLP, Layer, Neuron
+
+
+def test_readme_example():
+    a = Value(-4.0)
+    b = Value(2.0)
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + (b + a).relu()
+    d += 3 * d + (b - a).relu()
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g += 10.0 / f
+    g.backward()
+    assert g.data == pytest.approx(24.70408163265306, abs=1e-12)
+    assert a.grad == pytest.approx(138.83381924198252, abs=1e-12)
+    assert b.grad == pytest.approx(645.5772594752186, abs=1e-12)
+
+
+def test_sanity_check():
+    x = Value(-4.0)
+    z = 2 * x + 2 + x
+    q = z.relu() + z * x
+    h = (z * z).relu()
+    y = h + q + q * x
+    y.backward()
+    assert y.data == -20.0
+    assert x.grad == 46.0
+
+
+def test_matches_micrograd_demo_loop_for_100_steps():
+    history = moons.train(Value, MLP, 100)
+    for k, ((loss, acc), ref_loss, ref_acc) in enumerate(
+            zip(history, reference.LOSSES, reference.ACCURACIES)):
+        assert loss == pytest.approx(ref_loss, abs=1e-9), k
+        assert acc == ref_acc, k
+
+
+def test_same_model_as_micrograd_from_the_same_seed():
+    random.seed(42)
+    ours = [p.data for p in MLP(3, [4, 2]).parameters()]
+    random.seed(42)
+    theirs = [p.data for p in micrograd_reference.MLP(3, [4, 2]).parameters()]
+    assert ours == theirs
+
+
+def test_reprs_and_graph_fields():
+    assert repr(Value(2.0)) == "Value(data=2.0, grad=0.0)"
+    model = MLP(2, [3, 1])
+    assert repr(model) == ("MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2), "
+                           "ReLUNeuron(2)], Layer of [LinearNeuron(3)]]")
+    assert repr(Neuron(2, nonlin=False)) == "LinearNeuron(2)"
+    assert repr(Layer(1, 2)) == "Layer of [ReLUNeuron(1), ReLUNeuron(1)]"
+    a, b = Value(1.0), Value(2.0)
+    c = a * b
+    assert c._op == "*" and c._prev == {a, b}
+    assert (a**2)._op == "**2" and a.relu()._op == "ReLU" and a._op == ""
+    assert len((a + 1)._prev) == 2  # the number became a leaf, as in micrograd
+
+
+def test_data_and_grad_are_settable():
+    a = Value(3.0)
+    b = a * a
+    b.backward()
+    assert a.grad == 6.0
+    a.grad = 0
+    a.data -= 1.0
+    assert (a.data, a.grad) == (2.0, 0.0)
+    assert (a * a).data == 4.0
+
+
+def test_numpy_scalars_on_either_side():
+    a = Value(2.0)
+    for s in (np.float64(3.0), np.float32(3.0), np.int64(3)):
+        assert (a * s).data == 6.0
+        assert (s * a).data == 6.0
+        assert (s - a).data == 1.0
+        assert isinstance(s + a, Value)
+        if not isinstance(s, np.integer):  # micrograd computes s**-1, as NumPy forbids
+            assert (a / s).data == pytest.approx(2.0 / 3.0)
+
+
+def test_backward_twice_accumulates_like_micrograd():
+    ours, theirs = Value(2.0), micrograd_reference.Value(2.0)
+    for v in (ours, theirs):
+        y = (v * v + v).relu() * v
+        y.backward()
+        y.backward()
+    assert ours.grad == theirs.grad
+
+
+def test_more_ops_and_their_gradients():
+    x = Value(0.3)
+    for f, df in ((Value.tanh, lambda v: 1 - np.tanh(v) ** 2), (Value.exp, np.exp),
+                  (Value.log, lambda v: 1 / v),
+                  (Value.sigmoid, lambda v: np.exp(-v) / (1 + np.exp(-v)) ** 2)):
+        x.grad = 0
+        f(x).backward()
+        assert x.grad == pytest.approx(df(0.3), rel=1e-12)
+
+
+def test_devices():
+    a = Value(1.0)
+    assert a.device == tapegrad.Device.cpu()
+    assert a.cpu() is a and a.to("cpu") is a
+    assert Value(1.0, device="cpu").device.is_cpu
+    if not tapegrad.Device.is_cuda_available():
+        with pytest.raises(NotImplementedError, match="no CUDA backend"):
+            a.cuda()
+        with pytest.raises(NotImplementedError):
+            Value(1.0, device=tapegrad.Device.cuda())
+
+
+def test_wrong_types_raise_type_error():
+    a = Value(1.0)
+    with pytest.raises(TypeError):
+        a + "x"
+    with pytest.raises(TypeError):
+        "x" * a
+    with pytest.raises(TypeError, match="only supporting int/float powers"):
+        a ** Value(2.0)
+    with pytest.raises(TypeError, match="real number"):
+        Value("3")
+    with pytest.raises(TypeError):
+        Value(1.0, device=3)
+    with pytest.raises(ValueError):
+        tapegrad.Device("tpu")
+
+
+def test_stale_value_after_step_scope_is_a_clear_error():
+    w = Value(1.0)
+    with tapegrad.step():
+        inner = w * 2
+        inner.backward()
+    assert w.grad == 2.0  # made before the scope: still valid
+    with pytest.raises(tapegrad.errors.StaleValueError, match="stale value"):
+        inner.data
+    with pytest.raises(RuntimeError):
+        inner + w
+
+
+def test_values_of_another_thread_are_rejected():
+    made = []
+    thread = threading.Thread(target=lambda: made.append(Value(1.0)))
+    thread.start()
+    thread.join()
+    with pytest.raises(ValueError, match="different threads"):
+        Value(1.0) + made[0]
+
+
+def test_draw_dot_and_write_dot(tmp_path):
+    a, b = Value(2.0), Value(-3.0)
+    out = (a * b + 1).relu()
+    out.backward()
+    dot = tapegrad.draw_dot(out)
+    assert "ReLU" in dot.source and "data -5.0000" in dot.source
+    path = tmp_path / "graph.dot"
+    tapegrad.write_dot(out, str(path))
+    assert path.read_text().startswith("digraph tape {")
+
+
+def test_kernel_registry_lists_cpu_kernels():
+    kernels = tapegrad.kernels()
+    assert ("matmul", "float32", "cpu") in kernels
+    assert ("add", "float64", "cpu") in kernels
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))

@@ -1,0 +1,204 @@
+"""tapegrad.Tensor against NumPy: every op forward, gradients, DLPack both ways,
+tensor modules and optimizers, devices, and the error paths."""
+
+import sys
+
+import numpy as np
+import pytest
+
+import tapegrad
+from tapegrad import Tensor
+from tapegrad.nn import SGD, Adam, Linear, TensorMLP
+
+rng = np.random.default_rng(0)
+
+
+def close(t, expected, tol=1e-6):
+    np.testing.assert_allclose(t.numpy(), expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_ops_broadcast_like_numpy(dtype):
+    a = rng.standard_normal((3, 4)).astype(dtype)
+    b = rng.uniform(0.5, 2.0, (4,)).astype(dtype)
+    ta, tb = Tensor(a), Tensor(b)
+    close(ta + tb, a + b)
+    close(ta - tb, a - b)
+    close(ta * tb, a * b)
+    close(ta / tb, a / b)
+    close(ta.maximum(tb), np.maximum(a, b))
+    close(ta.minimum(tb), np.minimum(a, b))
+    close(ta * 2.5 + 1, a * 2.5 + 1)
+    close(1 - ta, 1 - a)
+    close(2 / tb, 2 / b)
+    close(ta ** 2, a ** 2)
+    close(ta @ Tensor(a.T.copy()), a @ a.T, 1e-5)
+
+
+def test_unary_ops_match_numpy():
+    x = rng.uniform(0.1, 2.0, (5, 3))
+    t = Tensor(x)
+    close(-t, -x)
+    close(t.exp(), np.exp(x))
+    close(t.log(), np.log(x))
+    close(t.tanh(), np.tanh(x))
+    close((t - 1).relu(), np.maximum(x - 1, 0))
+    close(t.sigmoid(), 1 / (1 + np.exp(-x)))
+    close(t.sqrt(), np.sqrt(x))
+    close((t - 1).abs(), np.abs(x - 1))
+    from math import erf
+    close(t.gelu(), np.vectorize(lambda v: 0.5 * v * (1 + erf(v / np.sqrt(2))))(x))
+
+
+def test_reductions_softmax_and_views():
+    x = rng.standard_normal((2, 3, 4))
+    t = Tensor(x)
+    close(t.sum(), x.sum())
+    close(t.sum(axis=1), x.sum(axis=1))
+    close(t.mean(axis=(0, 2), keepdim=True), x.mean(axis=(0, 2), keepdims=True))
+    close(t.max(axis=-1), x.max(axis=-1))
+    close(t.min(), x.min())
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    close(t.softmax(), e / e.sum(axis=-1, keepdims=True))
+    close(t.log_softmax(axis=-1), np.log(e / e.sum(axis=-1, keepdims=True)))
+    close(t.reshape(6, 4), x.reshape(6, 4))
+    close(t.reshape(-1), x.reshape(-1))
+    close(Tensor(x[0]).T, x[0].T)
+    assert t.shape == (2, 3, 4) and t.ndim == 3 and t.numel() == 24 and len(t) == 2
+
+
+def test_gradients_match_the_analytic_ones():
+    x = rng.standard_normal((4, 3))
+    w_np = rng.standard_normal((3, 2))
+    w = Tensor(w_np, requires_grad=True)
+    loss = ((Tensor(x) @ w).tanh() ** 2).sum()
+    loss.backward()
+    h = np.tanh(x @ w_np)
+    close(w.grad, x.T @ (2 * h * (1 - h**2)), 1e-10)
+
+
+def test_losses():
+    logits = rng.standard_normal((5, 3))
+    labels = np.array([0, 2, 1, 1, 0])
+    ce = tapegrad.cross_entropy(Tensor(logits), Tensor(labels))
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    assert ce.item() == pytest.approx(-log_p[np.arange(5), labels].mean())
+    a, b = rng.standard_normal(6), rng.standard_normal(6)
+    assert tapegrad.mse_loss(Tensor(a), Tensor(b)).item() == pytest.approx(((a - b) ** 2).mean())
+    y = (b > 0).astype(np.float64)
+    bce = np.mean(np.maximum(a, 0) - a * y + np.log1p(np.exp(-np.abs(a))))
+    assert tapegrad.binary_cross_entropy_with_logits(Tensor(a), Tensor(y)).item() == \
+        pytest.approx(bce)
+
+
+def test_dlpack_round_trips_with_numpy():
+    x = rng.standard_normal((3, 4))
+    t = tapegrad.from_dlpack(x)
+    close(t, x)
+    x[0, 0] = 42.0  # shared memory, not a copy
+    assert t.numpy()[0, 0] == 42.0
+    back = np.from_dlpack(t)
+    np.testing.assert_array_equal(back, x)
+    strided = tapegrad.from_dlpack(x[:, ::2])
+    close(strided, x[:, ::2])
+    assert Tensor([1.0]).__dlpack_device__() == (1, 0)
+    result = Tensor(x) * 2  # a tape tensor exports a copy
+    np.testing.assert_array_equal(np.from_dlpack(result), x * 2)
+    with pytest.raises(ValueError, match="dtype"):
+        tapegrad.from_dlpack(np.zeros(3, dtype=np.int8))
+
+
+def test_dtypes_follow_pytorch_defaults():
+    assert Tensor([1.0, 2.0]).dtype == np.float32
+    assert Tensor([1, 2]).dtype == np.int64
+    assert Tensor(np.zeros(2)).dtype == np.float64
+    assert Tensor([1.0], dtype="float64").dtype == np.float64
+
+
+def test_mlp_and_adam_learn_xor():
+    model = TensorMLP(2, [8, 1], activation="tanh", dtype="float64", seed=3)
+    assert "Linear(in_features=2, out_features=8, bias=True)" in repr(model)
+    params = model.parameters()
+    assert [p.shape for p in params] == [(2, 8), (8,), (8, 1), (1,)]
+    opt = Adam(params, lr=0.05)
+    x = Tensor(np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64))
+    y = Tensor(np.array([[0], [1], [1], [0]], dtype=np.float64))
+    losses = []
+    for _ in range(200):
+        loss = tapegrad.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.05 * losses[0]
+
+
+def test_linear_and_sgd():
+    layer = Linear(3, 2, dtype="float64", seed=1)
+    w, b = layer.parameters()
+    x = rng.standard_normal((4, 3))
+    close(layer(Tensor(x)), x @ w.numpy() + b.numpy(), 1e-12)
+    opt = SGD([w, b], lr=0.1)
+    loss = layer(Tensor(x)).sum()
+    loss.backward()
+    before = w.numpy()
+    opt.step()
+    close(w, before - 0.1 * np.tile(x.sum(axis=0)[:, None], (1, 2)), 1e-12)
+    assert opt.lr == pytest.approx(0.1)
+
+
+def test_errors_name_the_op_and_operands():
+    a = Tensor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"matmul.*\[2, 3\].*\[2, 3\]"):
+        a @ a
+    with pytest.raises(ValueError, match="f32"):
+        a + Tensor(np.zeros((2, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="broadcast"):
+        a + Tensor(np.zeros((4,)))
+    with pytest.raises(TypeError):
+        a + "x"
+    with pytest.raises(TypeError):
+        a ** a
+    with pytest.raises(TypeError):
+        Tensor(["a"])
+    with pytest.raises(TypeError):
+        TensorMLP(2, [1])("not a tensor")
+    with pytest.raises(ValueError):
+        TensorMLP(2, [1], activation="swish")
+    with pytest.raises(TypeError):
+        SGD([1.0])
+    with pytest.raises(ValueError, match="item"):
+        a.item()
+    if not tapegrad.Device.is_cuda_available():
+        with pytest.raises(NotImplementedError):
+            a.cuda()
+
+
+def test_stale_tape_tensor_after_step_scope():
+    w = Tensor(np.ones(3), requires_grad=True)
+    with tapegrad.step():
+        y = (w * 2).sum()
+        y.backward()
+    assert w.grad.numpy().tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(tapegrad.errors.StaleValueError):
+        y.item()
+
+
+def test_device_api():
+    assert tapegrad.Device.cpu() == tapegrad.Device.of("cpu")
+    assert str(tapegrad.Device.cuda(1)) == "cuda:1"
+    assert isinstance(tapegrad.Device.is_cuda_available(), bool)
+    assert Tensor([1.0]).device.is_cpu
+
+
+def test_no_grad():
+    w = Tensor(np.ones(2), requires_grad=True)
+    with tapegrad.no_grad():
+        assert not tapegrad.is_grad_enabled()
+        y = (w * 3).sum()
+    assert tapegrad.is_grad_enabled()
+    assert y.item() == 6.0
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
