@@ -80,11 +80,14 @@ class Context:
     """One thread's tapes: the scalar tape with its segments, and the tensor pool."""
 
     def __init__(self):
-        tape = ctypes.c_void_p()
-        check(lib.tg_tape_create(0, ctypes.byref(tape)))
-        self.tape = tape.value
+        # Kept as ctypes objects and raw addresses: the per-op calls then pass them
+        # without conversion work (see _lib.py).
+        self.tape = ctypes.c_void_p()
+        check(lib.tg_tape_create(0, ctypes.byref(self.tape)))
         self.out = ctypes.c_uint64()
-        self.out_ref = ctypes.byref(self.out)
+        self.out_addr = ctypes.addressof(self.out)
+        self.number = ctypes.c_double()
+        self.number_addr = ctypes.addressof(self.number)
         self.segments = []
         self.current = None
         self.tensor_segments = []

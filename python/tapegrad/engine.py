@@ -35,6 +35,8 @@ _c = _lib.lib
 _raise = _lib.raise_status
 _new = object.__new__
 _Real = numbers.Real
+_add = _c.tg_value_add
+_mul = _c.tg_value_mul
 
 
 class Value:
@@ -55,7 +57,7 @@ class Value:
             Device.of(device).require_available("Value")
         ctx = context()
         seg = ctx.current
-        status = _c.tg_value_leaf(ctx.tape, float(data), ctx.out_ref)
+        status = _c.tg_value_leaf(ctx.tape, float(data), ctx.out_addr)
         if status:
             _raise(status)
         self._s = seg
@@ -69,11 +71,10 @@ class Value:
     def data(self):
         s = self._s
         ctx = s.ctx
-        d = _lib.f64()
-        status = _c.tg_value_data(ctx.tape, s.key + self._i, _lib.ctypes.byref(d))
+        status = _c.tg_value_data(ctx.tape, s.key + self._i, ctx.number_addr)
         if status:
             _raise(status)
-        return d.value
+        return ctx.number.value
 
     @data.setter
     def data(self, value):
@@ -85,11 +86,11 @@ class Value:
     @property
     def grad(self):
         s = self._s
-        g = _lib.f64()
-        status = _c.tg_value_grad(s.ctx.tape, s.key + self._i, _lib.ctypes.byref(g))
+        ctx = s.ctx
+        status = _c.tg_value_grad(ctx.tape, s.key + self._i, ctx.number_addr)
         if status:
             _raise(status)
-        return g.value
+        return ctx.number.value
 
     @grad.setter
     def grad(self, value):
@@ -104,11 +105,43 @@ class Value:
 
     # ---- ops
 
+    # + and * are most of a micrograd graph: written out in full, since each
+    # Python-level call saved is a noticeable part of an op's cost.
     def __add__(self, other):
-        return _binary(_c.tg_value_add, self, other, "+")
+        s = self._s
+        ctx = s.ctx
+        if other.__class__ is not Value or other._s.ctx is not ctx:
+            other = _operand(ctx, other)
+            if other is None:
+                return NotImplemented
+        status = _add(ctx.tape, s.key + self._i, other._s.key + other._i, ctx.out_addr)
+        if status:
+            _raise(status)
+        v = _new(Value)
+        seg = ctx.current
+        v._s = seg
+        v._i = ctx.out.value - seg.key
+        v._op = "+"
+        v._children = (self, other)
+        return v
 
     def __mul__(self, other):
-        return _binary(_c.tg_value_mul, self, other, "*")
+        s = self._s
+        ctx = s.ctx
+        if other.__class__ is not Value or other._s.ctx is not ctx:
+            other = _operand(ctx, other)
+            if other is None:
+                return NotImplemented
+        status = _mul(ctx.tape, s.key + self._i, other._s.key + other._i, ctx.out_addr)
+        if status:
+            _raise(status)
+        v = _new(Value)
+        seg = ctx.current
+        v._s = seg
+        v._i = ctx.out.value - seg.key
+        v._op = "*"
+        v._children = (self, other)
+        return v
 
     def __pow__(self, other):
         if not isinstance(other, _Real):
@@ -116,7 +149,7 @@ class Value:
                             % type(other).__name__)
         s = self._s
         ctx = s.ctx
-        status = _c.tg_value_pow(ctx.tape, s.key + self._i, float(other), ctx.out_ref)
+        status = _c.tg_value_pow(ctx.tape, s.key + self._i, float(other), ctx.out_addr)
         if status:
             _raise(status)
         return _wrap(ctx, (self,), f"**{other}")
@@ -212,7 +245,7 @@ def _operand(ctx, other):
     if isinstance(other, _Real):
         leaf = _new(Value)
         seg = ctx.current
-        status = _c.tg_value_leaf(ctx.tape, float(other), ctx.out_ref)
+        status = _c.tg_value_leaf(ctx.tape, float(other), ctx.out_addr)
         if status:
             _raise(status)
         leaf._s = seg
@@ -223,22 +256,10 @@ def _operand(ctx, other):
     return None
 
 
-def _binary(fn, a, other, op):
-    s = a._s
-    ctx = s.ctx
-    b = other if other.__class__ is Value and other._s.ctx is ctx else _operand(ctx, other)
-    if b is None:
-        return NotImplemented
-    status = fn(ctx.tape, s.key + a._i, b._s.key + b._i, ctx.out_ref)
-    if status:
-        _raise(status)
-    return _wrap(ctx, (a, b), op)
-
-
 def _unary(fn, a, op):
     s = a._s
     ctx = s.ctx
-    status = fn(ctx.tape, s.key + a._i, ctx.out_ref)
+    status = fn(ctx.tape, s.key + a._i, ctx.out_addr)
     if status:
         _raise(status)
     return _wrap(ctx, (a,), op)
