@@ -57,6 +57,7 @@ class Tensor:
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
         if device is not None:
             Device.of(device).require_available("Tensor")
+        context()  # this thread's tensor tape must be current before any op
         if isinstance(data, Tensor):
             raise TypeError("Tensor(Tensor): use .detach() for a copy")
         array = np.asarray(data)
@@ -80,6 +81,7 @@ class Tensor:
 
     @classmethod
     def _from_heap(cls, handle):
+        context()  # as in __init__
         t = object.__new__(cls)
         t._h = handle
         t._seg = None

@@ -184,6 +184,20 @@ def test_stale_tape_tensor_after_step_scope():
         y.item()
 
 
+def test_tensors_of_an_earlier_step():
+    w = Tensor(np.ones(3), requires_grad=True)
+    old = w * 2
+    old.sum().backward()
+    assert w.grad.numpy().tolist() == [2.0, 2.0, 2.0]
+    new = w * 3
+    # An old step's tape tensor records on its own tape: alone it works, but mixed
+    # with this step's it is an error (detach() carries it over).
+    assert (old * 1).sum().item() == 6.0
+    with pytest.raises(ValueError, match="tape"):
+        old + new
+    assert (old.detach() + new).sum().item() == 15.0
+
+
 def test_device_api():
     assert tapegrad.Device.cpu() == tapegrad.Device.of("cpu")
     assert str(tapegrad.Device.cuda(1)) == "cuda:1"
