@@ -25,8 +25,6 @@ tg_status NewTensor(const char* call, Tensor t, tg_tensor** out) {
 
 namespace {
 
-size_t ItemSize(DType dtype) { return dtype == DType::kF32 ? 4 : 8; }
-
 // A usable tensor behind `t`, or the status naming `call` and `operand`.
 tg_status Live(const char* call, const char* operand, const tg_tensor* t) {
   if (t == nullptr) return NullArgument(call, operand);
@@ -214,8 +212,7 @@ tg_status tg_tensor_to_buffer(const tg_tensor* t, void* out, size_t bytes) {
   constexpr char kCall[] = "tg_tensor_to_buffer";
   if (tg_status s = Live(kCall, "t", t)) return s;
   const tapegrad::DType dtype = t->tensor.dtype();
-  const size_t need =
-      static_cast<size_t>(t->tensor.numel()) * tapegrad::capi::ItemSize(dtype);
+  const size_t need = static_cast<size_t>(t->tensor.numel()) * tapegrad::DTypeSize(dtype);
   if (bytes != need) {
     return Fail(absl::StatusCode::kInvalidArgument,
                 absl::StrFormat("%s: buffer of %d bytes for a %s tensor of %d elements "

@@ -154,9 +154,10 @@ absl::Status Tape::Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep
   const uint32_t moved = size_ - from;
   if (from == to) return absl::OkStatus();  // nothing to drop; the marks hold
 
-  // Walk back from the tail over the moved records, checking their inputs.
+  // One walk back from the tail over the moved records: check their inputs and
+  // copy them out (last record first; they may span blocks).
   compact_sizes_.resize(moved);
-  size_t total = 0;
+  compact_bytes_.clear();
   {
     Block* b = block_;
     const char* p = record_end_;
@@ -183,37 +184,22 @@ absl::Status Tape::Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep
         }
       }
       compact_sizes_[k] = static_cast<uint32_t>(p - args);
-      total += p - args;
+      compact_bytes_.insert(compact_bytes_.end(), args, p);
       p = args;
-    }
-  }
-  // Copy them out in slot order (they may span blocks).
-  compact_bytes_.resize(total);
-  {
-    Block* b = block_;
-    const char* p = record_end_;
-    size_t end = total;
-    for (uint32_t k = moved; k-- > 0;) {
-      while (p == b->begin()) {
-        b = b->prev;
-        p = b->end;
-      }
-      const uint32_t bytes = compact_sizes_[k];
-      p -= bytes;
-      end -= bytes;
-      std::memcpy(compact_bytes_.data() + end, p, bytes);
     }
   }
 
   TG_RETURN_IF_ERROR(Rewind(gap));
   const uint32_t shift = from - to;
   size_t next_keep = 0;
-  const char* record = compact_bytes_.data();
+  const char* scratch_end = compact_bytes_.data() + compact_bytes_.size();
   for (uint32_t k = 0; k < moved; ++k) {
     while (next_keep < keep.size() && keep[next_keep]->values == from + k) {
       *keep[next_keep++] = Mark();
     }
     const uint32_t bytes = compact_sizes_[k];
+    const char* record = scratch_end - bytes;  // scratch holds the last record first
+    scratch_end = record;
     if (!HasRoom(bytes + kArgBytes) && !MakeRoom(bytes + kArgBytes)) return error_;
     const uint32_t o = size_;
     uint32_t header;
@@ -248,7 +234,6 @@ absl::Status Tape::Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep
     std::memcpy(p, &header, sizeof(header));
     if (args != record_end_) std::memmove(record_end_, args, p + sizeof(header) - args);
     record_end_ += p + sizeof(header) - args;
-    record += bytes;
     ++size_;
     value_[o] = value_[o + shift];
     adj_[o] = adj_[o + shift];

@@ -42,7 +42,7 @@ static int failures = 0;
 static void test_micrograd_example(void) {
   tg_tape* t;
   EXPECT_OK(tg_tape_create(0, &t));
-  tg_value a, b, c, d, e, f, g, two, three, ten, half, tmp, tmp2;
+  tg_value a, b, c, d, e, f, g, two, three, ten, tmp, tmp2;
   EXPECT_OK(tg_value_leaf(t, -4.0, &a));
   EXPECT_OK(tg_value_leaf(t, 2.0, &b));
   EXPECT_OK(tg_value_add(t, a, b, &c)); /* c = a + b */
@@ -84,7 +84,6 @@ static void test_micrograd_example(void) {
   EXPECT(fabs(gd - 24.70408163265306) < 1e-12);
   EXPECT(fabs(ag - 138.83381924198252) < 1e-12);
   EXPECT(fabs(bg - 645.5772594752186) < 1e-12);
-  (void)half;
 
   size_t n = 0;
   tg_value inputs[4];

@@ -18,8 +18,12 @@ end of the block instead, with no allocation in steady state.
 Everything here calls libtapegrad.so through ctypes (capi/tapegrad.h).
 """
 
+import ctypes
+
 from tapegrad import errors
 from tapegrad._graph import step, tape_stats
+from tapegrad._lib import KernelInfo as _KernelInfo
+from tapegrad._lib import check as _check
 from tapegrad._lib import lib as _clib
 from tapegrad.device import Device
 from tapegrad.draw import draw_dot
@@ -34,11 +38,11 @@ class no_grad:
     """`with tapegrad.no_grad():` computes without recording (inference)."""
 
     def __enter__(self):
-        errors_check(_clib.tg_no_grad_enter())
+        _check(_clib.tg_no_grad_enter())
         return self
 
     def __exit__(self, *exc):
-        errors_check(_clib.tg_no_grad_exit())
+        _check(_clib.tg_no_grad_exit())
         return False
 
 
@@ -48,13 +52,10 @@ def is_grad_enabled():
 
 def kernels():
     """The kernel registry: a list of (op, dtype, device) names."""
-    import ctypes
-
-    from tapegrad._lib import KernelInfo
     count = ctypes.c_size_t()
-    errors_check(_clib.tg_registry_kernels(None, 0, ctypes.byref(count)))
-    infos = (KernelInfo * count.value)()
-    errors_check(_clib.tg_registry_kernels(infos, count.value, ctypes.byref(count)))
+    _check(_clib.tg_registry_kernels(None, 0, ctypes.byref(count)))
+    infos = (_KernelInfo * count.value)()
+    _check(_clib.tg_registry_kernels(infos, count.value, ctypes.byref(count)))
     dtypes = {0: "float32", 1: "float64", 2: "int64"}
     devices = {0: "cpu", 1: "cuda"}
     return [(k.op.decode(), dtypes[k.dtype], devices[k.device]) for k in infos]
@@ -63,10 +64,8 @@ def kernels():
 def write_dot(root, path):
     """Writes the tape's records below Value `root` as a Graphviz DOT file (from C)."""
     s = root._s
-    errors_check(_clib.tg_tape_write_dot(s.ctx.tape, s.key + root._i, path.encode()))
+    _check(_clib.tg_tape_write_dot(s.ctx.tape, s.key + root._i, path.encode()))
 
-
-from tapegrad._lib import check as errors_check  # noqa: E402
 
 __all__ = ["Value", "Tensor", "Device", "draw_dot", "write_dot", "step", "no_grad",
            "is_grad_enabled", "kernels", "tape_stats", "from_dlpack", "mse_loss",

@@ -66,6 +66,13 @@ class TensorSegment:
         self.tape = tape
 
 
+def _first_value(mark):
+    """The handle the first Value made after `mark` has: a segment's key."""
+    key = ctypes.c_uint64()
+    check(lib.tg_mark_first_value(mark, ctypes.byref(key)))
+    return key.value
+
+
 def _held_only_by(lst):
     """Which items of `lst` nothing but `lst` refers to: the dead segments."""
     return [_getrefcount(item) <= _INTERNAL_REFS for item in lst]
@@ -93,7 +100,6 @@ class Context:
         self.tensor_segments = []
         self.tensor_pool = []
         self.tensor_current = None
-        self.step_depth = 0
         self.new_segment()
         self.new_tensor_segment()
 
@@ -102,9 +108,7 @@ class Context:
     def new_segment(self):
         mark = ctypes.c_void_p()
         check(lib.tg_tape_mark(self.tape, ctypes.byref(mark)))
-        key = ctypes.c_uint64()
-        check(lib.tg_mark_first_value(mark, ctypes.byref(key)))
-        seg = Segment(self, mark.value, key.value)
+        seg = Segment(self, mark.value, _first_value(mark))
         self.segments.append(seg)
         self.current = seg
         return seg
@@ -141,16 +145,15 @@ class Context:
                 lib.tg_mark_destroy(seg.mark)
             del segs[i:j]
             del dead[i:j]
-            key = ctypes.c_uint64()
             for seg in keep:
-                check(lib.tg_mark_first_value(seg.mark, ctypes.byref(key)))
-                seg.key = key.value
+                seg.key = _first_value(seg.mark)
 
-    def after_backward(self):
+    def next_segments(self):
+        """At a backward() or a step() scope's start: drops dead segments and starts
+        new ones; returns the new (scalar, tensor) pair."""
         self.collect()
         self.collect_tensors()
-        self.new_segment()
-        self.new_tensor_segment()
+        return self.new_segment(), self.new_tensor_segment()
 
     # ---- tensor segments
 
@@ -180,17 +183,8 @@ class Context:
 
     # ---- step scopes
 
-    def enter_step(self):
-        self.collect()
-        self.collect_tensors()
-        scalar = self.new_segment()
-        tensor = self.new_tensor_segment()
-        self.step_depth += 1
-        return scalar, tensor
-
     def exit_step(self, scope):
         scalar, tensor = scope
-        self.step_depth -= 1
         index = self.segments.index(scalar)
         check(lib.tg_tape_rewind(self.tape, scalar.mark))
         for seg in self.segments[index + 1:]:
@@ -198,15 +192,14 @@ class Context:
         del self.segments[index + 1:]
         # The scope's segment stays as the current one, empty again; its old Values
         # are stale because the rewind gave the tape a new generation.
-        key = ctypes.c_uint64()
-        check(lib.tg_mark_first_value(scalar.mark, ctypes.byref(key)))
-        replacement = Segment(self, scalar.mark, key.value)
+        replacement = Segment(self, scalar.mark, _first_value(scalar.mark))
         self.segments[index] = replacement
         self.current = replacement
-        for seg in self.tensor_segments[self.tensor_segments.index(tensor):]:
+        first = self.tensor_segments.index(tensor)
+        for seg in self.tensor_segments[first:]:
             check(lib.tg_tape_reset(seg.tape))
             self.tensor_pool.append(seg.tape)
-        del self.tensor_segments[self.tensor_segments.index(tensor):]
+        del self.tensor_segments[first:]
         self.new_tensor_segment()
 
     def stats(self):
@@ -236,7 +229,7 @@ class step:
 
     def __enter__(self):
         self._ctx = context()
-        self._scope = self._ctx.enter_step()
+        self._scope = self._ctx.next_segments()
         return self
 
     def __exit__(self, *exc):

@@ -43,7 +43,6 @@ def _load():
 
 lib = _load()
 
-c_tape_p = ctypes.c_void_p
 c_p = ctypes.c_void_p
 u64 = ctypes.c_uint64
 i64 = ctypes.c_int64

@@ -56,14 +56,10 @@ class Value:
         if device is not None:
             Device.of(device).require_available("Value")
         ctx = context()
-        seg = ctx.current
         status = _c.tg_value_leaf(ctx.tape, float(data), ctx.out_addr)
         if status:
             _raise(status)
-        self._s = seg
-        self._i = ctx.out.value - seg.key
-        self._op = _op
-        self._children = ()
+        _fill(self, ctx, (), _op)
 
     # ---- data and grad, settable as in micrograd
 
@@ -175,7 +171,7 @@ class Value:
         status = _c.tg_value_backward(ctx.tape, s.key + self._i)
         if status:
             _raise(status)
-        ctx.after_backward()
+        ctx.next_segments()
 
     def __neg__(self):  # -self
         return self * -1
@@ -222,9 +218,9 @@ class Value:
         return self
 
 
-def _wrap(ctx, children, op):
-    """The Value for the handle the last call wrote to ctx.out."""
-    v = _new(Value)
+def _fill(v, ctx, children, op):
+    """Makes `v` the Value for the handle the last call wrote to ctx.out (a new
+    slot, so in the current segment). __add__ and __mul__ do this inline."""
     seg = ctx.current
     v._s = seg
     v._i = ctx.out.value - seg.key
@@ -233,26 +229,22 @@ def _wrap(ctx, children, op):
     return v
 
 
+def _wrap(ctx, children, op):
+    return _fill(_new(Value), ctx, children, op)
+
+
 def _operand(ctx, other):
     """`other` as a Value of ctx's tape: a number becomes a leaf, as in micrograd."""
-    if other.__class__ is Value:
+    if isinstance(other, Value):
         if other._s.ctx is not ctx:
             raise ValueError("Value op: operands live on different threads' tapes; a "
                              "Value belongs to the thread that made it")
         return other
-    if isinstance(other, Value):
-        return other
     if isinstance(other, _Real):
-        leaf = _new(Value)
-        seg = ctx.current
         status = _c.tg_value_leaf(ctx.tape, float(other), ctx.out_addr)
         if status:
             _raise(status)
-        leaf._s = seg
-        leaf._i = ctx.out.value - seg.key
-        leaf._op = ""
-        leaf._children = ()
-        return leaf
+        return _wrap(ctx, (), "")
     return None
 
 

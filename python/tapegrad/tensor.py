@@ -205,7 +205,7 @@ class Tensor:
 
     def backward(self):
         _check(_c.tg_tensor_backward(self._h))
-        context().after_backward()
+        context().next_segments()
 
     def detach(self):
         out = ctypes.c_void_p()
