@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "core/device_memory.h"
 #include "core/status_macros.h"
 #include "core/tensor_internal.h"
 
@@ -109,6 +110,17 @@ Tensor NewHeapOrError(Shape shape, DType dtype, Device device) {
 // Element `offset` of t's storage (not counting t's own offset), as a double.
 double ReadElement(const TensorImpl& t, int64_t offset) {
   const char* base = static_cast<const char*>(t.storage->data);
+  alignas(8) char staged[8];
+  if (!t.device.is_cpu()) {
+    const size_t size = DTypeSize(t.dtype);
+    DeviceMemory* memory = DeviceMemoryFor(t.device.type);
+    if (memory == nullptr ||
+        !memory->CopyToHost(staged, t.device, base + offset * size, size).ok()) {
+      return std::numeric_limits<double>::quiet_NaN();
+    }
+    base = staged;
+    offset = 0;
+  }
   switch (t.dtype) {
     case DType::kF32:
       return reinterpret_cast<const float*>(base)[offset];
@@ -285,7 +297,7 @@ void ForEachOffset(const Layout& l, Fn fn) {
 }  // namespace
 
 double Tensor::at(Shape index) const {
-  if (!ok() || !impl_->device.is_cpu() || index.size() != size_t(dim())) {
+  if (!ok() || index.size() != size_t(dim())) {
     return std::numeric_limits<double>::quiet_NaN();
   }
   int64_t offset = impl_->layout.offset;
@@ -306,7 +318,12 @@ double Tensor::item() const {
 
 std::vector<double> Tensor::ToVector() const {
   std::vector<double> out;
-  if (!ok() || !impl_->device.is_cpu()) return out;
+  if (!ok()) return out;
+  if (!impl_->device.is_cpu()) {
+    absl::StatusOr<TensorImpl*> host =
+        internal::CopyToDevice(nullptr, *impl_, Device::Cpu());
+    return host.ok() ? Wrap(*host).ToVector() : out;
+  }
   out.reserve(numel());
   ForEachOffset(impl_->layout, [&](int64_t o) { out.push_back(ReadElement(*impl_, o)); });
   return out;
@@ -321,15 +338,24 @@ template <class T>
 static absl::Status CopyInto(const Tensor& t, absl::Span<const T> data) {
   TG_RETURN_IF_ERROR(t.status());
   TensorImpl* impl = t.impl();
-  if (t.on_tape() || !impl->device.is_cpu()) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("copy_from: needs a heap tensor on the cpu, got %s%s",
-                        Describe(t), t.on_tape() ? " on a tape" : ""));
+  if (t.on_tape() || !(impl->device.is_cpu() || impl->layout.IsContiguous())) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "copy_from: needs a heap tensor, contiguous if not on the cpu, got %s%s",
+        Describe(t), t.on_tape() ? " on a tape" : ""));
   }
   if (static_cast<int64_t>(data.size()) != impl->numel()) {
     return absl::InvalidArgumentError(
         absl::StrFormat("copy_from: %d values for %s (%d elements)", data.size(),
                         Describe(t), impl->numel()));
+  }
+  if (!impl->device.is_cpu()) {  // written on the host, then copied over
+    Tensor host = Tensor::Zeros(t.shape(), t.dtype());
+    TG_RETURN_IF_ERROR(CopyInto(host, data));
+    DeviceMemory* memory = DeviceMemoryFor(impl->device.type);
+    if (memory == nullptr) return NoDeviceMemory(impl->device);
+    return memory->CopyFromHost(
+        impl->device, impl->data(), host.impl()->data(),
+        static_cast<size_t>(impl->numel()) * DTypeSize(t.dtype()));
   }
   size_t i = 0;
   ForEachOffset(impl->layout, [&](int64_t o) {

@@ -116,13 +116,15 @@ class Tensor {
   // True if both view the same storage.
   bool SharesStorageWith(const Tensor& other) const;
 
-  // ---- Elements (converted to double; NaN if the handle is not ok()).
+  // ---- Elements (converted to double; NaN if the handle is not ok()). On a
+  // device these copy to the host and wait for the device's queued work.
   double item() const;  // numel() == 1
   double at(Shape index) const;
   // All elements in row-major order.
   std::vector<double> ToVector() const;
   std::vector<float> ToFloatVector() const;
-  // Writes `data` (row-major, numel() values) into this heap tensor, in place.
+  // Writes `data` (row-major, numel() values) into this heap tensor, in place (a
+  // tensor on a device must be contiguous).
   absl::Status CopyFrom(absl::Span<const double> data);
   absl::Status CopyFrom(absl::Span<const float> data);
   // Adds `alpha * other` into this heap tensor in place, outside any tape (the
@@ -142,6 +144,13 @@ class Tensor {
   Tensor Contiguous() const;
   // A heap copy that no tape knows: the way to keep a result past Rewind.
   Tensor Detach() const;
+
+  // ---- Devices. Copies are explicit: ops never move data between devices.
+  // A contiguous copy on `device`, or this tensor if it is there already. On a
+  // tape it records, and gradients flow back to this tensor's device.
+  Tensor To(Device device) const;
+  Tensor Cpu() const { return To(Device::Cpu()); }
+  Tensor Cuda(int index = 0) const { return To(Device::Cuda(index)); }
 
   // ---- Autograd.
   // Makes this heap tensor a leaf that collects .grad(); returns *this.

@@ -287,6 +287,13 @@ absl::Status SliceBackward(R& r, Tape& tape, TensorImpl& g) {
   return absl::OkStatus();
 }
 
+// to(device): the gradient goes back to the input's device.
+absl::Status ToDeviceBackward(R& r, Tape& tape, TensorImpl& g) {
+  if (!Wants(r, 0)) return absl::OkStatus();
+  TG_ASSIGN_OR_RETURN(TensorImpl * c, CopyToDevice(&tape, g, In(r, 0).device));
+  return Accumulate(tape, In(r, 0), *c, /*owned=*/true);
+}
+
 constexpr BackwardFn kBackward[] = {
     AddBackward,
     SubBackward,
@@ -322,6 +329,7 @@ constexpr BackwardFn kBackward[] = {
     SliceBackward,
     PassThrough /* copy */,
     BceWithLogitsBackward,
+    ToDeviceBackward,
 };
 static_assert(sizeof(kBackward) / sizeof(kBackward[0]) == size_t(GradOp::kCount),
               "one backward formula per GradOp, in GradOp's order");

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/device_memory.h"
 #include "core/grad_mode.h"
 #include "core/status_macros.h"
 #include "core/tensor_internal.h"
@@ -19,6 +20,11 @@ constexpr size_t kDataAlign = 64;
 
 void UnrefImpl(void* impl) { static_cast<TensorImpl*>(impl)->Unref(); }
 void UnrefStorage(void* storage) { static_cast<Storage*>(storage)->Unref(); }
+// The release of a tape tensor's device data (its Storage header is in the arena).
+void FreeArenaDeviceData(void* storage) {
+  const Storage& s = *static_cast<Storage*>(storage);
+  DeviceMemoryFor(s.device.type)->Free(s.device, s.data);
+}
 
 // Keeps a heap impl alive as long as the tape's records may point to it.
 absl::Status PinImpl(Tape& tape, TensorImpl* impl) {
@@ -84,29 +90,43 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
         absl::StrFormat("tensor of rank %d: at most %d dimensions are supported",
                         shape.size(), kMaxRank));
   }
+  DeviceMemory* device_memory = nullptr;
   if (ABSL_PREDICT_FALSE(!device.is_cpu())) {
-    return absl::UnimplementedError(absl::StrFormat(
-        "no memory allocator for %s in this build (the CUDA backend is not built)",
-        device.ToString()));
+    device_memory = DeviceMemoryFor(device.type);
+    if (device_memory == nullptr) return NoDeviceMemory(device);
   }
   if (tape == nullptr) {
-    TensorImpl* impl = TensorImpl::NewHeap(shape, dtype, device);
-    if (impl == nullptr) {
-      return absl::ResourceExhaustedError(
-          absl::StrFormat("out of memory allocating a %s%s tensor", DTypeName(dtype),
-                          ShapeString(shape)));
+    absl::StatusOr<TensorImpl*> impl = TensorImpl::NewHeap(shape, dtype, device);
+    if (!impl.ok()) {
+      return absl::Status(impl.status().code(),
+                          absl::StrFormat("allocating a %s%s tensor on %s: %s",
+                                          DTypeName(dtype), ShapeString(shape),
+                                          device.ToString(), impl.status().message()));
     }
     return impl;
   }
   int64_t numel = 1;
   for (int64_t d : shape) numel *= d;
   const size_t bytes = static_cast<size_t>(numel) * DTypeSize(dtype);
-  // One allocation: impl and storage headers, then the data on a 64-byte line.
+  // One allocation: impl and storage headers, then (on the host) the data on a
+  // 64-byte line.
   constexpr size_t kHeader =
       (sizeof(TensorImpl) + sizeof(Storage) + kDataAlign - 1) / kDataAlign * kDataAlign;
-  TG_ASSIGN_OR_RETURN(void* header, tape->AllocateArena(kHeader + bytes, kDataAlign));
+  const size_t host_bytes = device_memory == nullptr ? bytes : 0;
+  TG_ASSIGN_OR_RETURN(void* header,
+                      tape->AllocateArena(kHeader + host_bytes, kDataAlign));
   auto* storage = new (static_cast<char*>(header) + sizeof(TensorImpl)) Storage;
-  storage->data = static_cast<char*>(header) + kHeader;
+  if (device_memory == nullptr) {
+    storage->data = static_cast<char*>(header) + kHeader;
+  } else {
+    // Device data is the device's; the Rewind that drops this record gives it back.
+    TG_ASSIGN_OR_RETURN(storage->data, device_memory->Allocate(device, bytes));
+    storage->device = device;
+    if (absl::Status pinned = tape->Pin(storage, FreeArenaDeviceData); !pinned.ok()) {
+      device_memory->Free(device, storage->data);
+      return pinned;
+    }
+  }
   storage->bytes = bytes;
   storage->device = device;
   auto* impl = new (header) TensorImpl;

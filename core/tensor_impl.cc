@@ -2,19 +2,48 @@
 
 #include <new>
 
+#include "absl/strings/str_format.h"
+#include "core/device_memory.h"
+#include "core/status_macros.h"
+
 namespace tapegrad {
 
 namespace {
 constexpr std::align_val_t kDataAlign{64};
 }  // namespace
 
-Storage* Storage::NewHeap(size_t bytes, Device device) {
-  void* data = ::operator new(bytes == 0 ? 1 : bytes, kDataAlign, std::nothrow);
-  if (data == nullptr) return nullptr;
+namespace {
+
+absl::StatusOr<void*> AllocateData(size_t bytes, Device device) {
+  if (device.is_cpu()) {
+    void* data = ::operator new(bytes == 0 ? 1 : bytes, kDataAlign, std::nothrow);
+    if (data == nullptr) {
+      return absl::ResourceExhaustedError(
+          absl::StrFormat("out of host memory allocating %d bytes", bytes));
+    }
+    return data;
+  }
+  DeviceMemory* memory = DeviceMemoryFor(device.type);
+  if (memory == nullptr) return NoDeviceMemory(device);
+  return memory->Allocate(device, bytes);
+}
+
+void FreeData(void* data, Device device) {
+  if (device.is_cpu()) {
+    ::operator delete(data, kDataAlign);
+  } else {
+    DeviceMemoryFor(device.type)->Free(device, data);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<Storage*> Storage::NewHeap(size_t bytes, Device device) {
+  TG_ASSIGN_OR_RETURN(void* data, AllocateData(bytes, device));
   auto* s = new (std::nothrow) Storage;
   if (s == nullptr) {
-    ::operator delete(data, kDataAlign);
-    return nullptr;
+    FreeData(data, device);
+    return absl::ResourceExhaustedError("out of host memory for a Storage");
   }
   s->data = data;
   s->bytes = bytes;
@@ -40,19 +69,21 @@ void Storage::DestroyHeap() {
   if (release != nullptr) {
     release(release_context);
   } else {
-    ::operator delete(data, kDataAlign);
+    FreeData(data, device);
   }
   delete this;
 }
 
-TensorImpl* TensorImpl::NewHeap(absl::Span<const int64_t> shape, DType dtype,
-                                Device device) {
+absl::StatusOr<TensorImpl*> TensorImpl::NewHeap(absl::Span<const int64_t> shape,
+                                                DType dtype, Device device) {
   const Layout layout = Layout::Contiguous(shape);
-  Storage* storage =
-      Storage::NewHeap(static_cast<size_t>(layout.numel()) * DTypeSize(dtype), device);
-  if (storage == nullptr) return nullptr;
+  TG_ASSIGN_OR_RETURN(
+      Storage * storage,
+      Storage::NewHeap(static_cast<size_t>(layout.numel()) * DTypeSize(dtype), device));
   TensorImpl* impl = NewHeapView(storage, layout, dtype);
-  storage->Unref();  // the impl holds the only reference
+  storage->Unref();  // the impl holds the only reference (or none: then it is freed)
+  if (impl == nullptr)
+    return absl::ResourceExhaustedError("out of host memory for a view");
   return impl;
 }
 

@@ -5,7 +5,9 @@
 //  - Arena: results of ops recorded on a tape, and their gradients. Placed in the
 //    tape's bump arena; never freed one by one; a Rewind past them frees them all,
 //    and the tape's slot generation (held by the Tensor handle) detects stale use.
-//    Their reference counts are unused.
+//    Their reference counts are unused. On a device other than the CPU only the
+//    headers are in the arena; the data comes from the device's DeviceMemory and
+//    goes back to it through a tape pin released by that same Rewind.
 //  - Heap: parameters, inputs, detach() copies, anything made outside a tape.
 //    Reference counted (atomically, so handles may cross threads); a view of a
 //    heap tensor made outside a tape shares the Storage.
@@ -22,6 +24,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "core/device.h"
 #include "core/dtype.h"
 #include "core/layout.h"
@@ -57,8 +61,10 @@ struct Storage : HeapCounted<Storage> {
   void (*release)(void* context) = nullptr;
   void* release_context = nullptr;
 
-  // A heap buffer of `bytes` (64-byte aligned, uninitialised) with one reference.
-  static Storage* NewHeap(size_t bytes, Device device);
+  // A heap buffer of `bytes` (64-byte aligned on the host, uninitialised) with one
+  // reference; memory on other devices comes from their DeviceMemory
+  // (core/device_memory.h). An error names why the memory cannot be had.
+  static absl::StatusOr<Storage*> NewHeap(size_t bytes, Device device);
   // A heap Storage over external `data`, with one reference; null if out of memory.
   static Storage* NewExternal(void* data, size_t bytes, Device device,
                               void (*release)(void*), void* context);
@@ -90,9 +96,9 @@ struct TensorImpl : HeapCounted<TensorImpl> {
   }
   int64_t numel() const { return layout.numel(); }
 
-  // A heap impl with a fresh contiguous heap buffer (contents uninitialised), or
-  // null if the memory cannot be had.
-  static TensorImpl* NewHeap(absl::Span<const int64_t> shape, DType dtype, Device device);
+  // A heap impl with a fresh contiguous heap buffer (contents uninitialised).
+  static absl::StatusOr<TensorImpl*> NewHeap(absl::Span<const int64_t> shape, DType dtype,
+                                             Device device);
   // A heap impl viewing `storage` (which gains a reference).
   static TensorImpl* NewHeapView(Storage* storage, const Layout& layout, DType dtype);
   void DestroyHeap();

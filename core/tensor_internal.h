@@ -62,6 +62,7 @@ enum class GradOp : uint8_t {
   kSlice,
   kCopy,
   kBceWithLogits,
+  kToDevice,
   kCount
 };
 
@@ -127,6 +128,10 @@ absl::StatusOr<TensorImpl*> RunReduce(Tape* tape, OpKind op, const TensorImpl& x
 // Batched matrix product of two rank >= 2 impls with broadcast batch dimensions.
 absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a,
                                       const TensorImpl& b);
+
+// A contiguous copy of `t` on `device` (on `tape`, or on the heap if null): the
+// source is packed on its own device, then moved in one block copy.
+absl::StatusOr<TensorImpl*> CopyToDevice(Tape* tape, const TensorImpl& t, Device device);
 
 // Backward: adds `contribution` (the input's shape, or one that broadcasts from it)
 // into input.grad, summing over broadcast axes and allocating the grad on first

@@ -16,11 +16,11 @@ Tensor Labels(std::vector<int64_t> v) {
 }
 
 // A tensor that claims to live on a GPU, to test the device checks in a build
-// without one. Its memory is ordinary host memory that no kernel will touch.
+// without one. Its memory is ordinary host memory (its storage says so, so that it
+// is freed as such) that no kernel will touch.
 Tensor FakeCuda(Shape shape) {
-  TensorImpl* impl = TensorImpl::NewHeap(shape, DType::kF32, Device::Cpu());
+  TensorImpl* impl = *TensorImpl::NewHeap(shape, DType::kF32, Device::Cpu());
   impl->device = Device::Cuda(0);
-  impl->storage->device = Device::Cuda(0);
   return Tensor::Wrap(impl);
 }
 
