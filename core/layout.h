@@ -82,6 +82,27 @@ std::string ShapeString(absl::Span<const int64_t> shape);
 bool BroadcastShapes(absl::Span<const int64_t> a, absl::Span<const int64_t> b,
                      int32_t* rank, int64_t* sizes);
 
+// How a BLAS can read a rows x cols matrix with the given element strides, for
+// the matmul kernels of every backend: row-major as is (transposed false) or as
+// the transpose of a row-major matrix (true), with leading dimension `ld`. Not
+// `ok` if neither stride is unit (the kernel packs such a matrix first).
+struct BlasMatrix {
+  bool ok = false;
+  bool transposed = false;
+  int64_t ld = 1;
+};
+inline BlasMatrix DescribeForBlas(int64_t rows, int64_t cols, int64_t row_stride,
+                                  int64_t col_stride) {
+  const int64_t min_cols = cols > 1 ? cols : 1, min_rows = rows > 1 ? rows : 1;
+  if ((col_stride == 1 || cols == 1) && (rows == 1 || row_stride >= min_cols)) {
+    return BlasMatrix{true, false, rows == 1 ? min_cols : row_stride};
+  }
+  if ((row_stride == 1 || rows == 1) && (cols == 1 || col_stride >= min_rows)) {
+    return BlasMatrix{true, true, cols == 1 ? min_rows : col_stride};
+  }
+  return BlasMatrix{};
+}
+
 // Wraps a possibly negative axis into [0, rank); false if out of range.
 inline bool NormalizeAxis(int64_t axis, int rank, int* out) {
   if (axis < -rank || axis >= rank) return false;

@@ -90,19 +90,20 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
         absl::StrFormat("tensor of rank %d: at most %d dimensions are supported",
                         shape.size(), kMaxRank));
   }
+  // Names the tensor that could not be had in front of why.
+  const auto allocation_error = [&](const absl::Status& why) {
+    return absl::Status(why.code(), absl::StrFormat("allocating a %s%s tensor on %s: %s",
+                                                    DTypeName(dtype), ShapeString(shape),
+                                                    device.ToString(), why.message()));
+  };
   DeviceMemory* device_memory = nullptr;
   if (ABSL_PREDICT_FALSE(!device.is_cpu())) {
     device_memory = DeviceMemoryFor(device.type);
-    if (device_memory == nullptr) return NoDeviceMemory(device);
+    if (device_memory == nullptr) return allocation_error(NoDeviceMemory(device));
   }
   if (tape == nullptr) {
     absl::StatusOr<TensorImpl*> impl = TensorImpl::NewHeap(shape, dtype, device);
-    if (!impl.ok()) {
-      return absl::Status(impl.status().code(),
-                          absl::StrFormat("allocating a %s%s tensor on %s: %s",
-                                          DTypeName(dtype), ShapeString(shape),
-                                          device.ToString(), impl.status().message()));
-    }
+    if (!impl.ok()) return allocation_error(impl.status());
     return impl;
   }
   int64_t numel = 1;
@@ -120,7 +121,9 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
     storage->data = static_cast<char*>(header) + kHeader;
   } else {
     // Device data is the device's; the Rewind that drops this record gives it back.
-    TG_ASSIGN_OR_RETURN(storage->data, device_memory->Allocate(device, bytes));
+    absl::StatusOr<void*> data = device_memory->Allocate(device, bytes);
+    if (!data.ok()) return allocation_error(data.status());
+    storage->data = *data;
     storage->device = device;
     if (absl::Status pinned = tape->Pin(storage, FreeArenaDeviceData); !pinned.ok()) {
       device_memory->Free(device, storage->data);

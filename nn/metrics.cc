@@ -9,6 +9,10 @@ int64_t CountCorrect(const Tensor& logits, const Tensor& labels) {
       labels.size(0) != logits.size(0)) {
     return -1;
   }
+  if (!logits.device().is_cpu() || !labels.device().is_cpu()) {
+    // One copy to the host instead of a device read per element.
+    return CountCorrect(logits.Cpu(), labels.Cpu());
+  }
   int64_t correct = 0;
   for (int64_t i = 0; i < logits.size(0); ++i) {
     int64_t best = 0;

@@ -1,5 +1,7 @@
 #include "nn/module.h"
 
+#include "absl/strings/str_cat.h"
+
 #include <ostream>
 
 namespace tapegrad::nn {
@@ -7,6 +9,23 @@ namespace tapegrad::nn {
 void Module::RegisterParameter(std::string name, Tensor* parameter) {
   parameter->RequiresGrad();
   parameters_.emplace_back(std::move(name), parameter);
+}
+
+absl::Status Module::To(Device device) {
+  for (auto& [name, parameter] : parameters_) {
+    Tensor moved = parameter->To(device);
+    if (!moved.ok()) {
+      return absl::Status(moved.status().code(),
+                          absl::StrCat("parameter ", name, ": ", moved.status().message()));
+    }
+    if (moved.SharesStorageWith(*parameter)) continue;  // already there
+    *parameter = std::move(moved);
+    parameter->RequiresGrad();
+  }
+  for (auto& [name, child] : children_) {
+    if (absl::Status s = child->To(device); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 void Module::RegisterModule(std::string name, Module* child) {

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "core/tensor.h"
 
 namespace tapegrad::nn {
@@ -58,6 +59,12 @@ class Module {
   void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }
+
+  // Moves every parameter of this module and its children to `device` (new heap
+  // copies that require grad; gradients start empty), as torch's module.to(device).
+  // Call it before handing parameters() to an optimizer: the optimizer holds the
+  // handles it was given.
+  absl::Status To(Device device);
 
   // PyTorch's repr: "Linear(in_features=2, out_features=16, bias=True)"; containers
   // list their children one per line.

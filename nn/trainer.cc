@@ -10,11 +10,24 @@
 
 namespace tapegrad::nn {
 
-Trainer::Trainer(Module& model, Optimizer& optimizer)
-    : model_(model), optimizer_(optimizer), mark_(tape_.Mark()) {}
+namespace {
 
-absl::StatusOr<StepStats> Trainer::Step(const Tensor& x, const Tensor& labels) {
+// The device of the model's parameters (the CPU for a model without any).
+Device DeviceOf(const Module& model) {
+  const std::vector<Tensor> parameters = model.parameters();
+  return parameters.empty() ? Device::Cpu() : parameters[0].device();
+}
+
+}  // namespace
+
+Trainer::Trainer(Module& model, Optimizer& optimizer)
+    : model_(model), optimizer_(optimizer), device_(DeviceOf(model)), mark_(tape_.Mark()) {}
+
+absl::StatusOr<StepStats> Trainer::Step(const Tensor& x_in, const Tensor& labels_in) {
   TapeScope scope(&tape_);
+  // Batches are made on the host; a model on a GPU gets them copied there (on the
+  // tape: the copies go with the Rewind).
+  const Tensor x = x_in.To(device_), labels = labels_in.To(device_);
   const Tensor logits = model_(x);
   const Tensor loss = CrossEntropyLoss(logits, labels);
   TG_RETURN_IF_ERROR(loss.status());
@@ -64,7 +77,7 @@ absl::StatusOr<double> Trainer::Evaluate(const Dataset& data, int64_t batch_size
     TapeScope scope(&tape_);
     NoGradScope no_grad;
     while (status.ok() && batches.Next()) {
-      const Tensor logits = model_(batches.x());
+      const Tensor logits = model_(batches.x().To(device_));
       status = logits.status();
       if (status.ok()) correct += CountCorrect(logits, batches.y());
       const absl::Status rewound = tape_.Rewind(mark_);

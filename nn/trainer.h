@@ -14,6 +14,9 @@
 // Backward, the optimizer's Step, and rewinds: after the first steps, a step
 // allocates nothing (tests/steady_state_test.cc proves it). Evaluate runs the
 // model in eval mode without recording gradients, batch by batch on the same tape.
+// A model moved to a GPU (Module::To) trains there: batches are copied to its
+// device in each step, on the tape, and the step stays free of allocations from
+// the device driver after the first (kernels/cuda's caching allocator).
 //
 // Thread safety: one thread at a time; the model and optimizer belong to it.
 #ifndef TAPEGRAD_NN_TRAINER_H_
@@ -60,6 +63,7 @@ class Trainer {
  private:
   Module& model_;
   Optimizer& optimizer_;
+  Device device_;  // the model's: batches are copied there
   Tape tape_;
   TapeMark mark_;
 };

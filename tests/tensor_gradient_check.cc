@@ -24,18 +24,18 @@ Tensor WeightedLoss(const TensorFunction& f, absl::Span<const Tensor> x, Tensor*
   if (!y.ok()) return y;
   if (output != nullptr) *output = y;
   Random rng(12345);
-  Tensor w = Tensor::Rand(y.shape(), rng, y.dtype(), 0.5, 1.5);
+  Tensor w = Tensor::Rand(y.shape(), rng, y.dtype(), 0.5, 1.5).To(y.device());
   return Sum(y * w);
 }
 
 }  // namespace
 
 TensorRun RunWithGradients(const TensorFunction& f, const std::vector<Tensor>& inputs,
-                           DType dtype) {
+                           DType dtype, Device device) {
   TensorRun run;
   std::vector<Tensor> leaves;
   for (const Tensor& t : inputs) {
-    leaves.push_back(Convert(t, dtype));
+    leaves.push_back(Convert(t, dtype).To(device));
     if (leaves.back().dtype() != DType::kI64) leaves.back().RequiresGrad();
   }
   Tape tape;

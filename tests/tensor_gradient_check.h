@@ -41,15 +41,16 @@ TensorGradientCheck CheckTensorGradient(const TensorFunction& f,
                                         const std::vector<Tensor>& inputs,
                                         double step = 1e-6);
 
-// Runs f on `inputs` converted to `dtype`, then backward of sum(y * W); returns
-// the output and the input gradients, all as doubles (for f32-vs-f64 checks).
+// Runs f on `inputs` converted to `dtype` and copied to `device`, then backward of
+// sum(y * W); returns the output and the input gradients, all as doubles on the
+// host (for f32-vs-f64 and device-vs-cpu checks).
 struct TensorRun {
   absl::Status status;
   std::vector<double> output;
   std::vector<std::vector<double>> grads;
 };
 TensorRun RunWithGradients(const TensorFunction& f, const std::vector<Tensor>& inputs,
-                           DType dtype);
+                           DType dtype, Device device = Device::Cpu());
 
 std::ostream& operator<<(std::ostream& os, const TensorGradientCheck& check);
 

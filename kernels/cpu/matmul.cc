@@ -14,29 +14,6 @@
 namespace tapegrad::cpu {
 namespace {
 
-// How BLAS should read a rows x cols matrix with the given element strides.
-struct BlasMatrix {
-  bool ok = false;
-  CBLAS_TRANSPOSE trans = CblasNoTrans;
-  int64_t ld = 1;
-};
-
-BlasMatrix Describe(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
-  BlasMatrix m;
-  if ((col_stride == 1 || cols == 1) &&
-      (rows == 1 || row_stride >= std::max<int64_t>(1, cols))) {
-    m.ok = true;
-    m.trans = CblasNoTrans;
-    m.ld = rows == 1 ? std::max<int64_t>(1, cols) : row_stride;
-  } else if ((row_stride == 1 || rows == 1) &&
-             (cols == 1 || col_stride >= std::max<int64_t>(1, rows))) {
-    m.ok = true;
-    m.trans = CblasTrans;
-    m.ld = cols == 1 ? std::max<int64_t>(1, rows) : col_stride;
-  }
-  return m;
-}
-
 template <class T>
 void Gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k,
           const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc) {
@@ -69,8 +46,8 @@ absl::Status MatMul(const KernelCall& c) {
   const int64_t k = a.layout.sizes[rank - 1];
   const int64_t ars = a.layout.strides[rank - 2], acs = a.layout.strides[rank - 1];
   const int64_t brs = b.layout.strides[rank - 2], bcs = b.layout.strides[rank - 1];
-  BlasMatrix ma = Describe(m, k, ars, acs);
-  BlasMatrix mb = Describe(k, n, brs, bcs);
+  BlasMatrix ma = DescribeForBlas(m, k, ars, acs);
+  BlasMatrix mb = DescribeForBlas(k, n, brs, bcs);
   std::vector<T> pack_a, pack_b;  // only for matrices BLAS cannot read in place
 
   int64_t batches = 1;
@@ -97,13 +74,14 @@ absl::Status MatMul(const KernelCall& c) {
     BlasMatrix ua = ma, ub = mb;
     if (!ua.ok) {
       am = Pack(am, m, k, ars, acs, &pack_a);
-      ua = BlasMatrix{true, CblasNoTrans, k};
+      ua = BlasMatrix{true, false, k};
     }
     if (!ub.ok) {
       bm = Pack(bm, k, n, brs, bcs, &pack_b);
-      ub = BlasMatrix{true, CblasNoTrans, n};
+      ub = BlasMatrix{true, false, n};
     }
-    Gemm<T>(ua.trans, ub.trans, m, n, k, am, ua.ld, bm, ub.ld, cm, n);
+    Gemm<T>(ua.transposed ? CblasTrans : CblasNoTrans,
+            ub.transposed ? CblasTrans : CblasNoTrans, m, n, k, am, ua.ld, bm, ub.ld, cm, n);
   }
   return absl::OkStatus();
 }

@@ -1,0 +1,269 @@
+// Elementwise CUDA kernels: arithmetic, activations, their gradients, fill, copy,
+// axpy, where, maximum_grad and binary cross-entropy. Contract (core/registry.h):
+// operands share one shape, any strides; an output may alias an input.
+//
+// Every op is one line of device code (kOps) in a module with two kernels:
+//  - flat (entry 0): contiguous outputs, inputs contiguous or scalar (step 0 or
+//    1); four independent elements per thread per iteration, so that loads of
+//    a large tensor keep enough bytes in flight to run at copy bandwidth;
+//  - strided (entry 1): any strides, up to kMaxRank axes; each element's offsets
+//    come from its row-major index.
+// Formulas match kernels/cpu/elementwise.cc exactly, so that both backends agree.
+#include <cstring>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "core/registry.h"
+#include "kernels/cuda/compiler.h"
+#include "kernels/cuda/sources.h"
+
+namespace tapegrad::cuda {
+namespace {
+
+constexpr int kMaxOperands = 5;
+
+// The kernels' single argument, the same bytes on both sides.
+struct EwArgs {
+  int64_t n;
+  int64_t sizes[kMaxRank];
+  int64_t strides[kMaxOperands][kMaxRank];  // elements; outputs first, then inputs
+  int64_t steps[kMaxOperands];              // flat kernel: 1, or 0 for a scalar
+  void* data[kMaxOperands];
+  double s0, s1;
+  int32_t rank;
+};
+
+constexpr char kArgsStruct[] = R"(
+struct EwArgs {
+  i64 n;
+  i64 sizes[TG_MAX_RANK];
+  i64 strides[5][TG_MAX_RANK];
+  i64 steps[5];
+  void* data[5];
+  double s0, s1;
+  int rank;
+};
+)";
+
+struct EwOp {
+  OpKind op;
+  int outputs;
+  int inputs;
+  // Sets o0 (and o1) from x0..x2 and the scalars s0, s1 (all of type T).
+  const char* body;
+};
+
+constexpr EwOp kOps[] = {
+    {OpKind::kAdd, 1, 2, "o0 = x0 + x1;"},
+    {OpKind::kSub, 1, 2, "o0 = x0 - x1;"},
+    {OpKind::kMul, 1, 2, "o0 = x0 * x1;"},
+    {OpKind::kDiv, 1, 2, "o0 = x0 / x1;"},
+    // NaN wins, as in PyTorch.
+    {OpKind::kMaximum, 1, 2, "o0 = (x0 > x1 || x0 != x0) ? x0 : x1;"},
+    {OpKind::kMinimum, 1, 2, "o0 = (x0 < x1 || x0 != x0) ? x0 : x1;"},
+    {OpKind::kEqual, 1, 2, "o0 = x0 == x1 ? T(1) : T(0);"},
+    {OpKind::kWhere, 1, 3, "o0 = x0 != T(0) ? x1 : x2;"},
+    {OpKind::kNeg, 1, 1, "o0 = -x0;"},
+    {OpKind::kExp, 1, 1, "o0 = exp(x0);"},
+    {OpKind::kLog, 1, 1, "o0 = log(x0);"},
+    {OpKind::kTanh, 1, 1, "o0 = tanh(x0);"},
+    {OpKind::kRelu, 1, 1, "o0 = x0 > T(0) ? x0 : T(0);"},
+    // Stable on both sides: exp of a non-positive number never overflows.
+    {OpKind::kSigmoid, 1, 1,
+     "if (x0 >= T(0)) { o0 = T(1) / (T(1) + exp(-x0)); }"
+     " else { const T e = exp(x0); o0 = e / (T(1) + e); }"},
+    {OpKind::kGelu, 1, 1, "o0 = T(0.5) * x0 * (T(1) + erf(x0 * T(0.70710678118654752440)));"},
+    {OpKind::kSqrt, 1, 1, "o0 = sqrt(x0);"},
+    {OpKind::kAbs, 1, 1, "o0 = fabs(x0);"},
+    {OpKind::kClamp, 1, 1, "o0 = x0 < s0 ? s0 : x0 > s1 ? s1 : x0;"},
+    {OpKind::kPow, 1, 1, "o0 = s0 == T(2) ? x0 * x0 : pow(x0, s0);"},
+    {OpKind::kScale, 1, 1, "o0 = x0 * s0;"},
+    {OpKind::kCopy, 1, 1, "o0 = x0;"},
+    {OpKind::kFill, 1, 0, "o0 = s0;"},
+    // out += alpha * x: the launcher passes out as x0 too.
+    {OpKind::kAxpy, 1, 2, "o0 = x0 + s0 * x1;"},
+    // Gradient kernels take (saved x or y, g).
+    {OpKind::kReluGrad, 1, 2, "o0 = x0 > T(0) ? x1 : T(0);"},
+    {OpKind::kTanhGrad, 1, 2, "o0 = (T(1) - x0 * x0) * x1;"},
+    {OpKind::kSigmoidGrad, 1, 2, "o0 = x0 * (T(1) - x0) * x1;"},
+    {OpKind::kGeluGrad, 1, 2,
+     "const T cdf = T(0.5) * (T(1) + erf(x0 * T(0.70710678118654752440)));"
+     " const T pdf = exp(T(-0.5) * x0 * x0) * T(0.39894228040143267794);"
+     " o0 = (cdf + x0 * pdf) * x1;"},
+    {OpKind::kAbsGrad, 1, 2, "o0 = x0 > T(0) ? x1 : x0 < T(0) ? -x1 : T(0);"},
+    {OpKind::kClampGrad, 1, 2, "o0 = x0 >= s0 && x0 <= s1 ? x1 : T(0);"},
+    {OpKind::kPowGrad, 1, 2, "o0 = s0 == T(0) ? T(0) : s0 * pow(x0, s0 - T(1)) * x1;"},
+    // (a, b, g) -> (g * [a > b] + g/2 * [a == b], g * [b > a] + g/2 * [a == b])
+    {OpKind::kMaximumGrad, 2, 3,
+     "const T wa = x0 > x1 ? T(1) : x0 == x1 ? T(0.5) : T(0);"
+     " o0 = x2 * wa; o1 = x2 * (x0 == x1 ? T(0.5) : T(1) - wa);"},
+    // softplus(x) - x*y, written so that exp never overflows.
+    {OpKind::kBceWithLogits, 1, 2,
+     "o0 = (x0 > T(0) ? x0 : T(0)) - x0 * x1 + log1p(exp(-fabs(x0)));"},
+};
+
+const EwOp* FindOp(OpKind op) {
+  for (const EwOp& e : kOps) {
+    if (e.op == op) return &e;
+  }
+  return nullptr;
+}
+
+// Declarations of o0.., x0.. read from operand offsets given by `at(k)`.
+std::string ElementBody(const EwOp& e, const std::string& at) {
+  std::string s;
+  for (int k = 0; k < e.inputs; ++k) {
+    absl::StrAppend(&s, "      const T x", k, " = ((const T*)p.data[", e.outputs + k, "])[",
+                    absl::StrReplaceAll(at, {{"K", absl::StrCat(e.outputs + k)}}), "];\n");
+  }
+  for (int k = 0; k < e.outputs; ++k) absl::StrAppend(&s, "      T o", k, ";\n");
+  absl::StrAppend(&s, "      { ", e.body, " }\n");
+  for (int k = 0; k < e.outputs; ++k) {
+    absl::StrAppend(&s, "      ((T*)p.data[", k, "])[",
+                    absl::StrReplaceAll(at, {{"K", absl::StrCat(k)}}), "] = o", k, ";\n");
+  }
+  return s;
+}
+
+std::string ModuleBody(const EwOp& e) {
+  const int operands = e.outputs + e.inputs;
+  return absl::StrCat(
+      kArgsStruct,
+      "__device__ __forceinline__ void tg_element(const EwArgs& p, i64 i, T s0, T s1) {\n",
+      ElementBody(e, "i * p.steps[K]"),
+      "}\n"
+      "extern \"C\" __global__ void tg_flat(EwArgs p) {\n"
+      "  const T s0 = (T)p.s0, s1 = (T)p.s1;\n"
+      "  const i64 stride = (i64)gridDim.x * blockDim.x;\n"
+      "  for (i64 base = (i64)blockIdx.x * blockDim.x + threadIdx.x; base < p.n;\n"
+      "       base += 4 * stride) {\n"
+      "#pragma unroll\n"
+      "    for (int u = 0; u < 4; ++u) {\n"
+      "      const i64 i = base + u * stride;\n"
+      "      if (i < p.n) tg_element(p, i, s0, s1);\n"
+      "    }\n"
+      "  }\n"
+      "}\n"
+      "extern \"C\" __global__ void tg_strided(EwArgs p) {\n"
+      "  const T s0 = (T)p.s0, s1 = (T)p.s1;\n"
+      "  TG_FOR(i, p.n) {\n"
+      "    i64 off[", operands, "];\n"
+      "#pragma unroll\n"
+      "    for (int k = 0; k < ", operands, "; ++k) off[k] = 0;\n"
+      "    i64 rest = i;\n"
+      "    for (int d = p.rank - 1; d >= 0; --d) {\n"
+      "      const i64 id = rest % p.sizes[d];\n"
+      "      rest /= p.sizes[d];\n"
+      "#pragma unroll\n"
+      "      for (int k = 0; k < ", operands, "; ++k) off[k] += id * p.strides[k][d];\n"
+      "    }\n"
+      "    {\n",
+      ElementBody(e, "off[K]"),
+      "    }\n"
+      "  }\n"
+      "}\n");
+}
+
+bool IsScalarView(const Layout& l) {
+  for (int d = 0; d < l.rank; ++d) {
+    if (l.sizes[d] != 1 && l.strides[d] != 0) return false;
+  }
+  return true;
+}
+
+absl::Status Elementwise(const KernelCall& c) {
+  const EwOp* e = FindOp(c.op);
+  const TensorImpl& first = *c.outputs[0];
+  const TensorImpl* operands[kMaxOperands] = {};
+  int count = 0;
+  for (TensorImpl* out : c.outputs) operands[count++] = out;
+  if (c.op == OpKind::kAxpy) operands[count++] = c.outputs[0];  // reads out, too
+  for (const TensorImpl* in : c.inputs) operands[count++] = in;
+  if (e == nullptr || count != e->outputs + e->inputs) {
+    return absl::InternalError(absl::StrFormat("cuda %s: %d operands for %d", OpKindName(c.op),
+                                               count, e ? e->outputs + e->inputs : 0));
+  }
+  EwArgs args;
+  std::memset(&args, 0, sizeof(args));
+  args.n = first.numel();
+  if (args.n == 0) return absl::OkStatus();
+  args.rank = first.layout.rank;
+  args.s0 = c.attrs.scalar0;
+  args.s1 = c.attrs.scalar1;
+  bool flat = true;
+  for (int k = 0; k < count; ++k) {
+    const Layout& l = operands[k]->layout;
+    args.data[k] = operands[k]->data();
+    for (int d = 0; d < l.rank; ++d) {
+      args.sizes[d] = first.layout.sizes[d];
+      args.strides[k][d] = l.strides[d];
+    }
+    if (l.IsContiguous()) {
+      args.steps[k] = 1;
+    } else if (k >= e->outputs && IsScalarView(l)) {
+      args.steps[k] = 0;
+    } else {
+      flat = false;
+    }
+  }
+  // The flat kernel covers four elements per thread per pass.
+  const LaunchShape shape = GridFor(flat ? (args.n + 3) / 4 : args.n, first.device);
+  return Launch(c.op, first.dtype, flat ? 0 : 1, first.device, shape, &args);
+}
+
+#define TG_CUDA_FLOAT(op)                                   \
+  TAPEGRAD_REGISTER_KERNEL(op, kF32, kCuda, Elementwise); \
+  TAPEGRAD_REGISTER_KERNEL(op, kF64, kCuda, Elementwise)
+
+TG_CUDA_FLOAT(kAdd);
+TG_CUDA_FLOAT(kSub);
+TG_CUDA_FLOAT(kMul);
+TG_CUDA_FLOAT(kDiv);
+TG_CUDA_FLOAT(kMaximum);
+TG_CUDA_FLOAT(kMinimum);
+TG_CUDA_FLOAT(kEqual);
+TG_CUDA_FLOAT(kWhere);
+TG_CUDA_FLOAT(kNeg);
+TG_CUDA_FLOAT(kExp);
+TG_CUDA_FLOAT(kLog);
+TG_CUDA_FLOAT(kTanh);
+TG_CUDA_FLOAT(kRelu);
+TG_CUDA_FLOAT(kSigmoid);
+TG_CUDA_FLOAT(kGelu);
+TG_CUDA_FLOAT(kSqrt);
+TG_CUDA_FLOAT(kAbs);
+TG_CUDA_FLOAT(kClamp);
+TG_CUDA_FLOAT(kPow);
+TG_CUDA_FLOAT(kScale);
+TG_CUDA_FLOAT(kCopy);
+TG_CUDA_FLOAT(kFill);
+TG_CUDA_FLOAT(kAxpy);
+TG_CUDA_FLOAT(kReluGrad);
+TG_CUDA_FLOAT(kTanhGrad);
+TG_CUDA_FLOAT(kSigmoidGrad);
+TG_CUDA_FLOAT(kGeluGrad);
+TG_CUDA_FLOAT(kAbsGrad);
+TG_CUDA_FLOAT(kClampGrad);
+TG_CUDA_FLOAT(kPowGrad);
+TG_CUDA_FLOAT(kMaximumGrad);
+TG_CUDA_FLOAT(kBceWithLogits);
+// i64 tensors (labels, indices) are created, copied and filled, never differentiated.
+TAPEGRAD_REGISTER_KERNEL(kCopy, kI64, kCuda, Elementwise);
+TAPEGRAD_REGISTER_KERNEL(kFill, kI64, kCuda, Elementwise);
+
+}  // namespace
+
+void AppendElementwiseSources(std::vector<KernelSource>* out) {
+  for (const EwOp& e : kOps) {
+    for (DType dtype : {DType::kF32, DType::kF64}) {
+      out->push_back(MakeSource(e.op, dtype, ModuleBody(e), {"tg_flat", "tg_strided"}));
+    }
+    if (e.op == OpKind::kCopy || e.op == OpKind::kFill) {
+      out->push_back(MakeSource(e.op, DType::kI64, ModuleBody(e), {"tg_flat", "tg_strided"}));
+    }
+  }
+}
+
+}  // namespace tapegrad::cuda

@@ -1,0 +1,172 @@
+// Every tensor op on a GPU against the CPU backend, forward and backward: the
+// cases of tensor_grad_test (broadcast, strided and composite graphs) in f64 and
+// f32 against the CPU's f64, by relative L2 error; shapes large enough for the
+// multi-block paths; dropout masks equal to the CPU's; optimizer updates; and a
+// training step that stops asking the driver for memory. Skips without a GPU.
+#include <cmath>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kernels/cuda/cuda.h"
+#include "nn/loss.h"
+#include "nn/optimizer.h"
+#include "nn/sequential.h"
+#include "tapegrad.h"
+#include "tests/tensor_cases.h"
+#include "tests/tensor_gradient_check.h"
+
+namespace tapegrad {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::Case;
+using testing::RunWithGradients;
+using testing::TensorRun;
+
+const Device kGpu = Device::Cuda(0);
+
+#define SKIP_WITHOUT_GPU() \
+  if (!cuda::IsAvailable()) GTEST_SKIP() << cuda::UnavailableReason()
+
+// ||a - b|| / max(||b||, tiny): the relative L2 error of `a` against `b`.
+double RelativeL2(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff += (a[i] - b[i]) * (a[i] - b[i]);
+    norm += b[i] * b[i];
+  }
+  return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-300);
+}
+
+void ExpectClose(const TensorRun& run, const TensorRun& reference, double bound,
+                 const char* what) {
+  ASSERT_TRUE(run.status.ok()) << what << ": " << run.status;
+  EXPECT_LT(RelativeL2(run.output, reference.output), bound) << what << " output";
+  ASSERT_EQ(run.grads.size(), reference.grads.size());
+  for (size_t k = 0; k < run.grads.size(); ++k) {
+    EXPECT_LT(RelativeL2(run.grads[k], reference.grads[k]), bound)
+        << what << " gradient of input " << k;
+  }
+}
+
+class CudaOpTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CudaOpTest, MatchesTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const Case& c = GetParam();
+  Random rng(7);
+  const std::vector<Tensor> inputs = c.inputs(rng);
+  const TensorRun cpu = RunWithGradients(c.f, inputs, DType::kF64);
+  ASSERT_TRUE(cpu.status.ok()) << cpu.status;
+  ExpectClose(RunWithGradients(c.f, inputs, DType::kF64, kGpu), cpu, 1e-10, "f64");
+  ExpectClose(RunWithGradients(c.f, inputs, DType::kF32, kGpu), cpu, 1e-4, "f32");
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, CudaOpTest, ::testing::ValuesIn(testing::Cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return info.param.name;
+                         });
+
+// Large operands: many blocks, the flat kernel's tail, rows and columns kernels.
+TEST(CudaLarge, ReductionsSoftmaxAndMatMulMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  Random rng(3);
+  const Tensor x = Tensor::Randn({1000, 517}, rng, DType::kF32);
+  const Tensor w = Tensor::Randn({517, 300}, rng, DType::kF32);
+  const Tensor g = x.To(kGpu), gw = w.To(kGpu);
+  const auto check = [](const Tensor& on_gpu, const Tensor& on_cpu, double bound,
+                        const char* what) {
+    ASSERT_TRUE(on_gpu.ok()) << what << ": " << on_gpu.status();
+    EXPECT_EQ(on_gpu.device(), kGpu) << what;
+    EXPECT_LT(RelativeL2(on_gpu.ToVector(), on_cpu.ToVector()), bound) << what;
+  };
+  check(Sum(g, {0}), Sum(x, {0}), 1e-5, "sum over rows (columns kernel)");
+  check(Sum(g, {1}), Sum(x, {1}), 1e-5, "sum over columns (rows kernel)");
+  check(Max(g, {1}), Max(x, {1}), 0, "max");
+  check(Min(g.T(), {0}), Min(x.T(), {0}), 0, "min of a transposed view");
+  check(Softmax(g, 1), Softmax(x, 1), 1e-5, "softmax");
+  check(LogSoftmax(g.T(), 0), LogSoftmax(x.T(), 0), 1e-5, "log_softmax, strided");
+  check(MatMul(g, gw), MatMul(x, w), 1e-5, "matmul");
+  check(MatMul(gw.T(), g.T()), MatMul(w.T(), x.T()), 1e-5, "matmul of transposes");
+  check(MatMul(g.Slice(1, 0, 517, 2), gw.Slice(0, 0, 517, 2)),
+        MatMul(x.Slice(1, 0, 517, 2), w.Slice(0, 0, 517, 2)), 1e-5,
+        "matmul of packed operands");
+  const Tensor a = Tensor::Randn({4, 3, 50, 20}, rng, DType::kF32);
+  const Tensor b = Tensor::Randn({3, 20, 40}, rng, DType::kF32);
+  check(MatMul(a.To(kGpu), b.To(kGpu)), MatMul(a, b), 1e-5, "batched, broadcast");
+  const Tensor big = Tensor::Randn({(1 << 20) + 3}, rng, DType::kF32);
+  check(Exp(big.To(kGpu)) * big.To(kGpu), Exp(big) * big, 1e-6, "flat tail");
+}
+
+TEST(CudaRandom, DropoutMaskEqualsTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const Tensor ones = Tensor::Ones({10007}, DType::kF32);
+  EXPECT_EQ(Dropout(ones.To(kGpu), 0.3, 99).ToVector(), Dropout(ones, 0.3, 99).ToVector());
+}
+
+TEST(CudaOptimizers, AdamStepsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  Random rng(5);
+  const Tensor start = Tensor::Randn({257, 33}, rng, DType::kF64);
+  const Tensor grad = Tensor::Randn({257, 33}, rng, DType::kF64);
+  std::vector<double> results[2];
+  for (int on_gpu = 0; on_gpu < 2; ++on_gpu) {
+    const Device device = on_gpu ? kGpu : Device::Cpu();
+    Tensor p = start.To(device).Detach().RequiresGrad();
+    AdamOptions options;
+    options.weight_decay = 0.01;
+    nn::Adam adam({p}, options);
+    for (int step = 0; step < 3; ++step) {
+      Tape tape;
+      TapeScope scope(&tape);
+      adam.ZeroGrad();
+      ASSERT_TRUE(Sum(p * grad.To(device)).Backward().ok());
+      ASSERT_TRUE(adam.Step().ok());
+    }
+    results[on_gpu] = p.ToVector();
+  }
+  EXPECT_LT(RelativeL2(results[1], results[0]), 1e-12);
+}
+
+TEST(CudaErrors, MixingDevicesNamesBoth) {
+  SKIP_WITHOUT_GPU();
+  const Tensor e = Tensor::Ones({2}) + Tensor::Ones({2}, DType::kF32, kGpu);
+  EXPECT_THAT(e.status().message(),
+              HasSubstr("add: operands are on different devices; copy one with "
+                        "to(device) first (operands: f32[2] on cpu, f32[2] on cuda:0)"));
+  const Tensor far = Tensor::Ones({2}, DType::kF32, Device::Cuda(99));
+  EXPECT_THAT(far.status().message(), HasSubstr("cuda:99: no such CUDA device"));
+}
+
+TEST(CudaTraining, StepsStopAskingTheDriverForMemory) {
+  SKIP_WITHOUT_GPU();
+  Random rng(0);
+  nn::MLP model(784, {256, 256, 10}, rng);
+  ASSERT_TRUE(model.To(kGpu).ok());
+  nn::Adam adam(model.parameters(), AdamOptions());
+  const Tensor x = Tensor::Randn({256, 784}, rng).To(kGpu);
+  std::vector<int64_t> labels(256);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i % 10);
+  const Tensor y = Tensor::FromData(absl::MakeConstSpan(labels), {256}).To(kGpu);
+  Tape tape;
+  const TapeMark mark = tape.Mark();
+  std::vector<double> losses;
+  int64_t allocations_after_warmup = 0;
+  for (int step = 0; step < 20; ++step) {
+    if (step == 3) allocations_after_warmup = cuda::GetMemoryStats().driver_allocations;
+    TapeScope scope(&tape);
+    const Tensor loss = nn::CrossEntropyLoss(model(x), y);
+    adam.ZeroGrad();
+    ASSERT_TRUE(loss.Backward().ok()) << loss.status();
+    ASSERT_TRUE(adam.Step().ok());
+    losses.push_back(loss.item());
+    ASSERT_TRUE(tape.Rewind(mark).ok());
+  }
+  EXPECT_EQ(cuda::GetMemoryStats().driver_allocations, allocations_after_warmup);
+  EXPECT_LT(losses.back(), 0.5 * losses.front());
+}
+
+}  // namespace
+}  // namespace tapegrad
