@@ -6,6 +6,7 @@
 #include "capi/internal.h"
 #include "capi/tapegrad.h"
 #include "core/op_kind.h"
+#include "kernels/cuda/cuda.h"
 
 extern "C" {
 
@@ -26,7 +27,7 @@ tg_status tg_registry_kernels(tg_kernel_info* out, size_t capacity, size_t* coun
   });
 }
 
-// This build has no CUDA backend (the CUDA issue adds one behind --config=cuda).
-int tg_cuda_available(void) { return 0; }
+// False in a build without --config=cuda and on machines without a GPU.
+int tg_cuda_available(void) { return tapegrad::cuda::IsAvailable() ? 1 : 0; }
 
 }  // extern "C"

@@ -250,6 +250,10 @@ TG_API tg_status tg_tensor_zero_grad(tg_tensor* t);
 TG_API tg_status tg_tensor_backward(const tg_tensor* t);
 /* A heap copy that no tape knows. */
 TG_API tg_status tg_tensor_detach(const tg_tensor* t, tg_tensor** out);
+/* A copy on (device, index), or a new handle to `t` if it is there already.
+ * Recorded like any op: gradients flow back to t's device. */
+TG_API tg_status tg_tensor_to(const tg_tensor* t, tg_device_type device, int index,
+                              tg_tensor** out);
 
 /* DLPack (v0.6, dlpack/dlpack.h). Export shares a heap tensor's memory (a tape
  * tensor's is copied first, since a rewind would free it): the DLManagedTensor keeps
@@ -315,7 +319,8 @@ typedef struct tg_kernel_info {
 
 /* The registered kernels; writes at most `capacity`, the full number to *count. */
 TG_API tg_status tg_registry_kernels(tg_kernel_info* out, size_t capacity, size_t* count);
-/* 1 if this build has a CUDA device to use, else 0 (never an error). */
+/* 1 if this build has the CUDA backend and a CUDA device answers, else 0 (never
+ * an error). */
 TG_API int tg_cuda_available(void);
 
 #ifdef __cplusplus

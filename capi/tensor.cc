@@ -123,10 +123,10 @@ tg_status tg_tensor_from_buffer(const void* data, tg_dtype dtype, const int64_t*
     return Fail(absl::StatusCode::kInvalidArgument,
                 absl::StrFormat("%s: unknown dtype %d", kCall, static_cast<int>(dtype)));
   }
-  if (device != TG_CPU) {
-    return Fail(absl::StatusCode::kUnimplemented,
-                absl::StrFormat("%s: device %s is not in this build (CPU only)", kCall,
-                                device == TG_CUDA ? "cuda" : "unknown"));
+  if (device != TG_CPU && device != TG_CUDA) {
+    return Fail(
+        absl::StatusCode::kInvalidArgument,
+        absl::StrFormat("%s: unknown device type %d", kCall, static_cast<int>(device)));
   }
   int64_t numel = 1;
   for (size_t i = 0; i < ndim; ++i) {
@@ -156,6 +156,8 @@ tg_status tg_tensor_from_buffer(const void* data, tg_dtype dtype, const int64_t*
                              dims);
         break;
     }
+    // Made on the host, then copied (the first GPU: use tg_tensor_to for others).
+    if (device == TG_CUDA) t = t.To(tapegrad::Device::Cuda(0));
     return NewTensor(kCall, std::move(t), out);
   });
 }
@@ -222,8 +224,9 @@ tg_status tg_tensor_to_buffer(const tg_tensor* t, void* out, size_t bytes) {
   }
   if (out == nullptr && need != 0) return tapegrad::capi::NullArgument(kCall, "out");
   return Guard(kCall, [&] {
-    // A contiguous copy puts the elements in row-major order whatever the view.
-    const Tensor c = t->tensor.Contiguous();
+    // A contiguous host copy puts the elements in row-major order whatever the
+    // view or device.
+    const Tensor c = t->tensor.Contiguous().Cpu();
     if (!c.ok()) return Fail(c.status());
     if (need != 0) std::memcpy(out, c.impl()->data(), need);
     return TG_OK;
@@ -366,6 +369,22 @@ tg_status tg_tensor_backward(const tg_tensor* t) {
     if (tapegrad::Tape* tape = t->tensor.tape()) tape->ClearError();
     return Fail(s);
   });
+}
+
+tg_status tg_tensor_to(const tg_tensor* t, tg_device_type device, int index,
+                       tg_tensor** out) {
+  constexpr char kCall[] = "tg_tensor_to";
+  TG_CAPI_NOT_NULL(kCall, out);
+  if (tg_status s = Live(kCall, "t", t)) return s;
+  if ((device != TG_CPU && device != TG_CUDA) || index < 0 ||
+      (device == TG_CPU && index != 0)) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                absl::StrFormat("%s: no device of type %d and index %d", kCall,
+                                static_cast<int>(device), index));
+  }
+  const tapegrad::Device target =
+      device == TG_CPU ? tapegrad::Device::Cpu() : tapegrad::Device::Cuda(index);
+  return Guard(kCall, [&] { return NewTensor(kCall, t->tensor.To(target), out); });
 }
 
 tg_status tg_tensor_detach(const tg_tensor* t, tg_tensor** out) {

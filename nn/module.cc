@@ -1,8 +1,8 @@
 #include "nn/module.h"
 
-#include "absl/strings/str_cat.h"
-
 #include <ostream>
+
+#include "absl/strings/str_cat.h"
 
 namespace tapegrad::nn {
 
@@ -15,8 +15,8 @@ absl::Status Module::To(Device device) {
   for (auto& [name, parameter] : parameters_) {
     Tensor moved = parameter->To(device);
     if (!moved.ok()) {
-      return absl::Status(moved.status().code(),
-                          absl::StrCat("parameter ", name, ": ", moved.status().message()));
+      return absl::Status(moved.status().code(), absl::StrCat("parameter ", name, ": ",
+                                                              moved.status().message()));
     }
     if (moved.SharesStorageWith(*parameter)) continue;  // already there
     *parameter = std::move(moved);

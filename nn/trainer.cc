@@ -21,7 +21,10 @@ Device DeviceOf(const Module& model) {
 }  // namespace
 
 Trainer::Trainer(Module& model, Optimizer& optimizer)
-    : model_(model), optimizer_(optimizer), device_(DeviceOf(model)), mark_(tape_.Mark()) {}
+    : model_(model),
+      optimizer_(optimizer),
+      device_(DeviceOf(model)),
+      mark_(tape_.Mark()) {}
 
 absl::StatusOr<StepStats> Trainer::Step(const Tensor& x_in, const Tensor& labels_in) {
   TapeScope scope(&tape_);

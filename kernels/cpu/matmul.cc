@@ -81,7 +81,8 @@ absl::Status MatMul(const KernelCall& c) {
       ub = BlasMatrix{true, false, n};
     }
     Gemm<T>(ua.transposed ? CblasTrans : CblasNoTrans,
-            ub.transposed ? CblasTrans : CblasNoTrans, m, n, k, am, ua.ld, bm, ub.ld, cm, n);
+            ub.transposed ? CblasTrans : CblasNoTrans, m, n, k, am, ua.ld, bm, ub.ld, cm,
+            n);
   }
   return absl::OkStatus();
 }

@@ -12,7 +12,9 @@ absl::Status NotBuilt() {
 bool IsBuilt() { return false; }
 bool IsAvailable() { return false; }
 int DeviceCount() { return 0; }
-std::string UnavailableReason() { return "the CUDA backend is not built (--config=cuda)"; }
+std::string UnavailableReason() {
+  return "the CUDA backend is not built (--config=cuda)";
+}
 absl::StatusOr<DeviceInfo> GetDeviceInfo(int) { return NotBuilt(); }
 absl::Status Synchronize(Device) { return NotBuilt(); }
 MemoryStats GetMemoryStats() { return {}; }

@@ -46,13 +46,14 @@ absl::StatusOr<std::string> Compile(const KernelSource& source, const std::strin
     nvrtcGetProgramLogSize(program, &log_size);
     std::string log(log_size, '\0');
     if (log_size > 0) nvrtcGetProgramLog(program, log.data());
-    out = absl::InvalidArgumentError(absl::StrFormat(
-        "NVRTC could not compile kernel module %s for %s: %s\n%s", source.name, arch,
-        nvrtcGetErrorString(compiled), log));
+    out = absl::InvalidArgumentError(
+        absl::StrFormat("NVRTC could not compile kernel module %s for %s: %s\n%s",
+                        source.name, arch, nvrtcGetErrorString(compiled), log));
   } else {
     size_t size = 0;
-    absl::Status s = cubin ? NvrtcStatus(nvrtcGetCUBINSize(program, &size), "nvrtcGetCUBINSize")
-                           : NvrtcStatus(nvrtcGetPTXSize(program, &size), "nvrtcGetPTXSize");
+    absl::Status s =
+        cubin ? NvrtcStatus(nvrtcGetCUBINSize(program, &size), "nvrtcGetCUBINSize")
+              : NvrtcStatus(nvrtcGetPTXSize(program, &size), "nvrtcGetPTXSize");
     std::string code(size, '\0');
     if (s.ok()) {
       s = cubin ? NvrtcStatus(nvrtcGetCUBIN(program, code.data()), "nvrtcGetCUBIN")
@@ -95,7 +96,8 @@ std::string ReadFile(const std::string& path) {
 
 // Written to a temporary name and renamed, so a reader never sees half a file.
 void WriteFile(const std::string& path, const std::string& bytes) {
-  const std::string temp = absl::StrCat(path, ".tmp", reinterpret_cast<uintptr_t>(&bytes));
+  const std::string temp =
+      absl::StrCat(path, ".tmp", reinterpret_cast<uintptr_t>(&bytes));
   {
     std::ofstream out(temp, std::ios::binary);
     if (!out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()))) return;
@@ -152,10 +154,10 @@ class ModuleCache {
       absl::StatusOr<std::string> cubin = CubinFor(*source, arch);
       if (!cubin.ok()) return cubin.status();
       if (absl::Status s = Activate(device).status(); !s.ok()) return s;
-      if (absl::Status s = CudaStatus(
-              cudaLibraryLoadData(&library, cubin->data(), nullptr, nullptr, 0, nullptr,
-                                  nullptr, 0),
-              "cudaLibraryLoadData");
+      if (absl::Status s =
+              CudaStatus(cudaLibraryLoadData(&library, cubin->data(), nullptr, nullptr, 0,
+                                             nullptr, nullptr, 0),
+                         "cudaLibraryLoadData");
           !s.ok()) {
         library = nullptr;
         return s;
@@ -216,9 +218,9 @@ absl::Status Launch(OpKind op, DType dtype, int entry, Device device, LaunchShap
       cudaLaunchKernel(reinterpret_cast<const void*>(*kernel), dim3(shape.grid),
                        dim3(shape.block), params, shape.shared_bytes, *stream);
   if (ABSL_PREDICT_TRUE(error == cudaSuccess)) return absl::OkStatus();
-  return CudaStatus(error, absl::StrFormat("launching %s_%s", OpKindName(op),
-                                           DTypeName(dtype))
-                               .c_str());
+  return CudaStatus(
+      error,
+      absl::StrFormat("launching %s_%s", OpKindName(op), DTypeName(dtype)).c_str());
 }
 
 }  // namespace tapegrad::cuda

@@ -46,8 +46,8 @@ int DeviceCount();
 std::string UnavailableReason();
 
 struct DeviceInfo {
-  std::string name;                 // "NVIDIA H100 80GB HBM3"
-  int arch = 0;                     // compute capability as 10*major + minor: 90
+  std::string name;  // "NVIDIA H100 80GB HBM3"
+  int arch = 0;      // compute capability as 10*major + minor: 90
   int multiprocessors = 0;
   int64_t memory_bytes = 0;
 };

@@ -74,7 +74,8 @@ constexpr EwOp kOps[] = {
     {OpKind::kSigmoid, 1, 1,
      "if (x0 >= T(0)) { o0 = T(1) / (T(1) + exp(-x0)); }"
      " else { const T e = exp(x0); o0 = e / (T(1) + e); }"},
-    {OpKind::kGelu, 1, 1, "o0 = T(0.5) * x0 * (T(1) + erf(x0 * T(0.70710678118654752440)));"},
+    {OpKind::kGelu, 1, 1,
+     "o0 = T(0.5) * x0 * (T(1) + erf(x0 * T(0.70710678118654752440)));"},
     {OpKind::kSqrt, 1, 1, "o0 = sqrt(x0);"},
     {OpKind::kAbs, 1, 1, "o0 = fabs(x0);"},
     {OpKind::kClamp, 1, 1, "o0 = x0 < s0 ? s0 : x0 > s1 ? s1 : x0;"},
@@ -115,8 +116,9 @@ const EwOp* FindOp(OpKind op) {
 std::string ElementBody(const EwOp& e, const std::string& at) {
   std::string s;
   for (int k = 0; k < e.inputs; ++k) {
-    absl::StrAppend(&s, "      const T x", k, " = ((const T*)p.data[", e.outputs + k, "])[",
-                    absl::StrReplaceAll(at, {{"K", absl::StrCat(e.outputs + k)}}), "];\n");
+    absl::StrAppend(&s, "      const T x", k, " = ((const T*)p.data[", e.outputs + k,
+                    "])[", absl::StrReplaceAll(at, {{"K", absl::StrCat(e.outputs + k)}}),
+                    "];\n");
   }
   for (int k = 0; k < e.outputs; ++k) absl::StrAppend(&s, "      T o", k, ";\n");
   absl::StrAppend(&s, "      { ", e.body, " }\n");
@@ -131,7 +133,8 @@ std::string ModuleBody(const EwOp& e) {
   const int operands = e.outputs + e.inputs;
   return absl::StrCat(
       kArgsStruct,
-      "__device__ __forceinline__ void tg_element(const EwArgs& p, i64 i, T s0, T s1) {\n",
+      "__device__ __forceinline__ void tg_element(const EwArgs& p, i64 i, T s0, T s1) "
+      "{\n",
       ElementBody(e, "i * p.steps[K]"),
       "}\n"
       "extern \"C\" __global__ void tg_flat(EwArgs p) {\n"
@@ -149,15 +152,21 @@ std::string ModuleBody(const EwOp& e) {
       "extern \"C\" __global__ void tg_strided(EwArgs p) {\n"
       "  const T s0 = (T)p.s0, s1 = (T)p.s1;\n"
       "  TG_FOR(i, p.n) {\n"
-      "    i64 off[", operands, "];\n"
+      "    i64 off[",
+      operands,
+      "];\n"
       "#pragma unroll\n"
-      "    for (int k = 0; k < ", operands, "; ++k) off[k] = 0;\n"
+      "    for (int k = 0; k < ",
+      operands,
+      "; ++k) off[k] = 0;\n"
       "    i64 rest = i;\n"
       "    for (int d = p.rank - 1; d >= 0; --d) {\n"
       "      const i64 id = rest % p.sizes[d];\n"
       "      rest /= p.sizes[d];\n"
       "#pragma unroll\n"
-      "      for (int k = 0; k < ", operands, "; ++k) off[k] += id * p.strides[k][d];\n"
+      "      for (int k = 0; k < ",
+      operands,
+      "; ++k) off[k] += id * p.strides[k][d];\n"
       "    }\n"
       "    {\n",
       ElementBody(e, "off[K]"),
@@ -182,8 +191,9 @@ absl::Status Elementwise(const KernelCall& c) {
   if (c.op == OpKind::kAxpy) operands[count++] = c.outputs[0];  // reads out, too
   for (const TensorImpl* in : c.inputs) operands[count++] = in;
   if (e == nullptr || count != e->outputs + e->inputs) {
-    return absl::InternalError(absl::StrFormat("cuda %s: %d operands for %d", OpKindName(c.op),
-                                               count, e ? e->outputs + e->inputs : 0));
+    return absl::InternalError(absl::StrFormat("cuda %s: %d operands for %d",
+                                               OpKindName(c.op), count,
+                                               e ? e->outputs + e->inputs : 0));
   }
   EwArgs args;
   std::memset(&args, 0, sizeof(args));
@@ -213,7 +223,7 @@ absl::Status Elementwise(const KernelCall& c) {
   return Launch(c.op, first.dtype, flat ? 0 : 1, first.device, shape, &args);
 }
 
-#define TG_CUDA_FLOAT(op)                                   \
+#define TG_CUDA_FLOAT(op)                                 \
   TAPEGRAD_REGISTER_KERNEL(op, kF32, kCuda, Elementwise); \
   TAPEGRAD_REGISTER_KERNEL(op, kF64, kCuda, Elementwise)
 
@@ -261,7 +271,8 @@ void AppendElementwiseSources(std::vector<KernelSource>* out) {
       out->push_back(MakeSource(e.op, dtype, ModuleBody(e), {"tg_flat", "tg_strided"}));
     }
     if (e.op == OpKind::kCopy || e.op == OpKind::kFill) {
-      out->push_back(MakeSource(e.op, DType::kI64, ModuleBody(e), {"tg_flat", "tg_strided"}));
+      out->push_back(
+          MakeSource(e.op, DType::kI64, ModuleBody(e), {"tg_flat", "tg_strided"}));
     }
   }
 }

@@ -78,7 +78,8 @@ extern "C" __global__ void tg_index_add(IxArgs p) {
 }
 )";
 
-IxArgs Args(const TensorImpl& walked, const TensorImpl& indexed, const TensorImpl& indices) {
+IxArgs Args(const TensorImpl& walked, const TensorImpl& indexed,
+            const TensorImpl& indices) {
   IxArgs args;
   std::memset(&args, 0, sizeof(args));
   args.n = walked.numel();

@@ -16,8 +16,8 @@
 
 #include "absl/strings/str_format.h"
 #include "core/device_memory.h"
-#include "core/status_macros.h"
 #include "core/registry.h"
+#include "core/status_macros.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/status.h"
 
@@ -135,9 +135,10 @@ absl::Status MatMulOn(const TensorImpl& a_in, const TensorImpl& b_in, TensorImpl
   TG_ASSIGN_OR_RETURN(cublasHandle_t handle, HandleFor(out.device));
   if (k == 0) {  // an empty sum: zeros
     absl::StatusOr<cudaStream_t> stream = Activate(out.device);
-    return CudaStatus(cudaMemsetAsync(out.data(), 0,
-                                      static_cast<size_t>(out.numel()) * sizeof(T), *stream),
-                      "matmul: cudaMemsetAsync");
+    return CudaStatus(
+        cudaMemsetAsync(out.data(), 0, static_cast<size_t>(out.numel()) * sizeof(T),
+                        *stream),
+        "matmul: cudaMemsetAsync");
   }
   // Operands BLAS cannot read in place are packed first.
   Packed packed[2];
@@ -167,15 +168,15 @@ absl::Status MatMulOn(const TensorImpl& a_in, const TensorImpl& b_in, TensorImpl
   if (!status.ok()) {
     // fall through to the frees below
   } else if (batches == 1) {
-    status = CublasStatus(Gemm<T>(handle, tb, ta, n, m, k, pb, desc[1].ld, pa, desc[0].ld,
-                                  pc, n),
-                          "matmul: cublas gemm");
+    status = CublasStatus(
+        Gemm<T>(handle, tb, ta, n, m, k, pb, desc[1].ld, pa, desc[0].ld, pc, n),
+        "matmul: cublas gemm");
   } else if (UniformBatchStride(a.layout, rank - 2, &sa) &&
              UniformBatchStride(b.layout, rank - 2, &sb)) {
-    status = CublasStatus(GemmBatched<T>(handle, tb, ta, n, m, k, pb, desc[1].ld, sb, pa,
-                                         desc[0].ld, sa, pc, n, m * n,
-                                         static_cast<int>(batches)),
-                          "matmul: cublas strided batched gemm");
+    status = CublasStatus(
+        GemmBatched<T>(handle, tb, ta, n, m, k, pb, desc[1].ld, sb, pa, desc[0].ld, sa,
+                       pc, n, m * n, static_cast<int>(batches)),
+        "matmul: cublas strided batched gemm");
   } else {
     for (int64_t batch = 0; batch < batches && status.ok(); ++batch) {
       int64_t a_off = 0, b_off = 0, rest = batch;

@@ -31,7 +31,8 @@ namespace {
 // sizes share blocks without wasting much.
 size_t RoundSize(size_t bytes) {
   constexpr size_t kSmall = 512, kLarge = size_t{2} << 20;
-  if (bytes <= (size_t{1} << 20)) return (std::max<size_t>(bytes, 1) + kSmall - 1) / kSmall * kSmall;
+  if (bytes <= (size_t{1} << 20))
+    return (std::max<size_t>(bytes, 1) + kSmall - 1) / kSmall * kSmall;
   return (bytes + kLarge - 1) / kLarge * kLarge;
 }
 
@@ -107,7 +108,8 @@ class CachingAllocator final : public DeviceMemory {
     TG_CUDA_RETURN_IF_ERROR(
         cudaMemcpyAsync(host, src, bytes, cudaMemcpyDeviceToHost, *stream),
         "copy to host: cudaMemcpyAsync");
-    return CudaStatus(cudaStreamSynchronize(*stream), "copy to host: cudaStreamSynchronize");
+    return CudaStatus(cudaStreamSynchronize(*stream),
+                      "copy to host: cudaStreamSynchronize");
   }
 
   absl::Status CopyFromHost(Device device, void* dst, const void* host,
@@ -132,9 +134,9 @@ class CachingAllocator final : public DeviceMemory {
     // The source's own queued work must finish first: it is on another stream.
     if (absl::Status s = Synchronize(src_device); !s.ok()) return s;
     if (absl::Status s = Activate(dst_device).status(); !s.ok()) return s;
-    return CudaStatus(cudaMemcpyPeerAsync(dst, dst_device.index, src, src_device.index,
-                                          bytes, *stream),
-                      "device copy: cudaMemcpyPeerAsync");
+    return CudaStatus(
+        cudaMemcpyPeerAsync(dst, dst_device.index, src, src_device.index, bytes, *stream),
+        "device copy: cudaMemcpyPeerAsync");
   }
 
   MemoryStats Stats() {

@@ -93,8 +93,10 @@ StepArgs Args(const KernelCall& c) {
   std::memset(&args, 0, sizeof(args));
   args.n = c.outputs[0]->numel();
   args.g = c.inputs[0]->data();
-  for (size_t k = 0; k < c.outputs.size() && k < 3; ++k) args.state[k] = c.outputs[k]->data();
-  for (size_t k = 0; k < c.scalars.size() && k < kMaxScalars; ++k) args.s[k] = c.scalars[k];
+  for (size_t k = 0; k < c.outputs.size() && k < 3; ++k)
+    args.state[k] = c.outputs[k]->data();
+  for (size_t k = 0; k < c.scalars.size() && k < kMaxScalars; ++k)
+    args.s[k] = c.scalars[k];
   return args;
 }
 
@@ -136,8 +138,8 @@ TAPEGRAD_REGISTER_KERNEL(kAdamStep, kF64, kCuda, AdamStep);
 
 void AppendOptimizerSources(std::vector<KernelSource>* out) {
   for (DType dtype : {DType::kF32, DType::kF64}) {
-    out->push_back(MakeSource(OpKind::kSgdStep, dtype, absl::StrCat(kArgs, kSgd),
-                              {"tg_sgd_step"}));
+    out->push_back(
+        MakeSource(OpKind::kSgdStep, dtype, absl::StrCat(kArgs, kSgd), {"tg_sgd_step"}));
     out->push_back(MakeSource(OpKind::kRmspropStep, dtype, absl::StrCat(kArgs, kRmsprop),
                               {"tg_rmsprop_step"}));
     out->push_back(MakeSource(OpKind::kAdamStep, dtype, absl::StrCat(kArgs, kAdam),

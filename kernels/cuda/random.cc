@@ -59,7 +59,8 @@ TAPEGRAD_REGISTER_KERNEL(kDropoutMask, kF64, kCuda, DropoutMask);
 
 void AppendRandomSources(std::vector<KernelSource>* out) {
   for (DType dtype : {DType::kF32, DType::kF64}) {
-    out->push_back(MakeSource(OpKind::kDropoutMask, dtype, kDropoutMask, {"tg_dropout_mask"}));
+    out->push_back(
+        MakeSource(OpKind::kDropoutMask, dtype, kDropoutMask, {"tg_dropout_mask"}));
   }
 }
 

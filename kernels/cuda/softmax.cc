@@ -231,7 +231,8 @@ void AppendSoftmaxSources(std::vector<KernelSource>* out) {
                               absl::StrCat("#define TG_LOG 1\n", kCommon, kSoftmax),
                               {"tg_softmax"}));
     out->push_back(MakeSource(OpKind::kCrossEntropy, dtype,
-                              absl::StrCat(kCommon, kCrossEntropy), {"tg_cross_entropy"}));
+                              absl::StrCat(kCommon, kCrossEntropy),
+                              {"tg_cross_entropy"}));
     out->push_back(MakeSource(OpKind::kCrossEntropyGrad, dtype,
                               absl::StrCat(kCommon, kCrossEntropyGrad),
                               {"tg_cross_entropy_grad"}));

@@ -32,8 +32,8 @@ KernelSource MakeSource(OpKind op, DType dtype, const std::string& body,
   s.op = op;
   s.dtype = dtype;
   s.name = absl::StrCat(OpKindName(op), "_", DTypeName(dtype));
-  s.code = absl::StrCat("// tapegrad kernel module ", s.name, "\n", kPreamble,
-                        "typedef ", DeviceTypeName(dtype), " T;\n", body);
+  s.code = absl::StrCat("// tapegrad kernel module ", s.name, "\n", kPreamble, "typedef ",
+                        DeviceTypeName(dtype), " T;\n", body);
   s.entries = std::move(entries);
   return s;
 }

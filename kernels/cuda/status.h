@@ -23,12 +23,12 @@ absl::Status CublasStatus(cublasStatus_t status, const char* what);
 
 }  // namespace tapegrad::cuda
 
-#define TG_CUDA_RETURN_IF_ERROR(expr, what)                                    \
-  do {                                                                         \
+#define TG_CUDA_RETURN_IF_ERROR(expr, what)                                     \
+  do {                                                                          \
     if (absl::Status tg_cuda_status = ::tapegrad::cuda::CudaStatus(expr, what); \
-        !tg_cuda_status.ok()) {                                                \
-      return tg_cuda_status;                                                   \
-    }                                                                          \
+        !tg_cuda_status.ok()) {                                                 \
+      return tg_cuda_status;                                                    \
+    }                                                                           \
   } while (0)
 
 #endif  // TAPEGRAD_KERNELS_CUDA_STATUS_H_

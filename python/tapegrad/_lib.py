@@ -119,6 +119,7 @@ _SIGNATURES = {
     "tg_tensor_zero_grad": (c_int, [c_p]),
     "tg_tensor_backward": (c_int, [c_p]),
     "tg_tensor_detach": (c_int, [c_p, P(c_p)]),
+    "tg_tensor_to": (c_int, [c_p, c_int, c_int, P(c_p)]),
     "tg_tensor_to_dlpack": (c_int, [c_p, P(c_p)]),
     "tg_tensor_from_dlpack": (c_int, [c_p, P(c_p)]),
     # nn

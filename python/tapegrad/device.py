@@ -2,9 +2,9 @@
 
     Device.cpu(); Device.cuda(0); Device.is_cuda_available()
 
-This build of libtapegrad has the CPU backend only: Device.cuda() names a device
-that exists in the API, and asking to put data there raises NotImplementedError
-with the reason, never a silent copy to the CPU.
+Device.cuda(i) works where libtapegrad was built with --config=cuda and a GPU
+answers (Device.is_cuda_available()); elsewhere asking to put data there raises
+NotImplementedError with the reason, never a silent copy to the CPU.
 """
 
 from tapegrad._lib import lib
@@ -56,7 +56,8 @@ class Device:
         if self.is_cuda and not Device.is_cuda_available():
             raise NotImplementedError(
                 "%s: device %s is not available: this libtapegrad has no CUDA backend "
-                "or no GPU (Device.is_cuda_available() is False)" % (what, self))
+                "(build with --config=cuda) or no GPU (Device.is_cuda_available() is "
+                "False)" % (what, self))
 
     def __eq__(self, other):
         return isinstance(other, Device) and (self.type, self.index) == (other.type, other.index)

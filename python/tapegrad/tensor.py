@@ -56,7 +56,8 @@ class Tensor:
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
         if device is not None:
-            Device.of(device).require_available("Tensor")
+            device = Device.of(device)
+            device.require_available("Tensor")
         context()  # this thread's tensor tape must be current before any op
         if isinstance(data, Tensor):
             raise TypeError("Tensor(Tensor): use .detach() for a copy")
@@ -76,6 +77,11 @@ class Tensor:
                                         ctypes.byref(out)))
         self._h = out.value
         self._seg = None
+        if device is not None and not device.is_cpu:  # made on the host, then copied
+            moved = ctypes.c_void_p()
+            _check(_c.tg_tensor_to(self._h, 1, device.index, ctypes.byref(moved)))
+            _c.tg_tensor_destroy(self._h)
+            self._h = moved.value
         if requires_grad:
             self.requires_grad = True
 
@@ -168,15 +174,22 @@ class Tensor:
     # ---- devices
 
     def to(self, device):
-        Device.of(device).require_available("Tensor.to")
-        return self
+        """A copy on `device` (a Device or 'cpu', 'cuda:1'), or self if it is there.
+        Recorded like any op: gradients flow back to this tensor's device."""
+        device = Device.of(device)
+        device.require_available("Tensor.to")
+        if device == self.device:
+            return self
+        out = ctypes.c_void_p()
+        _check(_c.tg_tensor_to(self._h, 0 if device.is_cpu else 1, device.index,
+                               ctypes.byref(out)))
+        return Tensor._from_result(out.value, (self,))
 
     def cpu(self):
-        return self
+        return self.to(Device.cpu())
 
     def cuda(self, index=0):
-        Device.cuda(index).require_available("Tensor.cuda")
-        return self
+        return self.to(Device.cuda(index))
 
     # ---- autograd
 

@@ -19,8 +19,8 @@
 namespace tapegrad {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Case;
+using ::testing::HasSubstr;
 using testing::RunWithGradients;
 using testing::TensorRun;
 
@@ -103,7 +103,8 @@ TEST(CudaLarge, ReductionsSoftmaxAndMatMulMatchTheCpu) {
 TEST(CudaRandom, DropoutMaskEqualsTheCpu) {
   SKIP_WITHOUT_GPU();
   const Tensor ones = Tensor::Ones({10007}, DType::kF32);
-  EXPECT_EQ(Dropout(ones.To(kGpu), 0.3, 99).ToVector(), Dropout(ones, 0.3, 99).ToVector());
+  EXPECT_EQ(Dropout(ones.To(kGpu), 0.3, 99).ToVector(),
+            Dropout(ones, 0.3, 99).ToVector());
 }
 
 TEST(CudaOptimizers, AdamStepsMatchTheCpu) {

@@ -4,9 +4,9 @@
 #include <set>
 #include <string>
 
+#include "core/registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "core/registry.h"
 #include "kernels/cuda/compiler.h"
 #include "kernels/cuda/sources.h"
 #include "tapegrad.h"
@@ -28,7 +28,10 @@ TEST_P(ModuleTest, CompilesToPtxAndSm90Cubin) {
   absl::StatusOr<std::string> cubin = CompileToCubin(source, 90);
   ASSERT_TRUE(cubin.ok()) << cubin.status();
   ASSERT_GT(cubin->size(), 4u);
-  EXPECT_EQ(cubin->substr(0, 4), std::string("\x7f" "ELF", 4)) << source.name;
+  EXPECT_EQ(cubin->substr(0, 4), std::string("\x7f"
+                                             "ELF",
+                                             4))
+      << source.name;
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModules, ModuleTest, ::testing::ValuesIn(AllKernelSources()),
@@ -37,9 +40,9 @@ INSTANTIATE_TEST_SUITE_P(AllModules, ModuleTest, ::testing::ValuesIn(AllKernelSo
                          });
 
 TEST(Nvrtc, CompileErrorsCarryTheLog) {
-  KernelSource broken = MakeSource(OpKind::kAdd, DType::kF32,
-                                   "extern \"C\" __global__ void k() { undeclared_name; }",
-                                   {"k"});
+  KernelSource broken =
+      MakeSource(OpKind::kAdd, DType::kF32,
+                 "extern \"C\" __global__ void k() { undeclared_name; }", {"k"});
   absl::StatusOr<std::string> ptx = CompileToPtx(broken, 90);
   ASSERT_FALSE(ptx.ok());
   EXPECT_EQ(ptx.status().code(), absl::StatusCode::kInvalidArgument);
