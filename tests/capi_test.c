@@ -274,6 +274,25 @@ static void test_registry(void) {
   EXPECT(has_matmul);
   free(kernels);
   EXPECT(tg_cuda_available() == 0 || tg_cuda_available() == 1);
+
+  /* Explicit copies: to the same device is a new handle to the same tensor; a bad
+   * device is an error; a GPU that is not there is an error, not a crash. */
+  const double xs[] = {1, 2, 3};
+  const int64_t shape[] = {3};
+  tg_tensor *x, *same, *moved;
+  EXPECT_OK(tg_tensor_from_buffer(xs, TG_F64, shape, 1, TG_CPU, &x));
+  EXPECT_OK(tg_tensor_to(x, TG_CPU, 0, &same));
+  double back[3] = {0};
+  EXPECT_OK(tg_tensor_to_buffer(same, back, sizeof(back)));
+  EXPECT(back[2] == 3);
+  EXPECT(tg_tensor_to(x, (tg_device_type)7, 0, &moved) == TG_INVALID_ARGUMENT);
+  EXPECT(tg_tensor_to(NULL, TG_CPU, 0, &moved) != TG_OK);
+  if (!tg_cuda_available()) {
+    EXPECT(tg_tensor_to(x, TG_CUDA, 0, &moved) != TG_OK);
+    EXPECT(strstr(tg_last_error_message(), "cuda:0") != NULL);
+  }
+  tg_tensor_destroy(same);
+  tg_tensor_destroy(x);
 }
 
 static void test_compact(void) {
