@@ -103,6 +103,22 @@ inline BlasMatrix DescribeForBlas(int64_t rows, int64_t cols, int64_t row_stride
   return BlasMatrix{};
 }
 
+// For batched matrix products: the element offsets in `a` and `b` of matrix
+// `batch`, counted row-major over the output's batch axes (all but the last two;
+// `a` and `b` have the output's rank, stride 0 where broadcast).
+inline void BatchOffsets(const Layout& out, const Layout& a, const Layout& b,
+                         int64_t batch, int64_t* a_offset, int64_t* b_offset) {
+  int64_t a_off = 0, b_off = 0;
+  for (int d = out.rank - 3; d >= 0; --d) {
+    const int64_t i = batch % out.sizes[d];
+    batch /= out.sizes[d];
+    a_off += i * a.strides[d];
+    b_off += i * b.strides[d];
+  }
+  *a_offset = a_off;
+  *b_offset = b_off;
+}
+
 // Wraps a possibly negative axis into [0, rank); false if out of range.
 inline bool NormalizeAxis(int64_t axis, int rank, int* out) {
   if (axis < -rank || axis >= rank) return false;

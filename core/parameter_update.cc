@@ -1,5 +1,6 @@
 #include "core/parameter_update.h"
 
+#include <cmath>
 #include <initializer_list>
 
 #include "absl/strings/str_format.h"
@@ -79,6 +80,15 @@ absl::Status AdamUpdate(const Tensor& param, const Tensor& grad, const Tensor& e
                             double(step)};
   return internal::Run(OpKind::kAdamStep, {grad.impl()},
                        {param.impl(), exp_avg.impl(), exp_avg_sq.impl()}, {}, scalars);
+}
+
+AdamFactors FoldAdamScalars(absl::Span<const double> scalars) {
+  const double lr = scalars[0], beta1 = scalars[1], beta2 = scalars[2];
+  const double decay = scalars[4], step = scalars[6];
+  const bool decoupled = scalars[5] != 0;
+  return AdamFactors{decoupled ? 0.0 : decay, decoupled ? 1.0 - lr * decay : 1.0,
+                     lr / (1.0 - std::pow(beta1, step)),
+                     1.0 / std::sqrt(1.0 - std::pow(beta2, step))};
 }
 
 }  // namespace tapegrad

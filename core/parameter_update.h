@@ -67,6 +67,18 @@ absl::Status AdamUpdate(const Tensor& param, const Tensor& grad, const Tensor& e
                         const Tensor& exp_avg_sq, const AdamOptions& options,
                         int64_t step);
 
+// For kAdamStep kernels: the per-update constants folded in double from the
+// kernel's scalars (lr, beta1, beta2, eps, weight_decay, decoupled, step), so that
+// every backend computes, per element, with d = g + l2 * p:
+//   p = p * shrink - step_size * m / (sqrt(v) * inv_sqrt_bc2 + eps).
+struct AdamFactors {
+  double l2;            // L2 strength added to the gradient (Adam; 0 for AdamW)
+  double shrink;        // factor on p (AdamW's decoupled decay; 1 for Adam)
+  double step_size;     // lr / (1 - beta1^step)
+  double inv_sqrt_bc2;  // 1 / sqrt(1 - beta2^step)
+};
+AdamFactors FoldAdamScalars(absl::Span<const double> scalars);
+
 }  // namespace tapegrad
 
 #endif  // TAPEGRAD_CORE_PARAMETER_UPDATE_H_

@@ -349,13 +349,9 @@ static absl::Status CopyInto(const Tensor& t, absl::Span<const T> data) {
                         Describe(t), impl->numel()));
   }
   if (!impl->device.is_cpu()) {  // written on the host, then copied over
-    Tensor host = Tensor::Zeros(t.shape(), t.dtype());
+    const Tensor host = NewHeapOrError(t.shape(), t.dtype(), Device::Cpu());
     TG_RETURN_IF_ERROR(CopyInto(host, data));
-    DeviceMemory* memory = DeviceMemoryFor(impl->device.type);
-    if (memory == nullptr) return NoDeviceMemory(impl->device);
-    return memory->CopyFromHost(
-        impl->device, impl->data(), host.impl()->data(),
-        static_cast<size_t>(impl->numel()) * DTypeSize(t.dtype()));
+    return internal::CopyBytes(*impl, *host.impl());
   }
   size_t i = 0;
   ForEachOffset(impl->layout, [&](int64_t o) {

@@ -96,15 +96,15 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
                                                     DTypeName(dtype), ShapeString(shape),
                                                     device.ToString(), why.message()));
   };
-  DeviceMemory* device_memory = nullptr;
-  if (ABSL_PREDICT_FALSE(!device.is_cpu())) {
-    device_memory = DeviceMemoryFor(device.type);
-    if (device_memory == nullptr) return allocation_error(NoDeviceMemory(device));
-  }
   if (tape == nullptr) {
     absl::StatusOr<TensorImpl*> impl = TensorImpl::NewHeap(shape, dtype, device);
     if (!impl.ok()) return allocation_error(impl.status());
     return impl;
+  }
+  DeviceMemory* device_memory = nullptr;
+  if (ABSL_PREDICT_FALSE(!device.is_cpu())) {
+    device_memory = DeviceMemoryFor(device.type);
+    if (device_memory == nullptr) return allocation_error(NoDeviceMemory(device));
   }
   int64_t numel = 1;
   for (int64_t d : shape) numel *= d;
@@ -124,7 +124,6 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
     absl::StatusOr<void*> data = device_memory->Allocate(device, bytes);
     if (!data.ok()) return allocation_error(data.status());
     storage->data = *data;
-    storage->device = device;
     if (absl::Status pinned = tape->Pin(storage, FreeArenaDeviceData); !pinned.ok()) {
       device_memory->Free(device, storage->data);
       return pinned;

@@ -9,10 +9,8 @@
 namespace tapegrad {
 
 namespace {
-constexpr std::align_val_t kDataAlign{64};
-}  // namespace
 
-namespace {
+constexpr std::align_val_t kDataAlign{64};
 
 absl::StatusOr<void*> AllocateData(size_t bytes, Device device) {
   if (device.is_cpu()) {

@@ -129,6 +129,9 @@ absl::StatusOr<TensorImpl*> RunReduce(Tape* tape, OpKind op, const TensorImpl& x
 absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a,
                                       const TensorImpl& b);
 
+// Copies the bytes of `src` into `dst`, both contiguous with one shape and dtype,
+// on whatever devices they are.
+absl::Status CopyBytes(TensorImpl& dst, const TensorImpl& src);
 // A contiguous copy of `t` on `device` (on `tape`, or on the heap if null): the
 // source is packed on its own device, then moved in one block copy.
 absl::StatusOr<TensorImpl*> CopyToDevice(Tape* tape, const TensorImpl& t, Device device);

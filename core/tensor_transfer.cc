@@ -9,10 +9,6 @@
 
 namespace tapegrad {
 namespace internal {
-namespace {
-
-// Copies the bytes of `src` (contiguous) into `dst` (contiguous, same shape and
-// dtype), on whatever devices they are.
 absl::Status CopyBytes(TensorImpl& dst, const TensorImpl& src) {
   const size_t bytes = static_cast<size_t>(src.numel()) * DTypeSize(src.dtype);
   if (bytes == 0) return absl::OkStatus();
@@ -35,8 +31,6 @@ absl::Status CopyBytes(TensorImpl& dst, const TensorImpl& src) {
   }
   return memory->CopyOnDevice(dst.device, dst.data(), src.device, src.data(), bytes);
 }
-
-}  // namespace
 
 absl::StatusOr<TensorImpl*> CopyToDevice(Tape* tape, const TensorImpl& t, Device device) {
   // The source is made contiguous on its own device first, so that one block copy

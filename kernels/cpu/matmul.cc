@@ -56,13 +56,8 @@ absl::Status MatMul(const KernelCall& c) {
   const T* b_base = reinterpret_cast<const T*>(b.storage->data) + b.layout.offset;
   T* c_base = out.data_as<T>();
   for (int64_t batch = 0; batch < batches; ++batch) {
-    int64_t a_off = 0, b_off = 0, rest = batch;
-    for (int d = rank - 3; d >= 0; --d) {
-      const int64_t i = rest % out.layout.sizes[d];
-      rest /= out.layout.sizes[d];
-      a_off += i * a.layout.strides[d];
-      b_off += i * b.layout.strides[d];
-    }
+    int64_t a_off, b_off;
+    BatchOffsets(out.layout, a.layout, b.layout, batch, &a_off, &b_off);
     T* cm = c_base + batch * m * n;
     if (m == 0 || n == 0) continue;
     if (k == 0) {

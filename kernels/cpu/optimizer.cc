@@ -7,6 +7,7 @@
 // (torch.optim, single-tensor path).
 #include <cmath>
 
+#include "core/parameter_update.h"
 #include "core/registry.h"
 #include "kernels/cpu/loops.h"
 
@@ -65,16 +66,10 @@ absl::Status RmspropStep(const KernelCall& c) {
 // outputs: param, exp_avg, exp_avg_sq.
 template <class T>
 absl::Status AdamStep(const KernelCall& c) {
-  const double lr = c.scalars[0], beta1 = c.scalars[1], beta2 = c.scalars[2];
-  const double step = c.scalars[6];
-  const T b1 = T(beta1), b2 = T(beta2), eps = T(c.scalars[3]);
-  const bool decoupled = c.scalars[5] != 0;
-  // L2 strength added to the gradient (Adam) and the factor on p (AdamW).
-  const T l2 = decoupled ? T(0) : T(c.scalars[4]);
-  const T shrink = decoupled ? T(1.0 - lr * c.scalars[4]) : T(1);
-  // Bias corrections folded into two constants, computed in double.
-  const T step_size = T(lr / (1.0 - std::pow(beta1, step)));
-  const T inv_sqrt_bc2 = T(1.0 / std::sqrt(1.0 - std::pow(beta2, step)));
+  const AdamFactors f = FoldAdamScalars(c.scalars);
+  const T b1 = T(c.scalars[1]), b2 = T(c.scalars[2]), eps = T(c.scalars[3]);
+  const T l2 = T(f.l2), shrink = T(f.shrink);
+  const T step_size = T(f.step_size), inv_sqrt_bc2 = T(f.inv_sqrt_bc2);
   const T* g = c.inputs[0]->data_as<T>();
   T* p = c.outputs[0]->data_as<T>();
   T* m = c.outputs[1]->data_as<T>();

@@ -202,14 +202,12 @@ absl::Status Elementwise(const KernelCall& c) {
   args.rank = first.layout.rank;
   args.s0 = c.attrs.scalar0;
   args.s1 = c.attrs.scalar1;
+  for (int d = 0; d < args.rank; ++d) args.sizes[d] = first.layout.sizes[d];
   bool flat = true;
   for (int k = 0; k < count; ++k) {
     const Layout& l = operands[k]->layout;
     args.data[k] = operands[k]->data();
-    for (int d = 0; d < l.rank; ++d) {
-      args.sizes[d] = first.layout.sizes[d];
-      args.strides[k][d] = l.strides[d];
-    }
+    for (int d = 0; d < l.rank; ++d) args.strides[k][d] = l.strides[d];
     if (l.IsContiguous()) {
       args.steps[k] = 1;
     } else if (k >= e->outputs && IsScalarView(l)) {

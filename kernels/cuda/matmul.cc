@@ -179,13 +179,8 @@ absl::Status MatMulOn(const TensorImpl& a_in, const TensorImpl& b_in, TensorImpl
         "matmul: cublas strided batched gemm");
   } else {
     for (int64_t batch = 0; batch < batches && status.ok(); ++batch) {
-      int64_t a_off = 0, b_off = 0, rest = batch;
-      for (int d = rank - 3; d >= 0; --d) {
-        const int64_t i = rest % out.layout.sizes[d];
-        rest /= out.layout.sizes[d];
-        a_off += i * a.layout.strides[d];
-        b_off += i * b.layout.strides[d];
-      }
+      int64_t a_off, b_off;
+      BatchOffsets(out.layout, a.layout, b.layout, batch, &a_off, &b_off);
       status = CublasStatus(Gemm<T>(handle, tb, ta, n, m, k, pb + b_off, desc[1].ld,
                                     pa + a_off, desc[0].ld, pc + batch * m * n, n),
                             "matmul: cublas gemm");

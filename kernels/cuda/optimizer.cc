@@ -1,12 +1,12 @@
 // Optimizer updates on CUDA: one pass over a parameter, its gradient and its
 // state, in place. Contract and formulas: kernels/cpu/optimizer.cc (PyTorch's
 // single-tensor path); the hyperparameters arrive in call.scalars in the order
-// core/parameter_update.h writes them. Bias corrections are folded into two
-// constants in double on the host, as on the CPU.
-#include <cmath>
+// core/parameter_update.h writes them. Adam's constants are folded in double on
+// the host by core's FoldAdamScalars, as on the CPU.
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/parameter_update.h"
 #include "core/registry.h"
 #include "kernels/cuda/compiler.h"
 #include "kernels/cuda/sources.h"
@@ -113,16 +113,9 @@ absl::Status Step(const KernelCall& c) {
 
 absl::Status AdamStep(const KernelCall& c) {
   StepArgs args = Args(c);
-  const double lr = c.scalars[0], beta1 = c.scalars[1], beta2 = c.scalars[2];
-  const double eps = c.scalars[3], decay = c.scalars[4], step = c.scalars[6];
-  const bool decoupled = c.scalars[5] != 0;
-  const double folded[] = {beta1,
-                           beta2,
-                           eps,
-                           decoupled ? 0.0 : decay,
-                           decoupled ? 1.0 - lr * decay : 1.0,
-                           lr / (1.0 - std::pow(beta1, step)),
-                           1.0 / std::sqrt(1.0 - std::pow(beta2, step))};
+  const AdamFactors f = FoldAdamScalars(c.scalars);
+  const double folded[] = {c.scalars[1], c.scalars[2], c.scalars[3],  f.l2,
+                           f.shrink,     f.step_size,  f.inv_sqrt_bc2};
   std::memcpy(args.s, folded, sizeof(folded));
   return Run(c, args);
 }
