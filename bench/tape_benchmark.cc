@@ -38,7 +38,8 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
 
 // The chain's loop, for either kind of value.
 template <class V>
-V BuildChain(int steps, const V& x0, const std::vector<V>& w, const std::vector<V>& b) {
+ABSL_ATTRIBUTE_NOINLINE V BuildChain(int steps, const V& x0, const std::vector<V>& w,
+                                     const std::vector<V>& b) {
   V x = x0;
   for (int i = 0; i < steps; ++i) {
     x = x * w[i % 64] + b[i % 64];

@@ -41,6 +41,19 @@ inline double MulAdd(double a, double b, double c) {
 #endif
 }
 
+// The adjoint of o - 1 after record o, adj[o - 1] + partial * g, as SweepFast
+// needs it. In a chain adj[o - 1] is still +0 at that point (record o is its only
+// consumer), and then the product alone is the sum: the branch, predicted, keeps
+// the add and its latency off the chain. The one difference: where the product
+// is -0 the sum would be +0. Zero adjoints can therefore carry either sign, as
+// in PyTorch, which assigns a first gradient instead of adding it to +0.
+inline double ChainAdjoint(double partial, double g, double adj_prev) {
+  uint64_t bits;
+  std::memcpy(&bits, &adj_prev, sizeof(bits));
+  if (ABSL_PREDICT_TRUE(bits == 0)) return partial * g;
+  return MulAdd(partial, g, adj_prev);
+}
+
 }  // namespace
 
 // A run of records. The records follow the header directly; `end` is valid once
@@ -97,7 +110,7 @@ absl::Status Tape::Rewind(const TapeMark& mark) {
   size_ = mark.values;
   block_ = static_cast<Block*>(mark.block);
   record_end_ = mark.record_end;
-  record_limit_ = block_ != nullptr ? block_->limit : nullptr;
+  LimitRecords();
   generation_ = (generation_ + 1) & Value::kGenerationMask;
   fuse_floor_ = size_;
   if (dirty_begin_ >= size_) dirty_begin_ = kNone;
@@ -319,7 +332,9 @@ TapeStats Tape::Stats() const {
 }
 
 bool Tape::MakeRoom(size_t record_bytes) {
-  if (size_ >= capacity_) {
+  // Grow while the free slots cap the record room below `record_bytes`, so that
+  // HasRoom(record_bytes) holds afterwards (Note [One room check]).
+  if (size_t{capacity_ - size_} * kMinRecordBytes < record_bytes) {
     if (capacity_ >= kMaxSlots) {
       Fail(absl::ResourceExhaustedError(
           absl::StrFormat("Tape: cannot hold more than %d values", kMaxSlots)));
@@ -353,7 +368,8 @@ bool Tape::MakeRoom(size_t record_bytes) {
     capacity_ = new_capacity;
     if (options_.byte_limit != 0) arena_.set_byte_limit(options_.byte_limit - new_bytes);
   }
-  if (RecordRoom() < record_bytes) {
+  if (block_ == nullptr ||
+      static_cast<size_t>(block_->limit - record_end_) < record_bytes) {
     const size_t bytes = std::max(kBlockBytes, sizeof(Block) + record_bytes);
     void* memory = arena_.AllocateOrNull(bytes, alignof(Block));
     if (memory == nullptr) {
@@ -368,9 +384,24 @@ bool Tape::MakeRoom(size_t record_bytes) {
     if (block_ != nullptr) block_->end = record_end_;
     block_ = new (memory) Block{block_, nullptr, static_cast<char*>(memory) + bytes};
     record_end_ = block_->begin();
-    record_limit_ = block_->limit;
   }
+  LimitRecords();
   return true;
+}
+
+// Note [One room check]: the record path asks one question, "do `bytes` more
+// record bytes fit?", and takes the answer to mean that one more slot fits too.
+// That holds because every new slot writes at least kMinRecordBytes of record, so
+// capping the record room at kMinRecordBytes per free slot makes running out of
+// slots show up as running out of record room first; MakeRoom then sorts out which.
+void Tape::LimitRecords() {
+  if (block_ == nullptr) {
+    record_limit_ = record_end_;
+    return;
+  }
+  const size_t block_room = static_cast<size_t>(block_->limit - record_end_);
+  const size_t slot_room = size_t{capacity_ - size_} * kMinRecordBytes;
+  record_limit_ = record_end_ + std::min(block_room, slot_room);
 }
 
 Value Tape::Fail(absl::Status error) {
@@ -498,53 +529,128 @@ void Tape::FindRecordEnd(uint32_t o, Block** block, const char** end) const {
 // and only once, and says so with kChainFlag; every other input is added through
 // memory as usual. Every slot has a record, so the next record is always o - 1's.
 absl::Status Tape::SweepFast(uint32_t root) {
-  Block* block;
-  const char* end;
-  FindRecordEnd(root, &block, &end);
-  double* const adj = adj_;
+  Block* root_block;
+  const char* root_end;
+  FindRecordEnd(root, &root_block, &root_end);
+  Block* block = root_block;  // copies that can live in registers
+  const char* end = root_end;
   const char* begin = block->begin();
-  uint32_t o = root;
-  uint32_t lowest_op = kNone;
-  double g = adj[o];
+  double* const adj = adj_;
+  double* at = adj + root;  // adj + o
+  double g = *at;
+  const double* lowest_op = nullptr;  // adj + the lowest slot whose record has inputs
   for (;;) {
     uint32_t header;
     std::memcpy(&header, end - sizeof(header), sizeof(header));
-    const uint32_t n = header & kArgCountMask;
-    const char* args = end - sizeof(header) - n * kArgBytes;
-    adj[o] = g;
-    if (o == 0) {
-      // Slot 0 has no scalar inputs (nothing precedes it), but may be a tensor op's.
-      if (header & kOpaqueFlag) {
-        if (absl::Status s = RunOpaque(args, *this); !s.ok()) return s;
+    *at = g;
+    // Note [Sweep cases]: the records scalar code makes most (up to three inputs,
+    // the first maybe the chain input) get straight-line code, picked by a jump
+    // table on their shape; the rest take the general loop. Slot 0 has no scalar
+    // inputs (nothing precedes it), so only the general path, which checks for
+    // it, ever sees it.
+    const char* args;
+    if (ABSL_PREDICT_TRUE(header == (kChainFlag | 3u))) {
+      args = end - sizeof(header) - 3 * kArgBytes;
+      const char* a1 = args + kArgBytes;
+      const char* a2 = args + 2 * kArgBytes;
+      adj[LoadIndex(a1)] += LoadPartial(a1) * g;
+      adj[LoadIndex(a2)] += LoadPartial(a2) * g;
+      g = ChainAdjoint(LoadPartial(args), g, at[-1]);
+      lowest_op = at;
+    } else {
+      const bool simple = (header & ~(kChainFlag | 3u)) == 0 && at != adj;
+      switch (simple ? (header & 3u) | (header >> 29) : 8u) {
+        case 0:  // a leaf or constant
+          args = end - sizeof(header);
+          g = at[-1];
+          break;
+        case 1:
+          args = end - sizeof(header) - kArgBytes;
+          adj[LoadIndex(args)] += LoadPartial(args) * g;
+          g = at[-1];
+          lowest_op = at;
+          break;
+        case 2: {
+          args = end - sizeof(header) - 2 * kArgBytes;
+          const char* a1 = args + kArgBytes;
+          adj[LoadIndex(args)] += LoadPartial(args) * g;
+          adj[LoadIndex(a1)] += LoadPartial(a1) * g;
+          g = at[-1];
+          lowest_op = at;
+          break;
+        }
+        case 3: {
+          args = end - sizeof(header) - 3 * kArgBytes;
+          const char* a1 = args + kArgBytes;
+          const char* a2 = args + 2 * kArgBytes;
+          adj[LoadIndex(args)] += LoadPartial(args) * g;
+          adj[LoadIndex(a1)] += LoadPartial(a1) * g;
+          adj[LoadIndex(a2)] += LoadPartial(a2) * g;
+          g = at[-1];
+          lowest_op = at;
+          break;
+        }
+        case 4 | 1:  // the chain input alone
+          args = end - sizeof(header) - kArgBytes;
+          g = ChainAdjoint(LoadPartial(args), g, at[-1]);
+          lowest_op = at;
+          break;
+        case 4 | 2: {
+          args = end - sizeof(header) - 2 * kArgBytes;
+          const char* a1 = args + kArgBytes;
+          adj[LoadIndex(a1)] += LoadPartial(a1) * g;
+          g = ChainAdjoint(LoadPartial(args), g, at[-1]);
+          lowest_op = at;
+          break;
+        }
+        case 4 | 3: {
+          args = end - sizeof(header) - 3 * kArgBytes;
+          const char* a1 = args + kArgBytes;
+          const char* a2 = args + 2 * kArgBytes;
+          adj[LoadIndex(a1)] += LoadPartial(a1) * g;
+          adj[LoadIndex(a2)] += LoadPartial(a2) * g;
+          g = ChainAdjoint(LoadPartial(args), g, at[-1]);
+          lowest_op = at;
+          break;
+        }
+        default: {
+          const uint32_t n = header & kArgCountMask;
+          args = end - sizeof(header) - n * kArgBytes;
+          if (header & kOpaqueFlag) {
+            if (absl::Status s = RunOpaque(args, *this); !s.ok()) return s;
+          }
+          if (at == adj) {  // slot 0: done
+            if (lowest_op != nullptr) {
+              dirty_begin_ =
+                  std::min(dirty_begin_, static_cast<uint32_t>(lowest_op - adj));
+            }
+            return absl::OkStatus();
+          }
+          double next = at[-1];  // after the tensor op: it may feed a scalar slot
+          uint32_t k = 0;
+          if (header & kChainFlag) {
+            next = ChainAdjoint(LoadPartial(args), g, next);
+            k = 1;
+          } else if (header & kOpaqueFlag) {
+            k = n;
+          }
+          for (; k < n; ++k) {
+            const char* arg = args + k * kArgBytes;
+            adj[LoadIndex(arg)] += LoadPartial(arg) * g;
+          }
+          if (n != 0 && !(header & kOpaqueFlag)) lowest_op = at;
+          g = next;
+        }
       }
-      break;
     }
-    double next = adj[o - 1];
-    uint32_t k = 0;
-    if (header & kChainFlag) {
-      next = MulAdd(LoadPartial(args), g, next);
-      k = 1;
-    } else if (ABSL_PREDICT_FALSE(header & kOpaqueFlag)) {
-      if (absl::Status s = RunOpaque(args, *this); !s.ok()) return s;
-      next = adj[o - 1];  // a tensor op may feed a scalar slot
-      k = n;
-    }
-    for (; k < n; ++k) {
-      const char* arg = args + k * kArgBytes;
-      adj[LoadIndex(arg)] += LoadPartial(arg) * g;
-    }
-    if (n != 0 && !(header & kOpaqueFlag)) lowest_op = o;
     end = args;
     while (end == begin) {
       block = block->prev;
       end = block->end;
       begin = block->begin();
     }
-    --o;
-    g = next;
+    --at;
   }
-  dirty_begin_ = std::min(dirty_begin_, lowest_op);
-  return absl::OkStatus();
 }
 
 // Note [Dirty adjoints]: SweepFast propagates every record's adjoint, which is

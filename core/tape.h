@@ -184,6 +184,8 @@ class Tape {
   // Fusing stops growing a record at this many inputs (keeps fusion O(1)).
   static constexpr uint32_t kMaxFusedArgs = 32;
   static constexpr size_t kBinaryRecordBytes = 2 * kArgBytes + sizeof(uint32_t);
+  // Every slot's record has at least its header.
+  static constexpr size_t kMinRecordBytes = sizeof(uint32_t);
 
   bool IsLive(const Value& v) const {
     return v.tape_ == this && v.index_ < size_ &&
@@ -299,36 +301,36 @@ class Tape {
   }
   Value FuseBinarySlow(Value&& t, double y, double dy_dt, uint32_t b, double dy_db);
 
-  // y with inputs arg(0..n-1), each an (index, partial) pair of live slots; one
-  // record. Inputs equal to the previous slot are merged into its chain input.
-  template <class ArgAt>
-  Value EmitGathered(double y, size_t n, const ArgAt& arg) {
+  // y with the inputs that for_each_input(add) passes to add(index, partial), at
+  // most `max_inputs` of them, all live slots; one record. Inputs equal to the
+  // previous slot are merged into its chain input. One pass: inputs are written
+  // as they come, skipping the chain input, which then takes the first place
+  // (whose input moves to the end).
+  template <class ForEachInput>
+  Value EmitGathered(double y, size_t max_inputs, const ForEachInput& for_each_input) {
     if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
-    const size_t bytes = n * kArgBytes + sizeof(uint32_t);
+    const size_t bytes = max_inputs * kArgBytes + sizeof(uint32_t);
     if (ABSL_PREDICT_FALSE(!HasRoom(bytes) && !MakeRoom(bytes))) return Poisoned();
     const uint32_t prev = size_ - 1;
     double chain_partial = 0.0;
     bool has_chain = false;
-    for (size_t k = 0; k < n; ++k) {
-      const auto [index, partial] = arg(k);
-      if (index == prev) {
+    char* const first = record_end_;
+    char* p = first;
+    for_each_input([&](uint32_t index, double partial) ABSL_ATTRIBUTE_ALWAYS_INLINE {
+      if (ABSL_PREDICT_FALSE(index == prev)) {
         chain_partial += partial;
         has_chain = true;
-      }
-    }
-    char* p = record_end_;
-    if (has_chain) {
-      StoreArg(p, prev, chain_partial);
-      p += kArgBytes;
-    }
-    for (size_t k = 0; k < n; ++k) {
-      const auto [index, partial] = arg(k);
-      if (index != prev) {
+      } else {
         StoreArg(p, index, partial);
         p += kArgBytes;
       }
+    });
+    if (has_chain) {
+      if (p != first) std::memcpy(p, first, kArgBytes);
+      StoreArg(first, prev, chain_partial);
+      p += kArgBytes;
     }
-    const uint32_t count = static_cast<uint32_t>((p - record_end_) / kArgBytes);
+    const uint32_t count = static_cast<uint32_t>((p - first) / kArgBytes);
     const uint32_t header = count | (has_chain ? kChainFlag : 0u);
     std::memcpy(p, &header, sizeof(header));
     record_end_ = p + sizeof(header);
@@ -379,10 +381,11 @@ class Tape {
 
  private:
   size_t RecordRoom() const { return static_cast<size_t>(record_limit_ - record_end_); }
-  // True if one more slot and `record_bytes` of record fit without MakeRoom.
-  bool HasRoom(size_t record_bytes) const {
-    return size_ < capacity_ && RecordRoom() >= record_bytes;
-  }
+  // True if one more slot and `record_bytes` (>= kMinRecordBytes) of record fit
+  // without MakeRoom (Note [One room check] in tape.cc).
+  bool HasRoom(size_t record_bytes) const { return RecordRoom() >= record_bytes; }
+  // Sets record_limit_ from the open block and the free slots.
+  void LimitRecords();
 
   // Ends a fold into temporary `t`: its slot now holds y, a new value (so its grad
   // starts at 0, whatever the temporary's was), and `t` is consumed.
@@ -401,8 +404,8 @@ class Tape {
     std::memcpy(arg + sizeof(uint32_t), &partial, sizeof(partial));
   }
 
-  // Grows the slot arrays or starts a new record block so that one more slot and
-  // `record_bytes` fit. On failure records the error and returns false.
+  // Grows the slot arrays or starts a new record block so that HasRoom(record_bytes)
+  // holds. On failure records the error and returns false.
   bool MakeRoom(size_t record_bytes);
   Value Poisoned() { return Value(this, Value::kPoisoned, 0); }
   // Records `error` as the sticky error (if it is the first) and returns a poisoned
@@ -433,7 +436,8 @@ class Tape {
   uint32_t generation_ = 1;  // < 2^31 (Value::kGenerationMask)
   uint64_t reset_epoch_ = 0;
 
-  // Record stream: the open block and the free space in it.
+  // Record stream: the open block and the free space in it, capped by the free
+  // slots (Note [One room check]).
   Block* block_ = nullptr;
   char* record_end_ = nullptr;
   char* record_limit_ = nullptr;

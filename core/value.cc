@@ -128,8 +128,8 @@ Value ScalarOpsAccess::Sum(absl::Span<const Value> values) {
     if (t == nullptr || !t->IsLive(v)) return Failed("sum", values[0], &v);
     y += t->value_[v.index_];
   }
-  return t->EmitGathered(y, values.size(), [&](size_t k) {
-    return std::pair<uint32_t, double>(values[k].index_, 1.0);
+  return t->EmitGathered(y, values.size(), [&](auto add) {
+    for (const Value& v : values) add(v.index_, 1.0);
   });
 }
 
@@ -141,17 +141,22 @@ Value ScalarOpsAccess::Dot(absl::Span<const Value> a, absl::Span<const Value> b)
         "dot: operands must be equally long and not empty (got %d and %d values)",
         a.size(), b.size())));
   }
+  if (t == nullptr) return Failed("dot", a[0], &b[0]);
+  const double* const value = t->value_;
   double y = 0.0;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (t == nullptr || !t->IsLive(a[i]) || !t->IsLive(b[i]))
+    if (ABSL_PREDICT_FALSE(!t->IsLive(a[i]) || !t->IsLive(b[i]))) {
       return Failed("dot", a[i], &b[i]);
-    y += t->value_[a[i].index_] * t->value_[b[i].index_];
+    }
+    y += value[a[i].index_] * value[b[i].index_];
   }
-  return t->EmitGathered(y, 2 * a.size(), [&](size_t k) {
-    const size_t i = k >> 1;
-    return (k & 1) == 0
-               ? std::pair<uint32_t, double>(a[i].index_, t->value_[b[i].index_])
-               : std::pair<uint32_t, double>(b[i].index_, t->value_[a[i].index_]);
+  return t->EmitGathered(y, 2 * a.size(), [&](auto add) {
+    const double* const value = t->value_;  // after EmitGathered made room
+    for (size_t i = 0; i < a.size(); ++i) {
+      const uint32_t ia = a[i].index_, ib = b[i].index_;
+      add(ia, value[ib]);
+      add(ib, value[ia]);
+    }
   });
 }
 

@@ -94,6 +94,34 @@ INSTANTIATE_TEST_SUITE_P(
         {"dot_neuron",
          [](V x) { return relu(Dot(x.subspan(0, 2), x.subspan(2, 2)) + x[4]); },
          {1, -2, 3, 0.5, 0.25}, 2.25},
+        {"dot_previous_slot_inside_and_twice",  // t is the chain input, met 3 times
+         [](V x) {
+           const Value t = x[0] * x[1];
+           const std::vector<Value> a = {x[2], t, t}, b = {t, x[3], x[0]};
+           return Dot(a, b);
+         },
+         {0.5, 2.0, -1.5, 3.0}, -1.5 + 3.0 + 0.5},
+        // One record of every shape the sweep has a case for (Note [Sweep cases]),
+        // with and without the chain input, and the general loop's.
+        {"every_record_shape",
+         [](V x) {
+           const Value n1 = x[0].tanh();                 // 1 input, x[4] precedes it
+           const Value n2 = x[1] * x[2];                 // 2 inputs, no chain
+           const Value n3 = x[0] * x[3] + x[1];          // 3 inputs, no chain
+           const Value c1 = n3.exp();                    // chain alone
+           const Value c2 = x[2] * c1;                   // chain + 1
+           const Value c3 = c2 * x[3] + x[0];            // chain + 2
+           const Value leaf = x[0].tape()->Leaf(0.25);   // a leaf among ops
+           const Value c4 = leaf * n1 + n2 * x[4] + c3;  // chain + 3: the general loop
+           return Sum({c4, n1, n2, c3, x[4]});
+         },
+         {0.3, -0.7, 1.1, 0.4, 0.9},
+         [] {
+           const double n1 = std::tanh(0.3), n2 = -0.7 * 1.1, n3 = 0.3 * 0.4 - 0.7;
+           const double c3 = 1.1 * std::exp(n3) * 0.4 + 0.3;
+           const double c4 = 0.25 * n1 + n2 * 0.9 + c3;
+           return c4 + n1 + n2 + c3 + 0.9;
+         }()},
     }),
     [](const ::testing::TestParamInfo<OpCase>& info) { return info.param.name; });
 
