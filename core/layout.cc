@@ -6,16 +6,6 @@
 
 namespace tapegrad {
 
-bool Layout::IsContiguous() const {
-  int64_t expected = 1;
-  for (int i = rank - 1; i >= 0; --i) {
-    if (sizes[i] == 1) continue;
-    if (strides[i] != expected) return false;
-    expected *= sizes[i];
-  }
-  return true;
-}
-
 void Layout::Extent(int64_t* lowest, int64_t* end) const {
   int64_t lo = offset, hi = offset;
   for (int i = 0; i < rank; ++i) {

@@ -54,8 +54,17 @@ struct Layout {
     for (int i = 0; i < rank; ++i) n *= sizes[i];
     return n;
   }
-  // Row-major with no gaps (size-1 dimensions may have any stride).
-  bool IsContiguous() const;
+  // Row-major with no gaps (size-1 dimensions may have any stride). Inline: every
+  // kernel asks, for every operand.
+  bool IsContiguous() const {
+    int64_t expected = 1;
+    for (int i = rank - 1; i >= 0; --i) {
+      if (sizes[i] == 1) continue;
+      if (strides[i] != expected) return false;
+      expected *= sizes[i];
+    }
+    return true;
+  }
   // The smallest and one-past-largest element offsets the view touches.
   void Extent(int64_t* lowest, int64_t* end) const;
 

@@ -72,6 +72,7 @@ absl::Status Place(const char* op, absl::Span<const Tensor* const> operands,
 }
 
 absl::Status SameDTypeAndDevice(const char* op, absl::Span<const TensorImpl* const> ops) {
+  if (ABSL_PREDICT_TRUE(AllSameDTypeAndDevice(ops))) return absl::OkStatus();
   for (const TensorImpl* t : ops) {
     if (t->device != ops[0]->device) {
       return OpError(op, ops,

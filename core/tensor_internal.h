@@ -87,6 +87,13 @@ absl::Status OpError(const char* op, absl::Span<const TensorImpl* const> operand
                      const std::string& what);
 // Checks that all operands share dtype and device.
 absl::Status SameDTypeAndDevice(const char* op, absl::Span<const TensorImpl* const> ops);
+// The check of SameDTypeAndDevice without the message, for the per-op fast path.
+inline bool AllSameDTypeAndDevice(absl::Span<const TensorImpl* const> ops) {
+  for (const TensorImpl* t : ops) {
+    if (t->device != ops[0]->device || t->dtype != ops[0]->dtype) return false;
+  }
+  return true;
+}
 
 // Step 2. Contiguous, uninitialised.
 absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,

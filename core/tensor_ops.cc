@@ -30,8 +30,11 @@ bool Prepare(const char* op, std::initializer_list<const Tensor*> operands, Tape
     size_t n = 0;
     for (const Tensor* t : operands) impls[n++] = t->impl();
     const absl::Span<const TensorImpl* const> checked(impls, n);
+    if (ABSL_PREDICT_TRUE(internal::AllSameDTypeAndDevice(checked) &&
+                          IsFloating(impls[0]->dtype))) {
+      return true;
+    }
     s = internal::SameDTypeAndDevice(op, checked);
-    if (ABSL_PREDICT_TRUE(s.ok() && IsFloating(impls[0]->dtype))) return true;
     if (s.ok()) s = OpError(op, checked, "needs f32 or f64 operands");
   }
   Tape* any = nullptr;
