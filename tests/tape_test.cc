@@ -222,6 +222,28 @@ TEST(Tape, RecordsSpanManyBlocks) {
   EXPECT_GT(tape.Stats().arena.chunk_count, 1u);
 }
 
+// Leaves have 4-byte records, so a record block outlasts several growths of the
+// slot arrays: the one room check must still notice that slots ran out
+// (Note [One room check]), also across a rewind that frees slots.
+TEST(Tape, SlotsGrowUnderSmallRecords) {
+  Tape tape;
+  std::vector<Value> leaves;
+  for (int i = 0; i < 50000; ++i) leaves.push_back(tape.Leaf(0.5 + i));
+  const TapeMark mark = tape.Mark();
+  for (int round = 0; round < 2; ++round) {
+    std::vector<Value> more;
+    for (int i = 0; i < 30000; ++i) more.push_back(tape.Leaf(i));
+    Value s = Sum(leaves) + Sum(more);
+    ASSERT_TRUE(s.Backward().ok()) << tape.status();
+    EXPECT_EQ(s.data(), 50000 * 0.5 + 49999.0 * 50000 / 2 + 29999.0 * 30000 / 2);
+    EXPECT_EQ(leaves[49999].grad(), 1.0);
+    EXPECT_EQ(more[29999].grad(), 1.0);
+    EXPECT_EQ(tape.size(), 80002u + 1u);
+    tape.ZeroGrad();
+    ASSERT_TRUE(tape.Rewind(mark).ok());
+  }
+}
+
 TEST(Tape, SteadyStateReusesMemory) {
   Tape tape;
   std::vector<Value> params;
