@@ -564,40 +564,25 @@ absl::Status Tape::SweepFast(uint32_t root) {
     } else {
       // Slot 0 (at == adj) has no scalar inputs, as nothing precedes it.
       const bool simple = (header & ~(kChainFlag | 3u)) == 0 && at != adj;
+      args = end - sizeof(header) - (header & 3u) * kArgBytes;  // if simple
       switch (simple ? (header & 3u) | (header >> 29) : 8u) {
-        case 0:  // a leaf or constant
-          args = end - sizeof(header);
-          g = at[-1];
-          break;
-        case 1:
-          args = end - sizeof(header) - kArgBytes;
-          add(args);
-          g = at[-1];
-          lowest_op = at;
-          break;
-        case 2:
-          args = end - sizeof(header) - 2 * kArgBytes;
-          add(args);
-          add(args + kArgBytes);
-          g = at[-1];
-          lowest_op = at;
-          break;
         case 3:
-          args = end - sizeof(header) - 3 * kArgBytes;
-          add(args);
-          add(args + kArgBytes);
           add(args + 2 * kArgBytes);
+          [[fallthrough]];
+        case 2:
+          add(args + kArgBytes);
+          [[fallthrough]];
+        case 1:
+          add(args);
+          lowest_op = at;
+          [[fallthrough]];
+        case 0:  // no inputs: a leaf or constant
           g = at[-1];
-          lowest_op = at;
-          break;
-        case 4 | 1:  // the chain input alone
-          args = end - sizeof(header) - kArgBytes;
-          g = ChainAdjoint(LoadPartial(args), g, at[-1]);
-          lowest_op = at;
           break;
         case 4 | 2:
-          args = end - sizeof(header) - 2 * kArgBytes;
           add(args + kArgBytes);
+          [[fallthrough]];
+        case 4 | 1:
           g = ChainAdjoint(LoadPartial(args), g, at[-1]);
           lowest_op = at;
           break;

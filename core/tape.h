@@ -32,6 +32,8 @@
 // to 1 and adds into every other grad; grads accumulate over calls until ZeroGrad or
 // set_grad(0). A second Backward without zeroing propagates each node's
 // accumulated grad again, exactly as micrograd's does (Note [Dirty adjoints]).
+// One difference in print only: a zero grad may be -0.0 where micrograd's is 0.0
+// (as in PyTorch, which assigns a first gradient instead of adding it to +0).
 //
 // Thread safety: a Tape is used by one thread at a time. Different tapes share
 // nothing, so any number of threads can record and sweep their own tapes at once.
