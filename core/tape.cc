@@ -175,14 +175,9 @@ absl::Status Tape::Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep
     Block* b = block_;
     const char* p = record_end_;
     for (uint32_t k = moved; k-- > 0;) {
-      while (p == b->begin()) {
-        b = b->prev;
-        p = b->end;
-      }
-      uint32_t header;
-      std::memcpy(&header, p - sizeof(header), sizeof(header));
+      const char* args;
+      const uint32_t header = ReadRecord(&b, &p, &args);
       const uint32_t n = header & kArgCountMask;
-      const char* args = p - sizeof(header) - n * kArgBytes;
       if (header & kOpaqueFlag) {
         return absl::FailedPreconditionError(absl::StrFormat(
             "Tape::Compact: Value #%d is a tensor record, which cannot move", from + k));
@@ -481,14 +476,9 @@ absl::Status Tape::ForEachInput(
   const char* end;
   FindRecordEnd(last, &block, &end);
   for (uint32_t o = last;; --o) {
-    while (end == block->begin()) {
-      block = block->prev;
-      end = block->end;
-    }
-    uint32_t header;
-    std::memcpy(&header, end - sizeof(header), sizeof(header));
+    const char* args;
+    const uint32_t header = ReadRecord(&block, &end, &args);
     const uint32_t n = header & kArgCountMask;
-    const char* args = end - sizeof(header) - n * kArgBytes;
     if (!(header & kOpaqueFlag)) {
       for (uint32_t k = 0; k < n; ++k) {
         visit(o, LoadIndex(args + k * kArgBytes), LoadPartial(args + k * kArgBytes));
@@ -500,22 +490,30 @@ absl::Status Tape::ForEachInput(
   return absl::OkStatus();
 }
 
+void Tape::SkipEmptyBlocks(Block** block, const char** end) {
+  while (*end == (*block)->begin()) {
+    *block = (*block)->prev;
+    *end = (*block)->end;
+  }
+}
+
+uint32_t Tape::ReadRecord(Block** block, const char** end, const char** args) {
+  SkipEmptyBlocks(block, end);
+  uint32_t header;
+  std::memcpy(&header, *end - sizeof(header), sizeof(header));
+  *args = *end - sizeof(header) - (header & kArgCountMask) * kArgBytes;
+  return header;
+}
+
 void Tape::FindRecordEnd(uint32_t o, Block** block, const char** end) const {
   Block* b = block_;
   const char* p = record_end_;
   for (uint32_t slot = size_ - 1; slot > o; --slot) {
-    while (p == b->begin()) {
-      b = b->prev;
-      p = b->end;
-    }
-    uint32_t header;
-    std::memcpy(&header, p - sizeof(header), sizeof(header));
-    p -= sizeof(header) + (header & kArgCountMask) * kArgBytes;
+    const char* args;
+    ReadRecord(&b, &p, &args);
+    p = args;
   }
-  while (p == b->begin()) {
-    b = b->prev;
-    p = b->end;
-  }
+  SkipEmptyBlocks(&b, &p);
   *block = b;
   *end = p;
 }
@@ -638,14 +636,9 @@ absl::Status Tape::SweepExact(uint32_t root) {
   reached_[root] = 1;
   uint32_t lowest_op = kNone;
   for (uint32_t o = root;; --o) {
-    while (end == block->begin()) {
-      block = block->prev;
-      end = block->end;
-    }
-    uint32_t header;
-    std::memcpy(&header, end - sizeof(header), sizeof(header));
+    const char* args;
+    const uint32_t header = ReadRecord(&block, &end, &args);
     const uint32_t n = header & kArgCountMask;
-    const char* args = end - sizeof(header) - n * kArgBytes;
     if (ABSL_PREDICT_FALSE(header & kOpaqueFlag)) {
       if (absl::Status s = RunOpaque(args, *this); !s.ok()) return s;
     } else if (reached_[o] && n != 0) {

@@ -424,6 +424,13 @@ class Tape {
   static absl::Status RunOpaque(const char* arg, Tape& tape);
   // Walks back from the tail to the end of slot `o`'s record.
   void FindRecordEnd(uint32_t o, Block** block, const char** end) const;
+  // Moves (*block, *end) back over blocks that have no records before *end.
+  static void SkipEmptyBlocks(Block** block, const char** end);
+  // The record that ends at *end, after SkipEmptyBlocks: returns its header and
+  // sets *args to where its inputs begin, which is where the record before it
+  // ends. The walks back over the tape (all but SweepFast's, which is tuned on
+  // its own) go through here.
+  static uint32_t ReadRecord(Block** block, const char** end, const char** args);
   void StartBlock(size_t min_bytes, bool* ok);
 
   TapeOptions options_;
