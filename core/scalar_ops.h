@@ -50,38 +50,48 @@ struct Local {
   double y, da, db;
 };
 
+// What a rule says of its partials whatever the operands: kDaIsOne, kDbIsOne if
+// that partial is always +1 (Note [Shapes by rule] in core/tape_record.h).
+struct RuleDefaults {
+  static constexpr bool kDaIsOne = false;
+  static constexpr bool kDbIsOne = false;
+};
+
 // ---- The rules: one per op. ----
-struct AddRule {
+struct AddRule : RuleDefaults {
   static constexpr const char* kName = "add";
+  static constexpr bool kDaIsOne = true;
+  static constexpr bool kDbIsOne = true;
   static Local Eval(double a, double b) { return {a + b, 1.0, 1.0}; }
 };
-struct SubRule {
+struct SubRule : RuleDefaults {
   static constexpr const char* kName = "sub";
+  static constexpr bool kDaIsOne = true;
   static Local Eval(double a, double b) { return {a - b, 1.0, -1.0}; }
 };
-struct MulRule {
+struct MulRule : RuleDefaults {
   static constexpr const char* kName = "mul";
   static Local Eval(double a, double b) { return {a * b, b, a}; }
 };
-struct DivRule {  // micrograd: a * b**-1
+struct DivRule : RuleDefaults {  // micrograd: a * b**-1
   static constexpr const char* kName = "div";
   static Local Eval(double a, double b) {
     const double inv = 1.0 / b;
     return {a * inv, inv, -inv * inv * a};
   }
 };
-struct NegRule {
+struct NegRule : RuleDefaults {
   static constexpr const char* kName = "neg";
   static Local Eval(double a) { return {-a, -1.0, 0.0}; }
 };
-struct ReluRule {
+struct ReluRule : RuleDefaults {
   static constexpr const char* kName = "relu";
   static Local Eval(double a) {
     const double y = a < 0 ? 0.0 : a;
     return {y, y > 0 ? 1.0 : 0.0, 0.0};
   }
 };
-struct TanhRule {
+struct TanhRule : RuleDefaults {
   static constexpr const char* kName = "tanh";
   static Local Eval(double a) {
     const double t = Tanh(a);
@@ -97,18 +107,18 @@ struct TanhRule {
     return std::copysign(t, a);
   }
 };
-struct ExpRule {
+struct ExpRule : RuleDefaults {
   static constexpr const char* kName = "exp";
   static Local Eval(double a) {
     const double e = std::exp(a);
     return {e, e, 0.0};
   }
 };
-struct LogRule {
+struct LogRule : RuleDefaults {
   static constexpr const char* kName = "log";
   static Local Eval(double a) { return {std::log(a), 1.0 / a, 0.0}; }
 };
-struct SigmoidRule {
+struct SigmoidRule : RuleDefaults {
   static constexpr const char* kName = "sigmoid";
   static Local Eval(double a) {
     // exp of a non-positive number only: no overflow for large |a|.
@@ -117,7 +127,7 @@ struct SigmoidRule {
     return {s, s * (1.0 - s), 0.0};
   }
 };
-struct PowRule {  // exponent is a number, as in micrograd
+struct PowRule : RuleDefaults {  // exponent is a number, as in micrograd
   static constexpr const char* kName = "pow";
   double exponent;
   Local Eval(double a) const {
@@ -140,24 +150,31 @@ struct ScalarOpsAccess {
       }
       const internal::Local l = Rule::Eval(t->value_[a.index_], t->value_[b.index_]);
       if constexpr (kIsTemporary<A>) {
-        if (t->CanFuse(a)) return t->FuseBinary(std::move(a), l.y, l.da, b.index_, l.db);
+        if (t->CanFuse(a)) {
+          return t->FuseBinary(std::move(a), l.y, l.da, b.index_, l.db, Rule::kDaIsOne,
+                               Rule::kDbIsOne);
+        }
       }
       if constexpr (kIsTemporary<B>) {
-        if (t->CanFuse(b)) return t->FuseBinary(std::move(b), l.y, l.db, a.index_, l.da);
+        if (t->CanFuse(b)) {
+          return t->FuseBinary(std::move(b), l.y, l.db, a.index_, l.da, Rule::kDbIsOne,
+                               Rule::kDaIsOne);
+        }
       }
-      return t->EmitBinary(l.y, a.index_, l.da, b.index_, l.db);
+      return t->EmitBinary(l.y, a.index_, l.da, b.index_, l.db, Rule::kDaIsOne,
+                           Rule::kDbIsOne);
     } else if constexpr (kIsValue<A>) {
       Tape* const t = a.tape_;
       if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a)))
         return Failed(Rule::kName, a, nullptr);
       const internal::Local l = Rule::Eval(t->value_[a.index_], static_cast<double>(b));
-      return Unary1<A>(t, std::forward<A>(a), l.y, l.da);
+      return Unary1<A>(t, std::forward<A>(a), l.y, l.da, Rule::kDaIsOne);
     } else {
       Tape* const t = b.tape_;
       if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(b)))
         return Failed(Rule::kName, b, nullptr);
       const internal::Local l = Rule::Eval(static_cast<double>(a), t->value_[b.index_]);
-      return Unary1<B>(t, std::forward<B>(b), l.y, l.db);
+      return Unary1<B>(t, std::forward<B>(b), l.y, l.db, Rule::kDbIsOne);
     }
   }
 
@@ -167,7 +184,7 @@ struct ScalarOpsAccess {
     if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a)))
       return Failed(Rule::kName, a, nullptr);
     const internal::Local l = rule.Eval(t->value_[a.index_]);
-    return Unary1<A>(t, std::forward<A>(a), l.y, l.da);
+    return Unary1<A>(t, std::forward<A>(a), l.y, l.da, Rule::kDaIsOne);
   }
 
   // sum_i values[i], one record.
@@ -177,12 +194,12 @@ struct ScalarOpsAccess {
 
  private:
   template <class A>
-  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Unary1(Tape* t, A&& a, double y,
-                                                   double dy_da) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Unary1(Tape* t, A&& a, double y, double dy_da,
+                                                   bool one) {
     if constexpr (internal::kIsTemporary<A>) {
-      if (t->CanFuse(a)) return t->FuseUnary(std::move(a), y, dy_da);
+      if (t->CanFuse(a)) return t->FuseUnary(std::move(a), y, dy_da, one);
     }
-    return t->EmitUnary(y, a.index_, dy_da);
+    return t->EmitUnary(y, a.index_, dy_da, one);
   }
   // Records why an op failed (on the operands' tape, when there is one) and
   // returns a poisoned or empty Value. Defined in value.cc.
@@ -225,7 +242,7 @@ TG_INTERNAL_SCALAR_UNARY(sigmoid, SigmoidRule)
 // a ** exponent.
 template <class A, internal::EnableIfValue<A> = 0>
 Value pow(A&& a, double exponent) {
-  return ScalarOpsAccess::Unary(std::forward<A>(a), internal::PowRule{exponent});
+  return ScalarOpsAccess::Unary(std::forward<A>(a), internal::PowRule{{}, exponent});
 }
 
 namespace internal {

@@ -21,17 +21,13 @@ constexpr size_t kBlockBytes = size_t{256} << 10;
 constexpr uint32_t kMaxSlots = 0xfffffff0u;
 constexpr size_t kSlotBytes = sizeof(double) * 2 + sizeof(uint32_t);
 
-inline uint32_t LoadIndex(const char* arg) {
-  uint32_t index;
-  std::memcpy(&index, arg, sizeof(index));
-  return index;
-}
-
-inline double LoadPartial(const char* arg) {
-  double partial;
-  std::memcpy(&partial, arg + sizeof(uint32_t), sizeof(partial));
-  return partial;
-}
+using internal::record::kArgBytes;
+using internal::record::kChainFlag;
+using internal::record::kOpaqueFlag;
+using internal::record::kUnitFlag;
+using internal::record::LoadDouble;
+using internal::record::LoadIndex;
+using internal::record::LoadPartial;
 
 inline double MulAdd(double a, double b, double c) {
 #ifdef __FMA__
@@ -177,19 +173,19 @@ absl::Status Tape::Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep
     for (uint32_t k = moved; k-- > 0;) {
       const char* args;
       const uint32_t header = ReadRecord(&b, &p, &args);
-      const uint32_t n = header & kArgCountMask;
       if (header & kOpaqueFlag) {
         return absl::FailedPreconditionError(absl::StrFormat(
             "Tape::Compact: Value #%d is a tensor record, which cannot move", from + k));
       }
-      for (uint32_t a = 0; a < n; ++a) {
-        const uint32_t in = LoadIndex(args + a * kArgBytes);
-        if (in >= to && in < from) {
-          return absl::FailedPreconditionError(absl::StrFormat(
-              "Tape::Compact: Value #%d reads Value #%d, inside the range [%d, %d) to "
-              "drop",
-              from + k, in, to, from));
-        }
+      uint32_t dropped = kNone;  // an input inside the gap, if any
+      internal::record::ForEachInput(from + k, header, args, [&](uint32_t in, double) {
+        if (in >= to && in < from) dropped = in;
+      });
+      if (dropped != kNone) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "Tape::Compact: Value #%d reads Value #%d, inside the range [%d, %d) to "
+            "drop",
+            from + k, dropped, to, from));
       }
       compact_sizes_[k] = static_cast<uint32_t>(p - args);
       compact_bytes_.insert(compact_bytes_.end(), args, p);
@@ -208,40 +204,19 @@ absl::Status Tape::Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep
     const uint32_t bytes = compact_sizes_[k];
     const char* record = scratch_end - bytes;  // scratch holds the last record first
     scratch_end = record;
-    if (!HasRoom(bytes + kArgBytes) && !MakeRoom(bytes + kArgBytes)) return error_;
     const uint32_t o = size_;
-    uint32_t header;
-    std::memcpy(&header, record + bytes - sizeof(header), sizeof(header));
-    const uint32_t n = header & kArgCountMask;
+    const uint32_t header = internal::record::LoadHeader(record + bytes);
+    const uint32_t n = internal::record::Count(header);
     // Inputs lower by the shift; one below the gap that is now o - 1 becomes the
-    // chain input, first and merged, as the sweep requires.
-    char* p = record_end_ + kArgBytes;  // the chain input's place, if one appears
-    double chain_partial = 0.0;
-    bool has_chain = false;
-    for (uint32_t a = 0; a < n; ++a) {
-      const char* arg = record + a * kArgBytes;
-      uint32_t in = LoadIndex(arg);
-      if (in >= from) in -= shift;
-      if (in + 1 == o) {
-        chain_partial += LoadPartial(arg);
-        has_chain = true;
-      } else {
-        StoreArg(p, in, LoadPartial(arg));
-        p += kArgBytes;
-      }
-    }
-    char* args = record_end_ + kArgBytes;
-    if (has_chain) {
-      args = record_end_;
-      StoreArg(args, o - 1, chain_partial);
-      header |= kChainFlag;
-    } else {
-      header &= ~kChainFlag;
-    }
-    header = (header & ~kArgCountMask) | static_cast<uint32_t>((p - args) / kArgBytes);
-    std::memcpy(p, &header, sizeof(header));
-    if (args != record_end_) std::memmove(record_end_, args, p + sizeof(header) - args);
-    record_end_ += p + sizeof(header) - args;
+    // chain input, as the sweep requires.
+    compact_inputs_.clear();
+    internal::record::ForEachInput(o + shift, header, record, [&](uint32_t in, double d) {
+      compact_inputs_.push_back({in >= from ? in - shift : in, d});
+    });
+    const size_t room = n * kArgBytes + internal::record::kHeaderBytes;
+    if (!HasRoom(room) && !MakeRoom(room)) return error_;
+    record_end_ = internal::record::Write(record_end_, o, compact_inputs_.data(), n,
+                                          /*keep_unit=*/true);
     ++size_;
     value_[o] = value_[o + shift];
     adj_[o] = adj_[o + shift];
@@ -295,13 +270,13 @@ bool Tape::EmitOpaque(OpaqueRecord* record, SlotRef* slot) {
     return true;
   }
   if (!HasRoom(kArgBytes + 4) && !MakeRoom(kArgBytes + 4)) return false;
+  // The pointer takes the place of a full input's partial.
   char* p = record_end_;
   const uint32_t unused_index = 0;
   std::memcpy(p, &unused_index, sizeof(unused_index));
   std::memcpy(p + sizeof(unused_index), &record, sizeof(record));
-  const uint32_t header = 1u | kOpaqueFlag;
-  std::memcpy(p + kArgBytes, &header, sizeof(header));
-  record_end_ = p + kArgBytes + sizeof(header);
+  internal::record::StoreHeader(p + kArgBytes, 1u | kOpaqueFlag);
+  record_end_ = p + kArgBytes + internal::record::kHeaderBytes;
   const Value v = NewSlot(0.0);
   *slot = SlotRef{v.index_, v.generation()};
   return true;
@@ -322,6 +297,10 @@ TapeStats Tape::Stats() const {
   TapeStats stats;
   stats.values = size_;
   stats.slot_bytes = size_t{capacity_} * kSlotBytes;
+  for (Block* b = block_; b != nullptr; b = b->prev) {
+    const char* end = b == block_ ? record_end_ : b->end;
+    stats.record_bytes += static_cast<size_t>(end - b->begin());
+  }
   stats.arena = arena_.Stats();
   return stats;
 }
@@ -429,38 +408,26 @@ absl::Status Tape::Diagnose(const Value& v, const char* op) const {
 }
 
 Value Tape::FuseBinarySlow(Value&& t, double y, double dy_dt, uint32_t b, double dy_db) {
+  namespace rec = internal::record;
   const uint32_t o = t.index_;
-  uint32_t header;
-  std::memcpy(&header, record_end_ - sizeof(header), sizeof(header));
-  uint32_t n = header & kArgCountMask;
+  const uint32_t header = rec::LoadHeader(record_end_);
+  const uint32_t n = rec::Count(header);
   const bool is_self = b == o;
-  const bool is_chain = b + 1 == o;
-  const bool appends = !is_self && !(is_chain && (header & kChainFlag));
-  if (n >= kMaxFusedArgs || (appends && RecordRoom() < kArgBytes)) {
+  // Rewritten, the record grows by at most its unit input stored in full and b.
+  if (n >= kMaxFusedArgs || RecordRoom() < 2 * kArgBytes - rec::kUnitBytes) {
     return EmitBinary(y, o, dy_dt, b, dy_db);
   }
-  char* args = record_end_ - sizeof(header) - n * kArgBytes;
+  // Read the inputs, scaled, then write the record again where it began: b joins
+  // them (the chain input's partial if b is o - 1), or scales them if b is t.
+  rec::Input inputs[kMaxFusedArgs + 1];
+  size_t count = 0;
   const double scale = is_self ? dy_dt + dy_db : dy_dt;
-  if (scale != 1.0) {
-    for (uint32_t k = 0; k < n; ++k) ScaleArg(args + k * kArgBytes, scale);
-  }
-  if (!is_self) {
-    if (!appends) {
-      StoreArg(args, b, LoadPartial(args) + dy_db);  // merge into the chain input
-    } else if (is_chain) {
-      // The chain input goes first (Note [Chain adjoint]).
-      if (n > 0) std::memcpy(args + n * kArgBytes, args, kArgBytes);
-      StoreArg(args, b, dy_db);
-      header |= kChainFlag;
-      ++n;
-    } else {
-      StoreArg(args + n * kArgBytes, b, dy_db);
-      ++n;
-    }
-  }
-  header = (header & ~kArgCountMask) | n;
-  std::memcpy(args + n * kArgBytes, &header, sizeof(header));
-  record_end_ = args + n * kArgBytes + sizeof(header);
+  char* const begin = record_end_ - rec::Bytes(header);
+  rec::ForEachInput(o, header, begin, [&](uint32_t in, double partial) {
+    inputs[count++] = {in, partial * scale};
+  });
+  if (!is_self) inputs[count++] = {b, dy_db};
+  record_end_ = rec::Write(begin, o, inputs, count, /*keep_unit=*/false);
   return Refill(std::move(t), y);
 }
 
@@ -478,11 +445,9 @@ absl::Status Tape::ForEachInput(
   for (uint32_t o = last;; --o) {
     const char* args;
     const uint32_t header = ReadRecord(&block, &end, &args);
-    const uint32_t n = header & kArgCountMask;
     if (!(header & kOpaqueFlag)) {
-      for (uint32_t k = 0; k < n; ++k) {
-        visit(o, LoadIndex(args + k * kArgBytes), LoadPartial(args + k * kArgBytes));
-      }
+      internal::record::ForEachInput(
+          o, header, args, [&](uint32_t in, double partial) { visit(o, in, partial); });
     }
     end = args;
     if (o == first) break;
@@ -499,9 +464,8 @@ void Tape::SkipEmptyBlocks(Block** block, const char** end) {
 
 uint32_t Tape::ReadRecord(Block** block, const char** end, const char** args) {
   SkipEmptyBlocks(block, end);
-  uint32_t header;
-  std::memcpy(&header, *end - sizeof(header), sizeof(header));
-  *args = *end - sizeof(header) - (header & kArgCountMask) * kArgBytes;
+  const uint32_t header = internal::record::LoadHeader(*end);
+  *args = *end - internal::record::Bytes(header);
   return header;
 }
 
@@ -522,17 +486,59 @@ void Tape::FindRecordEnd(uint32_t o, Block** block, const char** end) const {
 // needed, and in chains (x = f(x) over and over) record o is its only consumer.
 // Keeping adj[o - 1] in a register across that step, instead of storing it through
 // memory and loading it back, removes a store-to-load round trip from the critical
-// path of every op; with fused multiply-add the chain costs one FMA latency per
-// record. To make this exact, a record lists its input o - 1 (if it has one) first
-// and only once, and says so with kChainFlag; every other input is added through
+// path of every op; the chain then costs one multiply per record (ChainAdjoint).
+// To make this exact, a record holds its input o - 1 (if it has one) only once, as
+// its chain input, and says so with kChainFlag; every other input is added through
 // memory as usual. Every slot has a record, so the next record is always o - 1's.
 // Note [Sweep cases]: the records scalar code makes most get straight-line code.
-// The shape of a running update, x = f(x, a, b) (the chain input and two more),
-// falls through with no jump at all; other records of up to three inputs, with
-// or without the chain input, are picked by a jump table on their header; the
-// rest (more inputs, tensor records, slot 0) take the general loop. A taken
-// branch per record is a measurable share of a sweep that costs ~6 cycles per
-// record, which is why the common shape avoids even the jump table.
+// The shape of a running update, x = f(x, a) + b (the chain input, one full input
+// and a unit input), is tested first and needs no jump; other records of up to
+// three inputs are picked by a jump table on their header, one case per shape
+// (SweepSimple); the rest (more inputs, tensor records, slot 0) take the general
+// loop. A taken branch per record is a measurable share of a sweep that costs ~5
+// cycles per record, which is why the common shape avoids even the jump table.
+namespace {
+
+// The jump table's key of a header with at most 3 inputs and no kOpaqueFlag:
+// count | unit << 2 | chain << 4.
+constexpr uint32_t SimpleKey(uint32_t header) {
+  return (header & 3u) | ((header >> 27) & 0x1cu);
+}
+constexpr uint32_t SimpleKey(uint32_t full, uint32_t unit, uint32_t chain) {
+  return (full + unit + chain) | unit << 2 | chain << 4;
+}
+static_assert(SimpleKey(kChainFlag | kUnitFlag | 3u) == SimpleKey(1, 1, 1));
+
+// Sweeps one record of kFull full inputs (then a unit input if kUnit, then the
+// chain input if kChain) that ends at `end`, slot o = at - adj, whose adjoint is
+// *g; leaves adj[o - 1] in *g. Returns where the record begins.
+template <uint32_t kFull, bool kUnit, bool kChain>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline const char* SweepSimple(const char* end, double* adj,
+                                                            const double* at, double* g) {
+  const char* const chain =
+      end - internal::record::kHeaderBytes - kChain * internal::record::kChainBytes;
+  const char* p = chain;
+  if constexpr (kUnit) {
+    p -= internal::record::kUnitBytes;
+    adj[LoadIndex(p)] += *g;
+  }
+  for (uint32_t k = 0; k < kFull; ++k) {
+    p -= kArgBytes;
+    adj[LoadIndex(p)] += LoadPartial(p) * *g;
+  }
+  // No input but the chain's is o - 1, so the adds above left adj[o - 1] alone.
+  double next;
+  if constexpr (kChain) {
+    next = ChainAdjoint(LoadDouble(chain), *g, at[-1]);
+  } else {
+    next = at[-1];
+  }
+  *g = next;
+  return p;
+}
+
+}  // namespace
+
 absl::Status Tape::SweepFast(uint32_t root) {
   Block* root_block;
   const char* root_end;
@@ -544,49 +550,41 @@ absl::Status Tape::SweepFast(uint32_t root) {
   double* at = adj + root;  // adj + o
   double g = *at;
   const double* lowest_op = nullptr;  // adj + the lowest slot whose record has inputs
-  // adj[input] += partial * g for the argument at `arg`.
-  const auto add = [adj, &g](const char* arg) ABSL_ATTRIBUTE_ALWAYS_INLINE {
-    adj[LoadIndex(arg)] += LoadPartial(arg) * g;
-  };
   for (;;) {
-    uint32_t header;
-    std::memcpy(&header, end - sizeof(header), sizeof(header));
+    const uint32_t header = internal::record::LoadHeader(end);
     *at = g;
-    const char* args;
-    if (ABSL_PREDICT_TRUE(header == (kChainFlag | 3u))) {
-      args = end - sizeof(header) - 3 * kArgBytes;
-      add(args + kArgBytes);
-      add(args + 2 * kArgBytes);
-      g = ChainAdjoint(LoadPartial(args), g, at[-1]);
+    if (ABSL_PREDICT_TRUE(header == (kChainFlag | kUnitFlag | 3u))) {
+      end = SweepSimple<1, true, true>(end, adj, at, &g);
+      lowest_op = at;
+    } else if (header == (kChainFlag | 3u)) {  // the same, scaled (by its tanh)
+      end = SweepSimple<2, false, true>(end, adj, at, &g);
       lowest_op = at;
     } else {
       // Slot 0 (at == adj) has no scalar inputs, as nothing precedes it.
-      const bool simple = (header & ~(kChainFlag | 3u)) == 0 && at != adj;
-      args = end - sizeof(header) - (header & 3u) * kArgBytes;  // if simple
-      switch (simple ? (header & 3u) | (header >> 29) : 8u) {
-        case 3:
-          add(args + 2 * kArgBytes);
-          [[fallthrough]];
-        case 2:
-          add(args + kArgBytes);
-          [[fallthrough]];
-        case 1:
-          add(args);
-          lowest_op = at;
-          [[fallthrough]];
-        case 0:  // no inputs: a leaf or constant
+      const bool simple = (header & ~(kChainFlag | kUnitFlag | 3u)) == 0 && at != adj;
+      switch (simple ? SimpleKey(header) : ~0u) {
+        case SimpleKey(0, 0, 0):  // no inputs: a leaf or constant
+          end -= internal::record::kHeaderBytes;
           g = at[-1];
           break;
-        case 4 | 2:
-          add(args + kArgBytes);
-          [[fallthrough]];
-        case 4 | 1:
-          g = ChainAdjoint(LoadPartial(args), g, at[-1]);
-          lowest_op = at;
-          break;
+#define TG_SWEEP_CASE(full, unit, chain)                    \
+  case SimpleKey(full, unit, chain):                        \
+    end = SweepSimple<full, unit, chain>(end, adj, at, &g); \
+    lowest_op = at;                                         \
+    break;
+          TG_SWEEP_CASE(1, 0, 0)
+          TG_SWEEP_CASE(2, 0, 0)
+          TG_SWEEP_CASE(3, 0, 0)
+          TG_SWEEP_CASE(0, 1, 0)
+          TG_SWEEP_CASE(1, 1, 0)
+          TG_SWEEP_CASE(2, 1, 0)
+          TG_SWEEP_CASE(0, 0, 1)
+          TG_SWEEP_CASE(1, 0, 1)
+          TG_SWEEP_CASE(2, 0, 1)
+          TG_SWEEP_CASE(0, 1, 1)
+#undef TG_SWEEP_CASE
         default: {
-          const uint32_t n = header & kArgCountMask;
-          args = end - sizeof(header) - n * kArgBytes;
+          const char* args = end - internal::record::Bytes(header);
           if (header & kOpaqueFlag) {
             if (absl::Status s = RunOpaque(args, *this); !s.ok()) return s;
           }
@@ -597,21 +595,26 @@ absl::Status Tape::SweepFast(uint32_t root) {
             }
             return absl::OkStatus();
           }
-          double next = at[-1];  // after the tensor op: it may feed a scalar slot
-          uint32_t k = 0;
-          if (header & kChainFlag) {
-            next = ChainAdjoint(LoadPartial(args), g, next);
-            k = 1;
-          } else if (header & kOpaqueFlag) {
-            k = n;
+          if (header & kOpaqueFlag) {
+            g = at[-1];  // a tensor op may feed a scalar slot
+          } else {
+            // As SweepSimple, for any number of full inputs.
+            const char* p = args;
+            for (uint32_t k = internal::record::FullCount(header); k > 0; --k) {
+              adj[LoadIndex(p)] += LoadPartial(p) * g;
+              p += kArgBytes;
+            }
+            if (header & kUnitFlag) {
+              adj[LoadIndex(p)] += g;
+              p += internal::record::kUnitBytes;
+            }
+            g = (header & kChainFlag) ? ChainAdjoint(LoadDouble(p), g, at[-1]) : at[-1];
+            if (internal::record::Count(header) != 0) lowest_op = at;
           }
-          for (; k < n; ++k) add(args + k * kArgBytes);
-          if (n != 0 && !(header & kOpaqueFlag)) lowest_op = at;
-          g = next;
+          end = args;
         }
       }
     }
-    end = args;
     if (ABSL_PREDICT_FALSE(end == begin)) {  // on to the previous block
       do {
         block = block->prev;
@@ -622,7 +625,6 @@ absl::Status Tape::SweepFast(uint32_t root) {
     --at;
   }
 }
-
 // Note [Dirty adjoints]: SweepFast propagates every record's adjoint, which is
 // right only while the records that are not ancestors of the root hold zero
 // adjoints. After a Backward (or a set_grad) some may not: micrograd would skip
@@ -638,17 +640,14 @@ absl::Status Tape::SweepExact(uint32_t root) {
   for (uint32_t o = root;; --o) {
     const char* args;
     const uint32_t header = ReadRecord(&block, &end, &args);
-    const uint32_t n = header & kArgCountMask;
     if (ABSL_PREDICT_FALSE(header & kOpaqueFlag)) {
       if (absl::Status s = RunOpaque(args, *this); !s.ok()) return s;
-    } else if (reached_[o] && n != 0) {
+    } else if (reached_[o] && internal::record::Count(header) != 0) {
       const double g = adj_[o];
-      for (uint32_t k = 0; k < n; ++k) {
-        const char* arg = args + k * kArgBytes;
-        const uint32_t in = LoadIndex(arg);
-        adj_[in] += LoadPartial(arg) * g;
+      internal::record::ForEachInput(o, header, args, [&](uint32_t in, double partial) {
+        adj_[in] += partial * g;
         reached_[in] = 1;
-      }
+      });
       lowest_op = o;
     }
     end = args;

@@ -17,8 +17,9 @@
 // generation it was created in, in three flat arrays indexed by the 32-bit slot
 // index. Every slot also has exactly one record, written to blocks taken from the
 // tape's bump arena in slot order; a record is the list of (input slot, local
-// partial) pairs of the op that made the slot, nothing else: leaves and constants
-// have empty records. Backward is therefore one loop,
+// partial) pairs of the op that made the slot, nothing else, packed as
+// core/tape_record.h says: leaves and constants have empty records. Backward is
+// therefore one loop,
 //     for o = root down to 0:
 //       for (in, partial) in record(o):  adj[in] += partial * adj[o]
 // with no node objects, no virtual calls and no topological sort. See
@@ -53,6 +54,7 @@
 #include "absl/types/span.h"
 #include "core/arena.h"
 #include "core/grad_mode.h"
+#include "core/tape_record.h"
 #include "core/value.h"
 
 namespace tapegrad {
@@ -84,9 +86,10 @@ struct SlotRef {
 };
 
 struct TapeStats {
-  size_t values = 0;      // live slots
-  size_t slot_bytes = 0;  // capacity of the value/grad/generation arrays
-  ArenaStats arena;       // where the records live
+  size_t values = 0;        // live slots
+  size_t slot_bytes = 0;    // capacity of the value/grad/generation arrays
+  size_t record_bytes = 0;  // records on the tape now (within arena.bytes_used)
+  ArenaStats arena;         // where the records live
 };
 
 // A position on the tape; Rewind(mark) drops every Value created after it.
@@ -178,26 +181,18 @@ class Tape {
   friend struct ScalarOpsAccess;
 
   struct Block;  // a run of records; defined in tape.cc
-  static constexpr size_t kArgBytes = sizeof(uint32_t) + sizeof(double);
-  static constexpr uint32_t kChainFlag = 0x80000000u;
-  // The record's one argument holds an OpaqueRecord* instead of (index, partial).
-  static constexpr uint32_t kOpaqueFlag = 0x40000000u;
-  static constexpr uint32_t kArgCountMask = 0x0fffffffu;
   // Fusing stops growing a record at this many inputs (keeps fusion O(1)).
   static constexpr uint32_t kMaxFusedArgs = 32;
-  static constexpr size_t kBinaryRecordBytes = 2 * kArgBytes + sizeof(uint32_t);
+  // Room for any record of up to two inputs.
+  static constexpr size_t kBinaryRecordBytes =
+      2 * internal::record::kArgBytes + internal::record::kHeaderBytes;
   // Every slot's record has at least its header.
-  static constexpr size_t kMinRecordBytes = sizeof(uint32_t);
+  static constexpr size_t kMinRecordBytes = internal::record::kHeaderBytes;
 
   bool IsLive(const Value& v) const {
     return v.tape_ == this && v.index_ < size_ &&
            gen_[v.index_] == (v.tag_ & Value::kGenerationMask);
   }
-  static void StoreArg(char* p, uint32_t index, double partial) {
-    std::memcpy(p, &index, sizeof(index));
-    std::memcpy(p + sizeof(index), &partial, sizeof(partial));
-  }
-
   // Fills slot o (== size_) and returns its handle. The record is written by the
   // caller before or after; both fit (HasRoom).
   Value NewSlot(double data) {
@@ -213,51 +208,69 @@ class Tape {
 
   // A slot with an empty record: leaves, constants, results under NoGradScope.
   ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitLeaf(double data) {
-    if (ABSL_PREDICT_FALSE(!HasRoom(sizeof(uint32_t)) && !MakeRoom(sizeof(uint32_t))))
+    if (ABSL_PREDICT_FALSE(!HasRoom(kMinRecordBytes) && !MakeRoom(kMinRecordBytes)))
       return Poisoned();
-    const uint32_t header = 0;
-    std::memcpy(record_end_, &header, sizeof(header));
-    record_end_ += sizeof(header);
+    internal::record::StoreHeader(record_end_, 0);
+    record_end_ += kMinRecordBytes;
     return NewSlot(data);
   }
 
-  // y = f(a) with dy/da = pa. `a` must be live on this tape.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitUnary(double y, uint32_t a, double pa) {
+  // y = f(a) with dy/da = pa. `a` must be live on this tape. `pa_one`: pa is +1
+  // by the op's rule (Note [Shapes by rule] in tape_record.h); so for the others.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitUnary(double y, uint32_t a, double pa,
+                                               bool pa_one = false) {
     if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
-    if (ABSL_PREDICT_FALSE(!HasRoom(kArgBytes + 4) && !MakeRoom(kArgBytes + 4)))
-      return Poisoned();
+    namespace rec = internal::record;
+    constexpr size_t kBytes = rec::kArgBytes + rec::kHeaderBytes;
+    if (ABSL_PREDICT_FALSE(!HasRoom(kBytes) && !MakeRoom(kBytes))) return Poisoned();
     char* p = record_end_;
-    StoreArg(p, a, pa);
-    const uint32_t header = 1u | (a + 1 == size_ ? kChainFlag : 0u);
-    std::memcpy(p + kArgBytes, &header, sizeof(header));
-    record_end_ = p + kArgBytes + sizeof(header);
+    uint32_t header = 1;
+    if (a + 1 == size_) {
+      header |= rec::kChainFlag;
+    } else {
+      p = rec::PutLastInput(p, a, pa, pa_one, &header);
+    }
+    record_end_ = rec::PutTail(p, pa, header);
     return NewSlot(y);
   }
 
   // y = f(a, b) with partials pa, pb. Both must be live on this tape.
   ABSL_ATTRIBUTE_ALWAYS_INLINE Value EmitBinary(double y, uint32_t a, double pa,
-                                                uint32_t b, double pb) {
+                                                uint32_t b, double pb,
+                                                bool pa_one = false,
+                                                bool pb_one = false) {
     if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
     if (ABSL_PREDICT_FALSE(!HasRoom(kBinaryRecordBytes) && !MakeRoom(kBinaryRecordBytes)))
       return Poisoned();
+    namespace rec = internal::record;
     const uint32_t prev = size_ - 1;  // the slot a chain input would occupy
     char* p = record_end_;
-    uint32_t header;
+    uint32_t header = 2;
+    double chain_partial = 0.0;
     if (ABSL_PREDICT_FALSE(a == b)) {
-      StoreArg(p, a, pa + pb);
-      header = 1u | (a == prev ? kChainFlag : 0u);
+      header = 1;
+      chain_partial = pa + pb;
+      if (a == prev) {
+        header |= rec::kChainFlag;
+      } else {
+        p = rec::PutLastInput(p, a, chain_partial, false, &header);
+      }
+    } else if (a == prev) {
+      header |= rec::kChainFlag;
+      chain_partial = pa;
+      p = rec::PutLastInput(p, b, pb, pb_one, &header);
     } else if (b == prev) {
-      StoreArg(p, b, pb);
-      StoreArg(p + kArgBytes, a, pa);
-      header = 2u | kChainFlag;
+      header |= rec::kChainFlag;
+      chain_partial = pb;
+      p = rec::PutLastInput(p, a, pa, pa_one, &header);
+    } else if (pa_one && !pb_one) {  // a - b: a goes last, as the unit input
+      rec::StoreArg(p, b, pb);
+      p = rec::PutLastInput(p + rec::kArgBytes, a, pa, true, &header);
     } else {
-      StoreArg(p, a, pa);
-      StoreArg(p + kArgBytes, b, pb);
-      header = 2u | (a == prev ? kChainFlag : 0u);
+      rec::StoreArg(p, a, pa);
+      p = rec::PutLastInput(p + rec::kArgBytes, b, pb, pb_one, &header);
     }
-    const size_t args = header & kArgCountMask;
-    std::memcpy(p + args * kArgBytes, &header, sizeof(header));
-    record_end_ = p + args * kArgBytes + sizeof(header);
+    record_end_ = rec::PutTail(p, chain_partial, header);
     return NewSlot(y);
   }
 
@@ -270,13 +283,27 @@ class Tape {
   }
 
   // Folds y = f(t) into temporary t's record: scales its partials by dy/dt.
-  Value FuseUnary(Value&& t, double y, double dy_dt) {
-    uint32_t header;
-    std::memcpy(&header, record_end_ - sizeof(header), sizeof(header));
-    const uint32_t n = header & kArgCountMask;
-    char* args = record_end_ - sizeof(header) - n * kArgBytes;
-    if (dy_dt != 1.0) {
-      for (uint32_t k = 0; k < n; ++k) ScaleArg(args + k * kArgBytes, dy_dt);
+  // Falls back to a new record when a unit input must be stored in full and the
+  // block is full.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value FuseUnary(Value&& t, double y, double dy_dt,
+                                               bool dt_one = false) {
+    namespace rec = internal::record;
+    if (!dt_one) {
+      // A unit input is stored in full even if dy_dt is 1 by chance (Note [Shapes
+      // by rule] in tape_record.h).
+      uint32_t header = rec::LoadHeader(record_end_);
+      if (rec::HasUnit(header)) {
+        if (ABSL_PREDICT_FALSE(RecordRoom() < rec::kArgBytes - rec::kUnitBytes)) {
+          return EmitUnary(y, t.index_, dy_dt);
+        }
+        header = StoreUnitInFull(header);
+      }
+      if (dy_dt == 1.0) return Refill(std::move(t), y);
+      char* arg = record_end_ - rec::Bytes(header);
+      for (uint32_t k = rec::FullCount(header); k > 0; --k, arg += rec::kArgBytes) {
+        ScaleDouble(arg + sizeof(uint32_t), dy_dt);
+      }
+      if (rec::HasChain(header)) ScaleDouble(arg, dy_dt);
     }
     return Refill(std::move(t), y);
   }
@@ -284,19 +311,25 @@ class Tape {
   // Folds y = f(t, b) into temporary t's record, b a live slot (possibly t itself).
   // Falls back to a new record when the block is full or the record is long.
   ABSL_ATTRIBUTE_ALWAYS_INLINE Value FuseBinary(Value&& t, double y, double dy_dt,
-                                                uint32_t b, double dy_db) {
+                                                uint32_t b, double dy_db, bool dt_one,
+                                                bool db_one) {
     // Inline: the common `temporary + other`, which appends one input.
-    uint32_t header;
-    std::memcpy(&header, record_end_ - sizeof(header), sizeof(header));
+    namespace rec = internal::record;
+    uint32_t header = rec::LoadHeader(record_end_);
     const uint32_t o = t.index_;
-    const uint32_t n = header & kArgCountMask;
-    if (ABSL_PREDICT_TRUE(dy_dt == 1.0 && b + 1 < o && n < kMaxFusedArgs &&
-                          RecordRoom() >= kArgBytes)) {
-      char* p = record_end_ - sizeof(header);
-      StoreArg(p, b, dy_db);
+    if (ABSL_PREDICT_TRUE(dt_one && b + 1 < o && rec::Count(header) < kMaxFusedArgs &&
+                          RecordRoom() >= 2 * rec::kArgBytes - rec::kUnitBytes)) {
+      if (rec::HasUnit(header)) header = StoreUnitInFull(header);
+      // The new input goes before the chain partial, which stays last.
+      char* p = record_end_ - rec::kHeaderBytes;
+      double chain_partial = 0.0;
+      if (rec::HasChain(header)) {
+        p -= rec::kChainBytes;
+        chain_partial = rec::LoadDouble(p);
+      }
       header += 1;
-      std::memcpy(p + kArgBytes, &header, sizeof(header));
-      record_end_ = p + kArgBytes + sizeof(header);
+      p = rec::PutLastInput(p, b, dy_db, db_one, &header);
+      record_end_ = rec::PutTail(p, chain_partial, header);
       return Refill(std::move(t), y);
     }
     return FuseBinarySlow(std::move(t), y, dy_dt, b, dy_db);
@@ -306,12 +339,14 @@ class Tape {
   // y with the inputs that for_each_input(add) passes to add(index, partial), at
   // most `max_inputs` of them, all live slots; one record. Inputs equal to the
   // previous slot are merged into its chain input. One pass: inputs are written
-  // as they come, skipping the chain input, which then takes the first place
-  // (whose input moves to the end).
+  // as they come, the chain input's partial is summed and goes last.
+  // `partials_are_one`: every partial is +1 by the op's rule (a sum).
   template <class ForEachInput>
-  Value EmitGathered(double y, size_t max_inputs, const ForEachInput& for_each_input) {
+  Value EmitGathered(double y, size_t max_inputs, bool partials_are_one,
+                     const ForEachInput& for_each_input) {
+    namespace rec = internal::record;
     if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
-    const size_t bytes = max_inputs * kArgBytes + sizeof(uint32_t);
+    const size_t bytes = max_inputs * rec::kArgBytes + rec::kHeaderBytes;
     if (ABSL_PREDICT_FALSE(!HasRoom(bytes) && !MakeRoom(bytes))) return Poisoned();
     const uint32_t prev = size_ - 1;
     double chain_partial = 0.0;
@@ -323,19 +358,11 @@ class Tape {
         chain_partial += partial;
         has_chain = true;
       } else {
-        StoreArg(p, index, partial);
-        p += kArgBytes;
+        rec::StoreArg(p, index, partial);
+        p += rec::kArgBytes;
       }
     });
-    if (has_chain) {
-      if (p != first) std::memcpy(p, first, kArgBytes);
-      StoreArg(first, prev, chain_partial);
-      p += kArgBytes;
-    }
-    const uint32_t count = static_cast<uint32_t>((p - first) / kArgBytes);
-    const uint32_t header = count | (has_chain ? kChainFlag : 0u);
-    std::memcpy(p, &header, sizeof(header));
-    record_end_ = p + sizeof(header);
+    record_end_ = rec::Finish(first, p, has_chain, chain_partial, partials_are_one);
     return NewSlot(y);
   }
 
@@ -399,11 +426,26 @@ class Tape {
     return Value(this, o, generation_);
   }
 
-  static void ScaleArg(char* arg, double factor) {
-    double partial;
-    std::memcpy(&partial, arg + sizeof(uint32_t), sizeof(partial));
-    partial *= factor;
-    std::memcpy(arg + sizeof(uint32_t), &partial, sizeof(partial));
+  static void ScaleDouble(char* p, double factor) {
+    internal::record::StoreDouble(p, internal::record::LoadDouble(p) * factor);
+  }
+
+  // Rewrites the open record's unit input in full, with partial +1, so that it can
+  // be scaled or followed by another input; returns the new header. Needs
+  // kArgBytes - kUnitBytes of room.
+  uint32_t StoreUnitInFull(uint32_t header) {
+    namespace rec = internal::record;
+    char* p = record_end_ - rec::kHeaderBytes;
+    double chain_partial = 0.0;
+    if (rec::HasChain(header)) {
+      p -= rec::kChainBytes;
+      chain_partial = rec::LoadDouble(p);
+    }
+    p -= rec::kUnitBytes;
+    rec::StoreArg(p, rec::LoadIndex(p), 1.0);
+    header &= ~rec::kUnitFlag;
+    record_end_ = rec::PutTail(p + rec::kArgBytes, chain_partial, header);
+    return header;
   }
 
   // Grows the slot arrays or starts a new record block so that HasRoom(record_bytes)
@@ -427,7 +469,7 @@ class Tape {
   // Moves (*block, *end) back over blocks that have no records before *end.
   static void SkipEmptyBlocks(Block** block, const char** end);
   // The record that ends at *end, after SkipEmptyBlocks: returns its header and
-  // sets *args to where its inputs begin, which is where the record before it
+  // sets *args to where the record begins, which is where the record before it
   // ends. The walks back over the tape (all but SweepFast's, which is tuned on
   // its own) go through here.
   static uint32_t ReadRecord(Block** block, const char** end, const char** args);
@@ -462,6 +504,7 @@ class Tape {
   // Scratch for Compact, kept between calls: the moved records' bytes and sizes.
   std::vector<char> compact_bytes_;
   std::vector<uint32_t> compact_sizes_;
+  std::vector<internal::record::Input> compact_inputs_;
 
   struct Pinned {
     void* object;

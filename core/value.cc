@@ -128,7 +128,7 @@ Value ScalarOpsAccess::Sum(absl::Span<const Value> values) {
     if (t == nullptr || !t->IsLive(v)) return Failed("sum", values[0], &v);
     y += t->value_[v.index_];
   }
-  return t->EmitGathered(y, values.size(), [&](auto add) {
+  return t->EmitGathered(y, values.size(), /*partials_are_one=*/true, [&](auto add) {
     for (const Value& v : values) add(v.index_, 1.0);
   });
 }
@@ -150,7 +150,7 @@ Value ScalarOpsAccess::Dot(absl::Span<const Value> a, absl::Span<const Value> b)
     }
     y += value[a[i].index_] * value[b[i].index_];
   }
-  return t->EmitGathered(y, 2 * a.size(), [&](auto add) {
+  return t->EmitGathered(y, 2 * a.size(), /*partials_are_one=*/false, [&](auto add) {
     const double* const value = t->value_;  // after EmitGathered made room
     for (size_t i = 0; i < a.size(); ++i) {
       const uint32_t ia = a[i].index_, ib = b[i].index_;

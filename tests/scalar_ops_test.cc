@@ -122,6 +122,28 @@ INSTANTIATE_TEST_SUITE_P(
            const double c4 = 0.25 * n1 + n2 * 0.9 + c3;
            return c4 + n1 + n2 + c3 + 0.9;
          }()},
+        // Inputs whose partial is +1 by rule are stored as indices alone (Note
+        // [Record layout]); each shape they make, and each way out of it.
+        {"every_unit_shape",
+         [](V x) {
+           const Value u1 = x[1] + 2.0;                         // unit alone
+           const Value u2 = x[0] + x[2];                        // full + unit
+           const Value u3 = u2 + x[3];                          // unit + chain
+           const Value u4 = (x[0] * x[3] + x[1]).relu();        // in full, dy 0
+           const Value u5 = (x[2] * x[4] + x[1]).relu();        // in full, dy 1
+           const Value u6 = x[0] * x[3] + x[1] + x[2];          // unit, then another
+           const Value u7 = (x[0] + x[2]) * x[3];               // rewritten by a fold
+           const Value u8 = (x[1] * x[4] + x[0]).tanh() + x[3];  // in full, then unit
+           return Sum({u1, u2, u3, u4, u5, u6, u7, u8, x[2]});  // 9 units: general loop
+         },
+         {0.3, -0.7, 1.1, 0.4, 0.9},
+         [] {
+           const double u2 = 0.3 + 1.1, u3 = u2 + 0.4;
+           const double u5 = 1.1 * 0.9 - 0.7;  // > 0; u4 = relu(-0.58) = 0
+           const double u6 = 0.3 * 0.4 - 0.7 + 1.1, u7 = (0.3 + 1.1) * 0.4;
+           const double u8 = std::tanh(-0.7 * 0.9 + 0.3) + 0.4;
+           return (-0.7 + 2.0) + u2 + u3 + u5 + u6 + u7 + u8 + 1.1;
+         }()},
     }),
     [](const ::testing::TestParamInfo<OpCase>& info) { return info.param.name; });
 

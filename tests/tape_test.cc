@@ -244,6 +244,37 @@ TEST(Tape, SlotsGrowUnderSmallRecords) {
   }
 }
 
+// Note [Record layout]: the running update x = x * w + b is one record of 28
+// bytes (w in full, b as a unit input, the chain input's partial alone, header),
+// and the walks over the tape still see all three inputs with their partials.
+TEST(Tape, RunningUpdateIsOneCompactRecord) {
+  Tape tape;
+  const Value w = tape.Leaf(0.5), b = tape.Leaf(0.25), x0 = tape.Leaf(2.0);
+  Value x = x0 * 1.0;  // a record of its own, so that x is an op's result
+  const size_t before = tape.Stats().record_bytes;
+  x = x * w + b;
+  EXPECT_EQ(tape.Stats().record_bytes - before, 28u);
+  std::vector<std::pair<uint32_t, double>> inputs;
+  ASSERT_TRUE(tape.ForEachInput(x.index(), x.index(),
+                                [&](uint32_t slot, uint32_t input, double partial) {
+                                  EXPECT_EQ(slot, x.index());
+                                  inputs.emplace_back(input, partial);
+                                })
+                  .ok());
+  EXPECT_THAT(inputs, ::testing::UnorderedElementsAre(
+                          std::pair<uint32_t, double>{w.index(), 2.0},
+                          std::pair<uint32_t, double>{b.index(), 1.0},
+                          std::pair<uint32_t, double>{x.index() - 1, 0.5}));
+  // Scaled by a unary op, the unit input is stored in full: 8 bytes more.
+  x = std::move(x).tanh();
+  EXPECT_EQ(tape.Stats().record_bytes - before, 36u);
+  ASSERT_TRUE(x.Backward().ok());
+  const double dy = 1.0 - std::pow(std::tanh(2.0 * 0.5 + 0.25), 2);
+  EXPECT_DOUBLE_EQ(w.grad(), dy * 2.0);
+  EXPECT_DOUBLE_EQ(b.grad(), dy);
+  EXPECT_DOUBLE_EQ(x0.grad(), dy * 0.5);
+}
+
 TEST(Tape, SteadyStateReusesMemory) {
   Tape tape;
   std::vector<Value> params;

@@ -1,0 +1,180 @@
+// The byte layout of one tape record: how the record path writes it and how the
+// sweeps and the walks over the tape read it back. Internal to the tape.
+//
+//   char* p = record_end;                       // slot o = f(o - 1, w, b)
+//   uint32_t header = 3 | kChainFlag;
+//   StoreArg(p, w, dw); p += kArgBytes;         // full inputs first
+//   p = PutLastInput(p, b, 1.0, &header);       // +1: stored as a unit input
+//   record_end = PutTail(p, d_prev, header);    // chain partial, then header
+//
+// Note [Record layout]: a record ends with a 32-bit header and is read backwards
+// from there:
+//
+//   [full input]...  [unit input]   [chain partial]   header
+//   index, partial   index          partial           count | flags
+//   u32    f64       u32            f64               u32
+//
+// The header's low 28 bits count the inputs, all kinds together. kChainFlag: the
+// record's slot o reads slot o - 1, whose index is therefore not stored; its
+// partial comes last, just before the header, where the sweep reads it first
+// (Note [Chain adjoint] in tape.cc). kUnitFlag: the last input before that has the
+// partial +1 and is stored as its index alone (sums, `x * w + b`). kOpaqueFlag: one
+// full input whose partial's bytes hold an OpaqueRecord* (a tensor op); no other
+// flag goes with it. Invariant: only the chain input may be slot o - 1, and at most
+// once.
+//
+// Why so tight: on long tapes the reverse sweep streams its records from DRAM, so
+// its speed is bytes per record. A running update `x = x * w + b` takes 28 bytes
+// here; with every input as (index, partial) it took 40.
+//
+// Thread safety: functions over bytes the caller owns; no state.
+#ifndef TAPEGRAD_CORE_TAPE_RECORD_H_
+#define TAPEGRAD_CORE_TAPE_RECORD_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "absl/base/attributes.h"
+
+namespace tapegrad::internal::record {
+
+inline constexpr size_t kHeaderBytes = sizeof(uint32_t);
+inline constexpr size_t kArgBytes = sizeof(uint32_t) + sizeof(double);  // full input
+inline constexpr size_t kUnitBytes = sizeof(uint32_t);
+inline constexpr size_t kChainBytes = sizeof(double);
+inline constexpr uint32_t kChainFlag = 0x80000000u;
+inline constexpr uint32_t kOpaqueFlag = 0x40000000u;
+inline constexpr uint32_t kUnitFlag = 0x20000000u;
+inline constexpr uint32_t kCountMask = 0x0fffffffu;
+
+// One input of a record, as the walks see it whatever its stored form.
+struct Input {
+  uint32_t index;
+  double partial;
+};
+
+inline uint32_t LoadIndex(const char* p) {
+  uint32_t index;
+  std::memcpy(&index, p, sizeof(index));
+  return index;
+}
+inline double LoadDouble(const char* p) {
+  double x;
+  std::memcpy(&x, p, sizeof(x));
+  return x;
+}
+inline void StoreDouble(char* p, double x) { std::memcpy(p, &x, sizeof(x)); }
+inline void StoreHeader(char* p, uint32_t header) {
+  std::memcpy(p, &header, sizeof(header));
+}
+inline uint32_t LoadHeader(const char* end) { return LoadIndex(end - kHeaderBytes); }
+
+// A full input at `arg`.
+inline double LoadPartial(const char* arg) { return LoadDouble(arg + sizeof(uint32_t)); }
+inline void StoreArg(char* arg, uint32_t index, double partial) {
+  std::memcpy(arg, &index, sizeof(index));
+  StoreDouble(arg + sizeof(index), partial);
+}
+
+inline uint32_t Count(uint32_t header) { return header & kCountMask; }
+inline bool HasChain(uint32_t header) { return (header & kChainFlag) != 0; }
+inline bool HasUnit(uint32_t header) { return (header & kUnitFlag) != 0; }
+// Inputs stored in full (index and partial).
+inline uint32_t FullCount(uint32_t header) {
+  return Count(header) - HasChain(header) - HasUnit(header);
+}
+// The whole record, header included.
+inline size_t Bytes(uint32_t header) {
+  return kHeaderBytes + FullCount(header) * kArgBytes + HasUnit(header) * kUnitBytes +
+         HasChain(header) * kChainBytes;
+}
+
+// Calls f(index, partial) for each input of slot o's record, which starts at
+// `begin` and has `header`: full inputs in order, then the unit input, then the
+// chain input. Not for opaque records.
+template <class F>
+void ForEachInput(uint32_t o, uint32_t header, const char* begin, F&& f) {
+  const char* p = begin;
+  for (uint32_t k = FullCount(header); k > 0; --k, p += kArgBytes) {
+    f(LoadIndex(p), LoadPartial(p));
+  }
+  if (HasUnit(header)) {
+    f(LoadIndex(p), 1.0);
+    p += kUnitBytes;
+  }
+  if (HasChain(header)) f(o - 1, LoadDouble(p));
+}
+
+// Note [Shapes by rule]: an input becomes a unit input only where the op's rule
+// makes its partial +1 whatever the numbers (a + b, x * w + b, sums), never
+// because the data happen to give +1. A record's shape then follows the program,
+// not the data, and the sweep's branches on shapes predict as well as the
+// program's own do; testing the value would make relu's records (partial 1 or 0
+// at random) random shapes. Callers pass the rule's word as `one_by_rule`.
+
+// Writes the last input before the chain's at p: as a unit input if its partial
+// is +1 by rule (adding kUnitFlag to *header), else in full. Returns where the
+// record goes on.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline char* PutLastInput(char* p, uint32_t index,
+                                                       double partial, bool one_by_rule,
+                                                       uint32_t* header) {
+  if (one_by_rule) {
+    std::memcpy(p, &index, sizeof(index));
+    *header |= kUnitFlag;
+    return p + kUnitBytes;
+  }
+  StoreArg(p, index, partial);
+  return p + kArgBytes;
+}
+
+// Ends a record at p with the chain partial (if the header has kChainFlag) and the
+// header. Returns the record's end.
+inline char* PutTail(char* p, double chain_partial, uint32_t header) {
+  if (HasChain(header)) {
+    StoreDouble(p, chain_partial);
+    p += kChainBytes;
+  }
+  StoreHeader(p, header);
+  return p + kHeaderBytes;
+}
+
+// Ends a record whose full inputs were written from `first` to p: the last of them
+// becomes a unit input if `last_is_unit` (its partial must be +1), then the chain
+// partial (if has_chain) and the header follow. Returns the record's end.
+inline char* Finish(char* first, char* p, bool has_chain, double chain_partial,
+                    bool last_is_unit) {
+  const auto full = static_cast<uint32_t>(static_cast<size_t>(p - first) / kArgBytes);
+  uint32_t header = full + (has_chain ? 1u : 0u);
+  if (full != 0 && last_is_unit) {
+    p -= kArgBytes - kUnitBytes;
+    header |= kUnitFlag;
+  }
+  return PutTail(p, chain_partial, header | (has_chain ? kChainFlag : 0u));
+}
+
+// Writes `inputs` from p as the record of slot o: inputs equal to o - 1 merge into
+// the chain input; the last other one is a unit input if `keep_unit` and its
+// partial is +1 (for records rewritten as they were). Needs count * kArgBytes +
+// kHeaderBytes of room. Returns the record's end.
+inline char* Write(char* p, uint32_t o, const Input* inputs, size_t count,
+                   bool keep_unit) {
+  char* const first = p;
+  double chain_partial = 0.0;
+  bool has_chain = false;
+  for (size_t k = 0; k < count; ++k) {
+    if (inputs[k].index + 1 == o) {
+      chain_partial += inputs[k].partial;
+      has_chain = true;
+    } else {
+      StoreArg(p, inputs[k].index, inputs[k].partial);
+      p += kArgBytes;
+    }
+  }
+  return Finish(first, p, has_chain, chain_partial,
+                keep_unit && p != first && LoadPartial(p - kArgBytes) == 1.0);
+}
+
+}  // namespace tapegrad::internal::record
+
+#endif  // TAPEGRAD_CORE_TAPE_RECORD_H_
