@@ -119,6 +119,30 @@ TEST(TensorOps, LargeContiguousOpsUseTheParallelPathCorrectly) {
   EXPECT_NEAR(Sum(Sum(m, {0})).item(), Sum(Sum(m, {1})).item(), 1e-2);
 }
 
+// Outputs of ops whose operands exceed the cache are written with streaming
+// stores (kernels/cpu/streaming.h): an unaligned head, whole blocks and a tail in
+// each thread's range. Every element must still be right, f32 and f64 alike.
+TEST(TensorOps, OpsLargerThanTheCacheStreamTheirOutputCorrectly) {
+  for (const DType dtype : {DType::kF32, DType::kF64}) {
+    const int64_t n = (int64_t{1} << 22) + 37;  // 3 x n x 4 bytes > 32 MiB
+    const Tensor a = Tensor::Arange(0, static_cast<double>(n), 1.0, dtype);
+    const Tensor b = Tensor::Full({n}, 0.5, dtype);
+    // Every result below is exact in f32 too (n < 2^23).
+    const std::vector<float> sum = (a + b).ToFloatVector();
+    const std::vector<float> product = (a * b).ToFloatVector();
+    const std::vector<float> negated = (-a).ToFloatVector();
+    ASSERT_EQ(sum.size(), static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      // Every element: a wrong block would be a run of wrong ones anywhere.
+      const float x = static_cast<float>(i);
+      if (sum[i] != x + 0.5f || product[i] != x * 0.5f || negated[i] != -x) {
+        FAIL() << DTypeName(dtype) << " element " << i << ": " << sum[i] << " "
+               << product[i] << " " << negated[i];
+      }
+    }
+  }
+}
+
 TEST(TensorAutograd, ParametersKeepGradsAcrossRewindAndAccumulate) {
   Tensor w = Tensor::FromData({1, 2}, {2}, DType::kF64).RequiresGrad();
   Tape tape;

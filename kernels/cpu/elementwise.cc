@@ -6,6 +6,7 @@
 
 #include "core/registry.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/cpu/streaming.h"
 
 namespace tapegrad::cpu {
 namespace {
@@ -34,6 +35,12 @@ void MapUnary(const KernelCall& c, F f) {
   if (out.layout.IsContiguous() && x.layout.IsContiguous()) {
     T* o = out.data_as<T>();
     const T* px = x.data_as<T>();
+    if (StreamsOutput(2 * out.numel() * int64_t{sizeof(T)})) {
+      FlatRows(out.numel(), [&](int64_t begin, int64_t end) {
+        StreamRows(o, begin, end, [&](int64_t i) { return f(px[i]); });
+      });
+      return;
+    }
     FlatRows(out.numel(), [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) o[i] = f(px[i]);
     });
@@ -61,6 +68,12 @@ void MapBinary(const KernelCall& c, F f) {
     T* o = out.data_as<T>();
     const T* pa = a.data_as<T>();
     const T* pb = b.data_as<T>();
+    if (StreamsOutput(3 * out.numel() * int64_t{sizeof(T)})) {
+      FlatRows(out.numel(), [&](int64_t begin, int64_t end) {
+        StreamRows(o, begin, end, [&](int64_t i) { return f(pa[i], pb[i]); });
+      });
+      return;
+    }
     FlatRows(out.numel(), [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) o[i] = f(pa[i], pb[i]);
     });
