@@ -600,17 +600,12 @@ absl::Status Tape::SweepFast(uint32_t root) {
           if (header & kOpaqueFlag) {
             g = at[-1];  // a tensor op may feed a scalar slot
           } else {
-            // As SweepSimple, for any number of full inputs.
-            const char* p = args;
-            for (uint32_t k = internal::record::FullCount(header); k > 0; --k) {
-              adj[LoadIndex(p)] += LoadPartial(p) * g;
-              p += kArgBytes;
-            }
-            if (header & kUnitFlag) {
-              adj[LoadIndex(p)] += g;
-              p += internal::record::kUnitBytes;
-            }
-            g = (header & kChainFlag) ? ChainAdjoint(LoadDouble(p), g, at[-1]) : at[-1];
+            // As SweepSimple, for any number of inputs.
+            const char* chain = internal::record::ForEachOtherInput(
+                header, args,
+                [&](uint32_t in, double partial) { adj[in] += partial * g; });
+            g = (header & kChainFlag) ? ChainAdjoint(LoadDouble(chain), g, at[-1])
+                                      : at[-1];
             if (internal::record::Count(header) != 0) lowest_op = at;
           }
           end = args;

@@ -90,11 +90,12 @@ inline size_t Bytes(uint32_t header) {
          HasChain(header) * kChainBytes;
 }
 
-// Calls f(index, partial) for each input of slot o's record, which starts at
-// `begin` and has `header`: full inputs in order, then the unit input, then the
-// chain input. Not for opaque records.
+// Calls f(index, partial) for each input of the record that starts at `begin`
+// and has `header` but its chain input: full inputs in order, then the unit
+// input. Returns where the chain partial is (if the header has kChainFlag). Not
+// for opaque records.
 template <class F>
-void ForEachInput(uint32_t o, uint32_t header, const char* begin, F&& f) {
+const char* ForEachOtherInput(uint32_t header, const char* begin, F&& f) {
   const char* p = begin;
   for (uint32_t k = FullCount(header); k > 0; --k, p += kArgBytes) {
     f(LoadIndex(p), LoadPartial(p));
@@ -103,7 +104,16 @@ void ForEachInput(uint32_t o, uint32_t header, const char* begin, F&& f) {
     f(LoadIndex(p), 1.0);
     p += kUnitBytes;
   }
-  if (HasChain(header)) f(o - 1, LoadDouble(p));
+  return p;
+}
+
+// Calls f(index, partial) for each input of slot o's record, which starts at
+// `begin` and has `header`: full inputs in order, then the unit input, then the
+// chain input. Not for opaque records.
+template <class F>
+void ForEachInput(uint32_t o, uint32_t header, const char* begin, F&& f) {
+  const char* const chain = ForEachOtherInput(header, begin, f);
+  if (HasChain(header)) f(o - 1, LoadDouble(chain));
 }
 
 // Note [Shapes by rule]: an input becomes a unit input only where the op's rule

@@ -28,22 +28,27 @@ void FlatRows(int64_t n, const Rows& rows) {
   }
 }
 
+// o[i] = value(i) for i < n, where the op reads and writes `arrays` contiguous
+// arrays of n Ts in all: on both cores when n is large, and with streaming stores
+// when those arrays together exceed the cache (kernels/cpu/streaming.h).
+template <class T, class Value>
+void MapContiguous(T* o, int64_t n, int arrays, const Value& value) {
+  if (StreamsOutput(arrays * n * int64_t{sizeof(T)})) {
+    FlatRows(n, [&](int64_t begin, int64_t end) { StreamRows(o, begin, end, value); });
+    return;
+  }
+  FlatRows(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) o[i] = value(i);
+  });
+}
+
 // out = f(x). `f` must be a lambda (a function pointer would not inline).
 template <class T, class F>
 void MapUnary(const KernelCall& c, F f) {
   const TensorImpl &out = *c.outputs[0], &x = *c.inputs[0];
   if (out.layout.IsContiguous() && x.layout.IsContiguous()) {
-    T* o = out.data_as<T>();
     const T* px = x.data_as<T>();
-    if (StreamsOutput(2 * out.numel() * int64_t{sizeof(T)})) {
-      FlatRows(out.numel(), [&](int64_t begin, int64_t end) {
-        StreamRows(o, begin, end, [&](int64_t i) { return f(px[i]); });
-      });
-      return;
-    }
-    FlatRows(out.numel(), [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) o[i] = f(px[i]);
-    });
+    MapContiguous(out.data_as<T>(), out.numel(), 2, [=](int64_t i) { return f(px[i]); });
     return;
   }
   Loop<2>({c.outputs[0], c.inputs[0]})
@@ -65,18 +70,10 @@ void MapBinary(const KernelCall& c, F f) {
   const TensorImpl &out = *c.outputs[0], &a = *c.inputs[0], &b = *c.inputs[1];
   if (out.layout.IsContiguous() && a.layout.IsContiguous() && b.layout.IsContiguous()) {
     // One flat row: skips the strided loop's set-up, which dominates small tensors.
-    T* o = out.data_as<T>();
     const T* pa = a.data_as<T>();
     const T* pb = b.data_as<T>();
-    if (StreamsOutput(3 * out.numel() * int64_t{sizeof(T)})) {
-      FlatRows(out.numel(), [&](int64_t begin, int64_t end) {
-        StreamRows(o, begin, end, [&](int64_t i) { return f(pa[i], pb[i]); });
-      });
-      return;
-    }
-    FlatRows(out.numel(), [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) o[i] = f(pa[i], pb[i]);
-    });
+    MapContiguous(out.data_as<T>(), out.numel(), 3,
+                  [=](int64_t i) { return f(pa[i], pb[i]); });
     return;
   }
   Loop<3>({c.outputs[0], c.inputs[0], c.inputs[1]})
