@@ -145,16 +145,19 @@ struct ScalarOpsAccess {
     using internal::kIsValue;
     if constexpr (kIsValue<A> && kIsValue<B>) {
       Tape* const t = a.tape_;
-      if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a) || !t->IsLive(b))) {
-        return Failed(Rule::kName, a, &b);
-      }
-      const internal::Local l = Rule::Eval(t->value_[a.index_], t->value_[b.index_]);
       if constexpr (kIsTemporary<A>) {
-        if (t->CanFuse(a)) {
+        // The common `temporary + other` first: CanFuse says a is live, and its
+        // number is in the handle.
+        if (ABSL_PREDICT_TRUE(t != nullptr && t->CanFuse(a) && t->IsLive(b))) {
+          const internal::Local l = Rule::Eval(a.data_, t->DataOf(b));
           return t->FuseBinary(std::move(a), l.y, l.da, b.index_, l.db, Rule::kDaIsOne,
                                Rule::kDbIsOne);
         }
       }
+      if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a) || !t->IsLive(b))) {
+        return Failed(Rule::kName, Bits(a), Bits(b));
+      }
+      const internal::Local l = Rule::Eval(t->DataOf(a), t->DataOf(b));
       if constexpr (kIsTemporary<B>) {
         if (t->CanFuse(b)) {
           return t->FuseBinary(std::move(b), l.y, l.db, a.index_, l.da, Rule::kDbIsOne,
@@ -164,27 +167,24 @@ struct ScalarOpsAccess {
       return t->EmitBinary(l.y, a.index_, l.da, b.index_, l.db, Rule::kDaIsOne,
                            Rule::kDbIsOne);
     } else if constexpr (kIsValue<A>) {
-      Tape* const t = a.tape_;
-      if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a)))
-        return Failed(Rule::kName, a, nullptr);
-      const internal::Local l = Rule::Eval(t->value_[a.index_], static_cast<double>(b));
-      return Unary1<A>(t, std::forward<A>(a), l.y, l.da, Rule::kDaIsOne);
+      return OneOperand<Rule::kDaIsOne>(std::forward<A>(a), Rule::kName, [&](double x) {
+        const internal::Local l = Rule::Eval(x, static_cast<double>(b));
+        return Partial{l.y, l.da};
+      });
     } else {
-      Tape* const t = b.tape_;
-      if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(b)))
-        return Failed(Rule::kName, b, nullptr);
-      const internal::Local l = Rule::Eval(static_cast<double>(a), t->value_[b.index_]);
-      return Unary1<B>(t, std::forward<B>(b), l.y, l.db, Rule::kDbIsOne);
+      return OneOperand<Rule::kDbIsOne>(std::forward<B>(b), Rule::kName, [&](double x) {
+        const internal::Local l = Rule::Eval(static_cast<double>(a), x);
+        return Partial{l.y, l.db};
+      });
     }
   }
 
   template <class A, class Rule>
   ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Unary(A&& a, const Rule& rule) {
-    Tape* const t = a.tape_;
-    if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a)))
-      return Failed(Rule::kName, a, nullptr);
-    const internal::Local l = rule.Eval(t->value_[a.index_]);
-    return Unary1<A>(t, std::forward<A>(a), l.y, l.da, Rule::kDaIsOne);
+    return OneOperand<Rule::kDaIsOne>(std::forward<A>(a), Rule::kName, [&](double x) {
+      const internal::Local l = rule.Eval(x);
+      return Partial{l.y, l.da};
+    });
   }
 
   // sum_i values[i], one record.
@@ -193,17 +193,47 @@ struct ScalarOpsAccess {
   static Value Dot(absl::Span<const Value> a, absl::Span<const Value> b);
 
  private:
-  template <class A>
-  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Unary1(Tape* t, A&& a, double y, double dy_da,
-                                                   bool one) {
+  struct Partial {
+    double y, dy_da;
+  };
+  // y = f(a) for an op with one Value operand; eval(a's number) gives y and dy/da.
+  // `one`: dy/da is +1 by the op's rule.
+  template <bool one, class A, class Eval>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value OneOperand(A&& a, const char* op,
+                                                       const Eval& eval) {
+    Tape* const t = a.tape_;
     if constexpr (internal::kIsTemporary<A>) {
-      if (t->CanFuse(a)) return t->FuseUnary(std::move(a), y, dy_da, one);
+      // CanFuse says a is live, and its number is in the handle.
+      if (ABSL_PREDICT_TRUE(t != nullptr && t->CanFuse(a))) {
+        const Partial p = eval(a.data_);
+        return t->FuseUnary(std::move(a), p.y, p.dy_da, one);
+      }
     }
-    return t->EmitUnary(y, a.index_, dy_da, one);
+    if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a))) {
+      return Failed(op, Bits(a), kNoOperand);
+    }
+    const Partial p = eval(t->DataOf(a));
+    return t->EmitUnary(p.y, a.index_, p.dy_da, one);
   }
+  // A Value's handle without its number, trivially copyable: the error path takes
+  // operands as these, by value, so that no op has to keep its result in memory
+  // for the sake of an address (Note [Data in the handle] in value.h).
+  struct Operand {
+    Tape* tape;
+    uint32_t index;
+    uint32_t tag;
+  };
+  static constexpr Operand kNoOperand = {nullptr, Value::kEmpty, 0};
+  static Operand Bits(const Value& v) { return {v.tape_, v.index_, v.tag_}; }
   // Records why an op failed (on the operands' tape, when there is one) and
-  // returns a poisoned or empty Value. Defined in value.cc.
-  static Value Failed(const char* op, const Value& a, const Value* b);
+  // returns a poisoned or empty Value, built here so that it too reaches the
+  // next op in registers.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Failed(const char* op, Operand a, Operand b) {
+    Tape* const tape = RecordFailure(op, a, b);
+    return tape == nullptr ? Value() : tape->Poisoned();
+  }
+  // Records the error of Failed; returns the tape it went to, if any. In value.cc.
+  static Tape* RecordFailure(const char* op, Operand a, Operand b);
 };
 
 #define TG_INTERNAL_SCALAR_BINARY(op, Rule)                                   \

@@ -78,7 +78,7 @@ TapeMark Tape::Mark() {
   fuse_floor_ = size_;
   TapeMark mark;
   mark.values = size_;
-  mark.last_generation = size_ > 0 ? gen_[size_ - 1] : 0;
+  mark.last_generation = size_ > 0 ? SlotGeneration(size_ - 1) : 0;
   mark.reset_epoch = reset_epoch_;
   mark.arena = arena_.GetMark();
   mark.record_end = record_end_;
@@ -90,7 +90,7 @@ TapeMark Tape::Mark() {
 
 absl::Status Tape::CheckMark(const TapeMark& mark, const char* op) const {
   if (mark.reset_epoch != reset_epoch_ || mark.values > size_ ||
-      (mark.values > 0 && gen_[mark.values - 1] != mark.last_generation)) {
+      (mark.values > 0 && SlotGeneration(mark.values - 1) != mark.last_generation)) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s: stale mark at value %d: the tape was rewound below it or reset "
         "after it was taken (tape now holds %d values)",
@@ -220,7 +220,7 @@ absl::Status Tape::Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep
     ++size_;
     value_[o] = value_[o + shift];
     adj_[o] = adj_[o + shift];
-    gen_[o] = generation_;
+    gen_[o] = generation_;  // not clean: no handle carries its number
     if (n != 0 && adj_[o] != 0.0 && o < dirty_begin_) dirty_begin_ = o;
   }
   while (next_keep < keep.size()) *keep[next_keep++] = Mark();
@@ -397,7 +397,7 @@ absl::Status Tape::Diagnose(const Value& v, const char* op) const {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: operand was moved from (std::move into an op consumes it)", op));
   }
-  if (v.index_ >= size_ || gen_[v.index_] != v.generation()) {
+  if (v.index_ >= size_ || SlotGeneration(v.index_) != v.generation()) {
     return absl::FailedPreconditionError(
         absl::StrFormat("%s: stale Value #%d of generation %d: the tape was rewound or "
                         "reset after it was created (the tape holds %d values now, "
@@ -407,9 +407,8 @@ absl::Status Tape::Diagnose(const Value& v, const char* op) const {
   return absl::OkStatus();
 }
 
-Value Tape::FuseBinarySlow(Value&& t, double y, double dy_dt, uint32_t b, double dy_db) {
+Value Tape::FuseBinarySlow(uint32_t o, double y, double dy_dt, uint32_t b, double dy_db) {
   namespace rec = internal::record;
-  const uint32_t o = t.index_;
   const uint32_t header = rec::LoadHeader(record_end_);
   const uint32_t n = rec::Count(header);
   const bool is_self = b == o;
@@ -428,7 +427,7 @@ Value Tape::FuseBinarySlow(Value&& t, double y, double dy_dt, uint32_t b, double
   });
   if (!is_self) inputs[count++] = {b, dy_db};
   record_end_ = rec::Write(begin, o, inputs, count, /*keep_unit=*/false);
-  return Refill(std::move(t), y);
+  return Refill(o, y);
 }
 
 absl::Status Tape::ForEachInput(

@@ -120,8 +120,8 @@ class Tape {
   // The handle is never a sole temporary (Note [Temporaries fuse]).
   Value ValueAt(uint32_t index) const {
     if (index >= size_) return Value();
-    Value v(const_cast<Tape*>(this), index, gen_[index]);
-    v.tag_ &= Value::kGenerationMask;
+    Value v(const_cast<Tape*>(this), index, 0, value_[index]);
+    v.tag_ = Value::Shared(gen_[index]);
     return v;
   }
 
@@ -191,16 +191,28 @@ class Tape {
 
   bool IsLive(const Value& v) const {
     return v.tape_ == this && v.index_ < size_ &&
-           gen_[v.index_] == (v.tag_ & Value::kGenerationMask);
+           ((gen_[v.index_] ^ v.tag_) & Value::kGenerationMask) == 0;
+  }
+  // The number of live Value `v`: from the handle while it may be (Note [Data in
+  // the handle] in value.h), else from the slot. A branch, not a select, so that
+  // the handle's number does not wait for the slot's.
+  double DataOf(const Value& v) const {
+    if (ABSL_PREDICT_TRUE(v.tag_ == gen_[v.index_])) return v.data_;
+    return value_[v.index_];
+  }
+  // The generation of slot `index`, without the clean bit.
+  uint32_t SlotGeneration(uint32_t index) const {
+    return gen_[index] & Value::kGenerationMask;
   }
   // Fills slot o (== size_) and returns its handle. The record is written by the
-  // caller before or after; both fit (HasRoom).
+  // caller before (both fit: HasRoom); the other order measured slower.
   Value NewSlot(double data) {
     const uint32_t o = size_++;
-    value_[o] = data;
+    const uint32_t generation = generation_;
+    gen_[o] = generation | Value::kSoleBit;  // clean (Note [Data in the handle])
     adj_[o] = 0.0;
-    gen_[o] = generation_;
-    return Value(this, o, generation_);
+    value_[o] = data;
+    return Value(this, o, generation, data);
   }
 
  public:
@@ -274,11 +286,13 @@ class Tape {
     return NewSlot(y);
   }
 
-  // True if temporary `t`, already known to be live on this tape, may be folded
-  // into (Note [Temporaries fuse]): it is the sole handle of the last slot, created
-  // after the last Mark, and recording is on.
+  // True if `t`, a handle whose tape is this one, may be folded into (Note
+  // [Temporaries fuse]): it is the last slot, the slot's sole and clean handle
+  // (which also says it is live: the generations match), created after the last
+  // Mark, and recording is on. No special index is one below a slot count
+  // (kMaxSlots), and kEmpty, whose successor is 0, goes with no tape.
   bool CanFuse(const Value& t) const {
-    return t.sole() && t.index_ + 1 == size_ && t.index_ >= fuse_floor_ &&
+    return t.index_ + 1 == size_ && t.tag_ == gen_[t.index_] && t.index_ >= fuse_floor_ &&
            !internal::grad_disabled;
   }
 
@@ -332,9 +346,11 @@ class Tape {
       record_end_ = rec::PutTail(p, chain_partial, header);
       return Refill(std::move(t), y);
     }
-    return FuseBinarySlow(std::move(t), y, dy_dt, b, dy_db);
+    t.index_ = Value::kMovedFrom;
+    return FuseBinarySlow(o, y, dy_dt, b, dy_db);
   }
-  Value FuseBinarySlow(Value&& t, double y, double dy_dt, uint32_t b, double dy_db);
+  // FuseBinary into temporary slot o (consumed by the caller), out of line.
+  Value FuseBinarySlow(uint32_t o, double y, double dy_dt, uint32_t b, double dy_db);
 
   // y with the inputs that for_each_input(add) passes to add(index, partial), at
   // most `max_inputs` of them, all live slots; one record. Inputs equal to the
@@ -372,7 +388,7 @@ class Tape {
   // null. False (with the tape's sticky error set) if the tape is out of room.
   bool EmitOpaque(OpaqueRecord* record, SlotRef* slot);
   bool IsLiveSlot(SlotRef s) const {
-    return s.index < size_ && gen_[s.index] == s.generation;
+    return s.index < size_ && SlotGeneration(s.index) == s.generation;
   }
   // Memory from the tape's arena, gone at the Rewind that passes this point.
   absl::StatusOr<void*> AllocateArena(size_t bytes, size_t align) {
@@ -417,13 +433,17 @@ class Tape {
   void LimitRecords();
 
   // Ends a fold into temporary `t`: its slot now holds y, a new value (so its grad
-  // starts at 0, whatever the temporary's was), and `t` is consumed.
+  // starts at 0, whatever the temporary's was), and `t` is consumed. The slot's
+  // clean bit stays as it was: t was its sole handle.
   Value Refill(Value&& t, double y) {
     const uint32_t o = t.index_;
+    t.index_ = Value::kMovedFrom;
+    return Refill(o, y);
+  }
+  Value Refill(uint32_t o, double y) {
     value_[o] = y;
     adj_[o] = 0.0;
-    t.index_ = Value::kMovedFrom;
-    return Value(this, o, generation_);
+    return Value(this, o, generation_, y);
   }
 
   static void ScaleDouble(char* p, double factor) {
@@ -451,7 +471,7 @@ class Tape {
   // Grows the slot arrays or starts a new record block so that HasRoom(record_bytes)
   // holds. On failure records the error and returns false.
   bool MakeRoom(size_t record_bytes);
-  Value Poisoned() { return Value(this, Value::kPoisoned, 0); }
+  Value Poisoned() { return Value(this, Value::kPoisoned, 0, 0.0); }
   // Records `error` as the sticky error (if it is the first) and returns a poisoned
   // Value.
   Value Fail(absl::Status error);

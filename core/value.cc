@@ -59,6 +59,14 @@ absl::StatusOr<double> Value::TryGrad() const {
 void Value::set_data(double data) const {
   if (ok()) {
     tape_->value_[index_] = data;
+    // Note [Data in the handle]: the sole handle keeps its copy; a write around it
+    // marks the slot so that the sole handle reads the slot from now on.
+    uint32_t& slot_tag = tape_->gen_[index_];
+    if (tag_ == slot_tag) {
+      data_ = data;
+    } else {
+      slot_tag &= ~kSoleBit;
+    }
   } else if (tape_ != nullptr) {
     tape_->Fail(tape_->Diagnose(*this, "Value::set_data"));
   }
@@ -100,20 +108,30 @@ std::ostream& operator<<(std::ostream& os, const Value& v) {
             << ", grad=" << PythonFloat(v.grad()) << ")";
 }
 
-Value ScalarOpsAccess::Failed(const char* op, const Value& a, const Value* b) {
+Tape* ScalarOpsAccess::RecordFailure(const char* op, Operand a, Operand b) {
   // Blame the first operand that is not live; record on a tape if there is one.
-  Tape* tape = a.tape_ != nullptr ? a.tape_ : (b != nullptr ? b->tape_ : nullptr);
-  if (tape == nullptr) return Value();
-  for (const Value* v : {&a, b}) {
-    if (v == nullptr) continue;
-    if (v->tape_ == nullptr) return tape->Fail(DiagnoseDetached(*v, op));
+  Tape* const tape = a.tape != nullptr ? a.tape : b.tape;
+  if (tape == nullptr) return nullptr;
+  for (const Operand& operand : {a, b}) {
+    if (&operand == &b && b.tape == nullptr && b.index == Value::kEmpty) break;
+    Value v;
+    v.tape_ = operand.tape;
+    v.index_ = operand.index;
+    v.tag_ = operand.tag;
+    if (v.tape_ == nullptr) {
+      tape->RecordError(DiagnoseDetached(v, op));
+      return tape;
+    }
     // A poisoned operand already recorded why; do not overwrite the first error.
-    if (v->index_ == Value::kPoisoned) return Value(v->tape_, Value::kPoisoned, 0);
-    if (v->tape_ != tape) return tape->Fail(tape->Diagnose(*v, op));
-    if (!tape->IsLive(*v)) return tape->Fail(tape->Diagnose(*v, op));
+    if (v.index_ == Value::kPoisoned) return v.tape_;
+    if (v.tape_ != tape || !tape->IsLive(v)) {
+      tape->RecordError(tape->Diagnose(v, op));
+      return tape;
+    }
   }
-  return tape->Fail(
+  tape->RecordError(
       absl::InternalError(absl::StrFormat("%s: failed for no known reason", op)));
+  return tape;
 }
 
 Value ScalarOpsAccess::Sum(absl::Span<const Value> values) {
@@ -125,7 +143,7 @@ Value ScalarOpsAccess::Sum(absl::Span<const Value> values) {
   Tape* const t = values[0].tape_;
   double y = 0.0;
   for (const Value& v : values) {
-    if (t == nullptr || !t->IsLive(v)) return Failed("sum", values[0], &v);
+    if (t == nullptr || !t->IsLive(v)) return Failed("sum", Bits(values[0]), Bits(v));
     y += t->value_[v.index_];
   }
   return t->EmitGathered(y, values.size(), /*partials_are_one=*/true, [&](auto add) {
@@ -141,12 +159,12 @@ Value ScalarOpsAccess::Dot(absl::Span<const Value> a, absl::Span<const Value> b)
         "dot: operands must be equally long and not empty (got %d and %d values)",
         a.size(), b.size())));
   }
-  if (t == nullptr) return Failed("dot", a[0], &b[0]);
+  if (t == nullptr) return Failed("dot", Bits(a[0]), Bits(b[0]));
   const double* const value = t->value_;
   double y = 0.0;
   for (size_t i = 0; i < a.size(); ++i) {
     if (ABSL_PREDICT_FALSE(!t->IsLive(a[i]) || !t->IsLive(b[i]))) {
-      return Failed("dot", a[i], &b[i]);
+      return Failed("dot", Bits(a[i]), Bits(b[i]));
     }
     y += value[a[i].index_] * value[b[i].index_];
   }

@@ -196,7 +196,7 @@ TEST(Tape, SetGradOnAnIntermediateFlowsLikeMicrograd) {
   EXPECT_EQ(x.grad(), 18.0);
 }
 
-// Note [Sole handles carry their number]: ops see every write, through any handle.
+// Note [Data in the handle]: ops see every write, through any handle.
 TEST(Tape, OpsSeeSetDataThroughAnyHandle) {
   Tape tape;
   Value x = tape.Leaf(1.0);  // sole
@@ -209,6 +209,48 @@ TEST(Tape, OpsSeeSetDataThroughAnyHandle) {
   Value t = x + 1;  // sole temporary
   t.set_data(-1.0);
   EXPECT_EQ((t * 3).data(), -3.0);
+}
+
+// A handle made from a slot index (as the C ABI makes them) writes around the sole
+// handle; the sole handle must then read the slot, in every kind of op.
+TEST(Tape, OpsSeeWritesAroundTheSoleHandle) {
+  Tape tape;
+  Value x = tape.Leaf(1.0);
+  Value y = x * 3.0;  // sole
+  tape.ValueAt(y.index()).set_data(4.0);
+  EXPECT_EQ((y + x).data(), 5.0);
+  EXPECT_EQ((x + y).data(), 5.0);
+  EXPECT_EQ((y * 2.0).data(), 8.0);
+  EXPECT_EQ((2.0 - y).data(), -2.0);
+  EXPECT_EQ(y.tanh().data(), std::tanh(4.0));
+  EXPECT_EQ(Sum({y, x}).data(), 5.0);
+  // Writing through the sole handle again keeps its number right, too.
+  y.set_data(6.0);
+  EXPECT_EQ((y - x).data(), 5.0);
+  // A temporary written around before it is used.
+  Value t = x + 2.0;
+  tape.ValueAt(t.index()).set_data(10.0);
+  EXPECT_EQ((std::move(t) * 2.0).data(), 20.0);
+  ASSERT_TRUE(tape.status().ok()) << tape.status();
+}
+
+// The slot's clean bit is not part of its generation: writes do not make a mark
+// or a handle stale.
+TEST(Tape, WritesDoNotMakeMarksOrHandlesStale) {
+  Tape tape;
+  Value x = tape.Leaf(1.0);
+  Value y = x * 2.0;
+  const TapeMark mark = tape.Mark();
+  Value copy = y;
+  copy.set_data(3.0);  // clears the clean bit of the slot just below the mark
+  Value z = y * x;
+  EXPECT_EQ(z.data(), 3.0);
+  ASSERT_TRUE(tape.Rewind(mark).ok());
+  EXPECT_TRUE(y.ok());
+  EXPECT_EQ(y.data(), 3.0);
+  EXPECT_FALSE(z.ok());
+  ASSERT_TRUE(y.Backward().ok());
+  EXPECT_EQ(x.grad(), 2.0);
 }
 
 TEST(Tape, RecordsSpanManyBlocks) {
