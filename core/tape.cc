@@ -538,8 +538,21 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline const char* SweepSimple(const char* end, dou
   return p;
 }
 
+// Note [Sweep prefetch]: a sweep longer than the cache streams its records and
+// adjoints from DRAM backwards. The hardware prefetchers follow, but not far
+// enough ahead: asking for the lines 8 KB ahead of both streams on every record
+// measured 10% faster at 10^6 steps (W1 backward 0.72 -> 0.65 ns/op). In cache the
+// same instructions cost 10% (0.55 -> 0.61), so short sweeps go without.
+constexpr uint32_t kPrefetchSlots = uint32_t{1} << 17;  // 1 MB of adjoints
+constexpr size_t kPrefetchBytes = 8192;
+
 }  // namespace
 
+absl::Status Tape::SweepFast(uint32_t root) {
+  return root >= kPrefetchSlots ? SweepFast<true>(root) : SweepFast<false>(root);
+}
+
+template <bool kPrefetch>
 absl::Status Tape::SweepFast(uint32_t root) {
   Block* root_block;
   const char* root_end;
@@ -553,6 +566,11 @@ absl::Status Tape::SweepFast(uint32_t root) {
   const double* lowest_op = nullptr;  // adj + the lowest slot whose record has inputs
   for (;;) {
     const uint32_t header = internal::record::LoadHeader(end);
+    if constexpr (kPrefetch) {
+      // Addresses before an array are fine: a prefetch never faults.
+      __builtin_prefetch(end - kPrefetchBytes, 0, 0);
+      __builtin_prefetch(at - kPrefetchBytes / sizeof(double), 1, 0);
+    }
     *at = g;
     if (ABSL_PREDICT_TRUE(header == (kChainFlag | kUnitFlag | 3u))) {
       end = SweepSimple<1, true, true>(end, adj, at, &g);

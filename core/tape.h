@@ -482,6 +482,8 @@ class Tape {
   // OK if `mark` is a position this tape still has; `op` names the caller.
   absl::Status CheckMark(const TapeMark& mark, const char* op) const;
   absl::Status SweepFast(uint32_t root);
+  template <bool kPrefetch>
+  absl::Status SweepFast(uint32_t root);
   absl::Status SweepExact(uint32_t root);
   static absl::Status RunOpaque(const char* arg, Tape& tape);
   // Walks back from the tail to the end of slot `o`'s record.
