@@ -234,6 +234,9 @@ struct ScalarOpsAccess {
   }
   // Records the error of Failed; returns the tape it went to, if any. In value.cc.
   static Tape* RecordFailure(const char* op, Operand a, Operand b);
+  // Failed for operands in memory (the spans of Sum and Dot), out of line so that
+  // their loops do not load the handles' bits for it. In value.cc.
+  static Value FailedAt(const char* op, const Value& a, const Value& b);
 };
 
 #define TG_INTERNAL_SCALAR_BINARY(op, Rule)                                   \

@@ -134,6 +134,11 @@ Tape* ScalarOpsAccess::RecordFailure(const char* op, Operand a, Operand b) {
   return tape;
 }
 
+ABSL_ATTRIBUTE_NOINLINE Value ScalarOpsAccess::FailedAt(const char* op, const Value& a,
+                                                        const Value& b) {
+  return Failed(op, Bits(a), Bits(b));
+}
+
 Value ScalarOpsAccess::Sum(absl::Span<const Value> values) {
   if (values.empty()) {
     Tape* tape = Tape::Current();
@@ -143,7 +148,7 @@ Value ScalarOpsAccess::Sum(absl::Span<const Value> values) {
   Tape* const t = values[0].tape_;
   double y = 0.0;
   for (const Value& v : values) {
-    if (t == nullptr || !t->IsLive(v)) return Failed("sum", Bits(values[0]), Bits(v));
+    if (t == nullptr || !t->IsLive(v)) return FailedAt("sum", values[0], v);
     y += t->value_[v.index_];
   }
   return t->EmitGathered(y, values.size(), /*partials_are_one=*/true, [&](auto add) {
@@ -159,12 +164,12 @@ Value ScalarOpsAccess::Dot(absl::Span<const Value> a, absl::Span<const Value> b)
         "dot: operands must be equally long and not empty (got %d and %d values)",
         a.size(), b.size())));
   }
-  if (t == nullptr) return Failed("dot", Bits(a[0]), Bits(b[0]));
+  if (t == nullptr) return FailedAt("dot", a[0], b[0]);
   const double* const value = t->value_;
   double y = 0.0;
   for (size_t i = 0; i < a.size(); ++i) {
     if (ABSL_PREDICT_FALSE(!t->IsLive(a[i]) || !t->IsLive(b[i]))) {
-      return Failed("dot", Bits(a[i]), Bits(b[i]));
+      return FailedAt("dot", a[i], b[i]);
     }
     y += value[a[i].index_] * value[b[i].index_];
   }
