@@ -21,7 +21,8 @@
 // other handle clears it). That takes the number from one op to the next in a
 // register instead of through memory just written, which would put a
 // store-to-load round trip on every step of a dependency chain such as
-// `x = x * w + b` (measured: a third of its recording time).
+// `x = x * w + b` (measured: W1 records 15-18% faster with the number in the
+// handle).
 //
 // Errors: operators cannot return a Status, so a failing op (stale operand,
 // operands from two tapes, arena limit) records the first error on its tape and
@@ -199,7 +200,6 @@ class Value {
       : tape_(tape), index_(index), tag_(generation | kSoleBit), data_(data) {}
 
   static uint32_t Shared(uint32_t tag) { return (tag & kGenerationMask) | kSharedBit; }
-  bool sole() const { return (tag_ & kSoleBit) != 0; }
 
   Tape* tape_ = nullptr;
   uint32_t index_ = kEmpty;
