@@ -210,7 +210,7 @@ struct ScalarOpsAccess {
       }
     }
     if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a))) {
-      return Failed(op, Bits(a), kNoOperand);
+      return Failed(op, Bits(a));
     }
     const Partial p = eval(t->DataOf(a));
     return t->EmitUnary(p.y, a.index_, p.dy_da, one);
@@ -223,17 +223,22 @@ struct ScalarOpsAccess {
     uint32_t index;
     uint32_t tag;
   };
-  static constexpr Operand kNoOperand = {nullptr, Value::kEmpty, 0};
   static Operand Bits(const Value& v) { return {v.tape_, v.index_, v.tag_}; }
   // Records why an op failed (on the operands' tape, when there is one) and
   // returns a poisoned or empty Value, built here so that it too reaches the
   // next op in registers.
   ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Failed(const char* op, Operand a, Operand b) {
-    Tape* const tape = RecordFailure(op, a, b);
+    return Poisoned(RecordFailure(op, a, &b));
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Failed(const char* op, Operand a) {
+    return Poisoned(RecordFailure(op, a, nullptr));
+  }
+  static Value Poisoned(Tape* tape) {
     return tape == nullptr ? Value() : tape->Poisoned();
   }
-  // Records the error of Failed; returns the tape it went to, if any. In value.cc.
-  static Tape* RecordFailure(const char* op, Operand a, Operand b);
+  // Records the error of Failed (`b` null for ops of one Value); returns the tape
+  // it went to, if any. In value.cc.
+  static Tape* RecordFailure(const char* op, Operand a, const Operand* b);
   // Failed for operands in memory (the spans of Sum and Dot), out of line so that
   // their loops do not load the handles' bits for it. In value.cc.
   static Value FailedAt(const char* op, const Value& a, const Value& b);

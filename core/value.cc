@@ -108,16 +108,16 @@ std::ostream& operator<<(std::ostream& os, const Value& v) {
             << ", grad=" << PythonFloat(v.grad()) << ")";
 }
 
-Tape* ScalarOpsAccess::RecordFailure(const char* op, Operand a, Operand b) {
+Tape* ScalarOpsAccess::RecordFailure(const char* op, Operand a, const Operand* b) {
   // Blame the first operand that is not live; record on a tape if there is one.
-  Tape* const tape = a.tape != nullptr ? a.tape : b.tape;
+  Tape* const tape = a.tape != nullptr ? a.tape : (b != nullptr ? b->tape : nullptr);
   if (tape == nullptr) return nullptr;
-  for (const Operand& operand : {a, b}) {
-    if (&operand == &b && b.tape == nullptr && b.index == Value::kEmpty) break;
+  for (const Operand* operand : {static_cast<const Operand*>(&a), b}) {
+    if (operand == nullptr) continue;
     Value v;
-    v.tape_ = operand.tape;
-    v.index_ = operand.index;
-    v.tag_ = operand.tag;
+    v.tape_ = operand->tape;
+    v.index_ = operand->index;
+    v.tag_ = operand->tag;
     if (v.tape_ == nullptr) {
       tape->RecordError(DiagnoseDetached(v, op));
       return tape;

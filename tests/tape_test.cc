@@ -130,6 +130,11 @@ TEST(Tape, EmptyAndDetachedValuesAreErrors) {
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(Message(tape.status()),
               HasSubstr("add: operand was created with no current tape"));
+  // An empty second operand is blamed as such, like a first one.
+  Tape other;
+  Value y = other.Leaf(2.0);
+  EXPECT_FALSE((y * Value()).ok());
+  EXPECT_THAT(Message(other.status()), HasSubstr("mul: operand is an empty Value"));
 }
 
 TEST(Tape, CurrentTapeScopeNestsAndRestores) {
