@@ -82,6 +82,24 @@ BackwardFn BackwardFor(GradOp op);
 
 // Step 1. On error, the status names `op` and every operand.
 absl::Status Place(const char* op, absl::Span<const Tensor* const> operands, Tape** tape);
+// Place's check without the message, for the per-op fast path: true if every
+// operand is ok and those on a tape are on one; then *tape is Place's choice and
+// impls[i] is operand i's impl. Each handle is checked once (ok() reads the tape).
+inline bool PlaceFast(absl::Span<const Tensor* const> operands, Tape** tape,
+                      TensorImpl** impls) {
+  Tape* chosen = nullptr;
+  for (size_t i = 0; i < operands.size(); ++i) {
+    TensorImpl* const impl = operands[i]->impl();
+    Tape* const on = operands[i]->tape();
+    if (impl == nullptr || (on != nullptr && chosen != nullptr && on != chosen)) {
+      return false;
+    }
+    if (on != nullptr) chosen = on;
+    impls[i] = impl;
+  }
+  *tape = chosen != nullptr ? chosen : Tape::Current();
+  return true;
+}
 // An error for `op` that lists `operands` after `what`.
 absl::Status OpError(const char* op, absl::Span<const TensorImpl* const> operands,
                      const std::string& what);

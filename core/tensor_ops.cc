@@ -19,49 +19,58 @@ using internal::OpError;
 
 namespace {
 
-// Checks the operands of `op` and picks the tape; on failure returns false with
-// an error tensor in *error.
-bool Prepare(const char* op, std::initializer_list<const Tensor*> operands, Tape** tape,
-             Tensor* error) {
+// Checks the operands of an op: PlaceFast, then one dtype and device, f32 or f64.
+// Sets *tape and impls[i] (operand i's impl, which the op uses from then on). False
+// if a check fails; Unprepared then says which.
+bool Prepare(std::initializer_list<const Tensor*> operands, Tape** tape,
+             TensorImpl** impls) {
+  if (!internal::PlaceFast(absl::MakeConstSpan(operands.begin(), operands.size()), tape,
+                           impls)) {
+    return false;
+  }
+  const absl::Span<const TensorImpl* const> checked(impls, operands.size());
+  return internal::AllSameDTypeAndDevice(checked) && IsFloating(impls[0]->dtype);
+}
+
+// The error tensor of `op` for operands that Prepare refused: the first failed
+// check's message, recorded on their tape (or the current one).
+ABSL_ATTRIBUTE_NOINLINE Tensor Unprepared(const char* op,
+                                          std::initializer_list<const Tensor*> operands) {
+  Tape* tape = nullptr;
   absl::Status s =
-      internal::Place(op, absl::MakeConstSpan(operands.begin(), operands.size()), tape);
-  if (ABSL_PREDICT_TRUE(s.ok())) {
+      internal::Place(op, absl::MakeConstSpan(operands.begin(), operands.size()), &tape);
+  if (s.ok()) {
     const TensorImpl* impls[3];  // the most any op here checks (where)
     size_t n = 0;
     for (const Tensor* t : operands) impls[n++] = t->impl();
     const absl::Span<const TensorImpl* const> checked(impls, n);
-    if (ABSL_PREDICT_TRUE(internal::AllSameDTypeAndDevice(checked) &&
-                          IsFloating(impls[0]->dtype))) {
-      return true;
-    }
     s = internal::SameDTypeAndDevice(op, checked);
+    TG_CHECK(!s.ok() || !IsFloating(impls[0]->dtype));  // else Prepare accepts them
     if (s.ok()) s = OpError(op, checked, "needs f32 or f64 operands");
   }
   Tape* any = nullptr;
   for (const Tensor* t : operands) any = any ? any : t->tape();
-  *error = Fail(any ? any : Tape::Current(), s);
-  return false;
+  return Fail(any ? any : Tape::Current(), s);
 }
 
 Tensor Binary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& a,
               const Tensor& b) {
   Tape* tape;
-  Tensor error;
-  if (!Prepare(name, {&a, &b}, &tape, &error)) return error;
-  absl::StatusOr<TensorImpl*> out =
-      internal::RunBinary(tape, kernel, *a.impl(), *b.impl());
+  TensorImpl* in[2];
+  if (!Prepare({&a, &b}, &tape, in)) return Unprepared(name, {&a, &b});
+  absl::StatusOr<TensorImpl*> out = internal::RunBinary(tape, kernel, *in[0], *in[1]);
   if (!out.ok()) return Fail(tape, out.status());
-  return Finish(tape, *out, grad_op, {a.impl(), b.impl()});
+  return Finish(tape, *out, grad_op, {in[0], in[1]});
 }
 
 Tensor Unary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
              const OpAttrs& attrs = {}) {
   Tape* tape;
-  Tensor error;
-  if (!Prepare(name, {&x}, &tape, &error)) return error;
-  absl::StatusOr<TensorImpl*> out = internal::RunUnary(tape, kernel, *x.impl(), attrs);
+  TensorImpl* in;
+  if (!Prepare({&x}, &tape, &in)) return Unprepared(name, {&x});
+  absl::StatusOr<TensorImpl*> out = internal::RunUnary(tape, kernel, *in, attrs);
   if (!out.ok()) return Fail(tape, out.status());
-  return Finish(tape, *out, grad_op, {x.impl()}, attrs);
+  return Finish(tape, *out, grad_op, {in}, attrs);
 }
 
 // A constant (no gradient) of `shape` with the dtype and device of `like`, written
@@ -116,9 +125,9 @@ void DropAxes(TensorImpl* out, uint32_t mask) {
 Tensor Reduce(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
               absl::Span<const int64_t> axes, bool keepdim, bool mean) {
   Tape* tape;
-  Tensor error;
-  if (!Prepare(name, {&x}, &tape, &error)) return error;
-  const TensorImpl& in = *x.impl();
+  TensorImpl* checked;
+  if (!Prepare({&x}, &tape, &checked)) return Unprepared(name, {&x});
+  const TensorImpl& in = *checked;
   absl::StatusOr<uint32_t> mask = AxesMask(name, in, axes);
   if (!mask.ok()) return Fail(tape, mask.status());
   int64_t count = 1;
@@ -136,7 +145,7 @@ Tensor Reduce(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
       internal::RunReduce(tape, kernel, in, *mask, attrs.scalar0);
   if (!out.ok()) return Fail(tape, out.status());
   if (!keepdim) DropAxes(*out, *mask);
-  return Finish(tape, *out, grad_op, {x.impl()}, attrs);
+  return Finish(tape, *out, grad_op, {checked}, attrs);
 }
 
 Tensor AlongAxis(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
@@ -161,25 +170,25 @@ Tensor WithIndices(
     const Tensor& indices, const char* expected,
     absl::FunctionRef<bool(const TensorImpl&, const TensorImpl&, Layout*)> fits) {
   Tape* tape;
-  Tensor error;
-  if (!Prepare(name, {&x}, &tape, &error)) return error;
+  TensorImpl* checked;
+  if (!Prepare({&x}, &tape, &checked)) return Unprepared(name, {&x});
   const Tensor* operands[] = {&x, &indices};
   if (absl::Status s = internal::Place(name, operands, &tape); !s.ok())
     return Fail(tape, s);
-  const TensorImpl* impls[] = {x.impl(), indices.impl()};
+  TensorImpl* const index = indices.impl();
+  const TensorImpl* const impls[] = {checked, index};
   Layout shape;
-  if (indices.dtype() != DType::kI64 || x.device() != indices.device() ||
-      !fits(*x.impl(), *indices.impl(), &shape)) {
+  if (index->dtype != DType::kI64 || checked->device != index->device ||
+      !fits(*checked, *index, &shape)) {
     return Fail(tape, OpError(name, impls, expected));
   }
   absl::StatusOr<TensorImpl*> out =
-      internal::NewResult(tape, shape.shape(), x.dtype(), x.device());
+      internal::NewResult(tape, shape.shape(), checked->dtype, checked->device);
   if (!out.ok()) return Fail(tape, out.status());
-  if (absl::Status s = internal::Run(kernel, {x.impl(), indices.impl()}, {*out});
-      !s.ok()) {
+  if (absl::Status s = internal::Run(kernel, {checked, index}, {*out}); !s.ok()) {
     return Fail(tape, internal::Discard(*out, s));
   }
-  return Finish(tape, *out, grad_op, {x.impl(), indices.impl()});
+  return Finish(tape, *out, grad_op, {checked, index});
 }
 
 }  // namespace
@@ -205,9 +214,9 @@ Tensor Minimum(const Tensor& a, const Tensor& b) {
 
 Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tape* tape;
-  Tensor error;
-  if (!Prepare("where", {&cond, &a, &b}, &tape, &error)) return error;
-  const TensorImpl* impls[] = {cond.impl(), a.impl(), b.impl()};
+  TensorImpl* in[3];
+  if (!Prepare({&cond, &a, &b}, &tape, in)) return Unprepared("where", {&cond, &a, &b});
+  const TensorImpl* const impls[] = {in[0], in[1], in[2]};
   Layout ab, shape;
   if (!BroadcastShapes(a.shape(), b.shape(), &ab.rank, ab.sizes) ||
       !BroadcastShapes(cond.shape(), ab.shape(), &shape.rank, shape.sizes)) {
@@ -217,13 +226,13 @@ Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {
       internal::NewResult(tape, shape.shape(), a.dtype(), a.device());
   if (!out.ok()) return Fail(tape, out.status());
   TensorImpl vc, va, vb;
-  internal::InitView(&vc, *cond.impl(), cond.impl()->layout.Expanded(shape.shape()));
-  internal::InitView(&va, *a.impl(), a.impl()->layout.Expanded(shape.shape()));
-  internal::InitView(&vb, *b.impl(), b.impl()->layout.Expanded(shape.shape()));
+  internal::InitView(&vc, *in[0], in[0]->layout.Expanded(shape.shape()));
+  internal::InitView(&va, *in[1], in[1]->layout.Expanded(shape.shape()));
+  internal::InitView(&vb, *in[2], in[2]->layout.Expanded(shape.shape()));
   if (absl::Status s = internal::Run(OpKind::kWhere, {&vc, &va, &vb}, {*out}); !s.ok()) {
     return Fail(tape, internal::Discard(*out, s));
   }
-  return Finish(tape, *out, GradOp::kWhere, {cond.impl(), a.impl(), b.impl()});
+  return Finish(tape, *out, GradOp::kWhere, {in[0], in[1], in[2]});
 }
 
 Tensor Neg(const Tensor& x) { return Unary("neg", OpKind::kNeg, GradOp::kNeg, x); }
@@ -277,9 +286,9 @@ Tensor Min(const Tensor& x, absl::Span<const int64_t> axes, bool keepdim) {
 
 Tensor MatMul(const Tensor& a, const Tensor& b) {
   Tape* tape;
-  Tensor error;
-  if (!Prepare("matmul", {&a, &b}, &tape, &error)) return error;
-  const TensorImpl* impls[] = {a.impl(), b.impl()};
+  TensorImpl* in[2];
+  if (!Prepare({&a, &b}, &tape, in)) return Unprepared("matmul", {&a, &b});
+  const TensorImpl* const impls[] = {in[0], in[1]};
   if (a.dim() == 0 || b.dim() == 0) {
     return Fail(tape,
                 OpError("matmul", impls, "operands must have at least 1 dimension"));
@@ -333,10 +342,10 @@ Tensor BinaryCrossEntropyWithLogits(const Tensor& logits, const Tensor& targets)
 
 Tensor Dropout(const Tensor& x, double p, uint64_t seed) {
   Tape* tape;
-  Tensor error;
-  if (!Prepare("dropout", {&x}, &tape, &error)) return error;
+  TensorImpl* in;
+  if (!Prepare({&x}, &tape, &in)) return Unprepared("dropout", {&x});
   if (!(p >= 0.0 && p <= 1.0)) {
-    const TensorImpl* operands[] = {x.impl()};
+    const TensorImpl* operands[] = {in};
     return Fail(tape, OpError("dropout", operands,
                               absl::StrFormat("p = %g is not in [0, 1]", p)));
   }

@@ -4,6 +4,7 @@
 // scalars) take loops that g++ vectorises at -O3 (see the BUILD file).
 #include <cmath>
 
+#include "absl/base/attributes.h"
 #include "core/registry.h"
 #include "kernels/cpu/loops.h"
 #include "kernels/cpu/streaming.h"
@@ -42,15 +43,10 @@ void MapContiguous(T* o, int64_t n, int arrays, const Value& value) {
   });
 }
 
-// out = f(x). `f` must be a lambda (a function pointer would not inline).
+// MapUnary's general path, out of line: the strided loop's set-up needs a large
+// stack frame that the contiguous path of every small op would pay for too.
 template <class T, class F>
-void MapUnary(const KernelCall& c, F f) {
-  const TensorImpl &out = *c.outputs[0], &x = *c.inputs[0];
-  if (out.layout.IsContiguous() && x.layout.IsContiguous()) {
-    const T* px = x.data_as<T>();
-    MapContiguous(out.data_as<T>(), out.numel(), 2, [=](int64_t i) { return f(px[i]); });
-    return;
-  }
+ABSL_ATTRIBUTE_NOINLINE void MapUnaryStrided(const KernelCall& c, F f) {
   Loop<2>({c.outputs[0], c.inputs[0]})
       .Run(true, [&](int64_t n, char** p, const int64_t* s) {
         T* o = At<T>(p[0]);
@@ -64,18 +60,21 @@ void MapUnary(const KernelCall& c, F f) {
       });
 }
 
-// out = f(a, b), with fast rows for contiguous operands and for a scalar one.
+// out = f(x). `f` must be a lambda (a function pointer would not inline).
 template <class T, class F>
-void MapBinary(const KernelCall& c, F f) {
-  const TensorImpl &out = *c.outputs[0], &a = *c.inputs[0], &b = *c.inputs[1];
-  if (out.layout.IsContiguous() && a.layout.IsContiguous() && b.layout.IsContiguous()) {
-    // One flat row: skips the strided loop's set-up, which dominates small tensors.
-    const T* pa = a.data_as<T>();
-    const T* pb = b.data_as<T>();
-    MapContiguous(out.data_as<T>(), out.numel(), 3,
-                  [=](int64_t i) { return f(pa[i], pb[i]); });
+void MapUnary(const KernelCall& c, F f) {
+  const TensorImpl &out = *c.outputs[0], &x = *c.inputs[0];
+  if (out.layout.IsContiguous() && x.layout.IsContiguous()) {
+    const T* px = x.data_as<T>();
+    MapContiguous(out.data_as<T>(), out.numel(), 2, [=](int64_t i) { return f(px[i]); });
     return;
   }
+  MapUnaryStrided<T>(c, f);
+}
+
+// MapBinary's general path, out of line (see MapUnaryStrided).
+template <class T, class F>
+ABSL_ATTRIBUTE_NOINLINE void MapBinaryStrided(const KernelCall& c, F f) {
   Loop<3>({c.outputs[0], c.inputs[0], c.inputs[1]})
       .Run(true, [&](int64_t n, char** p, const int64_t* s) {
         T* o = At<T>(p[0]);
@@ -95,6 +94,21 @@ void MapBinary(const KernelCall& c, F f) {
           for (int64_t i = 0; i < n; ++i) o[i * so] = f(a[i * sa], b[i * sb]);
         }
       });
+}
+
+// out = f(a, b), with fast rows for contiguous operands and for a scalar one.
+template <class T, class F>
+void MapBinary(const KernelCall& c, F f) {
+  const TensorImpl &out = *c.outputs[0], &a = *c.inputs[0], &b = *c.inputs[1];
+  if (out.layout.IsContiguous() && a.layout.IsContiguous() && b.layout.IsContiguous()) {
+    // One flat row: skips the strided loop's set-up, which dominates small tensors.
+    const T* pa = a.data_as<T>();
+    const T* pb = b.data_as<T>();
+    MapContiguous(out.data_as<T>(), out.numel(), 3,
+                  [=](int64_t i) { return f(pa[i], pb[i]); });
+    return;
+  }
+  MapBinaryStrided<T>(c, f);
 }
 
 template <class T>
