@@ -75,7 +75,8 @@ Tape::~Tape() {
 }
 
 TapeMark Tape::Mark() {
-  fuse_floor_ = size_;
+  persistent_slots_ = size_;
+  UncleanLast();
   TapeMark mark;
   mark.values = size_;
   mark.last_generation = size_ > 0 ? SlotGeneration(size_ - 1) : 0;
@@ -108,7 +109,7 @@ absl::Status Tape::Rewind(const TapeMark& mark) {
   record_end_ = mark.record_end;
   LimitRecords();
   generation_ = (generation_ + 1) & Value::kGenerationMask;
-  fuse_floor_ = size_;
+  persistent_slots_ = size_;
   if (dirty_begin_ >= size_) dirty_begin_ = kNone;
   return absl::OkStatus();
 }
@@ -123,7 +124,7 @@ void Tape::Reset() {
   record_end_ = record_limit_ = nullptr;
   generation_ = (generation_ + 1) & Value::kGenerationMask;
   ++reset_epoch_;
-  fuse_floor_ = 0;
+  persistent_slots_ = 0;
   dirty_begin_ = kNone;
   error_ = absl::OkStatus();
 }
@@ -224,7 +225,7 @@ absl::Status Tape::Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep
     if (n != 0 && adj_[o] != 0.0 && o < dirty_begin_) dirty_begin_ = o;
   }
   while (next_keep < keep.size()) *keep[next_keep++] = Mark();
-  fuse_floor_ = size_;
+  persistent_slots_ = size_;
   return absl::OkStatus();
 }
 
@@ -680,6 +681,7 @@ absl::Status Tape::Backward(const Value& root) {
 }
 
 absl::Status Tape::SweepFrom(uint32_t root) {
+  UncleanLast();
   absl::Status status = dirty_begin_ <= root ? SweepExact(root) : SweepFast(root);
   if (!status.ok()) RecordError(status);
   return status;

@@ -287,13 +287,13 @@ class Tape {
   }
 
   // True if `t`, a handle whose tape is this one, may be folded into (Note
-  // [Temporaries fuse]): it is the last slot, the slot's sole and clean handle
-  // (which also says it is live: the generations match), created after the last
-  // Mark, and recording is on. No special index is one below a slot count
-  // (kMaxSlots), and kEmpty, whose successor is 0, goes with no tape.
+  // [Temporaries fuse]): it is the last slot, the slot's sole handle and the slot is
+  // clean (which also says it is live: the generations match; and that no Mark,
+  // sweep or set_grad came since, see UncleanLast), and recording is on. No special
+  // index is one below a slot count (kMaxSlots), and kEmpty, whose successor is 0,
+  // goes with no tape.
   bool CanFuse(const Value& t) const {
-    return t.index_ + 1 == size_ && t.tag_ == gen_[t.index_] && t.index_ >= fuse_floor_ &&
-           !internal::grad_disabled;
+    return t.index_ + 1 == size_ && t.tag_ == gen_[t.index_] && !internal::grad_disabled;
   }
 
   // Folds y = f(t) into temporary t's record: scales its partials by dy/dt.
@@ -412,7 +412,7 @@ class Tape {
   // Frees `object` with release(object) when the tape is Reset or destroyed.
   absl::Status Own(void* object, void (*release)(void*));
   // Slots below this were made before the last Mark: they outlive the next Rewind.
-  uint32_t persistent_slots() const { return fuse_floor_; }
+  uint32_t persistent_slots() const { return persistent_slots_; }
   // The reverse sweep from slot `root`, whose gradient the caller has seeded after
   // calling NextSweepEpoch.
   absl::Status SweepFrom(uint32_t root);
@@ -432,9 +432,10 @@ class Tape {
   // Sets record_limit_ from the open block and the free slots.
   void LimitRecords();
 
-  // Ends a fold into temporary `t`: its slot now holds y, a new value (so its grad
-  // starts at 0, whatever the temporary's was), and `t` is consumed. The slot's
-  // clean bit stays as it was: t was its sole handle.
+  // Ends a fold into temporary `t`: its slot now holds y, and `t` is consumed. The
+  // slot's clean bit stays as it was: t was its sole handle. Its grad is still the 0
+  // that NewSlot wrote, since whatever could have changed it (a sweep, set_grad)
+  // uncleans the slot, and CanFuse asks for a clean one.
   Value Refill(Value&& t, double y) {
     const uint32_t o = t.index_;
     t.index_ = Value::kMovedFrom;
@@ -442,7 +443,6 @@ class Tape {
   }
   Value Refill(uint32_t o, double y) {
     value_[o] = y;
-    adj_[o] = 0.0;
     return Value(this, o, generation_, y);
   }
 
@@ -472,6 +472,13 @@ class Tape {
   // holds. On failure records the error and returns false.
   bool MakeRoom(size_t record_bytes);
   Value Poisoned() { return Value(this, Value::kPoisoned, 0, 0.0); }
+  // Clears the clean bit of the last slot, if any (Note [Data in the handle] in
+  // value.h): its sole handle then reads the number from the slot, and no op folds
+  // into it (CanFuse). Mark does this so that no record below a mark is rewritten,
+  // and a sweep so that no fold inherits a grad it left.
+  void UncleanLast() {
+    if (size_ > 0) gen_[size_ - 1] &= ~Value::kSoleBit;
+  }
   // Records `error` as the sticky error (if it is the first) and returns a poisoned
   // Value.
   Value Fail(absl::Status error);
@@ -516,7 +523,7 @@ class Tape {
   char* record_limit_ = nullptr;
 
   uint32_t sweep_epoch_ = 0;
-  uint32_t fuse_floor_ = 0;  // slots below the last Mark are never rewritten
+  uint32_t persistent_slots_ = 0;  // slots below the last Mark outlive the next Rewind
   // Note [Dirty adjoints]: the lowest slot whose record has inputs and whose grad
   // may be non-zero from an earlier Backward or set_grad (kNone if none).
   static constexpr uint32_t kNone = 0xffffffffu;

@@ -75,6 +75,8 @@ void Value::set_data(double data) const {
 void Value::set_grad(double grad) const {
   if (ok()) {
     tape_->adj_[index_] = grad;
+    // No op folds into this slot from now on: its result would take this grad.
+    tape_->gen_[index_] &= ~kSoleBit;
     // A non-zero grad may be propagated by a later Backward (Note [Dirty adjoints]).
     if (grad != 0.0 && index_ < tape_->dirty_begin_) tape_->dirty_begin_ = index_;
   } else if (tape_ != nullptr) {

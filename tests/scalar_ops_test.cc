@@ -233,6 +233,30 @@ TEST(ScalarOpsFusion, NothingBelowAMarkIsRewritten) {
   EXPECT_FALSE(y.ok());
 }
 
+// A temporary whose grad a sweep or set_grad wrote keeps its slot and that grad,
+// as micrograd's node would: the op on it gets a record of its own.
+TEST(ScalarOpsFusion, NothingSweptOrGivenAGradIsRewritten) {
+  Tape tape;
+  Value x = tape.Leaf(2.0);
+  Value t = x * 3;
+  ASSERT_TRUE(t.Backward().ok());  // t.grad = 1, x.grad = 3
+  Value y = std::move(t) * 2;
+  EXPECT_EQ(tape.size(), 3u);
+  EXPECT_EQ(y.grad(), 0.0);
+  ASSERT_TRUE(y.Backward().ok());  // t.grad = 1 + 2, x.grad = 3 + 3 * 3
+  EXPECT_EQ(x.grad(), 12.0);
+
+  Tape tape2;
+  Value x2 = tape2.Leaf(2.0);
+  Value t2 = x2 * 3;
+  t2.set_grad(5.0);
+  Value y2 = std::move(t2) + 1;
+  EXPECT_EQ(tape2.size(), 3u);
+  EXPECT_EQ(y2.data(), 7.0);
+  ASSERT_TRUE(y2.Backward().ok());  // t2.grad = 5 + 1, x2.grad = 3 * 6
+  EXPECT_EQ(x2.grad(), 18.0);
+}
+
 // TanhRule::Tanh replaces std::tanh away from 0; it must stay within a few ulp.
 TEST(ScalarOps, FastTanhIsAccurate) {
   for (double x = -40.0; x <= 40.0; x += 0.00137) {
