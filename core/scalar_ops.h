@@ -148,16 +148,19 @@ struct ScalarOpsAccess {
       if constexpr (kIsTemporary<A>) {
         // The common `temporary + other` first: CanFuse says a is live, and its
         // number is in the handle.
-        if (ABSL_PREDICT_TRUE(t != nullptr && t->CanFuse(a) && t->IsLive(b))) {
-          const internal::Local l = Rule::Eval(a.data_, t->DataOf(b));
+        double y;
+        if (ABSL_PREDICT_TRUE(t != nullptr && t->CanFuse(a) && t->ReadLive(b, &y))) {
+          const internal::Local l = Rule::Eval(a.data_, y);
           return t->FuseBinary(std::move(a), l.y, l.da, b.index_, l.db, Rule::kDaIsOne,
                                Rule::kDbIsOne);
         }
       }
-      if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a) || !t->IsLive(b))) {
+      double x, y;
+      if (ABSL_PREDICT_FALSE(t == nullptr || !t->ReadLive(a, &x) ||
+                             !t->ReadLive(b, &y))) {
         return Failed(Rule::kName, Bits(a), Bits(b));
       }
-      const internal::Local l = Rule::Eval(t->DataOf(a), t->DataOf(b));
+      const internal::Local l = Rule::Eval(x, y);
       if constexpr (kIsTemporary<B>) {
         if (t->CanFuse(b)) {
           return t->FuseBinary(std::move(b), l.y, l.db, a.index_, l.da, Rule::kDbIsOne,
@@ -209,10 +212,10 @@ struct ScalarOpsAccess {
         return t->FuseUnary(std::move(a), p.y, p.dy_da, one);
       }
     }
-    if (ABSL_PREDICT_FALSE(t == nullptr || !t->IsLive(a))) {
+    double x;
+    if (ABSL_PREDICT_FALSE(t == nullptr || !t->ReadLive(a, &x)))
       return Failed(op, Bits(a));
-    }
-    const Partial p = eval(t->DataOf(a));
+    const Partial p = eval(x);
     return t->EmitUnary(p.y, a.index_, p.dy_da, one);
   }
   // A Value's handle without its number, trivially copyable: the error path takes

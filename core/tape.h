@@ -193,12 +193,21 @@ class Tape {
     return v.tape_ == this && v.index_ < size_ &&
            ((gen_[v.index_] ^ v.tag_) & Value::kGenerationMask) == 0;
   }
-  // The number of live Value `v`: from the handle while it may be (Note [Data in
-  // the handle] in value.h), else from the slot. A branch, not a select, so that
-  // the handle's number does not wait for the slot's.
-  double DataOf(const Value& v) const {
-    if (ABSL_PREDICT_TRUE(v.tag_ == gen_[v.index_])) return v.data_;
-    return value_[v.index_];
+  // True if `v` is live on this tape; then *data is its number: from the handle
+  // while it may be (Note [Data in the handle] in value.h), else from the slot. One
+  // test serves both where the handle is the slot's sole one on a clean slot (an
+  // exact tag match); the masked test follows for the others. A branch, not a
+  // select, so that the handle's number does not wait for the slot's.
+  bool ReadLive(const Value& v, double* data) const {
+    if (v.tape_ != this || v.index_ >= size_) return false;
+    const uint32_t tag = gen_[v.index_];
+    if (ABSL_PREDICT_TRUE(tag == v.tag_)) {
+      *data = v.data_;
+      return true;
+    }
+    if (((tag ^ v.tag_) & Value::kGenerationMask) != 0) return false;
+    *data = value_[v.index_];
+    return true;
   }
   // The generation of slot `index`, without the clean bit.
   uint32_t SlotGeneration(uint32_t index) const {
