@@ -447,8 +447,11 @@ class Tape {
   // uncleans the slot, and CanFuse asks for a clean one.
   Value Refill(Value&& t, double y) {
     const uint32_t o = t.index_;
+    value_[o] = y;
     t.index_ = Value::kMovedFrom;
-    return Refill(o, y);
+    Value v(this, o, 0, y);
+    v.tag_ = t.tag_;  // generation_ | kSoleBit, already in a register
+    return v;
   }
   Value Refill(uint32_t o, double y) {
     value_[o] = y;
