@@ -45,14 +45,6 @@ Tensor& Tensor::operator=(Tensor&& other) noexcept {
   return *this;
 }
 
-Tensor Tensor::Wrap(TensorImpl* impl, Tape* tape, SlotRef slot) {
-  Tensor t;
-  t.impl_ = impl;
-  t.tape_ = tape;
-  t.slot_ = slot;
-  return t;
-}
-
 Tensor Tensor::Error(absl::Status status) {
   Tensor t;
   t.status_ = status.ok() ? absl::InternalError("Tensor::Error with an OK status")

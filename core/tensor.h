@@ -172,7 +172,14 @@ class Tensor {
   Tape* tape() const { return tape_; }
   // Wraps `impl`: a heap impl (this handle takes over one reference) or, with
   // `tape`, an arena impl dated by `slot`.
-  static Tensor Wrap(TensorImpl* impl, Tape* tape = nullptr, SlotRef slot = {});
+  // Inline: every op ends here.
+  static Tensor Wrap(TensorImpl* impl, Tape* tape = nullptr, SlotRef slot = {}) {
+    Tensor t;
+    t.impl_ = impl;
+    t.tape_ = tape;
+    t.slot_ = slot;
+    return t;
+  }
 
  private:
   TensorImpl* impl_ = nullptr;

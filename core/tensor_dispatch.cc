@@ -84,6 +84,19 @@ absl::Status SameDTypeAndDevice(const char* op, absl::Span<const TensorImpl* con
   return absl::OkStatus();
 }
 
+namespace {
+
+// `why` a tensor could not be had, with the tensor named in front. Out of line, so
+// that NewResult's common path does not set up the message's arguments.
+ABSL_ATTRIBUTE_NOINLINE absl::Status AllocationError(const absl::Status& why, Shape shape,
+                                                     DType dtype, Device device) {
+  return absl::Status(
+      why.code(), absl::StrFormat("allocating a %s%s tensor on %s: %s", DTypeName(dtype),
+                                  ShapeString(shape), device.ToString(), why.message()));
+}
+
+}  // namespace
+
 absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
                                       Device device) {
   if (shape.size() > static_cast<size_t>(kMaxRank)) {
@@ -91,21 +104,17 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
         absl::StrFormat("tensor of rank %d: at most %d dimensions are supported",
                         shape.size(), kMaxRank));
   }
-  // Names the tensor that could not be had in front of why.
-  const auto allocation_error = [&](const absl::Status& why) {
-    return absl::Status(why.code(), absl::StrFormat("allocating a %s%s tensor on %s: %s",
-                                                    DTypeName(dtype), ShapeString(shape),
-                                                    device.ToString(), why.message()));
-  };
   if (tape == nullptr) {
     absl::StatusOr<TensorImpl*> impl = TensorImpl::NewHeap(shape, dtype, device);
-    if (!impl.ok()) return allocation_error(impl.status());
+    if (!impl.ok()) return AllocationError(impl.status(), shape, dtype, device);
     return impl;
   }
   DeviceMemory* device_memory = nullptr;
   if (ABSL_PREDICT_FALSE(!device.is_cpu())) {
     device_memory = DeviceMemoryFor(device.type);
-    if (device_memory == nullptr) return allocation_error(NoDeviceMemory(device));
+    if (device_memory == nullptr) {
+      return AllocationError(NoDeviceMemory(device), shape, dtype, device);
+    }
   }
   int64_t numel = 1;
   for (int64_t d : shape) numel *= d;
@@ -123,7 +132,7 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
   } else {
     // Device data is the device's; the Rewind that drops this record gives it back.
     absl::StatusOr<void*> data = device_memory->Allocate(device, bytes);
-    if (!data.ok()) return allocation_error(data.status());
+    if (!data.ok()) return AllocationError(data.status(), shape, dtype, device);
     storage->data = *data;
     if (absl::Status pinned = tape->Pin(storage, FreeArenaDeviceData); !pinned.ok()) {
       device_memory->Free(device, storage->data);
