@@ -428,7 +428,7 @@ Value Tape::FuseBinarySlow(uint32_t o, double y, double dy_dt, uint32_t b, doubl
   });
   if (!is_self) inputs[count++] = {b, dy_db};
   record_end_ = rec::Write(begin, o, inputs, count, /*keep_unit=*/false);
-  return Refill(o, y);
+  return Refill(o, gen_[o], y);
 }
 
 absl::Status Tape::ForEachInput(

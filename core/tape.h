@@ -447,15 +447,16 @@ class Tape {
   // uncleans the slot, and CanFuse asks for a clean one.
   Value Refill(Value&& t, double y) {
     const uint32_t o = t.index_;
-    value_[o] = y;
     t.index_ = Value::kMovedFrom;
-    Value v(this, o, 0, y);
-    v.tag_ = t.tag_;  // generation_ | kSoleBit, already in a register
-    return v;
+    return Refill(o, t.tag_, y);  // the tag is in a register already
   }
-  Value Refill(uint32_t o, double y) {
+  // Refill of slot o, whose sole handle (consumed by the caller) had tag `tag`: the
+  // slot's own, as the slot is clean.
+  Value Refill(uint32_t o, uint32_t tag, double y) {
     value_[o] = y;
-    return Value(this, o, generation_, y);
+    Value v(this, o, 0, y);
+    v.tag_ = tag;
+    return v;
   }
 
   static void ScaleDouble(char* p, double factor) {

@@ -218,12 +218,13 @@ Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   if (!Prepare({&cond, &a, &b}, &tape, in)) return Unprepared("where", {&cond, &a, &b});
   const TensorImpl* const impls[] = {in[0], in[1], in[2]};
   Layout ab, shape;
-  if (!BroadcastShapes(a.shape(), b.shape(), &ab.rank, ab.sizes) ||
-      !BroadcastShapes(cond.shape(), ab.shape(), &shape.rank, shape.sizes)) {
+  if (!BroadcastShapes(in[1]->layout.shape(), in[2]->layout.shape(), &ab.rank,
+                       ab.sizes) ||
+      !BroadcastShapes(in[0]->layout.shape(), ab.shape(), &shape.rank, shape.sizes)) {
     return Fail(tape, OpError("where", impls, "shapes do not broadcast"));
   }
   absl::StatusOr<TensorImpl*> out =
-      internal::NewResult(tape, shape.shape(), a.dtype(), a.device());
+      internal::NewResult(tape, shape.shape(), in[1]->dtype, in[1]->device);
   if (!out.ok()) return Fail(tape, out.status());
   TensorImpl vc, va, vb;
   internal::InitView(&vc, *in[0], in[0]->layout.Expanded(shape.shape()));
