@@ -91,9 +91,18 @@ class MLP(Module):
 
 
 class TensorModule:
-    """A module of libtapegrad's nn: forward on Tensors, parameters as Tensors."""
+    """A module of libtapegrad's nn: forward on Tensors, parameters as Tensors.
 
-    def __init__(self, handle):
+    The base of Linear and TensorMLP, which build their module in C; it is not
+    constructed directly (a module is a C object, and no Python value names one).
+    """
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("TensorModule is the base of Linear and TensorMLP; "
+                        "construct one of those")
+
+    def _adopt(self, handle):
+        """Takes ownership of a tg_module* that the C ABI just created."""
         self._handle = handle
 
     def __del__(self):
@@ -143,7 +152,7 @@ class Linear(TensorModule):
         out = ctypes.c_void_p()
         _check(_c.tg_linear_create(in_features, out_features, 1 if bias else 0,
                                    _dtype_code(dtype), _seed(seed), ctypes.byref(out)))
-        super().__init__(out.value)
+        self._adopt(out.value)
 
 
 _ACTIVATIONS = {"relu": 0, "tanh": 1, "sigmoid": 2, "gelu": 3}
@@ -160,7 +169,7 @@ class TensorMLP(TensorModule):
         out = ctypes.c_void_p()
         _check(_c.tg_mlp_create(nin, sizes, len(nouts), _ACTIVATIONS[activation],
                                 _dtype_code(dtype), _seed(seed), ctypes.byref(out)))
-        super().__init__(out.value)
+        self._adopt(out.value)
 
 
 class _Optimizer:

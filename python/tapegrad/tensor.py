@@ -62,14 +62,15 @@ class Tensor:
         if isinstance(data, Tensor):
             raise TypeError("Tensor(Tensor): use .detach() for a copy")
         array = np.asarray(data)
+        if array.dtype.kind not in "fiub":  # complex would lose its imaginary part
+            raise TypeError("Tensor: data must be real numbers, not %s" % array.dtype)
         if dtype is None:
             if array.dtype.kind == "f":
                 dtype = array.dtype if isinstance(data, np.ndarray) else np.float32
-            elif array.dtype.kind in "iub":
-                dtype = np.int64
             else:
-                raise TypeError("Tensor: data must be numbers, not %s" % array.dtype)
-        array = np.ascontiguousarray(array, dtype=np.dtype(dtype))
+                dtype = np.int64
+        # Not np.ascontiguousarray, which makes a 0-d array 1-d.
+        array = np.asarray(array, dtype=np.dtype(dtype), order="C")
         code = _dtype_code(array.dtype)
         shape = (ctypes.c_int64 * array.ndim)(*array.shape)
         out = ctypes.c_void_p()
@@ -376,7 +377,13 @@ class Tensor:
 
     @property
     def T(self):
-        return self.transpose(0, 1)
+        """The axes in reverse order, as NumPy's and PyTorch's .T: a view (the
+        tensor itself below two dimensions)."""
+        n = self.ndim
+        t = self
+        for i in range(n // 2):
+            t = t.transpose(i, n - 1 - i)
+        return t
 
     def float(self):
         return self if self.dtype == np.float32 else Tensor(self.numpy(), np.float32)

@@ -8,7 +8,7 @@ import pytest
 
 import tapegrad
 from tapegrad import Tensor
-from tapegrad.nn import SGD, Adam, Linear, TensorMLP
+from tapegrad.nn import SGD, Adam, Linear, TensorMLP, TensorModule
 
 rng = np.random.default_rng(0)
 
@@ -65,6 +65,21 @@ def test_reductions_softmax_and_views():
     close(t.reshape(-1), x.reshape(-1))
     close(Tensor(x[0]).T, x[0].T)
     assert t.shape == (2, 3, 4) and t.ndim == 3 and t.numel() == 24 and len(t) == 2
+
+
+def test_scalars_and_T_follow_numpy():
+    # A number makes a 0-d tensor, as torch.tensor(0.5) does, not a 1-element one.
+    assert Tensor(0.5).shape == () and Tensor(np.float64(2.0)).shape == ()
+    assert Tensor(0.5).item() == 0.5
+    # .T reverses every axis (a view; the tensor itself below 2-D), and its
+    # gradient is the incoming one with the axes reversed back.
+    for shape in [(), (3,), (2, 3), (2, 3, 4), (2, 3, 4, 5)]:
+        x = np.asarray(rng.standard_normal(shape))
+        t = Tensor(x, requires_grad=True)
+        close(t.T, x.T, 0)
+        w = np.asarray(rng.standard_normal(x.T.shape))
+        (t.T * Tensor(w)).sum().backward()
+        close(t.grad, w.T, 0)
 
 
 def test_gradients_match_the_analytic_ones():
@@ -161,6 +176,10 @@ def test_errors_name_the_op_and_operands():
         a ** a
     with pytest.raises(TypeError):
         Tensor(["a"])
+    with pytest.raises(TypeError, match="real numbers"):
+        Tensor(3j, "float64")  # never silently drops the imaginary part
+    with pytest.raises(TypeError, match="Linear"):
+        TensorModule(-1)  # no Python value becomes a module handle
     with pytest.raises(TypeError):
         TensorMLP(2, [1])("not a tensor")
     with pytest.raises(ValueError):
