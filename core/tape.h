@@ -190,8 +190,7 @@ class Tape {
   static constexpr size_t kMinRecordBytes = internal::record::kHeaderBytes;
 
   bool IsLive(const Value& v) const {
-    return v.tape_ == this && v.index_ < size_ &&
-           ((gen_[v.index_] ^ v.tag_) & Value::kGenerationMask) == 0;
+    return v.tape_ == this && v.index_ < size_ && SameGeneration(gen_[v.index_], v.tag_);
   }
   // True if `v` is live on this tape; then *data is its number: from the handle
   // while it may be (Note [Data in the handle] in value.h), else from the slot. One
@@ -205,9 +204,14 @@ class Tape {
       *data = v.data_;
       return true;
     }
-    if (((tag ^ v.tag_) & Value::kGenerationMask) != 0) return false;
+    if (!SameGeneration(tag, v.tag_)) return false;
     *data = value_[v.index_];
     return true;
+  }
+  // True if two tags (a handle's, a slot's generation word) name one generation,
+  // whatever their sole, shared and clean bits say.
+  static bool SameGeneration(uint32_t a, uint32_t b) {
+    return ((a ^ b) & Value::kGenerationMask) == 0;
   }
   // The generation of slot `index`, without the clean bit.
   uint32_t SlotGeneration(uint32_t index) const {
@@ -485,12 +489,14 @@ class Tape {
   // holds. On failure records the error and returns false.
   bool MakeRoom(size_t record_bytes);
   Value Poisoned() { return Value(this, Value::kPoisoned, 0, 0.0); }
-  // Clears the clean bit of the last slot, if any (Note [Data in the handle] in
-  // value.h): its sole handle then reads the number from the slot, and no op folds
-  // into it (CanFuse). Mark does this so that no record below a mark is rewritten,
-  // and a sweep so that no fold inherits a grad it left.
+  // Clears the clean bit of slot `index` (Note [Data in the handle] in value.h): its
+  // sole handle then reads the number from the slot, and no op folds into it
+  // (CanFuse). Writes around the sole handle and set_grad do this.
+  void Unclean(uint32_t index) { gen_[index] &= ~Value::kSoleBit; }
+  // Unclean for the last slot, if any. Mark does this so that no record below a
+  // mark is rewritten, and a sweep so that no fold inherits a grad it left.
   void UncleanLast() {
-    if (size_ > 0) gen_[size_ - 1] &= ~Value::kSoleBit;
+    if (size_ > 0) Unclean(size_ - 1);
   }
   // Records `error` as the sticky error (if it is the first) and returns a poisoned
   // Value.
@@ -526,7 +532,7 @@ class Tape {
   uint32_t* gen_ = nullptr;
   uint32_t size_ = 0;
   uint32_t capacity_ = 0;
-  uint32_t generation_ = 1;  // < 2^31 (Value::kGenerationMask)
+  uint32_t generation_ = 1;  // < 2^30 (Value::kGenerationMask)
   uint64_t reset_epoch_ = 0;
 
   // Record stream: the open block and the free space in it, capped by the free

@@ -61,11 +61,10 @@ void Value::set_data(double data) const {
     tape_->value_[index_] = data;
     // Note [Data in the handle]: the sole handle keeps its copy; a write around it
     // marks the slot so that the sole handle reads the slot from now on.
-    uint32_t& slot_tag = tape_->gen_[index_];
-    if (tag_ == slot_tag) {
+    if (tag_ == tape_->gen_[index_]) {
       data_ = data;
     } else {
-      slot_tag &= ~kSoleBit;
+      tape_->Unclean(index_);
     }
   } else if (tape_ != nullptr) {
     tape_->Fail(tape_->Diagnose(*this, "Value::set_data"));
@@ -76,7 +75,7 @@ void Value::set_grad(double grad) const {
   if (ok()) {
     tape_->adj_[index_] = grad;
     // No op folds into this slot from now on: its result would take this grad.
-    tape_->gen_[index_] &= ~kSoleBit;
+    tape_->Unclean(index_);
     // A non-zero grad may be propagated by a later Backward (Note [Dirty adjoints]).
     if (grad != 0.0 && index_ < tape_->dirty_begin_) tape_->dirty_begin_ = index_;
   } else if (tape_ != nullptr) {
