@@ -68,6 +68,19 @@ tg_status WriteText(const char* call, const std::string& text, char* buf, size_t
 // A new tg_tensor holding `t`, or its error status.
 tg_status NewTensor(const char* call, Tensor t, tg_tensor** out);
 
+// TG_OK if `t` is a usable tensor, else the status that names `call` and `operand`
+// ("tg_tensor_slice: x: ..."), with NULL as an error of its own.
+tg_status Live(const char* call, const char* operand, const tg_tensor* t);
+
+// The shape of every call that maps one tensor to a new one: checks `out` and `x`,
+// then hands back op(x->tensor) as a new handle, or its error.
+template <class Op>
+tg_status MapTensor(const char* call, const tg_tensor* x, tg_tensor** out, Op&& op) {
+  if (out == nullptr) return NullArgument(call, "out");
+  if (tg_status s = Live(call, "x", x)) return s;
+  return Guard(call, [&] { return NewTensor(call, op(x->tensor), out); });
+}
+
 // A tg_value's parts.
 inline uint32_t SlotOf(tg_value v) { return static_cast<uint32_t>(v); }
 inline uint32_t GenerationOf(tg_value v) { return static_cast<uint32_t>(v >> 32); }

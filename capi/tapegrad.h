@@ -236,10 +236,48 @@ TG_API tg_status tg_tensor_reduce(tg_reduce_op op, const tg_tensor* x,
                                   tg_tensor** out);
 TG_API tg_status tg_tensor_softmax(const tg_tensor* x, int64_t axis, int log,
                                    tg_tensor** out);
+/* min(max(x, low), high), elementwise; pass -INFINITY or INFINITY for no bound.
+ * The gradient flows where low <= x <= high, as in PyTorch. */
+TG_API tg_status tg_tensor_clamp(const tg_tensor* x, double low, double high,
+                                 tg_tensor** out);
+/* cond != 0 ? a : b, broadcast; cond has a's and b's dtype and gets no gradient. */
+TG_API tg_status tg_tensor_where(const tg_tensor* cond, const tg_tensor* a,
+                                 const tg_tensor* b, tg_tensor** out);
+
+/* Views: no copy, and recorded on a tape, so gradients flow through them. Axes may
+ * be negative (counted from the end). */
+/* Of contiguous data; one size may be -1. */
 TG_API tg_status tg_tensor_reshape(const tg_tensor* x, const int64_t* shape, size_t ndim,
                                    tg_tensor** out);
 TG_API tg_status tg_tensor_transpose(const tg_tensor* x, int64_t a, int64_t b,
                                      tg_tensor** out);
+/* Axis i of the result is axis order[i] of x; ndim is x's. */
+TG_API tg_status tg_tensor_permute(const tg_tensor* x, const int64_t* order, size_t ndim,
+                                   tg_tensor** out);
+/* x[start:stop:step] along `axis`, by Python's rules: negative bounds count from
+ * the end, out-of-range ones clamp (INT64_MAX for "to the end"); step > 0. */
+TG_API tg_status tg_tensor_slice(const tg_tensor* x, int64_t axis, int64_t start,
+                                 int64_t stop, int64_t step, tg_tensor** out);
+/* NumPy broadcasting of x to `shape` (sizes of 1 are repeated, stride 0). */
+TG_API tg_status tg_tensor_expand(const tg_tensor* x, const int64_t* shape, size_t ndim,
+                                  tg_tensor** out);
+/* Drops `axis`, which must have size 1. */
+TG_API tg_status tg_tensor_squeeze(const tg_tensor* x, int64_t axis, tg_tensor** out);
+/* Inserts an axis of size 1 before `axis` (-1: after the last). */
+TG_API tg_status tg_tensor_unsqueeze(const tg_tensor* x, int64_t axis, tg_tensor** out);
+/* A contiguous copy, or a new handle to x if it is contiguous already. */
+TG_API tg_status tg_tensor_contiguous(const tg_tensor* x, tg_tensor** out);
+
+/* Joins and picks (copies, recorded). */
+/* Rows of x (axis 0) at int64 `indices` (1-D, each in [0, rows)). */
+TG_API tg_status tg_tensor_index_select(const tg_tensor* x, const tg_tensor* indices,
+                                        tg_tensor** out);
+/* n >= 1 tensors of one dtype and device, equal but along `axis`. */
+TG_API tg_status tg_tensor_concatenate(const tg_tensor* const* tensors, size_t n,
+                                       int64_t axis, tg_tensor** out);
+/* n >= 1 tensors of one shape, joined along a new `axis`. */
+TG_API tg_status tg_tensor_stack(const tg_tensor* const* tensors, size_t n, int64_t axis,
+                                 tg_tensor** out);
 
 TG_API tg_status tg_tensor_set_requires_grad(tg_tensor* t, int requires);
 TG_API tg_status tg_tensor_requires_grad(const tg_tensor* t, int* out);
@@ -249,7 +287,7 @@ TG_API tg_status tg_tensor_zero_grad(tg_tensor* t);
 /* Backpropagates from a one-element tape tensor. */
 TG_API tg_status tg_tensor_backward(const tg_tensor* t);
 /* A heap copy that no tape knows. */
-TG_API tg_status tg_tensor_detach(const tg_tensor* t, tg_tensor** out);
+TG_API tg_status tg_tensor_detach(const tg_tensor* x, tg_tensor** out);
 /* A copy on (device, index), or a new handle to `t` if it is there already.
  * Recorded like any op: gradients flow back to t's device. */
 TG_API tg_status tg_tensor_to(const tg_tensor* t, tg_device_type device, int index,

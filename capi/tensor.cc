@@ -23,9 +23,6 @@ tg_status NewTensor(const char* call, Tensor t, tg_tensor** out) {
   });
 }
 
-namespace {
-
-// A usable tensor behind `t`, or the status naming `call` and `operand`.
 tg_status Live(const char* call, const char* operand, const tg_tensor* t) {
   if (t == nullptr) return NullArgument(call, operand);
   if (!t->tensor.ok()) {
@@ -34,6 +31,8 @@ tg_status Live(const char* call, const char* operand, const tg_tensor* t) {
   }
   return TG_OK;
 }
+
+namespace {
 
 Tensor ApplyUnary(tg_unary_op op, const Tensor& x) {
   switch (op) {
@@ -110,6 +109,7 @@ using tapegrad::Tensor;
 using tapegrad::capi::Fail;
 using tapegrad::capi::Guard;
 using tapegrad::capi::Live;
+using tapegrad::capi::MapTensor;
 using tapegrad::capi::NewTensor;
 
 extern "C" {
@@ -243,11 +243,8 @@ tg_status tg_tensor_format(const tg_tensor* t, char* buf, size_t capacity,
 }
 
 tg_status tg_tensor_unary(tg_unary_op op, const tg_tensor* x, tg_tensor** out) {
-  TG_CAPI_NOT_NULL("tg_tensor_unary", out);
-  if (tg_status s = Live("tg_tensor_unary", "x", x)) return s;
-  return Guard("tg_tensor_unary", [&] {
-    return NewTensor("tg_tensor_unary", tapegrad::capi::ApplyUnary(op, x->tensor), out);
-  });
+  return MapTensor("tg_tensor_unary", x, out,
+                   [op](const Tensor& t) { return tapegrad::capi::ApplyUnary(op, t); });
 }
 
 tg_status tg_tensor_binary(tg_binary_op op, const tg_tensor* a, const tg_tensor* b,
@@ -262,68 +259,37 @@ tg_status tg_tensor_binary(tg_binary_op op, const tg_tensor* a, const tg_tensor*
 }
 
 tg_status tg_tensor_pow(const tg_tensor* x, double exponent, tg_tensor** out) {
-  TG_CAPI_NOT_NULL("tg_tensor_pow", out);
-  if (tg_status s = Live("tg_tensor_pow", "x", x)) return s;
-  return Guard("tg_tensor_pow", [&] {
-    return NewTensor("tg_tensor_pow", tapegrad::Pow(x->tensor, exponent), out);
-  });
+  return MapTensor("tg_tensor_pow", x, out,
+                   [exponent](const Tensor& t) { return tapegrad::Pow(t, exponent); });
+}
+
+tg_status tg_tensor_clamp(const tg_tensor* x, double low, double high, tg_tensor** out) {
+  return MapTensor("tg_tensor_clamp", x, out,
+                   [=](const Tensor& t) { return tapegrad::Clamp(t, low, high); });
 }
 
 tg_status tg_tensor_affine(const tg_tensor* x, double factor, double offset,
                            tg_tensor** out) {
-  TG_CAPI_NOT_NULL("tg_tensor_affine", out);
-  if (tg_status s = Live("tg_tensor_affine", "x", x)) return s;
-  return Guard("tg_tensor_affine", [&] {
-    Tensor y = factor == 1.0 ? x->tensor : tapegrad::Scale(x->tensor, factor);
-    if (offset != 0.0) y = y + offset;
-    return NewTensor("tg_tensor_affine", std::move(y), out);
+  return MapTensor("tg_tensor_affine", x, out, [=](const Tensor& t) {
+    Tensor y = factor == 1.0 ? t : tapegrad::Scale(t, factor);
+    return offset != 0.0 ? y + offset : y;
   });
 }
 
 tg_status tg_tensor_reduce(tg_reduce_op op, const tg_tensor* x, const int64_t* axes,
                            size_t n_axes, int keepdim, tg_tensor** out) {
-  TG_CAPI_NOT_NULL("tg_tensor_reduce", out);
   if (axes == nullptr && n_axes != 0) {
     return tapegrad::capi::NullArgument("tg_tensor_reduce", "axes");
   }
-  if (tg_status s = Live("tg_tensor_reduce", "x", x)) return s;
-  return Guard("tg_tensor_reduce", [&] {
-    return NewTensor("tg_tensor_reduce",
-                     tapegrad::capi::ApplyReduce(
-                         op, x->tensor, absl::MakeConstSpan(axes, n_axes), keepdim != 0),
-                     out);
+  return MapTensor("tg_tensor_reduce", x, out, [&](const Tensor& t) {
+    return tapegrad::capi::ApplyReduce(op, t, absl::MakeConstSpan(axes, n_axes),
+                                       keepdim != 0);
   });
 }
 
 tg_status tg_tensor_softmax(const tg_tensor* x, int64_t axis, int log, tg_tensor** out) {
-  TG_CAPI_NOT_NULL("tg_tensor_softmax", out);
-  if (tg_status s = Live("tg_tensor_softmax", "x", x)) return s;
-  return Guard("tg_tensor_softmax", [&] {
-    return NewTensor(
-        "tg_tensor_softmax",
-        log ? tapegrad::LogSoftmax(x->tensor, axis) : tapegrad::Softmax(x->tensor, axis),
-        out);
-  });
-}
-
-tg_status tg_tensor_reshape(const tg_tensor* x, const int64_t* shape, size_t ndim,
-                            tg_tensor** out) {
-  TG_CAPI_NOT_NULL("tg_tensor_reshape", out);
-  if (shape == nullptr && ndim != 0) {
-    return tapegrad::capi::NullArgument("tg_tensor_reshape", "shape");
-  }
-  if (tg_status s = Live("tg_tensor_reshape", "x", x)) return s;
-  return Guard("tg_tensor_reshape", [&] {
-    return NewTensor("tg_tensor_reshape",
-                     x->tensor.Reshape(absl::MakeConstSpan(shape, ndim)), out);
-  });
-}
-
-tg_status tg_tensor_transpose(const tg_tensor* x, int64_t a, int64_t b, tg_tensor** out) {
-  TG_CAPI_NOT_NULL("tg_tensor_transpose", out);
-  if (tg_status s = Live("tg_tensor_transpose", "x", x)) return s;
-  return Guard("tg_tensor_transpose", [&] {
-    return NewTensor("tg_tensor_transpose", x->tensor.Transpose(a, b), out);
+  return MapTensor("tg_tensor_softmax", x, out, [=](const Tensor& t) {
+    return log ? tapegrad::LogSoftmax(t, axis) : tapegrad::Softmax(t, axis);
   });
 }
 
@@ -387,11 +353,9 @@ tg_status tg_tensor_to(const tg_tensor* t, tg_device_type device, int index,
   return Guard(kCall, [&] { return NewTensor(kCall, t->tensor.To(target), out); });
 }
 
-tg_status tg_tensor_detach(const tg_tensor* t, tg_tensor** out) {
-  TG_CAPI_NOT_NULL("tg_tensor_detach", out);
-  if (tg_status s = Live("tg_tensor_detach", "t", t)) return s;
-  return Guard("tg_tensor_detach",
-               [&] { return NewTensor("tg_tensor_detach", t->tensor.Detach(), out); });
+tg_status tg_tensor_detach(const tg_tensor* x, tg_tensor** out) {
+  return MapTensor("tg_tensor_detach", x, out,
+                   [](const Tensor& t) { return t.Detach(); });
 }
 
 }  // extern "C"

@@ -1,6 +1,6 @@
 /* The C ABI exercised from C (this file is compiled as C99): micrograd's example,
- * every kind of bad input, tensors, DLPack, modules and optimizers, the registry,
- * DOT output and compaction. */
+ * every kind of bad input, tensors, views and joins, DLPack, modules and optimizers, the
+ * registry, DOT output and compaction. */
 #include <dlpack/dlpack.h>
 #include <math.h>
 #include <stdio.h>
@@ -327,10 +327,116 @@ static void test_compact(void) {
   tg_tape_destroy(t);
 }
 
+/* Reads a tensor's f64 elements into `out` (n of them) and compares with `want`. */
+static void expect_values(const tg_tensor* t, const double* want, size_t n) {
+  double got[16];
+  EXPECT(n <= 16);
+  EXPECT_OK(tg_tensor_to_buffer(t, got, n * sizeof(double)));
+  for (size_t i = 0; i < n; ++i) {
+    if (got[i] != want[i]) {
+      fprintf(stderr, "element %zu: got %g, want %g\n", i, got[i], want[i]);
+      ++failures;
+    }
+  }
+}
+
+/* Views, clamp, where, index_select, concatenate and stack; gradients through views. */
+static void test_views_and_joins(void) {
+  tg_tape* t;
+  EXPECT_OK(tg_tape_create(0, &t));
+  EXPECT_OK(tg_tape_set_current(t));
+  const double xs[6] = {1, 2, 3, 4, 5, 6};
+  const int64_t shape[2] = {2, 3}, order[2] = {1, 0}, big[3] = {3, 2, 2};
+  tg_tensor *x, *s, *p, *u, *e, *c, *loss, *grad;
+  EXPECT_OK(tg_tensor_from_buffer(xs, TG_F64, shape, 2, TG_CPU, &x));
+  EXPECT_OK(tg_tensor_set_requires_grad(x, 1));
+
+  /* x[:, 1:].T, then broadcast to [3, 2, 2]: each of x[:, 1:] is used 3 times. */
+  EXPECT_OK(tg_tensor_slice(x, -1, 1, INT64_MAX, 1, &s));
+  EXPECT_OK(tg_tensor_permute(s, order, 2, &p));
+  const double pv[4] = {2, 5, 3, 6};
+  expect_values(p, pv, 4);
+  EXPECT_OK(tg_tensor_unsqueeze(p, 0, &u));
+  EXPECT_OK(tg_tensor_expand(u, big, 3, &e));
+  EXPECT_OK(tg_tensor_contiguous(e, &c));
+  int64_t cshape[3];
+  EXPECT_OK(tg_tensor_shape(c, cshape, 3));
+  EXPECT(cshape[0] == 3 && cshape[1] == 2 && cshape[2] == 2);
+  EXPECT_OK(tg_tensor_reduce(TG_SUM, c, NULL, 0, 0, &loss));
+  EXPECT_OK(tg_tensor_backward(loss));
+  EXPECT_OK(tg_tensor_grad(x, &grad));
+  const double gv[6] = {0, 3, 3, 0, 3, 3};
+  expect_values(grad, gv, 6);
+  tg_tensor* to_free[] = {s, p, u, e, c, loss, grad};
+  for (size_t i = 0; i < sizeof(to_free) / sizeof(to_free[0]); ++i) {
+    tg_tensor_destroy(to_free[i]);
+  }
+
+  tg_tensor *clamped, *cond, *picked, *idx, *rows, *cat, *stacked, *sq;
+  EXPECT_OK(tg_tensor_clamp(x, 2, 5, &clamped));
+  const double clampv[6] = {2, 2, 3, 4, 5, 5};
+  expect_values(clamped, clampv, 6);
+  const double condv[6] = {1, 0, 1, 0, 1, 0};
+  EXPECT_OK(tg_tensor_from_buffer(condv, TG_F64, shape, 2, TG_CPU, &cond));
+  EXPECT_OK(tg_tensor_where(cond, x, clamped, &picked));
+  const double wherev[6] = {1, 2, 3, 4, 5, 5};
+  expect_values(picked, wherev, 6);
+  const int64_t iv[3] = {1, 1, 0}, ishape[1] = {3};
+  EXPECT_OK(tg_tensor_from_buffer(iv, TG_I64, ishape, 1, TG_CPU, &idx));
+  EXPECT_OK(tg_tensor_index_select(x, idx, &rows));
+  const double rowv[9] = {4, 5, 6, 4, 5, 6, 1, 2, 3};
+  expect_values(rows, rowv, 9);
+  const tg_tensor* pair[2] = {x, clamped};
+  EXPECT_OK(tg_tensor_concatenate(pair, 2, 1, &cat));
+  const double catv[12] = {1, 2, 3, 2, 2, 3, 4, 5, 6, 4, 5, 5};
+  expect_values(cat, catv, 12);
+  EXPECT_OK(tg_tensor_stack(pair, 2, -1, &stacked));
+  int64_t sshape[3];
+  EXPECT_OK(tg_tensor_shape(stacked, sshape, 3));
+  EXPECT(sshape[0] == 2 && sshape[1] == 3 && sshape[2] == 2);
+  EXPECT_OK(tg_tensor_slice(x, 0, 1, 2, 1, &s));
+  EXPECT_OK(tg_tensor_squeeze(s, 0, &sq));
+  const double sqv[3] = {4, 5, 6};
+  expect_values(sq, sqv, 3);
+
+  /* Bad input: each call names itself and what is wrong. */
+  tg_tensor* bad = NULL;
+  EXPECT_ERROR(tg_tensor_squeeze(x, 0, &bad), TG_INVALID_ARGUMENT, "squeeze");
+  EXPECT_ERROR(tg_tensor_slice(x, 0, 0, 2, 0, &bad), TG_INVALID_ARGUMENT,
+               "steps must be > 0");
+  EXPECT_ERROR(tg_tensor_permute(x, NULL, 2, &bad), TG_INVALID_ARGUMENT,
+               "tg_tensor_permute: order is NULL");
+  EXPECT_ERROR(tg_tensor_permute(x, order, 1, &bad), TG_INVALID_ARGUMENT, "permute");
+  EXPECT_ERROR(tg_tensor_expand(x, ishape, 1, &bad), TG_INVALID_ARGUMENT, "[2, 3]");
+  EXPECT_ERROR(tg_tensor_unsqueeze(NULL, 0, &bad), TG_INVALID_ARGUMENT,
+               "tg_tensor_unsqueeze: x is NULL");
+  EXPECT_ERROR(tg_tensor_contiguous(x, NULL), TG_INVALID_ARGUMENT,
+               "tg_tensor_contiguous: out is NULL");
+  EXPECT_ERROR(tg_tensor_where(NULL, x, x, &bad), TG_INVALID_ARGUMENT, "cond is NULL");
+  EXPECT_ERROR(tg_tensor_index_select(x, x, &bad), TG_INVALID_ARGUMENT, "index_select");
+  EXPECT_ERROR(tg_tensor_concatenate(NULL, 2, 0, &bad), TG_INVALID_ARGUMENT,
+               "tensors is NULL");
+  const tg_tensor* holes[2] = {x, NULL};
+  EXPECT_ERROR(tg_tensor_concatenate(holes, 2, 0, &bad), TG_INVALID_ARGUMENT,
+               "tg_tensor_concatenate: tensors[1] is NULL");
+  EXPECT_ERROR(tg_tensor_stack(pair, 0, 0, &bad), TG_INVALID_ARGUMENT,
+               "needs at least one tensor");
+  const tg_tensor* mismatched[2] = {x, idx};
+  EXPECT_ERROR(tg_tensor_concatenate(mismatched, 2, 0, &bad), TG_INVALID_ARGUMENT,
+               "i64[3]");
+  EXPECT(bad == NULL);
+
+  tg_tensor* rest[] = {clamped, cond, picked, idx, rows, cat, stacked, s, sq, x};
+  for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); ++i) tg_tensor_destroy(rest[i]);
+  EXPECT_OK(tg_tape_set_current(NULL));
+  tg_tape_destroy(t);
+}
+
 int main(void) {
   test_micrograd_example();
   test_errors();
   test_tensors();
+  test_views_and_joins();
   test_mlp_trains();
   test_registry();
   test_compact();
