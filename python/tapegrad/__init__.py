@@ -28,8 +28,8 @@ from tapegrad._lib import lib as _clib
 from tapegrad.device import Device
 from tapegrad.draw import draw_dot
 from tapegrad.engine import Value
-from tapegrad.tensor import (Tensor, binary_cross_entropy_with_logits, cross_entropy,
-                             from_dlpack, mse_loss)
+from tapegrad.tensor import (Tensor, binary_cross_entropy_with_logits, cat, cross_entropy,
+                             from_dlpack, mse_loss, stack, where)
 
 __version__ = _clib.tg_version().decode()
 
@@ -69,4 +69,5 @@ def write_dot(root, path):
 
 __all__ = ["Value", "Tensor", "Device", "draw_dot", "write_dot", "step", "no_grad",
            "is_grad_enabled", "kernels", "tape_stats", "from_dlpack", "mse_loss",
-           "cross_entropy", "binary_cross_entropy_with_logits", "errors"]
+           "cross_entropy", "binary_cross_entropy_with_logits", "cat", "stack", "where",
+           "errors"]

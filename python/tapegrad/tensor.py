@@ -24,6 +24,7 @@ Thread safety: a tape tensor belongs to the thread that made it.
 
 import ctypes
 import numbers
+import operator
 
 import numpy as np
 
@@ -228,6 +229,12 @@ class Tensor:
 
     # ---- ops
 
+    def _apply(self, call, *args):
+        """call(self, *args, &out) from libtapegrad, as a result of this tensor."""
+        out = ctypes.c_void_p()
+        _check(call(self._h, *args, ctypes.byref(out)))
+        return Tensor._from_result(out.value, (self,))
+
     def _unary(self, name):
         out = ctypes.c_void_p()
         _check(_c.tg_tensor_unary(_UNARY[name], self._h, ctypes.byref(out)))
@@ -240,9 +247,7 @@ class Tensor:
         return Tensor._from_result(out.value, (self, other))
 
     def _affine(self, factor, offset):
-        out = ctypes.c_void_p()
-        _check(_c.tg_tensor_affine(self._h, float(factor), float(offset), ctypes.byref(out)))
-        return Tensor._from_result(out.value, (self,))
+        return self._apply(_c.tg_tensor_affine, float(factor), float(offset))
 
     def __add__(self, other):
         if isinstance(other, numbers.Real):
@@ -287,9 +292,7 @@ class Tensor:
         if not isinstance(exponent, numbers.Real):
             raise TypeError("Tensor ** x: x must be a number, not %s"
                             % type(exponent).__name__)
-        out = ctypes.c_void_p()
-        _check(_c.tg_tensor_pow(self._h, float(exponent), ctypes.byref(out)))
-        return Tensor._from_result(out.value, (self,))
+        return self._apply(_c.tg_tensor_pow, float(exponent))
 
     def __matmul__(self, other):
         return self._binary("matmul", other)
@@ -352,28 +355,82 @@ class Tensor:
     def min(self, axis=None, keepdim=False):
         return self._reduce("min", axis, keepdim)
 
+    def clamp(self, min=None, max=None):
+        """Elementwise min(max(x, min), max); the gradient flows where x is inside."""
+        if min is None and max is None:
+            raise ValueError("clamp: give min, max or both")
+        low = -np.inf if min is None else _number("clamp", "min", min)
+        high = np.inf if max is None else _number("clamp", "max", max)
+        return self._apply(_c.tg_tensor_clamp, low, high)
+
     def softmax(self, axis=-1):
-        out = ctypes.c_void_p()
-        _check(_c.tg_tensor_softmax(self._h, axis, 0, ctypes.byref(out)))
-        return Tensor._from_result(out.value, (self,))
+        return self._apply(_c.tg_tensor_softmax, _axis("softmax", axis), 0)
 
     def log_softmax(self, axis=-1):
-        out = ctypes.c_void_p()
-        _check(_c.tg_tensor_softmax(self._h, axis, 1, ctypes.byref(out)))
-        return Tensor._from_result(out.value, (self,))
+        return self._apply(_c.tg_tensor_softmax, _axis("log_softmax", axis), 1)
+
+    # ---- views: no copy, recorded, so gradients flow through them; axes may be
+    # negative
 
     def reshape(self, *shape):
-        if len(shape) == 1 and not isinstance(shape[0], int):
-            shape = tuple(shape[0])
-        dims = (ctypes.c_int64 * len(shape))(*shape)
-        out = ctypes.c_void_p()
-        _check(_c.tg_tensor_reshape(self._h, dims, len(shape), ctypes.byref(out)))
-        return Tensor._from_result(out.value, (self,))
+        """Of contiguous data (see contiguous()); one size may be -1."""
+        return self._apply(_c.tg_tensor_reshape, *_dims("reshape", shape))
+
+    def view(self, *shape):
+        return self.reshape(*shape)
 
     def transpose(self, a=0, b=1):
-        out = ctypes.c_void_p()
-        _check(_c.tg_tensor_transpose(self._h, a, b, ctypes.byref(out)))
-        return Tensor._from_result(out.value, (self,))
+        return self._apply(_c.tg_tensor_transpose, _axis("transpose", a),
+                           _axis("transpose", b))
+
+    def permute(self, *order):
+        """Axis i of the result is axis order[i] of this tensor."""
+        return self._apply(_c.tg_tensor_permute, *_dims("permute", order))
+
+    def expand(self, *shape):
+        """NumPy broadcasting to `shape`: axes of size 1 repeat without a copy."""
+        return self._apply(_c.tg_tensor_expand, *_dims("expand", shape))
+
+    def squeeze(self, axis=None):
+        """Drops `axis` if its size is 1 (else returns self, as PyTorch does), or
+        every axis of size 1 when axis is None."""
+        shape = self.shape
+        if axis is not None:
+            axis = _axis("squeeze", axis)
+            if -len(shape) <= axis < len(shape) and shape[axis] != 1:
+                return self
+            return self._apply(_c.tg_tensor_squeeze, axis)
+        t = self
+        for a in reversed(range(len(shape))):
+            if shape[a] == 1:
+                t = t._apply(_c.tg_tensor_squeeze, a)
+        return t
+
+    def unsqueeze(self, axis):
+        """A new axis of size 1 before `axis` (-1: after the last)."""
+        return self._apply(_c.tg_tensor_unsqueeze, _axis("unsqueeze", axis))
+
+    def _slice(self, axis, start, stop, step):
+        return self._apply(_c.tg_tensor_slice, axis, start, stop, step)
+
+    def contiguous(self):
+        """This tensor's elements in row-major memory: self if they are already."""
+        return self._apply(_c.tg_tensor_contiguous)
+
+    def index_select(self, axis, indices):
+        """The entries at `indices` (1-D integers) along `axis`, in that order."""
+        return _indexing.select(self, _axis("index_select", axis), indices)
+
+    def __getitem__(self, key):
+        """NumPy's indexing: integers, slices with steps > 0, None, ... and one 1-D
+        integer array (a Tensor, list or ndarray). Slices, integers and None give
+        views; an array gives a copy. Gradients flow through every kind."""
+        return _indexing.getitem(self, key)
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
 
     @property
     def T(self):
@@ -413,6 +470,73 @@ def _as_tensor(other, like):
                     % type(other).__name__)
 
 
+def _axis(op, axis):
+    """`axis` as an int, or a TypeError that names the op."""
+    try:
+        return operator.index(axis)
+    except TypeError:
+        raise TypeError("%s: axis must be an integer, not %s"
+                        % (op, type(axis).__name__)) from None
+
+
+def _number(op, name, value):
+    if not isinstance(value, numbers.Real):
+        raise TypeError("%s: %s must be a number, not %s" % (op, name, type(value).__name__))
+    return float(value)
+
+
+def _dims(op, dims):
+    """(int64 array, count) for dims given as f(2, 3) or f((2, 3))."""
+    if len(dims) == 1 and not isinstance(dims[0], numbers.Integral):
+        dims = dims[0]
+    try:
+        dims = [operator.index(d) for d in dims]
+    except TypeError:
+        raise TypeError("%s: sizes and axes must be integers, not %r" % (op, dims)) from None
+    return (ctypes.c_int64 * len(dims))(*dims), len(dims)
+
+
+def _handles(op, tensors):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError("%s: tensors must be a list or tuple of Tensors, not %s"
+                        % (op, type(tensors).__name__))
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError("%s: tensors[%d] is of type %s, not a Tensor" % (op, i, type(t).__name__))
+    return (ctypes.c_void_p * len(tensors))(*[t._h for t in tensors]), len(tensors)
+
+
+def _join(op, call, tensors, axis):
+    handles, n = _handles(op, tensors)
+    out = ctypes.c_void_p()
+    _check(call(handles, n, _axis(op, axis), ctypes.byref(out)))
+    return Tensor._from_result(out.value, tensors)
+
+
+def cat(tensors, axis=0):
+    """Joins tensors of one dtype and device along `axis` (a copy, recorded)."""
+    return _join("cat", _c.tg_tensor_concatenate, tensors, axis)
+
+
+def stack(tensors, axis=0):
+    """Joins tensors of one shape along a new `axis` (a copy, recorded)."""
+    return _join("stack", _c.tg_tensor_stack, tensors, axis)
+
+
+def where(cond, a, b):
+    """a where cond is nonzero, else b, broadcast. a or b may be a number; cond may
+    be any array (it is converted to their dtype) and gets no gradient."""
+    like = a if isinstance(a, Tensor) else b
+    if not isinstance(like, Tensor):
+        raise TypeError("where: a or b must be a Tensor")
+    a, b = _as_tensor(a, like), _as_tensor(b, like)
+    if not isinstance(cond, Tensor):
+        cond = Tensor(np.asarray(cond, dtype=like.dtype), device=like.device)
+    out = ctypes.c_void_p()
+    _check(_c.tg_tensor_where(cond._h, a._h, b._h, ctypes.byref(out)))
+    return Tensor._from_result(out.value, (cond, a, b))
+
+
 def from_dlpack(obj):
     """A Tensor sharing the memory of any DLPack producer (NumPy, PyTorch, ...)."""
     if not hasattr(obj, "__dlpack__"):
@@ -433,4 +557,4 @@ def binary_cross_entropy_with_logits(logits, targets):
     return logits._binary("bce_with_logits", targets)
 
 
-from tapegrad import _dlpack  # noqa: E402  (needs Tensor's module loaded first)
+from tapegrad import _dlpack, _indexing  # noqa: E402  (need Tensor's module loaded first)

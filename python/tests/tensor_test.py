@@ -1,4 +1,5 @@
-"""tapegrad.Tensor against NumPy: every op forward, gradients, DLPack both ways,
+"""tapegrad.Tensor against NumPy: every op forward, indexing and views, gradients,
+DLPack both ways,
 tensor modules and optimizers, devices, and the error paths."""
 
 import sys
@@ -80,6 +81,114 @@ def test_scalars_and_T_follow_numpy():
         w = np.asarray(rng.standard_normal(x.T.shape))
         (t.T * Tensor(w)).sum().backward()
         close(t.grad, w.T, 0)
+
+
+# Keys with NumPy's answers: basic indexing gives views, one integer array gives
+# index_select, and an array separated from an integer by a slice moves its axis
+# first (NumPy's rule for mixed advanced indices).
+INDEX_KEYS = [
+    1, -1, np.int64(1), (slice(None), slice(None, None, 2), -1), (None, Ellipsis, 0),
+    (slice(None), [2, 0]), (Ellipsis, [3, -1]), (0, slice(1, None), [1]),
+    (1, None, 2, slice(-2, None)), (slice(5, None),), (slice(None), []),
+    (slice(-100, 100, 3), np.array([1, 1, 0]), 2),
+]
+
+
+@pytest.mark.parametrize("key", INDEX_KEYS, ids=repr)
+def test_indexing_follows_numpy(key):
+    x = rng.standard_normal((2, 3, 4))
+    t = Tensor(x, requires_grad=True)
+    y = t[key]
+    close(y, x[key], 0)
+    if y.numel() == 0:
+        return
+    # Every index kind is recorded: the gradient scatters back as np.add.at does,
+    # repeated indices adding up.
+    w = rng.standard_normal(x[key].shape)
+    (y * Tensor(w)).sum().backward()
+    expected = np.zeros_like(x)
+    np.add.at(expected, key, w)
+    close(t.grad, expected, 1e-12)
+
+
+def test_indexing_errors_and_iteration():
+    t = Tensor(np.arange(6.0).reshape(2, 3))
+    assert [row.tolist() for row in t] == [[0, 1, 2], [3, 4, 5]]
+    assert t[Tensor(np.int64(1))].tolist() == [3, 4, 5]  # a 0-d integer tensor
+    with pytest.raises(TypeError, match="0-d"):
+        iter(Tensor(1.0))
+    with pytest.raises(IndexError, match="out of bounds for axis 1 with size 3"):
+        t[0, 3]
+    with pytest.raises(IndexError, match="out of bounds for axis 0 with size 2"):
+        t[[0, -3]]
+    with pytest.raises(IndexError, match="too many indices"):
+        t[0, 0, 0]
+    with pytest.raises(IndexError, match="boolean masks"):
+        t[np.array([True, False])]
+    with pytest.raises(IndexError, match="at most one integer array"):
+        t[[0], [1]]
+    with pytest.raises(IndexError, match="single ellipsis"):
+        t[..., ...]
+    with pytest.raises(IndexError, match="float"):
+        t[0.5]
+    with pytest.raises(ValueError, match="steps must be > 0"):
+        t[::-1]
+    with pytest.raises(ValueError, match=r"index_select: index -1 at position 1"):
+        t[Tensor(np.array([0, -1]))]  # a Tensor of indices goes to the library as is
+
+
+def test_views_and_joins_match_numpy():
+    x = rng.standard_normal((2, 1, 3))
+    t = Tensor(x, requires_grad=True)
+    close(t.permute(2, 0, 1), x.transpose(2, 0, 1), 0)
+    close(t.permute((1, 2, 0)), x.transpose(1, 2, 0), 0)
+    close(t.expand(4, 2, 5, 3), np.broadcast_to(x, (4, 2, 5, 3)), 0)
+    assert t.squeeze().shape == (2, 3) and t.squeeze(1).shape == (2, 3)
+    assert t.squeeze(0) is t  # size 2: unchanged, as in PyTorch
+    assert t.unsqueeze(-1).shape == (2, 1, 3, 1) and t.unsqueeze(0).shape == (1, 2, 1, 3)
+    c = t.transpose(0, 2).contiguous()
+    close(c.reshape(-1), x.transpose(2, 1, 0).reshape(-1), 0)
+    close(t.clamp(-0.5, 0.5), np.clip(x, -0.5, 0.5), 0)
+    close(t.clamp(min=0), np.maximum(x, 0), 0)
+    close(t.clamp(max=0), np.minimum(x, 0), 0)
+    close(tapegrad.where(x > 0, t, 0.0), np.where(x > 0, x, 0.0), 0)
+    close(t.index_select(-1, [2, 0, 2]), x[..., [2, 0, 2]], 0)
+    close(tapegrad.cat([t, t * 2], axis=1), np.concatenate([x, x * 2], axis=1), 0)
+    close(tapegrad.stack((t, t), axis=-1), np.stack([x, x], axis=-1), 0)
+    # Gradients through every one of them at once.
+    loss = (t.permute(2, 0, 1).expand(4, 3, 2, 1).sum() + t.clamp(-0.5, 0.5).sum()
+            + tapegrad.where(x > 0, t, 1.0).sum() + t.index_select(2, [0, 0]).sum()
+            + tapegrad.stack([t, t]).sum() + tapegrad.cat([t, t], -1).squeeze().sum())
+    loss.backward()
+    expected = 4 + (np.abs(x) <= 0.5) + (x > 0) + 4
+    expected[..., 0] += 2
+    close(t.grad, expected, 0)
+
+
+def test_views_and_joins_reject_bad_arguments():
+    t = Tensor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="min, max or both"):
+        t.clamp()
+    with pytest.raises(TypeError, match="clamp: min must be a number"):
+        t.clamp("a")
+    with pytest.raises(TypeError, match="permute"):
+        t.permute(0, "x")
+    with pytest.raises(ValueError, match=r"permute.*f64\[2, 3\]"):
+        t.permute(0, 0)
+    with pytest.raises(ValueError, match=r"expand: cannot broadcast to \[3, 3\]"):
+        t.expand(3, 3)
+    with pytest.raises(TypeError, match="cat: tensors must be a list"):
+        tapegrad.cat(t)
+    with pytest.raises(TypeError, match=r"tensors\[1\] is of type int"):
+        tapegrad.stack([t, 1])
+    with pytest.raises(ValueError, match=r"concatenate.*f64\[2, 3\].*i64\[1\]"):
+        tapegrad.cat([t, Tensor([1])])
+    with pytest.raises(ValueError, match="unsqueeze: axis 9"):
+        t.unsqueeze(9)
+    with pytest.raises(IndexError, match="index_select: axis 5"):
+        t.index_select(5, [0])
+    with pytest.raises(TypeError, match="where: a or b must be a Tensor"):
+        tapegrad.where([1], 1, 2)
 
 
 def test_gradients_match_the_analytic_ones():
