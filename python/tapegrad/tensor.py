@@ -157,6 +157,22 @@ class Tensor:
         _check(_c.tg_tensor_to_buffer(self._h, out.ctypes.data, out.nbytes))
         return out
 
+    def __array__(self, dtype=None, copy=None):
+        """np.asarray(t): a copy of the elements (never a view: use np.from_dlpack
+        for shared memory)."""
+        if copy is False:
+            raise ValueError("Tensor.__array__: the elements are always copied; use "
+                             "np.from_dlpack(t) to share a heap tensor's memory")
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def __bool__(self):
+        """The truth of a one-element tensor, as in PyTorch; more is ambiguous."""
+        if self.numel() != 1:
+            raise ValueError("the truth value of a tensor of shape %s is ambiguous"
+                             % (self.shape,))
+        return bool(self.item())
+
     def tolist(self):
         return self.numpy().tolist()
 

@@ -117,6 +117,14 @@ def test_indexing_errors_and_iteration():
     assert t[Tensor(np.int64(1))].tolist() == [3, 4, 5]  # a 0-d integer tensor
     with pytest.raises(TypeError, match="0-d"):
         iter(Tensor(1.0))
+    # NumPy takes the elements whole, not through the sequence protocol that
+    # indexing opens (which would make an object array of 0-d Tensors).
+    assert np.asarray(t).dtype == np.float64 and np.array_equal(np.asarray(t), t.numpy())
+    assert np.asarray(t, dtype=np.float32).dtype == np.float32
+    # Truth as in PyTorch: one element's, else an error (not len() != 0).
+    assert not Tensor([0.0]) and Tensor(2.0)
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(t)
     with pytest.raises(IndexError, match="out of bounds for axis 1 with size 3"):
         t[0, 3]
     with pytest.raises(IndexError, match="out of bounds for axis 0 with size 2"):
