@@ -6,7 +6,9 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/functional/function_ref.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "core/status_macros.h"
 #include "core/tensor_internal.h"
 
@@ -186,6 +188,11 @@ Tensor WithIndices(
       internal::NewResult(tape, shape.shape(), checked->dtype, checked->device);
   if (!out.ok()) return Fail(tape, out.status());
   if (absl::Status s = internal::Run(kernel, {checked, index}, {*out}); !s.ok()) {
+    // The kernel finds the bad index; the message names the operands as well.
+    if (s.code() == absl::StatusCode::kInvalidArgument) {
+      s = OpError(name, impls,
+                  std::string(absl::StripPrefix(s.message(), absl::StrCat(name, ": "))));
+    }
     return Fail(tape, internal::Discard(*out, s));
   }
   return Finish(tape, *out, grad_op, {checked, index});

@@ -74,9 +74,11 @@ TEST(TensorErrors, BadAxes) {
 TEST(TensorErrors, BadIndicesAndLabels) {
   const Tensor x = Tensor::Zeros({3, 2});
   EXPECT_EQ(IndexSelect(x, Labels({0, 3})).status().message(),
-            "index_select: index 3 at position 1 is out of range [0, 3)");
+            "index_select: index 3 at position 1 is out of range [0, 3) (operands: "
+            "f32[3, 2] on cpu, i64[2] on cpu)");
   EXPECT_EQ(CrossEntropy(x, Labels({0, 1, 2})).status().message(),
-            "cross_entropy: target 2 at row 2 is out of range [0, 2)");
+            "cross_entropy: target 2 at row 2 is out of range [0, 2) (operands: "
+            "f32[3, 2] on cpu, i64[3] on cpu)");
   EXPECT_THAT(CrossEntropy(x, Tensor::Zeros({3})).status().message(),
               HasSubstr("cross_entropy: needs logits [N, C] and i64 class indices [N] "
                         "(operands: f32[3, 2] on cpu, f32[3] on cpu)"));

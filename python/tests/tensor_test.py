@@ -141,7 +141,7 @@ def test_indexing_errors_and_iteration():
         t[0.5]
     with pytest.raises(ValueError, match="steps must be > 0"):
         t[::-1]
-    with pytest.raises(ValueError, match=r"index_select: index -1 at position 1"):
+    with pytest.raises(ValueError, match=r"index_select: index -1 .*f64\[2, 3\].*i64\[2\]"):
         t[Tensor(np.array([0, -1]))]  # a Tensor of indices goes to the library as is
 
 
