@@ -191,7 +191,14 @@ typedef enum tg_binary_op {
   TG_MATMUL = 6,
   TG_MSE = 7,           /* mean squared error of (prediction, target) */
   TG_CROSS_ENTROPY = 8, /* (logits [N, C], class indices i64 [N]) */
-  TG_BCE_WITH_LOGITS = 9
+  TG_BCE_WITH_LOGITS = 9,
+  /* Comparisons: 1 where true, else 0, in the operands' dtype; no gradient. */
+  TG_GREATER = 10,
+  TG_GREATER_EQUAL = 11,
+  TG_LESS = 12,
+  TG_LESS_EQUAL = 13,
+  TG_EQUAL = 14,
+  TG_NOT_EQUAL = 15
 } tg_binary_op;
 
 typedef enum tg_reduce_op {

@@ -81,6 +81,18 @@ Tensor ApplyBinary(tg_binary_op op, const Tensor& a, const Tensor& b) {
       return CrossEntropy(a, b);
     case TG_BCE_WITH_LOGITS:
       return BinaryCrossEntropyWithLogits(a, b);
+    case TG_GREATER:
+      return Greater(a, b);
+    case TG_GREATER_EQUAL:
+      return GreaterEqual(a, b);
+    case TG_LESS:
+      return Less(a, b);
+    case TG_LESS_EQUAL:
+      return LessEqual(a, b);
+    case TG_EQUAL:
+      return Equal(a, b);
+    case TG_NOT_EQUAL:
+      return NotEqual(a, b);
   }
   return Tensor::Error(absl::InvalidArgumentError(
       absl::StrFormat("tg_tensor_binary: unknown op %d", static_cast<int>(op))));

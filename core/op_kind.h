@@ -71,7 +71,11 @@ namespace tapegrad {
   /* optimizer updates: in place, outside tapes */ \
   X(kSgdStep, "sgd_step", 1, 2)                    \
   X(kRmspropStep, "rmsprop_step", 1, 2)            \
-  X(kAdamStep, "adam_step", 1, 3)
+  X(kAdamStep, "adam_step", 1, 3)                  \
+  /* comparisons: 1 or 0 */                        \
+  X(kGreater, "greater", 2, 1)                     \
+  X(kGreaterEqual, "greater_equal", 2, 1)          \
+  X(kNotEqual, "not_equal", 2, 1)
 
 enum class OpKind : uint16_t {
 #define TAPEGRAD_OP_ENUM(e, name, in, out) e,

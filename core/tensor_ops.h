@@ -38,6 +38,17 @@ Tensor Minimum(const Tensor& a, const Tensor& b);
 // cond != 0 ? a : b; cond has the dtype of a and b and gets no gradient.
 Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
+// ---- Comparisons, broadcast: 1 where the relation holds, else 0, in the
+// operands' dtype (NaN compares false, and unequal), ready for Where or as a mask.
+// Constants: no gradient flows through them, as none does through PyTorch's
+// boolean results.
+Tensor Greater(const Tensor& a, const Tensor& b);       // a > b
+Tensor GreaterEqual(const Tensor& a, const Tensor& b);  // a >= b
+Tensor Less(const Tensor& a, const Tensor& b);          // a < b
+Tensor LessEqual(const Tensor& a, const Tensor& b);     // a <= b
+Tensor Equal(const Tensor& a, const Tensor& b);         // a == b
+Tensor NotEqual(const Tensor& a, const Tensor& b);      // a != b
+
 Tensor Neg(const Tensor& x);
 Tensor Exp(const Tensor& x);
 Tensor Log(const Tensor& x);

@@ -381,6 +381,11 @@ static void test_views_and_joins(void) {
   EXPECT_OK(tg_tensor_where(cond, x, clamped, &picked));
   const double wherev[6] = {1, 2, 3, 4, 5, 5};
   expect_values(picked, wherev, 6);
+  tg_tensor* less;
+  EXPECT_OK(tg_tensor_binary(TG_LESS, x, clamped, &less)); /* x < clamp(x, 2, 5) */
+  const double lessv[6] = {1, 0, 0, 0, 0, 0};
+  expect_values(less, lessv, 6);
+  tg_tensor_destroy(less);
   const int64_t iv[3] = {1, 1, 0}, ishape[1] = {3};
   EXPECT_OK(tg_tensor_from_buffer(iv, TG_I64, ishape, 1, TG_CPU, &idx));
   EXPECT_OK(tg_tensor_index_select(x, idx, &rows));

@@ -104,6 +104,18 @@ std::vector<Case> Cases() {
         return Inputs{Tensor::FromData({1, 0, 1, 0, 0, 1}, {2, 3}, DType::kF64),
                       N(r, {2, 3}), N(r, {3})};
       });
+  // Masks are constants; the gradient flows through the products (random
+  // normals: no ties, so finite differences never straddle a switch).
+  add(
+      "comparisons",
+      [](S x) {
+        return x[0] * Greater(x[0], x[1]) + x[1] * LessEqual(x[0], x[1]) +
+               x[0] * x[1] * Less(x[0], x[1]) + x[1] * GreaterEqual(x[0], x[1]) +
+               x[0] * NotEqual(x[0], x[1]) - x[1] * Equal(x[1], x[1]);
+      },
+      [](Random& r) {
+        return Inputs{N(r, {2, 3}), N(r, {3})};
+      });
   add(
       "neg", [](S x) { return -x[0]; },
       [](Random& r) {

@@ -108,6 +108,32 @@ TEST(TensorOps, ForwardValuesByHand) {
               std::log(2.0), 1e-15);
 }
 
+TEST(TensorOps, ComparisonsAreConstantMasksInTheOperandsDType) {
+  const Tensor a = Tensor::FromData({1, 2, 3, NAN}, {2, 2}, DType::kF64);
+  const Tensor b = Tensor::Of({2, 2}, DType::kF64);  // broadcast over rows
+  EXPECT_THAT(Greater(a, b).ToVector(), ElementsAre(0, 0, 1, 0));
+  EXPECT_THAT(GreaterEqual(a, b).ToVector(), ElementsAre(0, 1, 1, 0));
+  EXPECT_THAT(Less(a, b).ToVector(), ElementsAre(1, 0, 0, 0));
+  EXPECT_THAT(LessEqual(a, b).ToVector(), ElementsAre(1, 1, 0, 0));
+  EXPECT_THAT(Equal(a, b).ToVector(), ElementsAre(0, 1, 0, 0));
+  EXPECT_THAT(NotEqual(a, b).ToVector(), ElementsAre(1, 0, 1, 1));  // NaN != 2
+  EXPECT_THAT(V(Less(b, a).shape()), ElementsAre(2, 2));
+  EXPECT_EQ(Greater(a, b).dtype(), DType::kF64);
+  // A mask is a constant: the gradient of sum(x * (x > 0)) is the mask itself.
+  Tensor x = Tensor::Of({-1, 2, 0, 3}, DType::kF64).RequiresGrad();
+  Tape tape;
+  TapeScope scope(&tape);
+  const Tensor zero = Tensor::Scalar(0, DType::kF64);
+  ASSERT_TRUE(Sum(x * Greater(x, zero)).Backward().ok());
+  EXPECT_THAT(x.grad().ToVector(), ElementsAre(0, 1, 0, 1));
+  // Errors name the op the caller called, operands in the caller's order.
+  EXPECT_THAT(Less(a, Tensor::Zeros({3}, DType::kF64)).status().message(),
+              HasSubstr("less: shapes do not broadcast (operands: f64[2, 2] on cpu, "
+                        "f64[3] on cpu)"));
+  EXPECT_THAT(GreaterEqual(a, Tensor::Zeros({2, 2})).status().message(),
+              HasSubstr("greater_equal"));
+}
+
 TEST(TensorOps, LargeContiguousOpsUseTheParallelPathCorrectly) {
   Random rng(3);
   const Tensor a = Tensor::Randn({1 << 18}, rng);

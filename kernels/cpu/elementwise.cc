@@ -176,6 +176,21 @@ absl::Status Equal(const KernelCall& c) {
   MapBinary<T>(c, [](T a, T b) { return a == b ? T(1) : T(0); });
   return absl::OkStatus();
 }
+template <class T>
+absl::Status NotEqual(const KernelCall& c) {
+  MapBinary<T>(c, [](T a, T b) { return a != b ? T(1) : T(0); });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status Greater(const KernelCall& c) {
+  MapBinary<T>(c, [](T a, T b) { return a > b ? T(1) : T(0); });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status GreaterEqual(const KernelCall& c) {
+  MapBinary<T>(c, [](T a, T b) { return a >= b ? T(1) : T(0); });
+  return absl::OkStatus();
+}
 
 // Gradient kernels take (saved x or y, g).
 template <class T>
@@ -361,6 +376,9 @@ TAPEGRAD_REGISTER_FLOAT_KERNELS(kDiv, kCpu, Div);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kMaximum, kCpu, MaximumKernel);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kMinimum, kCpu, MinimumKernel);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kEqual, kCpu, Equal);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kNotEqual, kCpu, NotEqual);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kGreater, kCpu, Greater);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kGreaterEqual, kCpu, GreaterEqual);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kWhere, kCpu, Where);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kNeg, kCpu, Neg);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kExp, kCpu, Exp);

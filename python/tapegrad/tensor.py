@@ -40,7 +40,9 @@ _NAMES = {"float32": 0, "float64": 1, "int64": 2}
 _UNARY = {"neg": 0, "exp": 1, "log": 2, "tanh": 3, "relu": 4, "sigmoid": 5, "gelu": 6,
           "sqrt": 7, "abs": 8}
 _BINARY = {"add": 0, "sub": 1, "mul": 2, "div": 3, "maximum": 4, "minimum": 5,
-           "matmul": 6, "mse": 7, "cross_entropy": 8, "bce_with_logits": 9}
+           "matmul": 6, "mse": 7, "cross_entropy": 8, "bce_with_logits": 9,
+           "greater": 10, "greater_equal": 11, "less": 12, "less_equal": 13, "equal": 14,
+           "not_equal": 15}
 _REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3}
 
 
@@ -316,6 +318,35 @@ class Tensor:
     def __rmatmul__(self, other):
         return _as_tensor(other, self)._binary("matmul", self)
 
+    # Comparisons: 1.0 where true, else 0.0, in this tensor's dtype (tapegrad has
+    # no bool dtype), so a mask goes straight into where() or a product. No
+    # gradient flows through them. == and != compare elementwise as in PyTorch,
+    # so Tensors hash by identity.
+    __hash__ = object.__hash__
+
+    def _compare(self, name, other):
+        if not isinstance(other, (Tensor, numbers.Real, list, tuple, np.ndarray)):
+            return NotImplemented  # t == None is False, t < "x" a TypeError
+        return self._binary(name, other)
+
+    def __gt__(self, other):
+        return self._compare("greater", other)
+
+    def __ge__(self, other):
+        return self._compare("greater_equal", other)
+
+    def __lt__(self, other):
+        return self._compare("less", other)
+
+    def __le__(self, other):
+        return self._compare("less_equal", other)
+
+    def __eq__(self, other):
+        return self._compare("equal", other)
+
+    def __ne__(self, other):
+        return self._compare("not_equal", other)
+
     def maximum(self, other):
         return self._binary("maximum", other)
 
@@ -540,8 +571,9 @@ def stack(tensors, axis=0):
 
 
 def where(cond, a, b):
-    """a where cond is nonzero, else b, broadcast. a or b may be a number; cond may
-    be any array (it is converted to their dtype) and gets no gradient."""
+    """a where cond is nonzero, else b, broadcast: where(x > 0, x, 0.0). a or b
+    may be a number; cond may be a comparison's mask or any array (converted to
+    their dtype), and gets no gradient."""
     like = a if isinstance(a, Tensor) else b
     if not isinstance(like, Tensor):
         raise TypeError("where: a or b must be a Tensor")

@@ -173,6 +173,29 @@ def test_views_and_joins_match_numpy():
     close(t.grad, expected, 0)
 
 
+def test_comparisons_are_masks_without_gradient():
+    x = np.array([[1.0, -2.0], [3.0, np.nan]])
+    t = Tensor(x, requires_grad=True)
+    close(t > 0, (x > 0).astype(np.float64), 0)
+    close(0 < t, (0 < x).astype(np.float64), 0)
+    close(t >= np.array([1.0, 0.0]), (x >= [1.0, 0.0]).astype(np.float64), 0)
+    close(t <= 1, (x <= 1).astype(np.float64), 0)
+    close(t == t, (x == x).astype(np.float64), 0)  # NaN != NaN
+    close(t != 3, (x != 3).astype(np.float64), 0)
+    assert (t > 0).dtype == np.float64
+    assert (t == None) is False and (t != None) is True  # noqa: E711
+    assert {t: 1}[t] == 1  # hashed by identity, as PyTorch's tensors
+    with pytest.raises(TypeError):
+        t < "x"
+    # The mask is a constant: d/dw sum(w * (w > 0)) is the mask.
+    w = Tensor(np.array([-1.0, 2.0, 0.0]), requires_grad=True)
+    (w * (w > 0)).sum().backward()
+    close(w.grad, [0, 1, 0], 0)
+    close(tapegrad.where(w > 0, w, 0.0), [0, 2, 0], 0)
+    with pytest.raises(ValueError, match=r"less: shapes do not broadcast.*\[3\].*\[2\]"):
+        w < Tensor(np.zeros(2))
+
+
 def test_views_and_joins_reject_bad_arguments():
     t = Tensor(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="min, max or both"):
