@@ -75,6 +75,8 @@ namespace tapegrad {
   /* comparisons: 1 or 0 */                        \
   X(kGreater, "greater", 2, 1)                     \
   X(kGreaterEqual, "greater_equal", 2, 1)          \
+  X(kLess, "less", 2, 1)                           \
+  X(kLessEqual, "less_equal", 2, 1)                \
   X(kNotEqual, "not_equal", 2, 1)
 
 enum class OpKind : uint16_t {

@@ -65,21 +65,13 @@ Tensor Binary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& a,
   return Finish(tape, *out, grad_op, {in[0], in[1]});
 }
 
-// A comparison `name`(a, b), computed as kernel(b, a) if `swapped` (a < b is
-// b > a). Its result is a constant: recorded with no inputs, so no gradient.
-Tensor Compare(const char* name, OpKind kernel, bool swapped, const Tensor& a,
-               const Tensor& b) {
+// A comparison: computed as a binary op, but its result is a constant, recorded
+// with no inputs, so no gradient flows through it.
+Tensor Compare(const char* name, OpKind kernel, const Tensor& a, const Tensor& b) {
   Tape* tape;
   TensorImpl* in[2];
   if (!Prepare({&a, &b}, &tape, in)) return Unprepared(name, {&a, &b});
-  Layout shape;
-  if (!BroadcastShapes(in[0]->layout.shape(), in[1]->layout.shape(), &shape.rank,
-                       shape.sizes)) {
-    const TensorImpl* const impls[] = {in[0], in[1]};
-    return Fail(tape, OpError(name, impls, "shapes do not broadcast"));
-  }
-  absl::StatusOr<TensorImpl*> out =
-      internal::RunBinary(tape, kernel, *in[swapped ? 1 : 0], *in[swapped ? 0 : 1]);
+  absl::StatusOr<TensorImpl*> out = internal::RunBinary(tape, kernel, *in[0], *in[1]);
   if (!out.ok()) return Fail(tape, out.status());
   return Finish(tape, *out, GradOp::kCopy, {});
 }
@@ -239,22 +231,22 @@ Tensor Minimum(const Tensor& a, const Tensor& b) {
 }
 
 Tensor Greater(const Tensor& a, const Tensor& b) {
-  return Compare("greater", OpKind::kGreater, false, a, b);
+  return Compare("greater", OpKind::kGreater, a, b);
 }
 Tensor GreaterEqual(const Tensor& a, const Tensor& b) {
-  return Compare("greater_equal", OpKind::kGreaterEqual, false, a, b);
+  return Compare("greater_equal", OpKind::kGreaterEqual, a, b);
 }
 Tensor Less(const Tensor& a, const Tensor& b) {
-  return Compare("less", OpKind::kGreater, true, a, b);
+  return Compare("less", OpKind::kLess, a, b);
 }
 Tensor LessEqual(const Tensor& a, const Tensor& b) {
-  return Compare("less_equal", OpKind::kGreaterEqual, true, a, b);
+  return Compare("less_equal", OpKind::kLessEqual, a, b);
 }
 Tensor Equal(const Tensor& a, const Tensor& b) {
-  return Compare("equal", OpKind::kEqual, false, a, b);
+  return Compare("equal", OpKind::kEqual, a, b);
 }
 Tensor NotEqual(const Tensor& a, const Tensor& b) {
-  return Compare("not_equal", OpKind::kNotEqual, false, a, b);
+  return Compare("not_equal", OpKind::kNotEqual, a, b);
 }
 
 Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {

@@ -191,6 +191,16 @@ absl::Status GreaterEqual(const KernelCall& c) {
   MapBinary<T>(c, [](T a, T b) { return a >= b ? T(1) : T(0); });
   return absl::OkStatus();
 }
+template <class T>
+absl::Status Less(const KernelCall& c) {
+  MapBinary<T>(c, [](T a, T b) { return a < b ? T(1) : T(0); });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status LessEqual(const KernelCall& c) {
+  MapBinary<T>(c, [](T a, T b) { return a <= b ? T(1) : T(0); });
+  return absl::OkStatus();
+}
 
 // Gradient kernels take (saved x or y, g).
 template <class T>
@@ -379,6 +389,8 @@ TAPEGRAD_REGISTER_FLOAT_KERNELS(kEqual, kCpu, Equal);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kNotEqual, kCpu, NotEqual);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kGreater, kCpu, Greater);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kGreaterEqual, kCpu, GreaterEqual);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kLess, kCpu, Less);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kLessEqual, kCpu, LessEqual);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kWhere, kCpu, Where);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kNeg, kCpu, Neg);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kExp, kCpu, Exp);

@@ -67,6 +67,8 @@ constexpr EwOp kOps[] = {
     {OpKind::kNotEqual, 1, 2, "o0 = x0 != x1 ? T(1) : T(0);"},
     {OpKind::kGreater, 1, 2, "o0 = x0 > x1 ? T(1) : T(0);"},
     {OpKind::kGreaterEqual, 1, 2, "o0 = x0 >= x1 ? T(1) : T(0);"},
+    {OpKind::kLess, 1, 2, "o0 = x0 < x1 ? T(1) : T(0);"},
+    {OpKind::kLessEqual, 1, 2, "o0 = x0 <= x1 ? T(1) : T(0);"},
     {OpKind::kWhere, 1, 3, "o0 = x0 != T(0) ? x1 : x2;"},
     {OpKind::kNeg, 1, 1, "o0 = -x0;"},
     {OpKind::kExp, 1, 1, "o0 = exp(x0);"},
@@ -238,6 +240,8 @@ TG_CUDA_FLOAT(kEqual);
 TG_CUDA_FLOAT(kNotEqual);
 TG_CUDA_FLOAT(kGreater);
 TG_CUDA_FLOAT(kGreaterEqual);
+TG_CUDA_FLOAT(kLess);
+TG_CUDA_FLOAT(kLessEqual);
 TG_CUDA_FLOAT(kWhere);
 TG_CUDA_FLOAT(kNeg);
 TG_CUDA_FLOAT(kExp);
