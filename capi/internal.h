@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <exception>
+#include <initializer_list>
 #include <memory>
 #include <new>
 #include <string>
@@ -72,13 +73,28 @@ tg_status NewTensor(const char* call, Tensor t, tg_tensor** out);
 // ("tg_tensor_slice: x: ..."), with NULL as an error of its own.
 tg_status Live(const char* call, const char* operand, const tg_tensor* t);
 
-// The shape of every call that maps one tensor to a new one: checks `out` and `x`,
-// then hands back op(x->tensor) as a new handle, or its error.
+// A tensor argument of a C call, with its name in the header ("a", "indices").
+struct TensorArg {
+  const char* name;
+  const tg_tensor* tensor;
+};
+
+// The shape of every call that makes one new tensor: checks `out`, then each of
+// `args` in order (Live), then hands back make() as a new handle, or its error.
+template <class Make>
+tg_status ResultOf(const char* call, std::initializer_list<TensorArg> args,
+                   tg_tensor** out, Make&& make) {
+  if (out == nullptr) return NullArgument(call, "out");
+  for (const TensorArg& arg : args) {
+    if (tg_status s = Live(call, arg.name, arg.tensor)) return s;
+  }
+  return Guard(call, [&] { return NewTensor(call, make(), out); });
+}
+
+// ResultOf for the calls that map one tensor `x` to a new one: op(x->tensor).
 template <class Op>
 tg_status MapTensor(const char* call, const tg_tensor* x, tg_tensor** out, Op&& op) {
-  if (out == nullptr) return NullArgument(call, "out");
-  if (tg_status s = Live(call, "x", x)) return s;
-  return Guard(call, [&] { return NewTensor(call, op(x->tensor), out); });
+  return ResultOf(call, {{"x", x}}, out, [&] { return op(x->tensor); });
 }
 
 // A tg_value's parts.

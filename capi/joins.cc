@@ -10,10 +10,7 @@
 #include "core/tensor_ops.h"
 
 using tapegrad::Tensor;
-using tapegrad::capi::Guard;
-using tapegrad::capi::Live;
-using tapegrad::capi::NewTensor;
-using tapegrad::capi::NullArgument;
+using tapegrad::capi::ResultOf;
 
 namespace tapegrad::capi {
 namespace {
@@ -44,25 +41,14 @@ extern "C" {
 
 tg_status tg_tensor_where(const tg_tensor* cond, const tg_tensor* a, const tg_tensor* b,
                           tg_tensor** out) {
-  constexpr char kCall[] = "tg_tensor_where";
-  if (out == nullptr) return NullArgument(kCall, "out");
-  if (tg_status s = Live(kCall, "cond", cond)) return s;
-  if (tg_status s = Live(kCall, "a", a)) return s;
-  if (tg_status s = Live(kCall, "b", b)) return s;
-  return Guard(kCall, [&] {
-    return NewTensor(kCall, tapegrad::Where(cond->tensor, a->tensor, b->tensor), out);
-  });
+  return ResultOf("tg_tensor_where", {{"cond", cond}, {"a", a}, {"b", b}}, out,
+                  [&] { return tapegrad::Where(cond->tensor, a->tensor, b->tensor); });
 }
 
 tg_status tg_tensor_index_select(const tg_tensor* x, const tg_tensor* indices,
                                  tg_tensor** out) {
-  constexpr char kCall[] = "tg_tensor_index_select";
-  if (out == nullptr) return NullArgument(kCall, "out");
-  if (tg_status s = Live(kCall, "x", x)) return s;
-  if (tg_status s = Live(kCall, "indices", indices)) return s;
-  return Guard(kCall, [&] {
-    return NewTensor(kCall, tapegrad::IndexSelect(x->tensor, indices->tensor), out);
-  });
+  return ResultOf("tg_tensor_index_select", {{"x", x}, {"indices", indices}}, out,
+                  [&] { return tapegrad::IndexSelect(x->tensor, indices->tensor); });
 }
 
 tg_status tg_tensor_concatenate(const tg_tensor* const* tensors, size_t n, int64_t axis,

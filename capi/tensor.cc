@@ -261,12 +261,8 @@ tg_status tg_tensor_unary(tg_unary_op op, const tg_tensor* x, tg_tensor** out) {
 
 tg_status tg_tensor_binary(tg_binary_op op, const tg_tensor* a, const tg_tensor* b,
                            tg_tensor** out) {
-  TG_CAPI_NOT_NULL("tg_tensor_binary", out);
-  if (tg_status s = Live("tg_tensor_binary", "a", a)) return s;
-  if (tg_status s = Live("tg_tensor_binary", "b", b)) return s;
-  return Guard("tg_tensor_binary", [&] {
-    return NewTensor("tg_tensor_binary",
-                     tapegrad::capi::ApplyBinary(op, a->tensor, b->tensor), out);
+  return tapegrad::capi::ResultOf("tg_tensor_binary", {{"a", a}, {"b", b}}, out, [&] {
+    return tapegrad::capi::ApplyBinary(op, a->tensor, b->tensor);
   });
 }
 
