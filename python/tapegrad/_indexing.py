@@ -15,7 +15,6 @@ IndexError that says so, rather than NumPy's broadcasting rules half done.
 Thread safety: as Tensor's ops (a tape tensor belongs to its thread).
 """
 
-import ctypes
 import numbers
 import operator
 
@@ -37,9 +36,10 @@ def getitem(t, key):
     consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
     if consumed > ndim:
         raise IndexError("Tensor[...]: too many indices for a tensor of dimension %d" % ndim)
-    # `axis` counts the result's axes so far, `source` t's (for messages).
-    out, axis, source, picked = t, 0, 0, None
-    for k in key:
+    # `axis` counts the result's axes so far, `source` t's (for messages);
+    # `advanced` holds the key positions of integers and the array.
+    out, axis, source, picked, advanced = t, 0, 0, None, []
+    for position, k in enumerate(key):
         if k is None:
             out = out.unsqueeze(axis)
             axis += 1
@@ -53,7 +53,8 @@ def getitem(t, key):
         elif _is_integer(k):
             out = _take(out, axis, _as_int(k), source)
             source += 1
-        elif _is_array(k):
+            advanced.append(position)
+        elif isinstance(k, (_tensor.Tensor, list, tuple, np.ndarray)):
             if picked is not None:
                 raise IndexError("Tensor[...]: at most one integer array per index")
             if not isinstance(k, _tensor.Tensor):
@@ -62,27 +63,19 @@ def getitem(t, key):
             picked = (axis, k)
             axis += 1
             source += 1
+            advanced.append(position)
         else:
             raise IndexError("Tensor[...]: only integers, slices, None, ... and 1-D "
                              "integer arrays are valid indices, not %s" % type(k).__name__)
     if picked is None:
         return out
     out = select(out, *picked)
-    if not _advanced_adjacent(key):
+    if advanced[-1] - advanced[0] + 1 != len(advanced):
         # NumPy's rule: with an array, integers are advanced indices too, and when a
         # slice, None or ... separates them the array's axis goes first.
         order = [picked[0]] + [a for a in range(out.ndim) if a != picked[0]]
         out = out.permute(order)
     return out
-
-
-def _advanced_adjacent(key):
-    where = [i for i, k in enumerate(key) if _is_integer(k) or _is_array(k)]
-    return where[-1] - where[0] + 1 == len(where)
-
-
-def _is_array(k):
-    return isinstance(k, (_tensor.Tensor, list, tuple, np.ndarray)) and not _is_integer(k)
 
 
 def select(t, axis, indices):
@@ -100,9 +93,7 @@ def select(t, axis, indices):
 
 
 def _index_rows(t, indices):
-    out = ctypes.c_void_p()
-    _lib.check(_lib.lib.tg_tensor_index_select(t._h, indices._h, ctypes.byref(out)))
-    return _tensor.Tensor._from_result(out.value, (t, indices))
+    return _tensor._result((t, indices), _lib.lib.tg_tensor_index_select, t._h, indices._h)
 
 
 def _is_integer(k):

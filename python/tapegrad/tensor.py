@@ -200,10 +200,7 @@ class Tensor:
         device.require_available("Tensor.to")
         if device == self.device:
             return self
-        out = ctypes.c_void_p()
-        _check(_c.tg_tensor_to(self._h, 0 if device.is_cpu else 1, device.index,
-                               ctypes.byref(out)))
-        return Tensor._from_result(out.value, (self,))
+        return self._apply(_c.tg_tensor_to, 0 if device.is_cpu else 1, device.index)
 
     def cpu(self):
         return self.to(Device.cpu())
@@ -249,20 +246,14 @@ class Tensor:
 
     def _apply(self, call, *args):
         """call(self, *args, &out) from libtapegrad, as a result of this tensor."""
-        out = ctypes.c_void_p()
-        _check(call(self._h, *args, ctypes.byref(out)))
-        return Tensor._from_result(out.value, (self,))
+        return _result((self,), call, self._h, *args)
 
     def _unary(self, name):
-        out = ctypes.c_void_p()
-        _check(_c.tg_tensor_unary(_UNARY[name], self._h, ctypes.byref(out)))
-        return Tensor._from_result(out.value, (self,))
+        return _result((self,), _c.tg_tensor_unary, _UNARY[name], self._h)
 
     def _binary(self, name, other):
         other = _as_tensor(other, self)
-        out = ctypes.c_void_p()
-        _check(_c.tg_tensor_binary(_BINARY[name], self._h, other._h, ctypes.byref(out)))
-        return Tensor._from_result(out.value, (self, other))
+        return _result((self, other), _c.tg_tensor_binary, _BINARY[name], self._h, other._h)
 
     def _affine(self, factor, offset):
         return self._apply(_c.tg_tensor_affine, float(factor), float(offset))
@@ -385,10 +376,8 @@ class Tensor:
         else:
             axes = tuple(axis)
         array = (ctypes.c_int64 * len(axes))(*axes)
-        out = ctypes.c_void_p()
-        _check(_c.tg_tensor_reduce(_REDUCE[name], self._h, array, len(axes),
-                                   1 if keepdim else 0, ctypes.byref(out)))
-        return Tensor._from_result(out.value, (self,))
+        return _result((self,), _c.tg_tensor_reduce, _REDUCE[name], self._h, array, len(axes),
+                       1 if keepdim else 0)
 
     def sum(self, axis=None, keepdim=False):
         return self._reduce("sum", axis, keepdim)
@@ -553,11 +542,17 @@ def _handles(op, tensors):
     return (ctypes.c_void_p * len(tensors))(*[t._h for t in tensors]), len(tensors)
 
 
+def _result(operands, call, *args):
+    """The Tensor that call(*args, &out) makes from `operands` (whose tensor segment
+    it joins, see Tensor._from_result)."""
+    out = ctypes.c_void_p()
+    _check(call(*args, ctypes.byref(out)))
+    return Tensor._from_result(out.value, operands)
+
+
 def _join(op, call, tensors, axis):
     handles, n = _handles(op, tensors)
-    out = ctypes.c_void_p()
-    _check(call(handles, n, _axis(op, axis), ctypes.byref(out)))
-    return Tensor._from_result(out.value, tensors)
+    return _result(tensors, call, handles, n, _axis(op, axis))
 
 
 def cat(tensors, axis=0):
@@ -580,9 +575,7 @@ def where(cond, a, b):
     a, b = _as_tensor(a, like), _as_tensor(b, like)
     if not isinstance(cond, Tensor):
         cond = Tensor(np.asarray(cond, dtype=like.dtype), device=like.device)
-    out = ctypes.c_void_p()
-    _check(_c.tg_tensor_where(cond._h, a._h, b._h, ctypes.byref(out)))
-    return Tensor._from_result(out.value, (cond, a, b))
+    return _result((cond, a, b), _c.tg_tensor_where, cond._h, a._h, b._h)
 
 
 def from_dlpack(obj):
