@@ -291,27 +291,27 @@ namespace internal {
 template <class V>
 struct ValueMethods {
   template <class A>
-  static Value Relu(A&& a) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Relu(A&& a) {
     return tapegrad::relu(std::forward<A>(a));
   }
   template <class A>
-  static Value Tanh(A&& a) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Tanh(A&& a) {
     return tapegrad::tanh(std::forward<A>(a));
   }
   template <class A>
-  static Value Exp(A&& a) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Exp(A&& a) {
     return tapegrad::exp(std::forward<A>(a));
   }
   template <class A>
-  static Value Log(A&& a) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Log(A&& a) {
     return tapegrad::log(std::forward<A>(a));
   }
   template <class A>
-  static Value Sigmoid(A&& a) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Sigmoid(A&& a) {
     return tapegrad::sigmoid(std::forward<A>(a));
   }
   template <class A>
-  static Value Pow(A&& a, double exponent) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Pow(A&& a, double exponent) {
     return tapegrad::pow(std::forward<A>(a), exponent);
   }
 };

@@ -124,53 +124,55 @@ class Value {
 
   // micrograd's methods, the same as the free functions in core/scalar_ops.h
   // (include it, or tapegrad.h, to call them). Templates only so that they can be
-  // defined there, inline, after the ops.
+  // defined there, inline, after the ops. Always inlined, as the ops are: left to
+  // itself g++ kept x.tanh() out of line in W1's loop, which then passed x through
+  // memory and reloaded the tape's fields (3.9 -> 3.55 ns/op recorded, inlined).
   template <class V = Value>
-  Value relu() const& {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value relu() const& {
     return internal::ValueMethods<V>::Relu(*this);
   }
   template <class V = Value>
-  Value relu() && {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value relu() && {
     return internal::ValueMethods<V>::Relu(std::move(*this));
   }
   template <class V = Value>
-  Value tanh() const& {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value tanh() const& {
     return internal::ValueMethods<V>::Tanh(*this);
   }
   template <class V = Value>
-  Value tanh() && {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value tanh() && {
     return internal::ValueMethods<V>::Tanh(std::move(*this));
   }
   template <class V = Value>
-  Value exp() const& {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value exp() const& {
     return internal::ValueMethods<V>::Exp(*this);
   }
   template <class V = Value>
-  Value exp() && {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value exp() && {
     return internal::ValueMethods<V>::Exp(std::move(*this));
   }
   template <class V = Value>
-  Value log() const& {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value log() const& {
     return internal::ValueMethods<V>::Log(*this);
   }
   template <class V = Value>
-  Value log() && {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value log() && {
     return internal::ValueMethods<V>::Log(std::move(*this));
   }
   template <class V = Value>
-  Value sigmoid() const& {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value sigmoid() const& {
     return internal::ValueMethods<V>::Sigmoid(*this);
   }
   template <class V = Value>
-  Value sigmoid() && {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value sigmoid() && {
     return internal::ValueMethods<V>::Sigmoid(std::move(*this));
   }
   template <class V = Value>
-  Value pow(double exponent) const& {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value pow(double exponent) const& {
     return internal::ValueMethods<V>::Pow(*this, exponent);
   }
   template <class V = Value>
-  Value pow(double exponent) && {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Value pow(double exponent) && {
     return internal::ValueMethods<V>::Pow(std::move(*this), exponent);
   }
 
