@@ -7,7 +7,7 @@ Used by the plot_*_bench.py scripts.
 def draw(dst, title, bars, limit, fmt, higher_is_better=True):
     """bars: (label, value, target) rows; limit: the value at the right edge;
     fmt: formats a value for the label next to its bar."""
-    width, left, top, bar_h, gap = 640, 150, 40, 22, 8
+    width, left, top, bar_h, gap = 700, 210, 40, 22, 8
     height = top + len(bars) * (bar_h + gap) + 10
     scale = (width - left - 80) / float(limit)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
