@@ -241,6 +241,13 @@ TG_API tg_status tg_tensor_affine(const tg_tensor* x, double factor, double offs
 TG_API tg_status tg_tensor_reduce(tg_reduce_op op, const tg_tensor* x,
                                   const int64_t* axes, size_t n_axes, int keepdim,
                                   tg_tensor** out);
+typedef enum tg_arg_reduce_op { TG_ARGMAX = 0, TG_ARGMIN = 1 } tg_arg_reduce_op;
+/* The i64 position of the first largest (TG_ARGMAX) or smallest (TG_ARGMIN)
+ * element along *axis, or in the row-major flattened x when axis is NULL (keepdim
+ * then keeps every axis, at size 1). NaN counts as largest and as smallest, as in
+ * PyTorch. No gradient. */
+TG_API tg_status tg_tensor_arg_reduce(tg_arg_reduce_op op, const tg_tensor* x,
+                                      const int64_t* axis, int keepdim, tg_tensor** out);
 TG_API tg_status tg_tensor_softmax(const tg_tensor* x, int64_t axis, int log,
                                    tg_tensor** out);
 /* min(max(x, low), high), elementwise; pass -INFINITY or INFINITY for no bound.

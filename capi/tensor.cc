@@ -1,4 +1,5 @@
 // Tensors: creation from buffers, shape/dtype/device, ops, autograd.
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -292,6 +293,21 @@ tg_status tg_tensor_reduce(tg_reduce_op op, const tg_tensor* x, const int64_t* a
   return MapTensor("tg_tensor_reduce", x, out, [&](const Tensor& t) {
     return tapegrad::capi::ApplyReduce(op, t, absl::MakeConstSpan(axes, n_axes),
                                        keepdim != 0);
+  });
+}
+
+tg_status tg_tensor_arg_reduce(tg_arg_reduce_op op, const tg_tensor* x,
+                               const int64_t* axis, int keepdim, tg_tensor** out) {
+  constexpr char kCall[] = "tg_tensor_arg_reduce";
+  if (op != TG_ARGMAX && op != TG_ARGMIN) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                absl::StrFormat("%s: unknown op %d", kCall, static_cast<int>(op)));
+  }
+  const std::optional<int64_t> along =
+      axis == nullptr ? std::nullopt : std::optional<int64_t>(*axis);
+  return MapTensor(kCall, x, out, [&](const Tensor& t) {
+    return op == TG_ARGMAX ? tapegrad::ArgMax(t, along, keepdim != 0)
+                           : tapegrad::ArgMin(t, along, keepdim != 0);
   });
 }
 

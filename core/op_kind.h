@@ -77,7 +77,10 @@ namespace tapegrad {
   X(kGreaterEqual, "greater_equal", 2, 1)          \
   X(kLess, "less", 2, 1)                           \
   X(kLessEqual, "less_equal", 2, 1)                \
-  X(kNotEqual, "not_equal", 2, 1)
+  X(kNotEqual, "not_equal", 2, 1)                  \
+  /* index reductions: i64 results */              \
+  X(kArgMax, "argmax", 1, 1)                       \
+  X(kArgMin, "argmin", 1, 1)
 
 enum class OpKind : uint16_t {
 #define TAPEGRAD_OP_ENUM(e, name, in, out) e,

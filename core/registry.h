@@ -18,11 +18,14 @@
 // The kernel contract for each OpKind is written next to its kernels (kernels/cpu)
 // and summarised here:
 //  - Every kernel writes outputs[0..] and reads inputs[0..]; the key's dtype is
-//    outputs[0]'s. Operands of elementwise kernels already have one shape (the
+//    outputs[0]'s, but for kArgMax and kArgMin, whose output is always i64: theirs
+//    is inputs[0]'s. Operands of elementwise kernels already have one shape (the
 //    caller expands broadcast operands with stride-0 views); any strides are
 //    allowed, and an output may alias an input with the same layout.
 //  - Reductions write a keepdim-shaped contiguous output; attrs.axes is the bit set
-//    of reduced axes, attrs.scalar0 scales a sum (1 for sum, 1/n for mean).
+//    of reduced axes, attrs.scalar0 scales a sum (1 for sum, 1/n for mean). The
+//    index reductions write the row-major position, within the reduced axes, of
+//    the first largest (kArgMax) or smallest (kArgMin) element; NaN is both.
 //  - kIndexAdd and kCopy into a view accumulate/write in place into outputs[0].
 //  - kDropoutMask fills outputs[0] with 0 or 1/(1-p) (p = attrs.scalar0), keeping
 //    element i when a hash of (attrs.seed, i) says so: any device draws the same mask.

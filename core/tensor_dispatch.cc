@@ -184,7 +184,9 @@ absl::StatusOr<TensorImpl*> NewView(Tape* tape, const TensorImpl& base,
 absl::Status Run(OpKind op, std::initializer_list<const TensorImpl*> inputs,
                  std::initializer_list<TensorImpl*> outputs, const OpAttrs& attrs,
                  absl::Span<const double> scalars) {
-  const TensorImpl* key = *outputs.begin();
+  // Index reductions write i64 whatever they read: their key is what they read.
+  const TensorImpl* key =
+      op == OpKind::kArgMax || op == OpKind::kArgMin ? *inputs.begin() : *outputs.begin();
   KernelFn fn = KernelRegistry::Global().FindOrNull(op, key->dtype, key->device.type);
   if (ABSL_PREDICT_FALSE(fn == nullptr)) {
     return KernelRegistry::Global().Missing(op, key->dtype, key->device.type);
@@ -280,7 +282,10 @@ absl::StatusOr<TensorImpl*> RunReduce(Tape* tape, OpKind op, const TensorImpl& x
   for (int i = 0; i < keep.rank; ++i) {
     if (axes & (1u << i)) keep.sizes[i] = 1;
   }
-  TG_ASSIGN_OR_RETURN(TensorImpl * out, NewResult(tape, keep.shape(), x.dtype, x.device));
+  const bool index = op == OpKind::kArgMax || op == OpKind::kArgMin;
+  TG_ASSIGN_OR_RETURN(
+      TensorImpl * out,
+      NewResult(tape, keep.shape(), index ? DType::kI64 : x.dtype, x.device));
   OpAttrs attrs;
   attrs.axes = axes;
   attrs.scalar0 = scale;

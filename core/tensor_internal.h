@@ -146,8 +146,8 @@ absl::StatusOr<TensorImpl*> RunBinary(Tape* tape, OpKind op, const TensorImpl& a
                                       const TensorImpl& b, const OpAttrs& attrs = {});
 absl::StatusOr<TensorImpl*> RunUnary(Tape* tape, OpKind op, const TensorImpl& x,
                                      const OpAttrs& attrs = {});
-// A reduction kernel (kSum, kMax, kMin) over `axes` (bit set) with keepdim; a sum
-// is scaled by `scale`.
+// A reduction kernel (kSum, kMax, kMin, kArgMax, kArgMin) over `axes` (bit set)
+// with keepdim; a sum is scaled by `scale`; the index reductions' result is i64.
 absl::StatusOr<TensorImpl*> RunReduce(Tape* tape, OpKind op, const TensorImpl& x,
                                       uint32_t axes, double scale = 1.0);
 // Batched matrix product of two rank >= 2 impls with broadcast batch dimensions.

@@ -22,6 +22,7 @@
 #define TAPEGRAD_CORE_TENSOR_OPS_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "absl/types/span.h"
 #include "core/tensor.h"
@@ -68,6 +69,14 @@ Tensor Sum(const Tensor& x, absl::Span<const int64_t> axes = {}, bool keepdim = 
 Tensor Mean(const Tensor& x, absl::Span<const int64_t> axes = {}, bool keepdim = false);
 Tensor Max(const Tensor& x, absl::Span<const int64_t> axes = {}, bool keepdim = false);
 Tensor Min(const Tensor& x, absl::Span<const int64_t> axes = {}, bool keepdim = false);
+// The i64 index of the first largest (smallest) element along `axis`, or in the
+// row-major flattened tensor when there is no axis (keepdim then keeps every axis,
+// at size 1). NaN counts as largest and as smallest, as in PyTorch and NumPy. No
+// gradient; an empty reduction is an error.
+Tensor ArgMax(const Tensor& x, std::optional<int64_t> axis = std::nullopt,
+              bool keepdim = false);
+Tensor ArgMin(const Tensor& x, std::optional<int64_t> axis = std::nullopt,
+              bool keepdim = false);
 
 // ---- Linear algebra and friends.
 Tensor MatMul(const Tensor& a, const Tensor& b);

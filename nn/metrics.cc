@@ -2,26 +2,25 @@
 
 #include <limits>
 
+#include "core/tensor_ops.h"
+
 namespace tapegrad::nn {
 
 int64_t CountCorrect(const Tensor& logits, const Tensor& labels) {
+  // Checked here so that no failing op leaves an error on the caller's tape.
   if (!logits.ok() || !labels.ok() || logits.dim() != 2 || labels.dim() != 1 ||
-      labels.size(0) != logits.size(0)) {
+      labels.size(0) != logits.size(0) || logits.size(1) == 0 ||
+      !IsFloating(logits.dtype())) {
     return -1;
   }
-  if (!logits.device().is_cpu() || !labels.device().is_cpu()) {
-    // One copy to the host instead of a device read per element.
-    return CountCorrect(logits.Cpu(), labels.Cpu());
-  }
+  // The argmax runs where the logits are; N positions, not N x C logits, reach
+  // the host.
+  const Tensor predicted = ArgMax(logits, 1).Cpu();
+  const Tensor truth = labels.Cpu();
+  if (!predicted.ok() || !truth.ok()) return -1;
   int64_t correct = 0;
-  for (int64_t i = 0; i < logits.size(0); ++i) {
-    int64_t best = 0;
-    double best_value = logits.at({i, 0});
-    for (int64_t j = 1; j < logits.size(1); ++j) {
-      const double value = logits.at({i, j});
-      if (value > best_value) best = j, best_value = value;
-    }
-    correct += best == static_cast<int64_t>(labels.at({i}));
+  for (int64_t i = 0; i < predicted.size(0); ++i) {
+    correct += predicted.at({i}) == truth.at({i});
   }
   return correct;
 }

@@ -437,11 +437,43 @@ static void test_views_and_joins(void) {
   tg_tape_destroy(t);
 }
 
+/* argmax / argmin: i64 positions along an axis or over the flattened tensor. */
+static void test_arg_reduce(void) {
+  const float xs[6] = {3, 9, 1, 7, 7, 0};
+  const int64_t shape[2] = {2, 3}, axis = 1, bad_axis = 2;
+  tg_tensor *x, *rows, *flat, *bad = NULL;
+  EXPECT_OK(tg_tensor_from_buffer(xs, TG_F32, shape, 2, TG_CPU, &x));
+  EXPECT_OK(tg_tensor_arg_reduce(TG_ARGMAX, x, &axis, 0, &rows));
+  int64_t got[2] = {-1, -1};
+  EXPECT_OK(tg_tensor_to_buffer(rows, got, sizeof(got)));
+  EXPECT(got[0] == 1 && got[1] == 0); /* 7, 7: the first */
+  tg_dtype dtype;
+  EXPECT_OK(tg_tensor_dtype(rows, &dtype));
+  EXPECT(dtype == TG_I64);
+  EXPECT_OK(tg_tensor_arg_reduce(TG_ARGMIN, x, NULL, 1, &flat));
+  size_t ndim = 0;
+  EXPECT_OK(tg_tensor_ndim(flat, &ndim));
+  EXPECT(ndim == 2); /* keepdim over every axis: [1, 1] */
+  EXPECT_OK(tg_tensor_to_buffer(flat, got, sizeof(int64_t)));
+  EXPECT(got[0] == 5);
+  EXPECT_ERROR(tg_tensor_arg_reduce(TG_ARGMAX, x, &bad_axis, 0, &bad), TG_INVALID_ARGUMENT,
+               "argmax: axis 2 is out of range (operands: f32[2, 3] on cpu)");
+  EXPECT_ERROR(tg_tensor_arg_reduce((tg_arg_reduce_op)7, x, NULL, 0, &bad),
+               TG_INVALID_ARGUMENT, "tg_tensor_arg_reduce: unknown op 7");
+  EXPECT_ERROR(tg_tensor_arg_reduce(TG_ARGMIN, NULL, NULL, 0, &bad), TG_INVALID_ARGUMENT,
+               "tg_tensor_arg_reduce: x is NULL");
+  EXPECT(bad == NULL);
+  tg_tensor_destroy(rows);
+  tg_tensor_destroy(flat);
+  tg_tensor_destroy(x);
+}
+
 int main(void) {
   test_micrograd_example();
   test_errors();
   test_tensors();
   test_views_and_joins();
+  test_arg_reduce();
   test_mlp_trains();
   test_registry();
   test_compact();

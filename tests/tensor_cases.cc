@@ -117,6 +117,16 @@ std::vector<Case> Cases() {
         return Inputs{N(r, {2, 3}), N(r, {3})};
       });
   add(
+      "argmax_argmin",  // picks rows by index; the indices get no gradient
+      [](S x) {
+        return Sum(IndexSelect(x[0], ArgMax(x[1], 0)), {0}) +
+               Sum(IndexSelect(x[0], ArgMin(x[1].Transpose(0, 1), 0)), {0}) * 2.0 +
+               Sum(IndexSelect(x[0], ArgMin(x[2], std::nullopt, true).Reshape({1})), {0});
+      },
+      [](Random& r) {
+        return Inputs{N(r, {4, 3}), Distinct(r, {4, 3}), Distinct(r, {2, 2})};
+      });
+  add(
       "neg", [](S x) { return -x[0]; },
       [](Random& r) {
         return Inputs{N(r, {2, 3})};

@@ -134,6 +134,58 @@ TEST(TensorOps, ComparisonsAreConstantMasksInTheOperandsDType) {
               HasSubstr("greater_equal"));
 }
 
+TEST(TensorOps, ArgMaxAndArgMinFindTheFirstExtremeAsPyTorchDoes) {
+  for (const DType dtype : {DType::kF32, DType::kF64}) {
+    SCOPED_TRACE(DTypeName(dtype));
+    const Tensor x =
+        Tensor::FromData({3, 7, 7, 1, 0, 0, 5, 2, 9, 9, 1, 1}, {3, 4}, dtype);
+    const Tensor along_rows = ArgMax(x, 1);
+    EXPECT_EQ(along_rows.dtype(), DType::kI64);
+    // Every row has a tie for one extreme or the other: the first one wins.
+    EXPECT_THAT(along_rows.ToVector(), ElementsAre(1, 2, 0));
+    EXPECT_THAT(ArgMin(x, 1).ToVector(), ElementsAre(3, 0, 2));
+    EXPECT_THAT(ArgMax(x, 0).ToVector(), ElementsAre(2, 2, 0, 1));
+    EXPECT_THAT(ArgMax(x, -2).ToVector(), ElementsAre(2, 2, 0, 1));
+    EXPECT_THAT(V(ArgMax(x, 0, /*keepdim=*/true).shape()), ElementsAre(1, 4));
+    // No axis: the position in the row-major flattened tensor.
+    EXPECT_EQ(ArgMax(x).dim(), 0);
+    EXPECT_EQ(ArgMax(x).ToVector()[0], 8);
+    EXPECT_EQ(ArgMin(x).ToVector()[0], 4);
+    EXPECT_THAT(V(ArgMin(x, std::nullopt, true).shape()), ElementsAre(1, 1));
+    // Strided input: the transpose's rows are x's columns.
+    EXPECT_THAT(ArgMax(x.Transpose(0, 1), 1).ToVector(), ElementsAre(2, 2, 0, 1));
+    EXPECT_THAT(ArgMax(x.Slice(1, 1, 4, 2), 1).ToVector(), ElementsAre(0, 1, 0));
+    // NaN is both the largest and the smallest; the first NaN wins.
+    const Tensor nan = Tensor::FromData({1, NAN, 5, NAN}, {4}, dtype);
+    EXPECT_EQ(ArgMax(nan).ToVector()[0], 1);
+    EXPECT_EQ(ArgMin(nan).ToVector()[0], 1);
+    EXPECT_EQ(ArgMax(Tensor::Scalar(4, dtype)).ToVector()[0], 0);
+  }
+  // Over three axes at once the index counts in row-major order of those axes.
+  const Tensor cube = Tensor::Arange(0, 24, 1, DType::kF64).Reshape({2, 3, 4});
+  EXPECT_EQ(ArgMax(cube).ToVector()[0], 23);
+  EXPECT_THAT(ArgMin(-cube, 2).ToVector(), ElementsAre(3, 3, 3, 3, 3, 3));
+}
+
+TEST(TensorOps, ArgMaxRecordsAConstantAndReportsBadInput) {
+  Tensor x = Tensor::Of({1, 4, 2}, DType::kF64).RequiresGrad();
+  Tape tape;
+  TapeScope scope(&tape);
+  const Tensor best = ArgMax(x);
+  EXPECT_FALSE(best.requires_grad());
+  ASSERT_TRUE(Sum(IndexSelect(x, ArgMax(x, 0, true)) * 3.0).Backward().ok());
+  EXPECT_THAT(x.grad().ToVector(), ElementsAre(0, 3, 0));
+  EXPECT_THAT(ArgMax(x, 1).status().message(),
+              HasSubstr("argmax: axis 1 is out of range (operands: f64[3] on cpu)"));
+  EXPECT_THAT(
+      ArgMin(Tensor::Zeros({2, 0}), 1).status().message(),
+      HasSubstr("argmin: reduction over an empty axis (operands: f32[2, 0] on cpu)"));
+  EXPECT_THAT(ArgMax(Tensor::Zeros({0})).status().message(),
+              HasSubstr("reduction over an empty axis"));
+  // Along a kept empty axis there is nothing to reduce and nothing to fail.
+  EXPECT_THAT(V(ArgMax(Tensor::Zeros({0, 3}), 1).shape()), ElementsAre(0));
+}
+
 TEST(TensorOps, LargeContiguousOpsUseTheParallelPathCorrectly) {
   Random rng(3);
   const Tensor a = Tensor::Randn({1 << 18}, rng);

@@ -1,4 +1,5 @@
-// Reductions over a set of axes: sum (scaled, which gives mean), max, min.
+// Reductions over a set of axes: sum (scaled, which gives mean), max, min, and the
+// index reductions argmax and argmin (i64 positions).
 // Contract: input any strides; output contiguous with the input's rank, reduced
 // axes of size 1 (keepdim); attrs.axes = bit set of reduced axes; attrs.scalar0
 // scales the sum.
@@ -48,6 +49,33 @@ T ReduceRow(const T* x, int64_t n, int64_t stride) {
   return acc;
 }
 
+// Splits `in` into the sub-layouts of its kept and of its reduced axes (bit set
+// `axes`), each in the input's axis order.
+void SplitAxes(const Layout& in, uint32_t axes, Layout* kept, Layout* reduced) {
+  for (int d = 0; d < in.rank; ++d) {
+    Layout& part = (axes & (1u << d)) ? *reduced : *kept;
+    part.sizes[part.rank] = in.sizes[d];
+    part.strides[part.rank] = in.strides[d];
+    ++part.rank;
+  }
+}
+
+// The element offset of row-major position `index` in `part`.
+int64_t OffsetOf(const Layout& part, int64_t index) {
+  int64_t offset = 0;
+  for (int d = part.rank - 1; d >= 0; --d) {
+    offset += (index % part.sizes[d]) * part.strides[d];
+    index /= part.sizes[d];
+  }
+  return offset;
+}
+
+// `part` without its innermost axis (a loop runs along that one).
+Layout WithoutLastAxis(Layout part) {
+  if (part.rank > 0) --part.rank;
+  return part;
+}
+
 template <class T, Kind K>
 absl::Status Reduce(const KernelCall& c) {
   const TensorImpl& x = *c.inputs[0];
@@ -60,49 +88,35 @@ absl::Status Reduce(const KernelCall& c) {
       rank > 0 && (axes & (1u << (rank - 1))) && in.sizes[rank - 1] > 1;
 
   if (inner_reduced || rank == 0) {
-    // Split the input into kept (outer) and reduced (inner) sub-layouts.
     Layout kept, reduced;
-    for (int d = 0; d < rank; ++d) {
-      Layout& part = (axes & (1u << d)) ? reduced : kept;
-      part.sizes[part.rank] = in.sizes[d];
-      part.strides[part.rank] = in.strides[d];
-      ++part.rank;
-    }
+    SplitAxes(in, axes, &kept, &reduced);
     const int64_t outputs = kept.numel();
     const int64_t per_output = reduced.numel();
     T* o = out.data_as<T>();
     const T* base = reinterpret_cast<const T*>(x.storage->data) + in.offset;
     const int64_t last = reduced.rank - 1;
-    ParallelFor(outputs,
-                std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(per_output, 1)),
-                [&](int64_t begin, int64_t end) {
-                  for (int64_t j = begin; j < end; ++j) {
-                    int64_t offset = 0, rest = j;
-                    for (int d = kept.rank - 1; d >= 0; --d) {
-                      offset += (rest % kept.sizes[d]) * kept.strides[d];
-                      rest /= kept.sizes[d];
-                    }
-                    T acc = Op<T, K>::Identity();
-                    if (reduced.rank == 0) {
-                      acc = base[offset];
-                    } else {
-                      // Every stretch of the innermost reduced axis, in order.
-                      const int64_t rows =
-                          reduced.sizes[last] == 0 ? 0 : per_output / reduced.sizes[last];
-                      for (int64_t r = 0; r < rows; ++r) {
-                        int64_t row_offset = offset, q = r;
-                        for (int d = last - 1; d >= 0; --d) {
-                          row_offset += (q % reduced.sizes[d]) * reduced.strides[d];
-                          q /= reduced.sizes[d];
-                        }
-                        acc = Op<T, K>::Combine(
-                            acc, ReduceRow<T, K>(base + row_offset, reduced.sizes[last],
-                                                 reduced.strides[last]));
-                      }
-                    }
-                    o[j] = K == Kind::kSum ? acc * scale : acc;
-                  }
-                });
+    const Layout outer = WithoutLastAxis(reduced);
+    ParallelFor(
+        outputs, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(per_output, 1)),
+        [&](int64_t begin, int64_t end) {
+          for (int64_t j = begin; j < end; ++j) {
+            const int64_t offset = OffsetOf(kept, j);
+            T acc = Op<T, K>::Identity();
+            if (reduced.rank == 0) {
+              acc = base[offset];
+            } else {
+              // Every stretch of the innermost reduced axis, in order.
+              const int64_t rows =
+                  reduced.sizes[last] == 0 ? 0 : per_output / reduced.sizes[last];
+              for (int64_t r = 0; r < rows; ++r) {
+                acc = Op<T, K>::Combine(
+                    acc, ReduceRow<T, K>(base + offset + OffsetOf(outer, r),
+                                         reduced.sizes[last], reduced.strides[last]));
+              }
+            }
+            o[j] = K == Kind::kSum ? acc * scale : acc;
+          }
+        });
     return absl::OkStatus();
   }
 
@@ -148,12 +162,53 @@ absl::Status Reduce(const KernelCall& c) {
   return absl::OkStatus();
 }
 
+// kArgMax / kArgMin: one output per kept position, each scanned in row-major order
+// of the reduced axes, so the first extreme wins. NaN beats every number, and the
+// first NaN stays.
+template <class T, bool kMax>
+absl::Status ArgReduce(const KernelCall& c) {
+  const TensorImpl& x = *c.inputs[0];
+  Layout kept, reduced;
+  SplitAxes(x.layout, c.attrs.axes, &kept, &reduced);
+  const int64_t per_output = reduced.numel();
+  const int64_t inner = reduced.rank == 0 ? 1 : reduced.sizes[reduced.rank - 1];
+  const int64_t inner_stride = reduced.rank == 0 ? 0 : reduced.strides[reduced.rank - 1];
+  const Layout outer = WithoutLastAxis(reduced);
+  const T* base = reinterpret_cast<const T*>(x.storage->data) + x.layout.offset;
+  int64_t* o = c.outputs[0]->data_as<int64_t>();
+  ParallelFor(kept.numel(),
+              std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(per_output, 1)),
+              [&](int64_t begin, int64_t end) {
+                for (int64_t j = begin; j < end; ++j) {
+                  const T* p = base + OffsetOf(kept, j);
+                  T best = p[0];
+                  int64_t best_at = 0, at = 0;
+                  for (int64_t row = 0; row < per_output / inner; ++row) {
+                    const T* q = p + OffsetOf(outer, row);
+                    for (int64_t k = 0; k < inner; ++k, ++at) {
+                      const T v = q[k * inner_stride];
+                      if ((kMax ? v > best : v < best) || (v != v && best == best)) {
+                        best = v;
+                        best_at = at;
+                      }
+                    }
+                  }
+                  o[j] = best_at;
+                }
+              });
+  return absl::OkStatus();
+}
+
 TAPEGRAD_REGISTER_KERNEL(kSum, kF32, kCpu, (Reduce<float, Kind::kSum>));
 TAPEGRAD_REGISTER_KERNEL(kSum, kF64, kCpu, (Reduce<double, Kind::kSum>));
 TAPEGRAD_REGISTER_KERNEL(kMax, kF32, kCpu, (Reduce<float, Kind::kMax>));
 TAPEGRAD_REGISTER_KERNEL(kMax, kF64, kCpu, (Reduce<double, Kind::kMax>));
 TAPEGRAD_REGISTER_KERNEL(kMin, kF32, kCpu, (Reduce<float, Kind::kMin>));
 TAPEGRAD_REGISTER_KERNEL(kMin, kF64, kCpu, (Reduce<double, Kind::kMin>));
+TAPEGRAD_REGISTER_KERNEL(kArgMax, kF32, kCpu, (ArgReduce<float, true>));
+TAPEGRAD_REGISTER_KERNEL(kArgMax, kF64, kCpu, (ArgReduce<double, true>));
+TAPEGRAD_REGISTER_KERNEL(kArgMin, kF32, kCpu, (ArgReduce<float, false>));
+TAPEGRAD_REGISTER_KERNEL(kArgMin, kF64, kCpu, (ArgReduce<double, false>));
 
 }  // namespace
 }  // namespace tapegrad::cpu

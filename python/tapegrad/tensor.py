@@ -44,6 +44,8 @@ _BINARY = {"add": 0, "sub": 1, "mul": 2, "div": 3, "maximum": 4, "minimum": 5,
            "greater": 10, "greater_equal": 11, "less": 12, "less_equal": 13, "equal": 14,
            "not_equal": 15}
 _REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3}
+_ARGMAX, _ARGMIN = 0, 1
+_ARG_REDUCE_NAME = {_ARGMAX: "argmax", _ARGMIN: "argmin"}
 
 
 def _dtype_code(dtype):
@@ -390,6 +392,21 @@ class Tensor:
 
     def min(self, axis=None, keepdim=False):
         return self._reduce("min", axis, keepdim)
+
+    def _arg_reduce(self, op, axis, keepdim):
+        along = None
+        if axis is not None:
+            along = ctypes.byref(ctypes.c_int64(_axis(_ARG_REDUCE_NAME[op], axis)))
+        return _result((self,), _c.tg_tensor_arg_reduce, op, self._h, along, 1 if keepdim else 0)
+
+    def argmax(self, axis=None, keepdim=False):
+        """int64 position of the first largest element along `axis`, or in the
+        flattened tensor when axis is None; NaN counts as largest. No gradient."""
+        return self._arg_reduce(_ARGMAX, axis, keepdim)
+
+    def argmin(self, axis=None, keepdim=False):
+        """As argmax, for the first smallest element (NaN counts as smallest)."""
+        return self._arg_reduce(_ARGMIN, axis, keepdim)
 
     def clamp(self, min=None, max=None):
         """Elementwise min(max(x, min), max); the gradient flows where x is inside."""

@@ -196,6 +196,35 @@ def test_comparisons_are_masks_without_gradient():
         w < Tensor(np.zeros(2))
 
 
+def test_argmax_and_argmin_match_numpy():
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 4, size=(3, 4, 5)).astype(np.float32)  # many ties
+    t = Tensor(x)
+    for axis in (None, 0, 1, 2, -1):
+        for keepdim in (False, True):
+            got = t.argmax(axis, keepdim=keepdim).numpy()
+            assert got.dtype == np.int64
+            np.testing.assert_array_equal(got, np.argmax(x, axis=axis, keepdims=keepdim))
+            np.testing.assert_array_equal(t.argmin(axis=axis, keepdim=keepdim).numpy(),
+                                          np.argmin(x, axis=axis, keepdims=keepdim))
+    # Strided input, and NaN counted as both extremes, as in NumPy.
+    np.testing.assert_array_equal(t.permute(2, 0, 1).argmax(1).numpy(),
+                                  np.argmax(x.transpose(2, 0, 1), 1))
+    y = np.array([1.0, np.nan, 4.0, np.nan])
+    assert int(Tensor(y).argmax().item()) == np.argmax(y) == 1
+    assert int(Tensor(y).argmin().item()) == np.argmin(y) == 1
+    # The indices pick rows; the gradient flows to the picked row only.
+    w = Tensor(np.array([[1.0, 2.0], [5.0, 0.0]]), requires_grad=True)
+    w[w.sum(1).argmax()].sum().backward()
+    close(w.grad, [[0, 0], [1, 1]], 0)
+    with pytest.raises(ValueError, match=r"argmax: axis 3 is out of range.*f32\[3, 4, 5\]"):
+        t.argmax(3)
+    with pytest.raises(TypeError, match="argmin: axis must be an integer"):
+        t.argmin("1")
+    with pytest.raises(ValueError, match="reduction over an empty axis"):
+        Tensor(np.zeros((2, 0))).argmax(1)
+
+
 def test_views_and_joins_reject_bad_arguments():
     t = Tensor(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="min, max or both"):
