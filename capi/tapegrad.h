@@ -46,12 +46,21 @@ extern "C" {
 #endif
 
 #define TG_API __attribute__((visibility("default")))
+
+/* The enums are int-sized in C. C++ sees them with int as their fixed underlying
+ * type, so that the library may receive any int a C or Python caller passes, and
+ * reject an unknown one with an error rather than read an invalid enum value. */
+#ifdef __cplusplus
+#define TG_ENUM_INT : int
+#else
+#define TG_ENUM_INT
+#endif
 #define TG_ABI_VERSION 1
 
 /* ---- Status, version, errors ---------------------------------------------- */
 
 /* absl::StatusCode's numbers. */
-typedef enum tg_status {
+typedef enum tg_status TG_ENUM_INT {
   TG_OK = 0,
   TG_CANCELLED = 1,
   TG_UNKNOWN = 2,
@@ -166,10 +175,10 @@ TG_API tg_status tg_value_inputs(const tg_tape* tape, tg_value v, tg_value* out,
 
 typedef struct tg_tensor tg_tensor;
 
-typedef enum tg_dtype { TG_F32 = 0, TG_F64 = 1, TG_I64 = 2 } tg_dtype;
-typedef enum tg_device_type { TG_CPU = 0, TG_CUDA = 1 } tg_device_type;
+typedef enum tg_dtype TG_ENUM_INT { TG_F32 = 0, TG_F64 = 1, TG_I64 = 2 } tg_dtype;
+typedef enum tg_device_type TG_ENUM_INT { TG_CPU = 0, TG_CUDA = 1 } tg_device_type;
 
-typedef enum tg_unary_op {
+typedef enum tg_unary_op TG_ENUM_INT {
   TG_NEG = 0,
   TG_EXP = 1,
   TG_LOG = 2,
@@ -181,7 +190,7 @@ typedef enum tg_unary_op {
   TG_ABS = 8
 } tg_unary_op;
 
-typedef enum tg_binary_op {
+typedef enum tg_binary_op TG_ENUM_INT {
   TG_ADD = 0,
   TG_SUB = 1,
   TG_MUL = 2,
@@ -201,7 +210,7 @@ typedef enum tg_binary_op {
   TG_NOT_EQUAL = 15
 } tg_binary_op;
 
-typedef enum tg_reduce_op {
+typedef enum tg_reduce_op TG_ENUM_INT {
   TG_SUM = 0,
   TG_MEAN = 1,
   TG_MAX = 2,
@@ -241,7 +250,10 @@ TG_API tg_status tg_tensor_affine(const tg_tensor* x, double factor, double offs
 TG_API tg_status tg_tensor_reduce(tg_reduce_op op, const tg_tensor* x,
                                   const int64_t* axes, size_t n_axes, int keepdim,
                                   tg_tensor** out);
-typedef enum tg_arg_reduce_op { TG_ARGMAX = 0, TG_ARGMIN = 1 } tg_arg_reduce_op;
+typedef enum tg_arg_reduce_op TG_ENUM_INT {
+  TG_ARGMAX = 0,
+  TG_ARGMIN = 1
+} tg_arg_reduce_op;
 /* The i64 position of the first largest (TG_ARGMAX) or smallest (TG_ARGMIN)
  * element along *axis, or in the row-major flattened x when axis is NULL (keepdim
  * then keeps every axis, at size 1). NaN counts as largest and as smallest, as in
@@ -322,7 +334,7 @@ TG_API tg_status tg_tensor_from_dlpack(struct DLManagedTensor* managed, tg_tenso
 typedef struct tg_module tg_module;
 typedef struct tg_optimizer tg_optimizer;
 
-typedef enum tg_activation {
+typedef enum tg_activation TG_ENUM_INT {
   TG_ACT_RELU = 0,
   TG_ACT_TANH = 1,
   TG_ACT_SIGMOID = 2,
