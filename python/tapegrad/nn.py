@@ -18,7 +18,7 @@ import random
 
 from tapegrad import _lib
 from tapegrad.engine import Value
-from tapegrad.tensor import Tensor, _dtype_code
+from tapegrad.tensor import Tensor, _dtype_code, _int64, _int64_array
 
 _c = _lib.lib
 _check = _lib.check
@@ -150,6 +150,8 @@ class Linear(TensorModule):
 
     def __init__(self, in_features, out_features, bias=True, dtype="float32", seed=None):
         out = ctypes.c_void_p()
+        in_features = _int64("Linear", "in_features", in_features)
+        out_features = _int64("Linear", "out_features", out_features)
         _check(_c.tg_linear_create(in_features, out_features, 1 if bias else 0,
                                    _dtype_code(dtype), _seed(seed), ctypes.byref(out)))
         self._adopt(out.value)
@@ -165,7 +167,8 @@ class TensorMLP(TensorModule):
         if activation not in _ACTIVATIONS:
             raise ValueError("TensorMLP: activation must be one of %s, not %r"
                              % (sorted(_ACTIVATIONS), activation))
-        sizes = (ctypes.c_int64 * len(nouts))(*nouts)
+        nin = _int64("TensorMLP", "nin", nin)
+        sizes = _int64_array("TensorMLP", "layer size", list(nouts))
         out = ctypes.c_void_p()
         _check(_c.tg_mlp_create(nin, sizes, len(nouts), _ACTIVATIONS[activation],
                                 _dtype_code(dtype), _seed(seed), ctypes.byref(out)))

@@ -373,11 +373,11 @@ class Tensor:
     def _reduce(self, name, axis, keepdim):
         if axis is None:
             axes = ()
-        elif isinstance(axis, int):
+        elif isinstance(axis, numbers.Integral):
             axes = (axis,)
         else:
             axes = tuple(axis)
-        array = (ctypes.c_int64 * len(axes))(*axes)
+        array = _int64_array(name, "axis", axes)
         return _result((self,), _c.tg_tensor_reduce, _REDUCE[name], self._h, array, len(axes),
                        1 if keepdim else 0)
 
@@ -523,13 +523,24 @@ def _as_tensor(other, like):
                     % type(other).__name__)
 
 
-def _axis(op, axis):
-    """`axis` as an int, or a TypeError that names the op."""
+_INT64_MIN, _INT64_MAX = -2**63, 2**63 - 1
+
+
+def _int64(op, what, value):
+    """`value` as an int that fits the C ABI's int64_t, else a TypeError or ValueError
+    that names the op. (ctypes would silently keep the low 64 bits of a larger one.)"""
     try:
-        return operator.index(axis)
+        i = operator.index(value)
     except TypeError:
-        raise TypeError("%s: axis must be an integer, not %s"
-                        % (op, type(axis).__name__)) from None
+        raise TypeError("%s: %s must be an integer, not %s"
+                        % (op, what, type(value).__name__)) from None
+    if not _INT64_MIN <= i <= _INT64_MAX:
+        raise ValueError("%s: %s %d is out of range" % (op, what, i))
+    return i
+
+
+def _axis(op, axis):
+    return _int64(op, "axis", axis)
 
 
 def _number(op, name, value):
@@ -546,7 +557,12 @@ def _dims(op, dims):
         dims = [operator.index(d) for d in dims]
     except TypeError:
         raise TypeError("%s: sizes and axes must be integers, not %r" % (op, dims)) from None
-    return (ctypes.c_int64 * len(dims))(*dims), len(dims)
+    return _int64_array(op, "size or axis", dims), len(dims)
+
+
+def _int64_array(op, what, values):
+    """A ctypes int64_t array of `values`, each checked by _int64."""
+    return (ctypes.c_int64 * len(values))(*[_int64(op, what, v) for v in values])
 
 
 def _handles(op, tensors):

@@ -251,6 +251,24 @@ def test_views_and_joins_reject_bad_arguments():
         tapegrad.where([1], 1, 2)
 
 
+def test_ints_beyond_int64_are_errors_not_wrapped():
+    # ctypes keeps an int's low 64 bits: 2**64 + 1 would quietly become axis 1.
+    t = Tensor(np.zeros((2, 3)))
+    for call in (lambda: t.sum(2**64 + 1), lambda: t.max((0, 2**64))):
+        with pytest.raises(ValueError, match=r"(sum|max): axis \d+ is out of range"):
+            call()
+    with pytest.raises(ValueError, match="argmax: axis -36893488147419103232 is out of range"):
+        t.argmax(-2**65)
+    with pytest.raises(ValueError, match="softmax: axis"):
+        t.softmax(2**64 - 1)
+    with pytest.raises(ValueError, match="reshape: size or axis 18446744073709551622"):
+        t.reshape(2**64 + 6)
+    with pytest.raises(ValueError, match="Linear: in_features"):
+        tapegrad.nn.Linear(2**64 + 3, 1)
+    with pytest.raises(ValueError, match="TensorMLP: layer size"):
+        tapegrad.nn.TensorMLP(3, [2**64 + 1])
+
+
 def test_gradients_match_the_analytic_ones():
     x = rng.standard_normal((4, 3))
     w_np = rng.standard_normal((3, 2))
