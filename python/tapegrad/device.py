@@ -16,8 +16,8 @@ class Device:
     def __init__(self, type="cpu", index=0):
         if type not in ("cpu", "cuda"):
             raise ValueError("Device: type must be 'cpu' or 'cuda', not %r" % (type,))
-        if not isinstance(index, int) or index < 0:
-            raise ValueError("Device: index must be a non-negative int, not %r" % (index,))
+        if not isinstance(index, int) or not 0 <= index < 2**31:  # the C ABI's int
+            raise ValueError("Device: index must be an int in [0, 2**31), not %r" % (index,))
         self.type = type
         self.index = index
 

@@ -409,6 +409,9 @@ def test_device_api():
     assert str(tapegrad.Device.cuda(1)) == "cuda:1"
     assert isinstance(tapegrad.Device.is_cuda_available(), bool)
     assert Tensor([1.0]).device.is_cpu
+    for bad in (-1, 2**32, "0"):  # 2**32 would have reached the C ABI as cuda:0
+        with pytest.raises(ValueError, match=r"Device: index must be an int in \[0, 2\*\*31\)"):
+            tapegrad.Device("cuda", bad)
 
 
 def test_no_grad():
