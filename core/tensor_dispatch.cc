@@ -18,6 +18,11 @@ namespace {
 
 constexpr size_t kDataAlign = 64;
 
+// kArgMax and kArgMin: reductions whose result is i64 whatever they read.
+bool IsIndexReduction(OpKind op) {
+  return op == OpKind::kArgMax || op == OpKind::kArgMin;
+}
+
 void UnrefImpl(void* impl) { static_cast<TensorImpl*>(impl)->Unref(); }
 void UnrefStorage(void* storage) { static_cast<Storage*>(storage)->Unref(); }
 // The release of a tape tensor's device data (its Storage header is in the arena).
@@ -184,9 +189,8 @@ absl::StatusOr<TensorImpl*> NewView(Tape* tape, const TensorImpl& base,
 absl::Status Run(OpKind op, std::initializer_list<const TensorImpl*> inputs,
                  std::initializer_list<TensorImpl*> outputs, const OpAttrs& attrs,
                  absl::Span<const double> scalars) {
-  // Index reductions write i64 whatever they read: their key is what they read.
-  const TensorImpl* key =
-      op == OpKind::kArgMax || op == OpKind::kArgMin ? *inputs.begin() : *outputs.begin();
+  // An index reduction's key is what it reads (core/registry.h).
+  const TensorImpl* key = IsIndexReduction(op) ? *inputs.begin() : *outputs.begin();
   KernelFn fn = KernelRegistry::Global().FindOrNull(op, key->dtype, key->device.type);
   if (ABSL_PREDICT_FALSE(fn == nullptr)) {
     return KernelRegistry::Global().Missing(op, key->dtype, key->device.type);
@@ -282,10 +286,9 @@ absl::StatusOr<TensorImpl*> RunReduce(Tape* tape, OpKind op, const TensorImpl& x
   for (int i = 0; i < keep.rank; ++i) {
     if (axes & (1u << i)) keep.sizes[i] = 1;
   }
-  const bool index = op == OpKind::kArgMax || op == OpKind::kArgMin;
-  TG_ASSIGN_OR_RETURN(
-      TensorImpl * out,
-      NewResult(tape, keep.shape(), index ? DType::kI64 : x.dtype, x.device));
+  TG_ASSIGN_OR_RETURN(TensorImpl * out,
+                      NewResult(tape, keep.shape(),
+                                IsIndexReduction(op) ? DType::kI64 : x.dtype, x.device));
   OpAttrs attrs;
   attrs.axes = axes;
   attrs.scalar0 = scale;

@@ -456,7 +456,8 @@ static void test_arg_reduce(void) {
   EXPECT(ndim == 2); /* keepdim over every axis: [1, 1] */
   EXPECT_OK(tg_tensor_to_buffer(flat, got, sizeof(int64_t)));
   EXPECT(got[0] == 5);
-  EXPECT_ERROR(tg_tensor_arg_reduce(TG_ARGMAX, x, &bad_axis, 0, &bad), TG_INVALID_ARGUMENT,
+  EXPECT_ERROR(tg_tensor_arg_reduce(TG_ARGMAX, x, &bad_axis, 0, &bad),
+               TG_INVALID_ARGUMENT,
                "argmax: axis 2 is out of range (operands: f32[2, 3] on cpu)");
   EXPECT_ERROR(tg_tensor_arg_reduce((tg_arg_reduce_op)7, x, NULL, 0, &bad),
                TG_INVALID_ARGUMENT, "tg_tensor_arg_reduce: unknown op 7");
@@ -465,8 +466,8 @@ static void test_arg_reduce(void) {
                "tg_tensor_unary: unknown op -1");
   EXPECT_ERROR(tg_tensor_binary((tg_binary_op)99, x, x, &bad), TG_INVALID_ARGUMENT,
                "tg_tensor_binary: unknown op 99");
-  EXPECT_ERROR(tg_tensor_reduce((tg_reduce_op)4, x, NULL, 0, 0, &bad), TG_INVALID_ARGUMENT,
-               "tg_tensor_reduce: unknown op 4");
+  EXPECT_ERROR(tg_tensor_reduce((tg_reduce_op)4, x, NULL, 0, 0, &bad),
+               TG_INVALID_ARGUMENT, "tg_tensor_reduce: unknown op 4");
   EXPECT_ERROR(tg_tensor_arg_reduce(TG_ARGMIN, NULL, NULL, 0, &bad), TG_INVALID_ARGUMENT,
                "tg_tensor_arg_reduce: x is NULL");
   EXPECT(bad == NULL);

@@ -23,10 +23,6 @@ import numpy as np
 from tapegrad import _lib
 from tapegrad import tensor as _tensor
 
-_INT64_MAX = 2**63 - 1
-_INT64_MIN = -2**63
-
-
 def getitem(t, key):
     if not isinstance(key, tuple):
         key = (key,)
@@ -113,10 +109,10 @@ def _slice_bounds(k):
     if step <= 0:
         raise ValueError("Tensor[...]: slice steps must be > 0, not %d" % step)
     start = 0 if k.start is None else operator.index(k.start)
-    stop = _INT64_MAX if k.stop is None else operator.index(k.stop)
+    stop = _lib.INT64_MAX if k.stop is None else operator.index(k.stop)
     # Python's ints are unbounded; the C ABI's are not, and out-of-range bounds clamp.
-    clamp = lambda i: min(max(i, _INT64_MIN), _INT64_MAX)  # noqa: E731
-    return clamp(start), clamp(stop), min(step, _INT64_MAX)
+    clamp = lambda i: min(max(i, _lib.INT64_MIN), _lib.INT64_MAX)  # noqa: E731
+    return clamp(start), clamp(stop), min(step, _lib.INT64_MAX)
 
 
 def _take(t, axis, i, source):

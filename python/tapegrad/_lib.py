@@ -46,6 +46,7 @@ lib = _load()
 c_p = ctypes.c_void_p
 u64 = ctypes.c_uint64
 i64 = ctypes.c_int64
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1  # the range of the C ABI's int64_t
 f64 = ctypes.c_double
 size_t = ctypes.c_size_t
 c_int = ctypes.c_int

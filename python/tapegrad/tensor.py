@@ -44,8 +44,7 @@ _BINARY = {"add": 0, "sub": 1, "mul": 2, "div": 3, "maximum": 4, "minimum": 5,
            "greater": 10, "greater_equal": 11, "less": 12, "less_equal": 13, "equal": 14,
            "not_equal": 15}
 _REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3}
-_ARGMAX, _ARGMIN = 0, 1
-_ARG_REDUCE_NAME = {_ARGMAX: "argmax", _ARGMIN: "argmin"}
+_ARG_REDUCE = {"argmax": 0, "argmin": 1}
 
 
 def _dtype_code(dtype):
@@ -393,20 +392,19 @@ class Tensor:
     def min(self, axis=None, keepdim=False):
         return self._reduce("min", axis, keepdim)
 
-    def _arg_reduce(self, op, axis, keepdim):
-        along = None
-        if axis is not None:
-            along = ctypes.byref(ctypes.c_int64(_axis(_ARG_REDUCE_NAME[op], axis)))
-        return _result((self,), _c.tg_tensor_arg_reduce, op, self._h, along, 1 if keepdim else 0)
+    def _arg_reduce(self, name, axis, keepdim):
+        along = None if axis is None else ctypes.byref(ctypes.c_int64(_axis(name, axis)))
+        return _result((self,), _c.tg_tensor_arg_reduce, _ARG_REDUCE[name], self._h, along,
+                       1 if keepdim else 0)
 
     def argmax(self, axis=None, keepdim=False):
         """int64 position of the first largest element along `axis`, or in the
         flattened tensor when axis is None; NaN counts as largest. No gradient."""
-        return self._arg_reduce(_ARGMAX, axis, keepdim)
+        return self._arg_reduce("argmax", axis, keepdim)
 
     def argmin(self, axis=None, keepdim=False):
         """As argmax, for the first smallest element (NaN counts as smallest)."""
-        return self._arg_reduce(_ARGMIN, axis, keepdim)
+        return self._arg_reduce("argmin", axis, keepdim)
 
     def clamp(self, min=None, max=None):
         """Elementwise min(max(x, min), max); the gradient flows where x is inside."""
@@ -523,9 +521,6 @@ def _as_tensor(other, like):
                     % type(other).__name__)
 
 
-_INT64_MIN, _INT64_MAX = -2**63, 2**63 - 1
-
-
 def _int64(op, what, value):
     """`value` as an int that fits the C ABI's int64_t, else a TypeError or ValueError
     that names the op. (ctypes would silently keep the low 64 bits of a larger one.)"""
@@ -534,7 +529,7 @@ def _int64(op, what, value):
     except TypeError:
         raise TypeError("%s: %s must be an integer, not %s"
                         % (op, what, type(value).__name__)) from None
-    if not _INT64_MIN <= i <= _INT64_MAX:
+    if not _lib.INT64_MIN <= i <= _lib.INT64_MAX:
         raise ValueError("%s: %s %d is out of range" % (op, what, i))
     return i
 
