@@ -414,7 +414,7 @@ Value Tape::FuseBinarySlow(uint32_t o, double y, double dy_dt, uint32_t b, doubl
   const uint32_t n = rec::Count(header);
   const bool is_self = b == o;
   // Rewritten, the record grows by at most its unit input stored in full and b.
-  if (n >= kMaxFusedArgs || RecordRoom() < 2 * kArgBytes - rec::kUnitBytes) {
+  if (n >= kMaxFusedArgs || RecordRoom() < 2 * kArgBytes) {
     return EmitBinary(y, o, dy_dt, b, dy_db);
   }
   // Read the inputs, scaled, then write the record again where it began: b joins
@@ -514,13 +514,17 @@ static_assert(SimpleKey(kChainFlag | kUnitFlag | 3u) == SimpleKey(1, 1, 1));
 // Sweeps one record of kFull full inputs (then a unit input if kUnit, then the
 // chain input if kChain) that ends at `end`, slot o = at - adj, whose adjoint is
 // *g; leaves adj[o - 1] in *g. Returns where the record begins.
-template <uint32_t kFull, bool kUnit, bool kChain>
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline const char* SweepSimple(const char* end, double* adj,
+// With kPacked, the unit input's index is the header's (kPackedHeader).
+template <uint32_t kFull, bool kUnit, bool kChain, bool kPacked = false>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline const char* SweepSimple(const char* end,
+                                                            uint32_t header, double* adj,
                                                             const double* at, double* g) {
   const char* const chain =
       end - internal::record::kHeaderBytes - kChain * internal::record::kChainBytes;
   const char* p = chain;
-  if constexpr (kUnit) {
+  if constexpr (kPacked) {
+    adj[header & internal::record::kCountMask] += *g;
+  } else if constexpr (kUnit) {
     p -= internal::record::kUnitBytes;
     adj[LoadIndex(p)] += *g;
   }
@@ -573,11 +577,12 @@ absl::Status Tape::SweepFast(uint32_t root) {
       __builtin_prefetch(at - kPrefetchBytes / sizeof(double), 1, 0);
     }
     *at = g;
-    if (ABSL_PREDICT_TRUE(header == (kChainFlag | kUnitFlag | 3u))) {
-      end = SweepSimple<1, true, true>(end, adj, at, &g);
+    if (ABSL_PREDICT_TRUE((header & ~internal::record::kCountMask) ==
+                          internal::record::kPackedHeader)) {
+      end = SweepSimple<1, true, true, true>(end, header, adj, at, &g);
       lowest_op = at;
     } else if (header == (kChainFlag | 1u)) {  // a unary op on it: x = f(x)
-      end = SweepSimple<0, false, true>(end, adj, at, &g);
+      end = SweepSimple<0, false, true>(end, header, adj, at, &g);
       lowest_op = at;
     } else {
       // Slot 0 (at == adj) has no scalar inputs, as nothing precedes it.
@@ -587,10 +592,10 @@ absl::Status Tape::SweepFast(uint32_t root) {
           end -= internal::record::kHeaderBytes;
           g = at[-1];
           break;
-#define TG_SWEEP_CASE(full, unit, chain)                    \
-  case SimpleKey(full, unit, chain):                        \
-    end = SweepSimple<full, unit, chain>(end, adj, at, &g); \
-    lowest_op = at;                                         \
+#define TG_SWEEP_CASE(full, unit, chain)                            \
+  case SimpleKey(full, unit, chain):                                \
+    end = SweepSimple<full, unit, chain>(end, header, adj, at, &g); \
+    lowest_op = at;                                                 \
     break;
           TG_SWEEP_CASE(1, 0, 0)
           TG_SWEEP_CASE(2, 0, 0)
@@ -601,8 +606,9 @@ absl::Status Tape::SweepFast(uint32_t root) {
           TG_SWEEP_CASE(1, 0, 1)
           TG_SWEEP_CASE(2, 0, 1)
           TG_SWEEP_CASE(0, 1, 1)
+          TG_SWEEP_CASE(1, 1, 1)  // b's index too large to pack
 #undef TG_SWEEP_CASE
-          // (1, 1, 1) and (0, 0, 1) were tested above.
+          // (0, 0, 1) was tested above.
         default: {
           const char* args = end - internal::record::Bytes(header);
           if (header & kOpaqueFlag) {

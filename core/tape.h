@@ -320,7 +320,7 @@ class Tape {
       // by rule] in tape_record.h).
       uint32_t header = rec::LoadHeader(record_end_);
       if (rec::HasUnit(header)) {
-        if (ABSL_PREDICT_FALSE(RecordRoom() < rec::kArgBytes - rec::kUnitBytes)) {
+        if (ABSL_PREDICT_FALSE(RecordRoom() < rec::kArgBytes)) {
           return EmitUnary(y, t.index_, dy_dt);
         }
         header = StoreUnitInFull(header);
@@ -344,8 +344,15 @@ class Tape {
     namespace rec = internal::record;
     uint32_t header = rec::LoadHeader(record_end_);
     const uint32_t o = t.index_;
-    if (ABSL_PREDICT_TRUE(dt_one && b + 1 < o && rec::Count(header) < kMaxFusedArgs &&
-                          RecordRoom() >= 2 * rec::kArgBytes - rec::kUnitBytes)) {
+    // `x * w + b`: the product's record gets b's index in its header, nothing more.
+    if (ABSL_PREDICT_TRUE(dt_one && db_one && b + 1 < o &&
+                          header == (rec::kChainFlag | 2u) &&
+                          b <= rec::kMaxPackedIndex)) {
+      rec::StoreHeader(record_end_ - rec::kHeaderBytes, rec::kPackedHeader | b);
+      return Refill(std::move(t), y);
+    }
+    if (dt_one && b + 1 < o && rec::Count(header) < kMaxFusedArgs &&
+        RecordRoom() >= 2 * rec::kArgBytes) {
       if (rec::HasUnit(header)) header = StoreUnitInFull(header);
       // The new input goes before the chain partial, which stays last.
       char* p = record_end_ - rec::kHeaderBytes;
@@ -469,7 +476,7 @@ class Tape {
 
   // Rewrites the open record's unit input in full, with partial +1, so that it can
   // be scaled or followed by another input; returns the new header. Needs
-  // kArgBytes - kUnitBytes of room.
+  // kArgBytes of room.
   uint32_t StoreUnitInFull(uint32_t header) {
     namespace rec = internal::record;
     char* p = record_end_ - rec::kHeaderBytes;
@@ -478,9 +485,16 @@ class Tape {
       p -= rec::kChainBytes;
       chain_partial = rec::LoadDouble(p);
     }
-    p -= rec::kUnitBytes;
-    rec::StoreArg(p, rec::LoadIndex(p), 1.0);
-    header &= ~rec::kUnitFlag;
+    uint32_t unit;
+    if (rec::IsPacked(header)) {
+      unit = header & rec::kCountMask;
+      header = rec::kChainFlag | 3u;
+    } else {
+      p -= rec::kUnitBytes;
+      unit = rec::LoadIndex(p);
+      header &= ~rec::kUnitFlag;
+    }
+    rec::StoreArg(p, unit, 1.0);
     record_end_ = rec::PutTail(p + rec::kArgBytes, chain_partial, header);
     return header;
   }

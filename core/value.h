@@ -39,7 +39,12 @@
 // an op and was never copied (copying clears the mark on both sides). A temporary
 // has no name, so nobody can ask for its grad; a named Value moved into an op
 // (std::move) is consumed and reads as empty afterwards. Results are the same
-// numbers up to the rounding of products of partials.
+// numbers up to the rounding of products of partials, with one exception: a
+// second Backward without zeroing grads. There micrograd adds each node's kept
+// grad into its inputs again, and a folded temporary has no node, so the inputs
+// of a fold get less than micrograd gives them. Zero grads between sweeps (as
+// training does) or name the temporary to get micrograd's numbers; the Python
+// package, which is micrograd's API, never folds.
 //
 // Thread safety: a Value is used on the thread that owns its tape.
 #ifndef TAPEGRAD_CORE_VALUE_H_

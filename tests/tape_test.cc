@@ -318,8 +318,8 @@ TEST(Tape, SlotsGrowUnderSmallRecords) {
   }
 }
 
-// Note [Record layout]: the running update x = x * w + b is one record of 28
-// bytes (w in full, b as a unit input, the chain input's partial alone, header),
+// Note [Record layout]: the running update x = x * w + b is one record of 24
+// bytes (w in full, the chain input's partial alone, a header that holds b's index),
 // and the walks over the tape still see all three inputs with their partials.
 TEST(Tape, RunningUpdateIsOneCompactRecord) {
   Tape tape;
@@ -327,7 +327,7 @@ TEST(Tape, RunningUpdateIsOneCompactRecord) {
   Value x = x0 * 1.0;  // a record of its own, so that x is an op's result
   const size_t before = tape.Stats().record_bytes;
   x = x * w + b;
-  EXPECT_EQ(tape.Stats().record_bytes - before, 28u);
+  EXPECT_EQ(tape.Stats().record_bytes - before, 24u);
   std::vector<std::pair<uint32_t, double>> inputs;
   ASSERT_TRUE(tape.ForEachInput(x.index(), x.index(),
                                 [&](uint32_t slot, uint32_t input, double partial) {
@@ -339,7 +339,7 @@ TEST(Tape, RunningUpdateIsOneCompactRecord) {
                           std::pair<uint32_t, double>{w.index(), 2.0},
                           std::pair<uint32_t, double>{b.index(), 1.0},
                           std::pair<uint32_t, double>{x.index() - 1, 0.5}));
-  // Scaled by a unary op, the unit input is stored in full: 8 bytes more.
+  // Scaled by a unary op, the unit input is stored in full: 12 bytes more.
   x = std::move(x).tanh();
   EXPECT_EQ(tape.Stats().record_bytes - before, 36u);
   ASSERT_TRUE(x.Backward().ok());
@@ -347,6 +347,99 @@ TEST(Tape, RunningUpdateIsOneCompactRecord) {
   EXPECT_DOUBLE_EQ(w.grad(), dy * 2.0);
   EXPECT_DOUBLE_EQ(b.grad(), dy);
   EXPECT_DOUBLE_EQ(x0.grad(), dy * 0.5);
+}
+
+// Every path that meets a packed running-update record (Note [Record layout]):
+// an input appended to it, a unary op folded into it, `x + c + d` packed when
+// written, the exact sweep, the walks and Compact. Each gives the grads of the
+// same expression built from named parts, which never fuse.
+struct Leaves {
+  Value w, b, c, x0;
+};
+Leaves MakeLeaves(Tape& tape) {
+  return {tape.Leaf(0.75), tape.Leaf(-0.25), tape.Leaf(0.5), tape.Leaf(1.25)};
+}
+Value PackedSteps(const Leaves& l) {
+  Value x = l.x0 * 1.0;
+  x = x * l.w + l.b;           // packed
+  x = x * l.w + l.b + l.c;     // packed, then c appended
+  x = (x * l.w + l.b).tanh();  // packed, then scaled
+  return x + l.b + l.c;        // written packed
+}
+Value UnfusedSteps(const Leaves& l) {
+  Value x = l.x0 * 1.0;
+  for (int k = 0; k < 2; ++k) {
+    const Value p = x * l.w;
+    const Value q = p + l.b;
+    x = q;
+  }
+  const Value r = x + l.c;
+  const Value p = r * l.w;
+  const Value q = p + l.b;
+  const Value t = q.tanh();
+  const Value u = t + l.b;
+  return u + l.c;
+}
+void ExpectSameGrads(const Leaves& got, const Leaves& want) {
+  EXPECT_NEAR(got.w.grad(), want.w.grad(), 1e-12 * std::abs(want.w.grad()));
+  EXPECT_NEAR(got.b.grad(), want.b.grad(), 1e-12 * std::abs(want.b.grad()));
+  EXPECT_NEAR(got.c.grad(), want.c.grad(), 1e-12 * std::abs(want.c.grad()));
+  EXPECT_NEAR(got.x0.grad(), want.x0.grad(), 1e-12 * std::abs(want.x0.grad()));
+}
+void ZeroGrads(const Leaves& l) {
+  for (const Value* v : {&l.w, &l.b, &l.c, &l.x0}) v->set_grad(0.0);
+}
+
+TEST(Tape, PackedRecordsGiveTheUnfusedGrads) {
+  Tape packed, unfused;
+  const Leaves p = MakeLeaves(packed), u = MakeLeaves(unfused);
+  const Value y = PackedSteps(p), z = UnfusedSteps(u);
+  EXPECT_DOUBLE_EQ(y.data(), z.data());
+  EXPECT_LT(packed.Stats().record_bytes, unfused.Stats().record_bytes);
+  ASSERT_TRUE(y.Backward().ok());
+  ASSERT_TRUE(z.Backward().ok());
+  ExpectSameGrads(p, u);
+  EXPECT_NE(p.w.grad(), 0.0);
+
+  // The walks see b in every packed record with partial +1.
+  int b_inputs = 0;
+  ASSERT_TRUE(packed
+                  .ForEachInput(0, y.index(),
+                                [&](uint32_t, uint32_t input, double partial) {
+                                  if (input == p.b.index() && partial == 1.0) ++b_inputs;
+                                })
+                  .ok());
+  EXPECT_EQ(b_inputs, 3);  // the first two steps and the last; the third is scaled
+
+  // Above grads that a sweep left, the next sweep is the exact one (Note [Dirty
+  // adjoints] in tape.cc).
+  ZeroGrads(p);
+  ZeroGrads(u);
+  const Value y2 = PackedSteps(p), z2 = UnfusedSteps(u);
+  ASSERT_TRUE(y2.Backward().ok());
+  ASSERT_TRUE(z2.Backward().ok());
+  ExpectSameGrads(p, u);
+  EXPECT_NE(p.w.grad(), 0.0);
+}
+
+TEST(Tape, CompactRewritesPackedRecords) {
+  Tape tape, reference;
+  const Leaves p = MakeLeaves(tape), r = MakeLeaves(reference);
+  TapeMark dead = tape.Mark();
+  { const Value old = PackedSteps(p); }  // dead once compacted away
+  TapeMark live = tape.Mark();
+  const Value y = PackedSteps(p);
+  const uint32_t root_offset = y.index() - live.values;
+  ASSERT_TRUE(tape.Compact(dead, {&live}).ok()) << tape.status();
+  const Value moved = tape.ValueAt(live.values + root_offset);
+  ASSERT_TRUE(moved.ok());
+  ASSERT_TRUE(moved.Backward().ok());
+  const Value want = PackedSteps(r);
+  ASSERT_TRUE(want.Backward().ok());
+  // Moved records are written as the reference's were: packed.
+  EXPECT_EQ(tape.Stats().record_bytes, reference.Stats().record_bytes);
+  EXPECT_EQ(moved.data(), want.data());
+  ExpectSameGrads(p, r);
 }
 
 TEST(Tape, SteadyStateReusesMemory) {
