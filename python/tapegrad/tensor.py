@@ -521,11 +521,19 @@ def _as_tensor(other, like):
                     % type(other).__name__)
 
 
+def _index(value):
+    """operator.index, but a bool is no integer here, as in NumPy's shapes and axes:
+    `t.sum(True)` is not `t.sum(1)`."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError("bool is not an index")
+    return operator.index(value)
+
+
 def _int64(op, what, value):
     """`value` as an int that fits the C ABI's int64_t, else a TypeError or ValueError
     that names the op. (ctypes would silently keep the low 64 bits of a larger one.)"""
     try:
-        i = operator.index(value)
+        i = _index(value)
     except TypeError:
         raise TypeError("%s: %s must be an integer, not %s"
                         % (op, what, type(value).__name__)) from None
@@ -549,7 +557,7 @@ def _dims(op, dims):
     if len(dims) == 1 and not isinstance(dims[0], numbers.Integral):
         dims = dims[0]
     try:
-        dims = [operator.index(d) for d in dims]
+        dims = [_index(d) for d in dims]
     except TypeError:
         raise TypeError("%s: sizes and axes must be integers, not %r" % (op, dims)) from None
     return _int64_array(op, "size or axis", dims), len(dims)

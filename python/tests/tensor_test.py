@@ -269,6 +269,21 @@ def test_ints_beyond_int64_are_errors_not_wrapped():
         tapegrad.nn.TensorMLP(3, [2**64 + 1])
 
 
+def test_bools_are_not_axes_or_sizes():
+    # As in NumPy: True is no axis 1, and no size 1.
+    t = Tensor(np.zeros((2, 3)))
+    calls = (("sum", lambda: t.sum(True)), ("max", lambda: t.max((0, True))),
+             ("argmax", lambda: t.argmax(np.True_)), ("softmax", lambda: t.softmax(False)),
+             ("transpose", lambda: t.transpose(True, 0)),
+             ("Linear", lambda: tapegrad.nn.Linear(True, 1)))
+    for op, call in calls:
+        with pytest.raises(TypeError, match=op + r": .* must be an integer, not bool"):
+            call()
+    with pytest.raises(TypeError, match=r"reshape: sizes and axes must be integers, not \(6, True\)"):
+        t.reshape(6, True)
+    assert t.sum(1).shape == (2,)  # ints still are
+
+
 def test_gradients_match_the_analytic_ones():
     x = rng.standard_normal((4, 3))
     w_np = rng.standard_normal((3, 2))
