@@ -34,7 +34,7 @@
 //
 // Why so tight: on long tapes the reverse sweep streams its records from DRAM, so
 // its speed is bytes per record. A running update takes 24 bytes here; with the
-// unit index stored it took 28 (W1 backward at 10^6 steps 0.63 -> 0.60 ns/op),
+// unit index stored it took 28 (W1 backward at 10^6 steps 0.63 -> 0.58 ns/op),
 // and with every input as (index, partial) 40. Bytes are not all, though: 20
 // bytes, with w's index packed too (14 bits each), measured slower than 24, as
 // did a 1-byte header before (README, Performance notes).
