@@ -115,20 +115,36 @@ tg_status tg_tensor_from_dlpack(DLManagedTensor* managed, tg_tensor** out) {
                         "%d dims, offset a multiple of the item size)",
                         kCall, dl.ndim, dl.byte_offset, tapegrad::kMaxRank));
   }
+  const absl::Span<const int64_t> shape(dl.shape, dl.ndim);
+  if (absl::Status s = tapegrad::CheckShape(kCall, shape); !s.ok()) return Fail(s);
+  if (dl.data == nullptr && tapegrad::CheckedNumel(shape) != 0) {
+    return tapegrad::capi::NullArgument(kCall, "managed->dl_tensor.data");
+  }
   return Guard(kCall, [&] {
-    tapegrad::Layout layout =
-        tapegrad::Layout::Contiguous(absl::MakeConstSpan(dl.shape, dl.ndim));
-    int64_t last = 0;  // the furthest element from data, to size the storage
-    for (int i = 0; i < dl.ndim; ++i) {
+    tapegrad::Layout layout = tapegrad::Layout::Contiguous(shape);
+    // The element past the furthest one the view reaches, to size the storage; it
+    // must stay within the size limits like any tensor's (Note [Size limits]).
+    bool fits = dl.byte_offset / item <= static_cast<uint64_t>(tapegrad::kMaxElements);
+    int64_t end = fits ? static_cast<int64_t>(dl.byte_offset / item) + 1 : 0;
+    for (int i = 0; fits && i < dl.ndim; ++i) {
       if (dl.strides != nullptr) layout.strides[i] = dl.strides[i];
       if (layout.strides[i] < 0) {
         return Fail(absl::StatusCode::kInvalidArgument,
                     absl::StrFormat("%s: negative stride at axis %d", kCall, i));
       }
-      if (dl.shape[i] > 0) last += (dl.shape[i] - 1) * layout.strides[i];
+      int64_t span = 0;
+      fits = dl.shape[i] == 0 ||
+             (tapegrad::CheckedMul(dl.shape[i] - 1, layout.strides[i], &span) &&
+              tapegrad::CheckedAdd(end, span, &end));
+    }
+    if (!fits) {
+      return Fail(absl::StatusCode::kInvalidArgument,
+                  absl::StrFormat("%s: the strides and byte offset reach past %d "
+                                  "elements, the most a tensor may span",
+                                  kCall, tapegrad::kMaxElements));
     }
     layout.offset = static_cast<int64_t>(dl.byte_offset) / item;
-    const size_t bytes = static_cast<size_t>((layout.offset + last + 1) * item);
+    const size_t bytes = static_cast<size_t>(end * item);
     tapegrad::Storage* storage =
         tapegrad::Storage::NewExternal(dl.data, bytes, tapegrad::Device::Cpu(),
                                        tapegrad::capi::ReleaseImported, managed);

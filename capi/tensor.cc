@@ -6,6 +6,7 @@
 #include "absl/types/span.h"
 #include "capi/internal.h"
 #include "capi/tapegrad.h"
+#include "core/layout.h"
 #include "core/tensor_ops.h"
 
 namespace tapegrad::capi {
@@ -141,15 +142,11 @@ tg_status tg_tensor_from_buffer(const void* data, tg_dtype dtype, const int64_t*
         absl::StatusCode::kInvalidArgument,
         absl::StrFormat("%s: unknown device type %d", kCall, static_cast<int>(device)));
   }
-  int64_t numel = 1;
-  for (size_t i = 0; i < ndim; ++i) {
-    if (shape[i] < 0) {
-      return Fail(
-          absl::StatusCode::kInvalidArgument,
-          absl::StrFormat("%s: negative dimension %d at axis %d", kCall, shape[i], i));
-    }
-    numel *= shape[i];
+  if (absl::Status s = tapegrad::CheckShape(kCall, absl::MakeConstSpan(shape, ndim));
+      !s.ok()) {
+    return Fail(s);
   }
+  const int64_t numel = tapegrad::CheckedNumel(absl::MakeConstSpan(shape, ndim));
   if (data == nullptr && numel != 0) return tapegrad::capi::NullArgument(kCall, "data");
   return Guard(kCall, [&]() -> tg_status {
     const absl::Span<const int64_t> dims(shape, ndim);

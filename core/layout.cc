@@ -2,9 +2,40 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace tapegrad {
+
+int64_t CheckedNumel(absl::Span<const int64_t> shape) {
+  int64_t product = 1;  // empty axes counted as 1: it bounds every contiguous stride
+  bool empty = false;
+  for (int64_t d : shape) {
+    if (d < 0 || !CheckedMul(product, d == 0 ? 1 : d, &product)) return -1;
+    empty |= d == 0;
+  }
+  return empty ? 0 : product;
+}
+
+absl::Status CheckShape(const char* op, absl::Span<const int64_t> shape) {
+  if (shape.size() > static_cast<size_t>(kMaxRank)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: shape %s has rank %d; at most %d is supported", op,
+                        ShapeString(shape), shape.size(), kMaxRank));
+  }
+  for (int64_t d : shape) {
+    if (d < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: negative size in shape %s", op, ShapeString(shape)));
+    }
+  }
+  if (CheckedNumel(shape) < 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: shape %s has more than %d elements (the most a tensor may have)", op,
+        ShapeString(shape), kMaxElements));
+  }
+  return absl::OkStatus();
+}
 
 void Layout::Extent(int64_t* lowest, int64_t* end) const {
   int64_t lo = offset, hi = offset;
@@ -39,8 +70,11 @@ Layout Layout::Permuted(absl::Span<const int> order) const {
 Layout Layout::Sliced(int axis, int64_t start, int64_t stop, int64_t step) const {
   Layout l = *this;
   l.offset += start * strides[axis];
-  l.sizes[axis] = stop > start ? (stop - start + step - 1) / step : 0;
-  l.strides[axis] = strides[axis] * step;
+  l.sizes[axis] = stop > start ? (stop - start - 1) / step + 1 : 0;
+  // With two or more elements the step is under the axis's size, so the product
+  // stays inside the viewed extent (Note [Size limits]); with fewer any stride works,
+  // and a huge step must not overflow.
+  if (l.sizes[axis] > 1) l.strides[axis] = strides[axis] * step;
   return l;
 }
 

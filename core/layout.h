@@ -10,6 +10,14 @@
 // (what expand and broadcasting produce). A Layout is a trivially copyable value, so
 // tensors made while recording can live in the tape's arena.
 //
+// Note [Size limits]: every shape a tensor takes passes CheckShape first (factories,
+// op results, views, the C ABI, the data readers). So no tensor has more than
+// kMaxElements elements, and no product of its sizes, strides or offsets can
+// overflow an int64: a contiguous stride is a product of sizes (empty axes count
+// as 1 in the check), a view's stride and offset stay inside the extent of the
+// buffer it views, and a byte size is at most 8 * 2^48 = 2^51. Arithmetic on
+// shapes that come from users before they are checked uses CheckedMul/CheckedAdd.
+//
 // Thread safety: a plain value type.
 #ifndef TAPEGRAD_CORE_LAYOUT_H_
 #define TAPEGRAD_CORE_LAYOUT_H_
@@ -17,11 +25,32 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/types/span.h"
 
 namespace tapegrad {
 
 inline constexpr int kMaxRank = 8;
+// The most elements a tensor may have (Note [Size limits]): 2^48, 256 Ti, far past
+// any memory, yet small enough that sizes, strides and byte counts never overflow.
+inline constexpr int64_t kMaxElements = int64_t{1} << 48;
+
+// a * b and a + b for sizes: false if the result leaves [0, kMaxElements] or an
+// operand is negative (then *out is unspecified).
+inline bool CheckedMul(int64_t a, int64_t b, int64_t* out) {
+  return a >= 0 && b >= 0 && !__builtin_mul_overflow(a, b, out) && *out <= kMaxElements;
+}
+inline bool CheckedAdd(int64_t a, int64_t b, int64_t* out) {
+  return a >= 0 && b >= 0 && !__builtin_add_overflow(a, b, out) && *out <= kMaxElements;
+}
+
+// The element count of `shape`, or -1 if a size is negative or the count, with
+// empty axes counted as 1, exceeds kMaxElements (Note [Size limits]).
+int64_t CheckedNumel(absl::Span<const int64_t> shape);
+
+// OK if `shape` can be a tensor's: rank <= kMaxRank, no negative size, and
+// CheckedNumel accepts it. Else InvalidArgument "<op>: shape [..] ..." saying which.
+absl::Status CheckShape(const char* op, absl::Span<const int64_t> shape);
 
 struct Layout {
   int32_t rank = 0;
@@ -29,7 +58,7 @@ struct Layout {
   int64_t sizes[kMaxRank] = {};
   int64_t strides[kMaxRank] = {};
 
-  // Row-major strides for `shape` (rank <= kMaxRank; the caller checks).
+  // Row-major strides for `shape` (CheckShape accepted it; the caller checks).
   static Layout Contiguous(absl::Span<const int64_t> shape) {
     Layout l;
     l.SetContiguous(shape);

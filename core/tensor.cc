@@ -150,33 +150,12 @@ Tensor HostFilled(Shape shape, DType dtype, Fn value_at) {
   return t;
 }
 
-absl::Status CheckShape(Shape shape, const char* op) {
-  if (shape.size() > static_cast<size_t>(kMaxRank)) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: shape %s has rank %d; at most %d is supported", op,
-                        ShapeString(shape), shape.size(), kMaxRank));
-  }
-  for (int64_t d : shape) {
-    if (d < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("%s: negative size in shape %s", op, ShapeString(shape)));
-    }
-  }
-  return absl::OkStatus();
-}
-
-int64_t NumElements(Shape shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
 absl::Status CheckData(size_t count, Shape shape);
 
 }  // namespace
 
 Tensor Tensor::Full(Shape shape, double value, DType dtype, Device device) {
-  if (absl::Status s = CheckShape(shape, "full"); !s.ok()) return Error(s);
+  if (absl::Status s = CheckShape("full", shape); !s.ok()) return Error(s);
   Tensor t = NewHeapOrError(shape, dtype, device);
   if (!t.ok()) return t;
   OpAttrs attrs;
@@ -201,35 +180,40 @@ Tensor Tensor::Arange(double start, double stop, double step, DType dtype) {
         "arange: need finite bounds and a non-zero step, got (%g, %g, %g)", start, stop,
         step)));
   }
-  const int64_t n =
-      std::max<int64_t>(0, static_cast<int64_t>(std::ceil((stop - start) / step)));
-  const int64_t shape[] = {n};
+  // Counted in double first: a cast of a count past int64 would be undefined.
+  const double count = std::max(0.0, std::ceil((stop - start) / step));
+  if (!(count <= static_cast<double>(kMaxElements))) {
+    return Error(absl::InvalidArgumentError(absl::StrFormat(
+        "arange: (%g, %g, %g) makes %g elements; at most %d are supported", start, stop,
+        step, count, kMaxElements)));
+  }
+  const int64_t shape[] = {static_cast<int64_t>(count)};
   return HostFilled(shape, dtype, [&](int64_t i) { return start + step * i; });
 }
 
 Tensor Tensor::Eye(int64_t n, DType dtype) {
   const int64_t shape[] = {n, n};
-  if (absl::Status s = CheckShape(shape, "eye"); !s.ok()) return Error(s);
+  if (absl::Status s = CheckShape("eye", shape); !s.ok()) return Error(s);
   return HostFilled(shape, dtype, [&](int64_t i) { return i / n == i % n ? 1.0 : 0.0; });
 }
 
 Tensor Tensor::Rand(Shape shape, Random& rng, DType dtype, double low, double high) {
-  if (absl::Status s = CheckShape(shape, "rand"); !s.ok()) return Error(s);
+  if (absl::Status s = CheckShape("rand", shape); !s.ok()) return Error(s);
   return HostFilled(shape, dtype, [&](int64_t) { return rng.Uniform(low, high); });
 }
 
 Tensor Tensor::Randn(Shape shape, Random& rng, DType dtype) {
-  if (absl::Status s = CheckShape(shape, "randn"); !s.ok()) return Error(s);
+  if (absl::Status s = CheckShape("randn", shape); !s.ok()) return Error(s);
   return HostFilled(shape, dtype, [&](int64_t) { return rng.Normal(); });
 }
 
 namespace {
 absl::Status CheckData(size_t count, Shape shape) {
-  TG_RETURN_IF_ERROR(CheckShape(shape, "from_data"));
-  if (NumElements(shape) != static_cast<int64_t>(count)) {
+  TG_RETURN_IF_ERROR(CheckShape("from_data", shape));
+  if (CheckedNumel(shape) != static_cast<int64_t>(count)) {
     return absl::InvalidArgumentError(
         absl::StrFormat("from_data: %d values do not fill shape %s (%d elements)", count,
-                        ShapeString(shape), NumElements(shape)));
+                        ShapeString(shape), CheckedNumel(shape)));
   }
   return absl::OkStatus();
 }

@@ -50,6 +50,15 @@ absl::Status OpError(const char* op, absl::Span<const TensorImpl* const> operand
 
 absl::Status Place(const char* op, absl::Span<const Tensor* const> operands,
                    Tape** tape) {
+  // On error *tape is still set, to where the caller records the error: the first
+  // operand's tape, else the current one.
+  *tape = Tape::Current();
+  for (const Tensor* t : operands) {
+    if (t->tape() != nullptr) {
+      *tape = t->tape();
+      break;
+    }
+  }
   Tape* chosen = nullptr;
   for (size_t i = 0; i < operands.size(); ++i) {
     const Tensor& t = *operands[i];
@@ -104,11 +113,10 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status AllocationError(const absl::Status& why, Sh
 
 absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
                                       Device device) {
-  if (shape.size() > static_cast<size_t>(kMaxRank)) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("tensor of rank %d: at most %d dimensions are supported",
-                        shape.size(), kMaxRank));
-  }
+  // Ops check their result's shape and name themselves (Note [Size limits]); this
+  // is the backstop for every allocation.
+  const int64_t numel = shape.size() <= static_cast<size_t>(kMaxRank) ? CheckedNumel(shape) : -1;
+  if (ABSL_PREDICT_FALSE(numel < 0)) return CheckShape("tensor", shape);
   if (tape == nullptr) {
     absl::StatusOr<TensorImpl*> impl = TensorImpl::NewHeap(shape, dtype, device);
     if (!impl.ok()) return AllocationError(impl.status(), shape, dtype, device);
@@ -121,8 +129,6 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
       return AllocationError(NoDeviceMemory(device), shape, dtype, device);
     }
   }
-  int64_t numel = 1;
-  for (int64_t d : shape) numel *= d;
   const size_t bytes = static_cast<size_t>(numel) * DTypeSize(dtype);
   // One allocation: impl and storage headers, then (on the host) the data on a
   // 64-byte line.
@@ -263,6 +269,7 @@ absl::StatusOr<TensorImpl*> RunBinary(Tape* tape, OpKind op, const TensorImpl& a
     const TensorImpl* operands[] = {&a, &b};
     return OpError(OpKindName(op), operands, "shapes do not broadcast");
   }
+  TG_RETURN_IF_ERROR(CheckShape(OpKindName(op), shape.shape()));
   TG_ASSIGN_OR_RETURN(TensorImpl * out,
                       NewResult(tape, shape.shape(), a.dtype, a.device));
   TensorImpl va, vb;
@@ -313,6 +320,7 @@ absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a,
   full.rank = batch.rank + 2;
   full.sizes[batch.rank] = a.layout.sizes[ra - 2];
   full.sizes[batch.rank + 1] = b.layout.sizes[rb - 1];
+  TG_RETURN_IF_ERROR(CheckShape("matmul", full.shape()));
   TG_ASSIGN_OR_RETURN(TensorImpl * out, NewResult(tape, full.shape(), a.dtype, a.device));
   int64_t sa[kMaxRank], sb[kMaxRank];
   std::copy(batch.sizes, batch.sizes + batch.rank, sa);

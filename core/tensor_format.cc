@@ -24,31 +24,48 @@ std::string FormatElement(double v, DType dtype, bool all_integral) {
   return absl::StrFormat("%.6g", v);
 }
 
+bool Skipped(bool summarize, int64_t i, int64_t size) {
+  return summarize && size > 2 * kEdgeItems && i >= kEdgeItems && i < size - kEdgeItems;
+}
+
+// The elements str() shows, in row-major order: all of them, or without the middle
+// of long axes when summarizing. Read one by one, so that a large (or expanded)
+// tensor costs what is printed, not what it holds.
+void CollectShown(const Tensor& t, bool summarize, int axis, int64_t* index,
+                  std::vector<double>* out) {
+  if (axis == t.dim()) {
+    out->push_back(t.at({index, size_t(t.dim())}));
+    return;
+  }
+  const int64_t size = t.shape()[axis];
+  for (int64_t i = 0; i < size; ++i) {
+    if (Skipped(summarize, i, size)) continue;
+    index[axis] = i;
+    CollectShown(t, summarize, axis + 1, index, out);
+  }
+}
+
+// Prints the shown cells (in CollectShown's order) as nested brackets.
 struct Printer {
   const Tensor& t;
   bool summarize;
   int width;
-  const std::vector<std::string>* cells;  // by flat row-major index
+  const std::vector<std::string>* cells;
+  mutable size_t next = 0;
 
-  bool Skipped(int64_t i, int64_t size) const {
-    return summarize && size > 2 * kEdgeItems && i >= kEdgeItems && i < size - kEdgeItems;
-  }
-
-  void Print(int axis, int64_t flat, std::string* out) const {
+  void Print(int axis, std::string* out) const {
     const int rank = t.dim();
     if (axis == rank) {
-      const std::string& cell = (*cells)[flat];
+      const std::string& cell = (*cells)[next++];
       out->append(width - cell.size(), ' ');
       out->append(cell);
       return;
     }
     const int64_t size = t.shape()[axis];
-    int64_t stride = 1;
-    for (int d = axis + 1; d < rank; ++d) stride *= t.shape()[d];
     out->push_back('[');
     bool first = true;
     for (int64_t i = 0; i < size; ++i) {
-      if (Skipped(i, size)) {
+      if (Skipped(summarize, i, size)) {
         if (i == kEdgeItems) {
           absl::StrAppend(
               out, axis + 1 == rank ? " ..." : "\n" + std::string(axis + 1, ' ') + "...");
@@ -64,7 +81,7 @@ struct Printer {
         }
       }
       first = false;
-      Print(axis + 1, flat + i * stride, out);
+      Print(axis + 1, out);
     }
     out->push_back(']');
   }
@@ -74,10 +91,10 @@ struct Printer {
 
 std::string Tensor::ToString() const {
   if (!ok()) return absl::StrCat("Tensor(<", status().ToString(), ">)");
-  const std::vector<double> values = ToVector();
-  if (values.empty() && numel() != 0) {
-    return absl::StrCat("Tensor(", Describe(*this), ")");  // not on the cpu
-  }
+  const bool summarize = numel() > kSummaryThreshold;
+  std::vector<double> values;
+  int64_t index[kMaxRank] = {};
+  CollectShown(*this, summarize, 0, index, &values);
   const bool all_integral = std::all_of(values.begin(), values.end(), [](double v) {
     return std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e16;
   });
@@ -92,8 +109,8 @@ std::string Tensor::ToString() const {
   if (dim() == 0) {
     body = cells.empty() ? "" : cells[0];
   } else {
-    Printer printer{*this, numel() > kSummaryThreshold, static_cast<int>(width), &cells};
-    printer.Print(0, 0, &body);
+    Printer printer{*this, summarize, static_cast<int>(width), &cells};
+    printer.Print(0, &body);
   }
   return body;
 }

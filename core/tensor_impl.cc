@@ -74,6 +74,7 @@ void Storage::DestroyHeap() {
 
 absl::StatusOr<TensorImpl*> TensorImpl::NewHeap(absl::Span<const int64_t> shape,
                                                 DType dtype, Device device) {
+  TG_RETURN_IF_ERROR(CheckShape("tensor", shape));
   const Layout layout = Layout::Contiguous(shape);
   TG_ASSIGN_OR_RETURN(
       Storage * storage,

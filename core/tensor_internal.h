@@ -80,7 +80,8 @@ struct TensorRecord : OpaqueRecord {
 using BackwardFn = absl::Status (*)(TensorRecord& record, Tape& tape, TensorImpl& grad);
 BackwardFn BackwardFor(GradOp op);
 
-// Step 1. On error, the status names `op` and every operand.
+// Step 1. On error, the status names `op` and every operand, and *tape is where to
+// record it (the first operand's tape, else the current one).
 absl::Status Place(const char* op, absl::Span<const Tensor* const> operands, Tape** tape);
 // Place's check without the message, for the per-op fast path: true if every
 // operand is ok and those on a tape are on one; then *tape is Place's choice and

@@ -289,6 +289,7 @@ Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {
       !BroadcastShapes(in[0]->layout.shape(), ab.shape(), &shape.rank, shape.sizes)) {
     return Fail(tape, OpError("where", impls, "shapes do not broadcast"));
   }
+  if (absl::Status s = CheckShape("where", shape.shape()); !s.ok()) return Fail(tape, s);
   absl::StatusOr<TensorImpl*> out =
       internal::NewResult(tape, shape.shape(), in[1]->dtype, in[1]->device);
   if (!out.ok()) return Fail(tape, out.status());
@@ -475,7 +476,15 @@ Tensor Concatenate(absl::Span<const Tensor> tensors, int64_t axis) {
       return Fail(tape, OpError("concatenate", const_impls,
                                 absl::StrFormat("shapes differ outside axis %d", a)));
     }
-    shape.sizes[a] += t->layout.sizes[a];
+    if (!CheckedAdd(shape.sizes[a], t->layout.sizes[a], &shape.sizes[a])) {
+      return Fail(tape, OpError("concatenate", const_impls,
+                                absl::StrFormat("the result would have more than %d "
+                                                "elements along axis %d",
+                                                kMaxElements, a)));
+    }
+  }
+  if (absl::Status s = CheckShape("concatenate", shape.shape()); !s.ok()) {
+    return Fail(tape, s);
   }
   absl::StatusOr<TensorImpl*> out =
       internal::NewResult(tape, shape.shape(), impls[0]->dtype, impls[0]->device);

@@ -18,7 +18,10 @@ Tensor View(const char* name, const Tensor& x, const Layout& layout, GradOp op,
   Tape* tape;
   const Tensor* operands[] = {&x};
   if (absl::Status s = internal::Place(name, operands, &tape); !s.ok()) {
-    return internal::Fail(x.tape() ? x.tape() : Tape::Current(), s);
+    return internal::Fail(tape, s);
+  }
+  if (absl::Status s = CheckShape(name, layout.shape()); !s.ok()) {
+    return internal::Fail(tape, s);  // expand's sizes are the caller's
   }
   absl::StatusOr<TensorImpl*> out = internal::NewView(tape, *x.impl(), layout);
   if (!out.ok()) return internal::Fail(tape, out.status());
@@ -60,6 +63,7 @@ Tensor Tensor::Permute(Shape order) const {
   for (int i = 0; valid && i < dim(); ++i) {
     valid =
         NormalizeAxis(order[i], dim(), &normalized[i]) && !(seen & (1u << normalized[i]));
+    if (!valid) break;  // normalized[i] is unset when the axis is out of range
     seen |= 1u << normalized[i];
     extra[i] = normalized[i];
   }
@@ -82,10 +86,8 @@ Tensor Tensor::Reshape(Shape shape) const {
     sizes[i] = shape[i];
     if (shape[i] == -1 && infer < 0) {
       infer = static_cast<int>(i);
-    } else if (shape[i] < 0) {
-      valid = false;
     } else {
-      known *= shape[i];
+      valid = CheckedMul(known, shape[i], &known);  // false for negative sizes too
     }
   }
   if (valid && infer >= 0) {
@@ -126,16 +128,20 @@ Tensor Tensor::Slice(int64_t axis, int64_t start, int64_t stop, int64_t step) co
 
 Tensor Tensor::Expand(Shape shape) const {
   bool valid = ok() && shape.size() >= size_t(dim()) && shape.size() <= size_t(kMaxRank);
-  for (int i = 0; valid && i < dim(); ++i) {
-    const int64_t have = impl_->layout.sizes[i];
-    const int64_t want = shape[shape.size() - dim() + i];
-    valid = have == want || have == 1;
+  int64_t sizes[kMaxRank];
+  const int added = valid ? static_cast<int>(shape.size()) - dim() : 0;
+  for (int i = 0; valid && i < static_cast<int>(shape.size()); ++i) {
+    // As PyTorch: -1 keeps an existing axis's size; new leading axes need a size.
+    const int64_t have = i >= added ? impl_->layout.sizes[i - added] : 1;
+    sizes[i] = shape[i] == -1 && i >= added ? have : shape[i];
+    valid = sizes[i] >= 0 && (have == sizes[i] || have == 1);
   }
   if (!valid) {
     return ViewError("expand", *this,
                      absl::StrFormat("cannot broadcast to %s", ShapeString(shape)));
   }
-  return View("expand", *this, impl_->layout.Expanded(shape), GradOp::kExpand);
+  const Shape expanded(sizes, shape.size());
+  return View("expand", *this, impl_->layout.Expanded(expanded), GradOp::kExpand);
 }
 
 Tensor Tensor::Squeeze(int64_t axis) const {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/layout.h"
 #include "core/status_macros.h"
 
 namespace tapegrad::nn {
@@ -34,14 +35,19 @@ absl::StatusOr<std::vector<int64_t>> IdxShape(const std::string& path,
         path, absl::StrFormat("not an IDX file of unsigned bytes and rank %d", rank));
   }
   std::vector<int64_t> shape;
-  int64_t count = 1;
-  for (int i = 0; i < rank; ++i) {
-    shape.push_back(BigEndian32(bytes, 4 + 4 * size_t(i)));
-    count *= shape.back();
+  for (int i = 0; i < rank; ++i) shape.push_back(BigEndian32(bytes, 4 + 4 * size_t(i)));
+  // Each dimension is below 2^32 but their product is not bounded (Note [Size limits]).
+  const int64_t count = CheckedNumel(shape);
+  if (count < 0) {
+    return Corrupt(path, absl::StrFormat("its header's dimensions %s make more than %d "
+                                         "elements",
+                                         ShapeString(shape), kMaxElements));
   }
   if (bytes.size() != 4 + 4 * size_t(rank) + size_t(count)) {
-    return Corrupt(path, absl::StrFormat("holds %d bytes; its header promises %d",
-                                         bytes.size(), 4 + 4 * rank + count));
+    return Corrupt(path, absl::StrFormat("holds %d bytes; its header's dimensions %s "
+                                         "promise %d",
+                                         bytes.size(), ShapeString(shape),
+                                         4 + 4 * rank + count));
   }
   return shape;
 }
@@ -61,8 +67,14 @@ absl::StatusOr<std::string> ReadGzipFile(const std::string& path) {
   while ((n = gzread(file, buffer, sizeof(buffer))) > 0) out.append(buffer, size_t(n));
   int code = Z_OK;
   const std::string error = n < 0 ? gzerror(file, &code) : "";
-  gzclose(file);
+  // zlib reads a stream cut short as far as it goes, then says so only here.
+  const int closed = gzclose(file);
   if (n < 0) return Corrupt(path, "gzip data is corrupt: " + error);
+  if (closed == Z_BUF_ERROR) {
+    return Corrupt(path, absl::StrFormat("gzip data is truncated (%d bytes decompressed "
+                                         "before its end)",
+                                         out.size()));
+  }
   return out;
 }
 
@@ -111,6 +123,7 @@ absl::StatusOr<Dataset> LoadFashionMnist(FashionMnistSplit split,
                       IdxShape(images_path, images, 3));
   TG_ASSIGN_OR_RETURN(const std::vector<int64_t> label_shape,
                       IdxShape(labels_path, labels, 1));
+  // Fits: IdxShape bounds the product with empty axes counted as 1.
   const int64_t n = image_shape[0], pixels = image_shape[1] * image_shape[2];
   if (label_shape[0] != n) {
     return Corrupt(labels_path, absl::StrFormat("has %d labels for %d images in %s",

@@ -54,8 +54,10 @@ class Pool {
 
   static void RunShare(absl::FunctionRef<void(int64_t, int64_t)> fn, int64_t n,
                        int shares, int share) {
-    const int64_t begin = n * share / shares;
-    const int64_t end = n * (share + 1) / shares;
+    // Near-equal shares without forming n * share, which could overflow.
+    const int64_t base = n / shares, extra = n % shares;
+    const int64_t begin = base * share + std::min<int64_t>(share, extra);
+    const int64_t end = begin + base + (share < extra ? 1 : 0);
     if (begin < end) fn(begin, end);
   }
 
