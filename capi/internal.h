@@ -21,6 +21,11 @@
 
 struct tg_tape {
   tapegrad::Tape tape;
+  // The first failed scalar call on this tape (tg_tape_error). Kept here, not as
+  // the tape's sticky error, so that a failure a call has already returned does
+  // not fail the tape's later calls; cleared by tg_tape_reset.
+  tg_status first_error = TG_OK;
+  std::string first_error_message;
 };
 struct tg_mark {
   tapegrad::TapeMark mark;

@@ -35,7 +35,9 @@ tg_status tg_tape_create(uint64_t byte_limit, tg_tape** out) {
   return Guard("tg_tape_create", [&] {
     tapegrad::TapeOptions options;
     options.byte_limit = byte_limit;
-    *out = new tg_tape{tapegrad::Tape(options)};
+    auto tape = std::unique_ptr<tg_tape>(new tg_tape{tapegrad::Tape(options), TG_OK, {}});
+    if (!tape->tape.status().ok()) return Fail(tape->tape.status());  // a limit too small
+    *out = tape.release();
     return TG_OK;
   });
 }
@@ -90,6 +92,8 @@ tg_status tg_tape_rewind(tg_tape* tape, const tg_mark* mark) {
 tg_status tg_tape_reset(tg_tape* tape) {
   TG_CAPI_NOT_NULL("tg_tape_reset", tape);
   tape->tape.Reset();
+  tape->first_error = TG_OK;
+  tape->first_error_message.clear();
   return TG_OK;
 }
 
@@ -132,7 +136,9 @@ tg_status tg_tape_zero_grad(tg_tape* tape) {
 
 tg_status tg_tape_error(const tg_tape* tape) {
   TG_CAPI_NOT_NULL("tg_tape_error", tape);
-  return Fail(tape->tape.status());
+  if (!tape->tape.status().ok()) return Fail(tape->tape.status());  // C++ sugar's
+  if (tape->first_error == TG_OK) return TG_OK;
+  return Fail(static_cast<absl::StatusCode>(tape->first_error), tape->first_error_message);
 }
 
 tg_status tg_no_grad_enter(void) {

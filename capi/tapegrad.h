@@ -106,7 +106,8 @@ typedef struct tg_tape_stats {
 } tg_tape_stats;
 
 /* A new tape; byte_limit bounds its memory (0: none), reaching it is
- * TG_RESOURCE_EXHAUSTED. */
+ * TG_RESOURCE_EXHAUSTED. A limit that cannot hold one value (under 282,688 bytes:
+ * the first slot arrays and one record block) is TG_INVALID_ARGUMENT. */
 TG_API tg_status tg_tape_create(uint64_t byte_limit, tg_tape** out);
 TG_API void tg_tape_destroy(tg_tape* tape);
 /* Makes `tape` (or NULL: none) this thread's current tape: tensor ops record there. */
@@ -131,8 +132,11 @@ TG_API tg_status tg_tape_compact(tg_tape* tape, const tg_mark* gap, size_t n_kee
 TG_API tg_status tg_tape_stats_get(const tg_tape* tape, tg_tape_stats* out);
 /* Sets every scalar grad on the tape to 0. */
 TG_API tg_status tg_tape_zero_grad(tg_tape* tape);
-/* The tape's sticky error: TG_OK, or the status of the first failed op (whose
- * message tg_last_error_message() then holds). */
+/* The tape's first failure since it was made or reset: TG_OK, or the status of
+ * the first tg_value_* call on it that failed (or the first error C++ code
+ * recorded on it), whose message tg_last_error_message() then holds. Only noted:
+ * a failed call returns its own status and later calls on the tape still work.
+ * Tensor calls return their errors and note none here. */
 TG_API tg_status tg_tape_error(const tg_tape* tape);
 /* Writes the records up to `root` (a value on `tape`) as a Graphviz DOT file. */
 TG_API tg_status tg_tape_write_dot(tg_tape* tape, uint64_t root, const char* path);

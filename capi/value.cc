@@ -39,12 +39,21 @@ tg_status Emit(tg_tape* tape, const Value& result, tg_value* out) {
   return TG_OK;
 }
 
+// Passes `s` on, noting it as the tape's first failure if it is one.
+tg_status Noted(tg_tape* tape, tg_status s) {
+  if (s != TG_OK && tape != nullptr && tape->first_error == TG_OK) {
+    tape->first_error = s;
+    tape->first_error_message = tg_last_error_message();
+  }
+  return s;
+}
+
 template <class Op>
 tg_status Unary(const char* call, tg_tape* tape, tg_value a, tg_value* out, Op op) {
   TG_CAPI_NOT_NULL(call, out);
   Value va;
-  if (tg_status s = Resolve(call, "a", tape, a, &va)) return s;
-  return Guard(call, [&] { return Emit(tape, op(va), out); });
+  if (tg_status s = Resolve(call, "a", tape, a, &va)) return Noted(tape, s);
+  return Noted(tape, Guard(call, [&] { return Emit(tape, op(va), out); }));
 }
 
 template <class Op>
@@ -52,9 +61,9 @@ tg_status Binary(const char* call, tg_tape* tape, tg_value a, tg_value b, tg_val
                  Op op) {
   TG_CAPI_NOT_NULL(call, out);
   Value va, vb;
-  if (tg_status s = Resolve(call, "a", tape, a, &va)) return s;
-  if (tg_status s = Resolve(call, "b", tape, b, &vb)) return s;
-  return Guard(call, [&] { return Emit(tape, op(va, vb), out); });
+  if (tg_status s = Resolve(call, "a", tape, a, &va)) return Noted(tape, s);
+  if (tg_status s = Resolve(call, "b", tape, b, &vb)) return Noted(tape, s);
+  return Noted(tape, Guard(call, [&] { return Emit(tape, op(va, vb), out); }));
 }
 
 }  // namespace
@@ -71,7 +80,8 @@ extern "C" {
 tg_status tg_value_leaf(tg_tape* tape, double data, tg_value* out) {
   TG_CAPI_NOT_NULL("tg_value_leaf", tape);
   TG_CAPI_NOT_NULL("tg_value_leaf", out);
-  return tapegrad::capi::Emit(tape, tape->tape.Leaf(data), out);
+  return tapegrad::capi::Noted(tape,
+                               tapegrad::capi::Emit(tape, tape->tape.Leaf(data), out));
 }
 
 tg_status tg_value_add(tg_tape* tape, tg_value a, tg_value b, tg_value* out) {
@@ -146,12 +156,14 @@ tg_status tg_value_set_grad(tg_tape* tape, tg_value v, double grad) {
 
 tg_status tg_value_backward(tg_tape* tape, tg_value v) {
   Value value;
-  if (tg_status s = Resolve("tg_value_backward", "v", tape, v, &value)) return s;
-  return tapegrad::capi::Guard("tg_value_backward", [&] {
+  if (tg_status s = Resolve("tg_value_backward", "v", tape, v, &value)) {
+    return tapegrad::capi::Noted(tape, s);
+  }
+  return tapegrad::capi::Noted(tape, tapegrad::capi::Guard("tg_value_backward", [&] {
     const absl::Status s = value.Backward();
     tape->tape.ClearError();
     return Fail(s);
-  });
+  }));
 }
 
 tg_status tg_value_inputs(const tg_tape* tape, tg_value v, tg_value* out, size_t capacity,

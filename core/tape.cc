@@ -20,6 +20,8 @@ constexpr size_t kBlockBytes = size_t{256} << 10;
 // Slot indices at or above this are reserved for Value's special handles.
 constexpr uint32_t kMaxSlots = 0xfffffff0u;
 constexpr size_t kSlotBytes = sizeof(double) * 2 + sizeof(uint32_t);
+constexpr uint32_t kFirstSlots = 1024;  // the slot arrays' first size
+static_assert(Tape::kMinByteLimit == kFirstSlots * kSlotBytes + kBlockBytes + Arena::kMaxAlign);
 
 using internal::record::kArgBytes;
 using internal::record::kChainFlag;
@@ -64,7 +66,18 @@ struct Tape::Block {
 Tape::Tape(TapeOptions options)
     : options_(options),
       arena_(ArenaOptions{options.initial_chunk_bytes, size_t{64} << 20,
-                          options.byte_limit}) {}
+                          options.byte_limit}) {
+  if (options.byte_limit == 0) return;
+  if (options.byte_limit < kMinByteLimit) {
+    error_ = absl::InvalidArgumentError(absl::StrFormat(
+        "Tape: byte limit %d is below %d bytes, the least that holds one value (1024 "
+        "slots and one record block)",
+        options.byte_limit, kMinByteLimit));
+    return;
+  }
+  // The first slot arrays always fit, even when tensors fill the arena first.
+  arena_.set_byte_limit(options.byte_limit - kFirstSlots * kSlotBytes);
+}
 
 Tape::~Tape() {
   ReleasePins(0);
@@ -316,7 +329,7 @@ bool Tape::MakeRoom(size_t record_bytes) {
       return false;
     }
     const uint32_t new_capacity = static_cast<uint32_t>(
-        std::min<uint64_t>(std::max<uint64_t>(1024, uint64_t{capacity_} * 2), kMaxSlots));
+        std::min<uint64_t>(std::max<uint64_t>(kFirstSlots, uint64_t{capacity_} * 2), kMaxSlots));
     const size_t new_bytes = size_t{new_capacity} * kSlotBytes;
     const size_t arena_bytes = arena_.Stats().bytes_reserved;
     if (options_.byte_limit != 0 && arena_bytes + new_bytes > options_.byte_limit) {

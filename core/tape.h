@@ -68,7 +68,9 @@ struct TapeOptions {
   // The bump arena that holds the records.
   size_t initial_chunk_bytes = size_t{1} << 20;
   // Upper bound on the tape's memory: arena chunks plus slot arrays (0: none).
-  // Reaching it is absl::ResourceExhaustedError on the tape, never an abort.
+  // Reaching it is absl::ResourceExhaustedError on the tape, never an abort. A
+  // limit below Tape::kMinByteLimit could not hold one value: the tape is then
+  // made with an InvalidArgument sticky error (status()) saying so.
   size_t byte_limit = 0;
 };
 
@@ -106,6 +108,10 @@ struct TapeMark {
 
 class Tape {
  public:
+  // The smallest byte limit (TapeOptions) with room for one value: the first slot
+  // arrays (1024 slots of 20 bytes) and one 256 KiB record block.
+  static constexpr size_t kMinByteLimit = 1024 * 20 + (size_t{256} << 10) + 64;
+
   explicit Tape(TapeOptions options = {});
   ~Tape();
   Tape(const Tape&) = delete;
