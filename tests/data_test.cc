@@ -1,5 +1,8 @@
 // Dataset, BatchIterator and the readers of Debian's data sets: real files,
 // missing files, corrupt files.
+#include <sys/stat.h>
+#include <zlib.h>
+
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -156,6 +159,47 @@ TEST(DataFiles, CorruptFilesAreDataLossNamingThePath) {
   absl::StatusOr<std::string> bytes = ReadGzipFile(gz);
   EXPECT_EQ(bytes.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(bytes.status().message()), HasSubstr(gz));
+}
+
+// An IDX header whose dimensions multiply past 2^64 (2^22 x 2^21 x 2^21 wraps to 0,
+// which a payload of 0 bytes would match) is corrupt, not a dataset of no pixels.
+TEST(DataFiles, IdxDimensionsThatOverflowAreCorrupt) {
+  const std::string dir = ::testing::TempDir() + "/overflow";
+  mkdir(dir.c_str(), 0755);
+  std::ofstream(dir + "/t10k-images-idx3-ubyte.gz", std::ios::binary)
+      << std::string("\0\0\x08\x03\x00\x40\0\0\x00\x20\0\0\x00\x20\0\0", 16);
+  std::ofstream(dir + "/t10k-labels-idx1-ubyte.gz", std::ios::binary)
+      << std::string("\0\0\x08\x01\0\0\0\0", 8);
+  absl::StatusOr<Dataset> d = LoadFashionMnist(FashionMnistSplit::kTest, dir);
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(d.status().message()),
+              HasSubstr("t10k-images-idx3-ubyte.gz: its header's dimensions [4194304, "
+                        "2097152, 2097152] make more than"));
+  // No images of 2^32 - 1 squared pixels: the size of one image overflows too.
+  std::ofstream(dir + "/t10k-images-idx3-ubyte.gz", std::ios::binary)
+      << std::string("\0\0\x08\x03\0\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 16);
+  d = LoadFashionMnist(FashionMnistSplit::kTest, dir);
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr("t10k-images-idx3-ubyte.gz"));
+}
+
+TEST(DataFiles, TruncatedGzipIsCorrupt) {
+  const std::string whole = ::testing::TempDir() + "/whole.gz";
+  gzFile out = gzopen(whole.c_str(), "wb");
+  ASSERT_NE(out, nullptr);
+  std::string payload(100000, '\0');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = char(i * 7919 % 251);
+  ASSERT_EQ(gzwrite(out, payload.data(), unsigned(payload.size())), int(payload.size()));
+  ASSERT_EQ(gzclose(out), Z_OK);
+  ASSERT_EQ(ReadGzipFile(whole).value(), payload);
+
+  std::ifstream in(whole, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  const std::string half = WriteTemp("half.gz", bytes.substr(0, bytes.size() / 2));
+  absl::StatusOr<std::string> read = ReadGzipFile(half);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(read.status().message()),
+              HasSubstr(half + ": gzip data is truncated"));
 }
 
 }  // namespace

@@ -362,7 +362,7 @@ absl::Status Where(const KernelCall& c) {
   return absl::OkStatus();
 }
 
-// (a, b, g) -> (g * [a > b] + g/2 * [a == b], g * [b > a] + g/2 * [a == b])
+// (a, b, g) -> (g * [!(a < b)], g * [!(a > b)]), each halved where a == b
 template <class T>
 absl::Status MaximumGrad(const KernelCall& c) {
   Loop<5>({c.outputs[0], c.outputs[1], c.inputs[0], c.inputs[1], c.inputs[2]})
@@ -371,9 +371,10 @@ absl::Status MaximumGrad(const KernelCall& c) {
           const T a = *At<T>(p[2] + i * s[2]);
           const T b = *At<T>(p[3] + i * s[3]);
           const T g = *At<T>(p[4] + i * s[4]);
-          const T wa = a > b ? T(1) : a == b ? T(0.5) : T(0);
-          *At<T>(p[0] + i * s[0]) = g * wa;
-          *At<T>(p[1] + i * s[1]) = g * (a == b ? T(0.5) : T(1) - wa);
+          // As PyTorch: ties split the gradient; with a NaN operand (no order)
+          // both get all of it, since NaN is what the result is.
+          *At<T>(p[0] + i * s[0]) = g * (a == b ? T(0.5) : a < b ? T(0) : T(1));
+          *At<T>(p[1] + i * s[1]) = g * (a == b ? T(0.5) : a > b ? T(0) : T(1));
         }
       });
   return absl::OkStatus();

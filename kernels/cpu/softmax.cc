@@ -24,12 +24,20 @@ int64_t RowOffset(const Layout& l, int axis, int64_t row) {
   return offset;
 }
 
+// The row's maximum m and sum of exp(x - m). Note [Infinite logits]: an element
+// equal to m adds exactly 1, also when m is infinite (where x - m would be NaN),
+// so that with m = +inf the sum stays finite and the other elements' softmax is
+// exp(x - inf) = 0, the log-sum-exp +inf, and only the infinite elements' own
+// results NaN, as PyTorch's log-sum-exp gives; a NaN element still makes the sum NaN.
 template <class T>
 void RowMaxAndSum(const T* x, int64_t n, int64_t stride, T* max, double* sum) {
   T m = -std::numeric_limits<T>::infinity();
   for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i * stride]);
   double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>(x[i * stride] - m));
+  for (int64_t i = 0; i < n; ++i) {
+    const T xi = x[i * stride];
+    s += xi == m ? 1.0 : std::exp(static_cast<double>(xi - m));
+  }
   *max = m;
   *sum = s;
 }

@@ -103,8 +103,8 @@ constexpr EwOp kOps[] = {
     {OpKind::kPowGrad, 1, 2, "o0 = s0 == T(0) ? T(0) : s0 * pow(x0, s0 - T(1)) * x1;"},
     // (a, b, g) -> (g * [a > b] + g/2 * [a == b], g * [b > a] + g/2 * [a == b])
     {OpKind::kMaximumGrad, 2, 3,
-     "const T wa = x0 > x1 ? T(1) : x0 == x1 ? T(0.5) : T(0);"
-     " o0 = x2 * wa; o1 = x2 * (x0 == x1 ? T(0.5) : T(1) - wa);"},
+     "o0 = x2 * (x0 == x1 ? T(0.5) : x0 < x1 ? T(0) : T(1));"
+     " o1 = x2 * (x0 == x1 ? T(0.5) : x0 > x1 ? T(0) : T(1));"},
     // softplus(x) - x*y, written so that exp never overflows.
     {OpKind::kBceWithLogits, 1, 2,
      "o0 = (x0 > T(0) ? x0 : T(0)) - x0 * x1 + log1p(exp(-fabs(x0)));"},

@@ -59,7 +59,9 @@ __device__ __forceinline__ void tg_row_stats(const T* row, i64 n, i64 stride, T*
   T m = tg_neg_inf();
   for (i64 i = 0; i < n; ++i) m = row[i * stride] > m ? row[i * stride] : m;
   double s = 0;
-  for (i64 i = 0; i < n; ++i) s += exp((double)(row[i * stride] - m));
+  // An element equal to m adds exactly 1, even when m is infinite (Note [Infinite
+  // logits] in kernels/cpu/softmax.cc).
+  for (i64 i = 0; i < n; ++i) s += row[i * stride] == m ? 1.0 : exp((double)(row[i * stride] - m));
   *max = m;
   *sum = s;
 }
@@ -87,7 +89,7 @@ extern "C" __global__ void tg_softmax(SmArgs p) {
     }
     m = max_part[0];
     double sum = 0;
-    for (i64 i = threadIdx.x; i < p.n; i += blockDim.x) sum += exp((double)(x[i * sx] - m));
+    for (i64 i = threadIdx.x; i < p.n; i += blockDim.x) sum += x[i * sx] == m ? 1.0 : exp((double)(x[i * sx] - m));
     sum_part[threadIdx.x] = sum;
     __syncthreads();
     for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {

@@ -18,7 +18,7 @@ import random
 
 from tapegrad import _lib
 from tapegrad.engine import Value
-from tapegrad.tensor import Tensor, _dtype_code, _int64, _int64_array
+from tapegrad.tensor import Tensor, _dtype_code, _int64, _int64_array, _result
 
 _c = _lib.lib
 _check = _lib.check
@@ -115,9 +115,7 @@ class TensorModule:
         if not isinstance(x, Tensor):
             raise TypeError("%s: input must be a Tensor, not %s"
                             % (type(self).__name__, type(x).__name__))
-        out = ctypes.c_void_p()
-        _check(_c.tg_module_forward(self._handle, x._h, ctypes.byref(out)))
-        return Tensor._from_result(out.value, (x,))
+        return _result((x,), _c.tg_module_forward, self._handle, x._h)
 
     def parameters(self):
         count = ctypes.c_size_t()

@@ -73,8 +73,14 @@ class Tensor:
                 dtype = array.dtype if isinstance(data, np.ndarray) else np.float32
             else:
                 dtype = np.int64
-        # Not np.ascontiguousarray, which makes a 0-d array 1-d.
-        array = np.asarray(array, dtype=np.dtype(dtype), order="C")
+        target = np.dtype(dtype)
+        if array.dtype.kind == "u" and target.kind == "i" and array.size and (
+                array.max() > np.iinfo(target).max):
+            raise ValueError("Tensor: %s value %d does not fit %s" % (
+                array.dtype, array.max(), target))
+        # Native byte order: the library reads the buffer as it is. Not
+        # np.ascontiguousarray, which makes a 0-d array 1-d.
+        array = np.asarray(array, dtype=target.newbyteorder("="), order="C")
         code = _dtype_code(array.dtype)
         shape = (ctypes.c_int64 * array.ndim)(*array.shape)
         out = ctypes.c_void_p()
@@ -581,6 +587,9 @@ def _handles(op, tensors):
 def _result(operands, call, *args):
     """The Tensor that call(*args, &out) makes from `operands` (whose tensor segment
     it joins, see Tensor._from_result)."""
+    # This thread's tensor tape must be current before the op runs, or its first
+    # op in a new thread would not be recorded.
+    context()
     out = ctypes.c_void_p()
     _check(call(*args, ctypes.byref(out)))
     return Tensor._from_result(out.value, operands)
