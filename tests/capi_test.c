@@ -476,6 +476,86 @@ static void test_arg_reduce(void) {
   tg_tensor_destroy(x);
 }
 
+/* Hostile sizes and operands: each of these once crashed, overflowed a buffer or
+ * returned a tensor without storage. */
+static void test_hostile_input(void) {
+  const float four[4] = {1, 2, 3, 4};
+  const int64_t wraps[2] = {((int64_t)1 << 62) + 1, 4}; /* 2^64 + 4 elements: wraps to 4 */
+  const int64_t huge[2] = {(int64_t)1 << 32, (int64_t)1 << 32};
+  const int64_t negative[1] = {-5};
+  tg_tensor *t = NULL, *one = NULL, *big = NULL, *out = NULL;
+  EXPECT_ERROR(tg_tensor_from_buffer(four, TG_F32, wraps, 2, TG_CPU, &t), TG_INVALID_ARGUMENT,
+               "tg_tensor_from_buffer: shape [4611686018427387905, 4] has more than");
+  EXPECT_ERROR(tg_tensor_from_buffer(NULL, TG_F32, huge, 2, TG_CPU, &t), TG_INVALID_ARGUMENT,
+               "has more than");
+  EXPECT_ERROR(tg_tensor_from_buffer(four, TG_F32, negative, 1, TG_CPU, &t),
+               TG_INVALID_ARGUMENT, "negative size in shape [-5]");
+  EXPECT(t == NULL);
+
+  const int64_t one_by_one[2] = {1, 1}, to_2_31[2] = {(int64_t)1 << 31, (int64_t)1 << 31};
+  EXPECT_OK(tg_tensor_from_buffer(four, TG_F32, one_by_one, 2, TG_CPU, &one));
+  EXPECT_ERROR(tg_tensor_expand(one, to_2_31, 2, &big), TG_INVALID_ARGUMENT,
+               "expand: shape [2147483648, 2147483648] has more than");
+  EXPECT_ERROR(tg_tensor_expand(one, huge, 2, &big), TG_INVALID_ARGUMENT, "expand: shape");
+  const int64_t keep[2] = {-1, 3}, bad_order[2] = {0, 99};
+  EXPECT_OK(tg_tensor_expand(one, keep, 2, &big));
+  int64_t shape[2] = {0, 0};
+  EXPECT_OK(tg_tensor_shape(big, shape, 2));
+  EXPECT(shape[0] == 1 && shape[1] == 3);
+  EXPECT_ERROR(tg_tensor_permute(one, bad_order, 2, &out), TG_INVALID_ARGUMENT,
+               "permute: [0, 99] is not a permutation");
+  tg_tensor_destroy(big);
+
+  tg_module* m = NULL;
+  EXPECT_ERROR(tg_linear_create((int64_t)1 << 62, 5, 1, TG_F32, 0, &m), TG_INVALID_ARGUMENT,
+               "tg_linear_create: parameter weight: full: shape [4611686018427387904, 5]");
+  EXPECT(m == NULL);
+
+  /* Operands recorded on two tapes cannot be joined: an error, recorded on a real
+   * tape (it was recorded through an uninitialised pointer). */
+  tg_tape *t1, *t2;
+  tg_tensor *a, *b;
+  EXPECT_OK(tg_tape_create(0, &t1));
+  EXPECT_OK(tg_tape_create(0, &t2));
+  EXPECT_OK(tg_tape_set_current(t1));
+  EXPECT_OK(tg_tensor_affine(one, 2.0, 0.0, &a));
+  EXPECT_OK(tg_tape_set_current(t2));
+  EXPECT_OK(tg_tensor_affine(one, 3.0, 0.0, &b));
+  const tg_tensor* pair[2] = {a, b};
+  EXPECT_ERROR(tg_tensor_concatenate(pair, 2, 0, &out), TG_INVALID_ARGUMENT,
+               "concatenate: operands are recorded on different tapes");
+  EXPECT_ERROR(tg_tensor_stack(pair, 2, 0, &out), TG_INVALID_ARGUMENT, "different tapes");
+  EXPECT_OK(tg_tape_set_current(NULL));
+  tg_tensor_destroy(a);
+  tg_tensor_destroy(b);
+  tg_tensor_destroy(one);
+  tg_tape_destroy(t1);
+  tg_tape_destroy(t2);
+
+  /* tg_tape_error holds the first failure until reset; later calls still work. */
+  tg_tape* tape;
+  tg_value v, w, r;
+  EXPECT_OK(tg_tape_create(0, &tape));
+  EXPECT_OK(tg_tape_error(tape));
+  EXPECT_OK(tg_value_leaf(tape, 2.0, &v));
+  EXPECT_ERROR(tg_value_mul(tape, v, 99999, &r), TG_FAILED_PRECONDITION, "b is a stale");
+  EXPECT_ERROR(tg_value_add(tape, 88888, v, &r), TG_FAILED_PRECONDITION, "a is a stale");
+  EXPECT_OK(tg_value_mul(tape, v, v, &w));
+  EXPECT_OK(tg_value_backward(tape, w));
+  EXPECT_ERROR(tg_tape_error(tape), TG_FAILED_PRECONDITION, "tg_value_mul: b is a stale");
+  EXPECT_OK(tg_tape_reset(tape));
+  EXPECT_OK(tg_tape_error(tape));
+  tg_tape_destroy(tape);
+
+  /* A byte limit that could not hold one value is refused at creation. */
+  tape = NULL;
+  EXPECT_ERROR(tg_tape_create(1000, &tape), TG_INVALID_ARGUMENT, "byte limit 1000 is below");
+  EXPECT(tape == NULL);
+  EXPECT_OK(tg_tape_create(1 << 20, &tape));
+  EXPECT_OK(tg_value_leaf(tape, 1.0, &v));
+  tg_tape_destroy(tape);
+}
+
 int main(void) {
   test_micrograd_example();
   test_errors();
@@ -485,6 +565,7 @@ int main(void) {
   test_mlp_trains();
   test_registry();
   test_compact();
+  test_hostile_input();
   if (failures != 0) {
     fprintf(stderr, "%d failures\n", failures);
     return 1;

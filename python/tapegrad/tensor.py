@@ -630,17 +630,23 @@ def from_dlpack(obj):
     return Tensor._from_heap(_dlpack.consume_capsule(obj.__dlpack__()))
 
 
+def _loss(name, x, target):
+    if not isinstance(x, Tensor):
+        raise TypeError("%s: the input must be a Tensor, not %s" % (name, type(x).__name__))
+    return x._binary(name, target)
+
+
 def mse_loss(prediction, target):
-    return prediction._binary("mse", target)
+    return _loss("mse", prediction, target)
 
 
 def cross_entropy(logits, labels):
     """Mean cross-entropy of logits [N, C] against int64 class indices [N]."""
-    return logits._binary("cross_entropy", labels)
+    return _loss("cross_entropy", logits, labels)
 
 
 def binary_cross_entropy_with_logits(logits, targets):
-    return logits._binary("bce_with_logits", targets)
+    return _loss("bce_with_logits", logits, targets)
 
 
 from tapegrad import _dlpack, _indexing  # noqa: E402  (need Tensor's module loaded first)
