@@ -71,7 +71,10 @@ bool Arena::PrepareNextChunk(size_t bytes, size_t align) {
     if (bytes_reserved_ + need > options_.byte_limit) return false;
     size = std::min(size, options_.byte_limit - bytes_reserved_);
   }
-  char* data = static_cast<char*>(::operator new(size, std::align_val_t(kMaxAlign)));
+  // Out of memory is the caller's ResourceExhausted, as a byte limit is.
+  char* data = static_cast<char*>(
+      ::operator new(size, std::align_val_t(kMaxAlign), std::nothrow));
+  if (data == nullptr) return false;
   chunks_.insert(chunks_.begin() + static_cast<ptrdiff_t>(next), Chunk{data, size});
   bytes_reserved_ += size;
   next_chunk_bytes_ = std::min(next_chunk_bytes_ * 2, options_.max_chunk_bytes);

@@ -91,6 +91,8 @@ struct Printer {
 
 std::string Tensor::ToString() const {
   if (!ok()) return absl::StrCat("Tensor(<", status().ToString(), ">)");
+  // As NumPy: an empty tensor is "[]", whatever its other axes (which may be long).
+  if (numel() == 0) return "[]";
   const bool summarize = numel() > kSummaryThreshold;
   std::vector<double> values;
   int64_t index[kMaxRank] = {};

@@ -94,7 +94,9 @@ Tensor Tensor::Reshape(Shape shape) const {
     valid = known != 0 && numel() % known == 0;
     if (valid) sizes[infer] = numel() / known;
   }
-  if (!valid || (infer < 0 && known != numel())) {
+  // Also refuses sizes whose product, with empty axes as 1, passes the limit: a
+  // view of 0 elements as [0, 2^62, 18] would have strides that overflow.
+  if (!valid || CheckedNumel({sizes, shape.size()}) != numel()) {
     return ViewError(
         "reshape", *this,
         absl::StrFormat("cannot view %d elements as %s", numel(), ShapeString(shape)));

@@ -67,6 +67,15 @@ TEST(SizeLimits, ExpandPastTheLimitIsAnErrorNotAView) {
   EXPECT_THAT(wide.ToString(), HasSubstr("[[1. 1. 1. ... 1. 1. 1.]"));
 }
 
+// Found by tests/fuzz/capi_fuzzer: printing walked every index of the long axis
+// of an empty tensor.
+TEST(SizeLimits, AnEmptyTensorWithALongAxisPrintsAtOnce) {
+  const Tensor empty = Tensor::Zeros({0}).Expand({int64_t{1} << 40, 0});
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty.ToString(), "[]");
+  EXPECT_EQ(Tensor::Zeros({2, 0}).ToString(), "[]");
+}
+
 TEST(SizeLimits, BroadcastMatmulAndJoinsCheckTheirResults) {
   const Tensor col = Tensor::Ones({1, 1}).Expand({int64_t{1} << 30, 1});
   const Tensor row = Tensor::Ones({1, 1}).Expand({1, int64_t{1} << 30});
@@ -83,6 +92,10 @@ TEST(SizeLimits, ReshapeAndSliceDoNotOverflow) {
   const Tensor x = Tensor::Zeros({4});
   EXPECT_THAT(Message(x.Reshape({k2to32, k2to32, -1})), HasSubstr("cannot view 4 elements"));
   EXPECT_THAT(Message(x.Reshape({-2, -2})), HasSubstr("cannot view 4 elements"));
+  // Found by tests/fuzz/capi_fuzzer: zero elements as sizes whose strides overflow.
+  EXPECT_THAT(Message(Tensor::Zeros({0}).Reshape({0, int64_t{1} << 62, 18})),
+              HasSubstr("cannot view 0 elements as [0, 4611686018427387904, 18]"));
+  EXPECT_THAT(Tensor::Zeros({0}).Reshape({0, 7, 18}).shape(), ElementsAre(0, 7, 18));
   // A step past every size leaves one element, whose stride must not overflow.
   const Tensor one = x.Slice(0, 1, 4, std::numeric_limits<int64_t>::max());
   ASSERT_TRUE(one.ok()) << one.status();
