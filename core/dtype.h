@@ -23,6 +23,12 @@ inline constexpr int kNumDTypes = 3;
 
 constexpr size_t DTypeSize(DType t) { return t == DType::kF32 ? 4 : 8; }
 constexpr bool IsFloating(DType t) { return t != DType::kI64; }
+// True if `v` converts to `t` with a defined result: any double for the floating
+// dtypes; for i64 one in [-2^63, 2^63), truncated toward zero as PyTorch does (a
+// NaN, an infinity or anything larger is an error for the caller to report).
+constexpr bool Representable(double v, DType t) {
+  return IsFloating(t) || (v >= -9223372036854775808.0 && v < 9223372036854775808.0);
+}
 const char* DTypeName(DType t);
 
 // The DType of a C++ element type: DTypeOf<float>() == DType::kF32.

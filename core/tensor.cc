@@ -140,13 +140,23 @@ void WriteElement(const TensorImpl& t, int64_t offset, double v) {
   }
 }
 
+// `what` is neither here nor there in `dtype` (an i64 from a NaN, say).
+absl::Status Unrepresentable(const char* op, double v, DType dtype) {
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s: %g is not a %s value", op, v, DTypeName(dtype)));
+}
+
 template <class Fn>
-Tensor HostFilled(Shape shape, DType dtype, Fn value_at) {
+Tensor HostFilled(const char* op, Shape shape, DType dtype, Fn value_at) {
   Tensor t = NewHeapOrError(shape, dtype, Device::Cpu());
   if (!t.ok()) return t;
   TensorImpl* impl = t.impl();
   const int64_t n = impl->numel();
-  for (int64_t i = 0; i < n; ++i) WriteElement(*impl, i, value_at(i));
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = value_at(i);
+    if (!Representable(v, dtype)) return Tensor::Error(Unrepresentable(op, v, dtype));
+    WriteElement(*impl, i, v);
+  }
   return t;
 }
 
@@ -156,6 +166,7 @@ absl::Status CheckData(size_t count, Shape shape);
 
 Tensor Tensor::Full(Shape shape, double value, DType dtype, Device device) {
   if (absl::Status s = CheckShape("full", shape); !s.ok()) return Error(s);
+  if (!Representable(value, dtype)) return Error(Unrepresentable("full", value, dtype));
   Tensor t = NewHeapOrError(shape, dtype, device);
   if (!t.ok()) return t;
   OpAttrs attrs;
@@ -188,23 +199,24 @@ Tensor Tensor::Arange(double start, double stop, double step, DType dtype) {
         step, count, kMaxElements)));
   }
   const int64_t shape[] = {static_cast<int64_t>(count)};
-  return HostFilled(shape, dtype, [&](int64_t i) { return start + step * i; });
+  return HostFilled("arange", shape, dtype, [&](int64_t i) { return start + step * i; });
 }
 
 Tensor Tensor::Eye(int64_t n, DType dtype) {
   const int64_t shape[] = {n, n};
   if (absl::Status s = CheckShape("eye", shape); !s.ok()) return Error(s);
-  return HostFilled(shape, dtype, [&](int64_t i) { return i / n == i % n ? 1.0 : 0.0; });
+  return HostFilled("eye", shape, dtype,
+                    [&](int64_t i) { return i / n == i % n ? 1.0 : 0.0; });
 }
 
 Tensor Tensor::Rand(Shape shape, Random& rng, DType dtype, double low, double high) {
   if (absl::Status s = CheckShape("rand", shape); !s.ok()) return Error(s);
-  return HostFilled(shape, dtype, [&](int64_t) { return rng.Uniform(low, high); });
+  return HostFilled("rand", shape, dtype, [&](int64_t) { return rng.Uniform(low, high); });
 }
 
 Tensor Tensor::Randn(Shape shape, Random& rng, DType dtype) {
   if (absl::Status s = CheckShape("randn", shape); !s.ok()) return Error(s);
-  return HostFilled(shape, dtype, [&](int64_t) { return rng.Normal(); });
+  return HostFilled("randn", shape, dtype, [&](int64_t) { return rng.Normal(); });
 }
 
 namespace {
@@ -222,7 +234,7 @@ absl::Status CheckData(size_t count, Shape shape) {
 template <class T>
 static Tensor FromSpan(absl::Span<const T> data, Shape shape, DType dtype) {
   if (absl::Status s = CheckData(data.size(), shape); !s.ok()) return Tensor::Error(s);
-  return HostFilled(shape, dtype,
+  return HostFilled("from_data", shape, dtype,
                     [&](int64_t i) { return static_cast<double>(data[i]); });
 }
 
@@ -328,6 +340,11 @@ static absl::Status CopyInto(const Tensor& t, absl::Span<const T> data) {
     const Tensor host = NewHeapOrError(t.shape(), t.dtype(), Device::Cpu());
     TG_RETURN_IF_ERROR(CopyInto(host, data));
     return internal::CopyBytes(*impl, *host.impl());
+  }
+  for (T v : data) {
+    if (!Representable(static_cast<double>(v), impl->dtype)) {
+      return Unrepresentable("copy_from", static_cast<double>(v), impl->dtype);
+    }
   }
   size_t i = 0;
   ForEachOffset(impl->layout, [&](int64_t o) {

@@ -39,7 +39,7 @@ void CollectShown(const Tensor& t, bool summarize, int axis, int64_t* index,
   }
   const int64_t size = t.shape()[axis];
   for (int64_t i = 0; i < size; ++i) {
-    if (Skipped(summarize, i, size)) continue;
+    if (Skipped(summarize, i, size)) i = size - kEdgeItems;  // past the "..."
     index[axis] = i;
     CollectShown(t, summarize, axis + 1, index, out);
   }
@@ -65,11 +65,10 @@ struct Printer {
     out->push_back('[');
     bool first = true;
     for (int64_t i = 0; i < size; ++i) {
-      if (Skipped(summarize, i, size)) {
-        if (i == kEdgeItems) {
-          absl::StrAppend(
-              out, axis + 1 == rank ? " ..." : "\n" + std::string(axis + 1, ' ') + "...");
-        }
+      if (Skipped(summarize, i, size)) {  // once, at kEdgeItems; then past the rest
+        absl::StrAppend(
+            out, axis + 1 == rank ? " ..." : "\n" + std::string(axis + 1, ' ') + "...");
+        i = size - kEdgeItems - 1;
         continue;
       }
       if (!first) {

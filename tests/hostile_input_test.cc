@@ -74,6 +74,9 @@ TEST(SizeLimits, AnEmptyTensorWithALongAxisPrintsAtOnce) {
   ASSERT_TRUE(empty.ok()) << empty.status();
   EXPECT_EQ(empty.ToString(), "[]");
   EXPECT_EQ(Tensor::Zeros({2, 0}).ToString(), "[]");
+  // Nor may it walk the skipped middle of a long axis.
+  EXPECT_EQ(Tensor::Ones({1}).Expand({int64_t{1} << 46}).ToString(),
+            "[1. 1. 1. ... 1. 1. 1.]");
 }
 
 TEST(SizeLimits, BroadcastMatmulAndJoinsCheckTheirResults) {
@@ -139,6 +142,19 @@ TEST(Joins, OperandsOnTwoTapesOrInErrorAreRecordedOnARealTape) {
   const Tensor with_error[] = {Tensor::Zeros({2}) + Tensor::Zeros({3}), a};
   EXPECT_THAT(Message(Concatenate(with_error)), HasSubstr("add: shapes do not broadcast"));
   EXPECT_THAT(Message(Stack(with_error)), HasSubstr("add: shapes do not broadcast"));
+}
+
+// Found by tests/fuzz/capi_fuzzer: an i64 from a NaN was an undefined conversion.
+TEST(Int64, ValuesThatAreNoInt64AreErrors) {
+  EXPECT_THAT(Message(Tensor::Full({2}, NAN, DType::kI64)),
+              HasSubstr("full: nan is not a i64 value"));
+  const Tensor labels = Tensor::FromData(absl::MakeConstSpan(std::vector<int64_t>{1, 2}), {2});
+  EXPECT_THAT(Message(labels + kInf), HasSubstr("scalar: inf is not a i64 value"));
+  EXPECT_THAT(Message(Tensor::FromData(std::vector<double>{1e300}, {1}, DType::kI64)),
+              HasSubstr("from_data: 1e+300 is not a i64 value"));
+  Tensor target = Tensor::Zeros({1}, DType::kI64);
+  EXPECT_THAT(std::string(target.CopyFrom(std::vector<double>{NAN}).message()),
+              HasSubstr("copy_from: nan is not a i64 value"));
 }
 
 // PyTorch's log-sum-exp: an infinite logit makes the log-sum-exp infinite; the
