@@ -44,9 +44,9 @@ tg_status NewModule(const char* call, std::unique_ptr<nn::Module> module,
                     tg_module** out) {
   for (const nn::NamedTensor& p : module->named_parameters()) {
     if (!p.tensor.ok()) {
-      return Fail(absl::Status(
-          p.tensor.status().code(),
-          absl::StrFormat("%s: parameter %s: %s", call, p.name, p.tensor.status().message())));
+      return Fail(absl::Status(p.tensor.status().code(),
+                               absl::StrFormat("%s: parameter %s: %s", call, p.name,
+                                               p.tensor.status().message())));
     }
   }
   *out = new tg_module{std::move(module)};
@@ -79,7 +79,8 @@ tg_status tg_linear_create(int64_t in_features, int64_t out_features, int bias,
   return Guard(kCall, [&] {
     tapegrad::Random rng(seed);
     return tapegrad::capi::NewModule(
-        kCall,         std::make_unique<tapegrad::nn::Linear>(in_features, out_features, rng, bias != 0,
+        kCall,
+        std::make_unique<tapegrad::nn::Linear>(in_features, out_features, rng, bias != 0,
                                                static_cast<tapegrad::DType>(dtype)),
         out);
   });
@@ -112,7 +113,8 @@ tg_status tg_mlp_create(int64_t nin, const int64_t* nouts, size_t n_layers,
   return Guard(kCall, [&] {
     tapegrad::Random rng(seed);
     return tapegrad::capi::NewModule(
-        kCall,         std::make_unique<tapegrad::nn::MLP>(
+        kCall,
+        std::make_unique<tapegrad::nn::MLP>(
             nin, absl::MakeConstSpan(nouts, n_layers), rng,
             static_cast<tapegrad::nn::Nonlinearity>(activation),
             static_cast<tapegrad::DType>(dtype)),

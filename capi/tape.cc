@@ -138,7 +138,8 @@ tg_status tg_tape_error(const tg_tape* tape) {
   TG_CAPI_NOT_NULL("tg_tape_error", tape);
   if (!tape->tape.status().ok()) return Fail(tape->tape.status());  // C++ sugar's
   if (tape->first_error == TG_OK) return TG_OK;
-  return Fail(static_cast<absl::StatusCode>(tape->first_error), tape->first_error_message);
+  return Fail(static_cast<absl::StatusCode>(tape->first_error),
+              tape->first_error_message);
 }
 
 tg_status tg_no_grad_enter(void) {

@@ -160,10 +160,10 @@ tg_status tg_value_backward(tg_tape* tape, tg_value v) {
     return tapegrad::capi::Noted(tape, s);
   }
   return tapegrad::capi::Noted(tape, tapegrad::capi::Guard("tg_value_backward", [&] {
-    const absl::Status s = value.Backward();
-    tape->tape.ClearError();
-    return Fail(s);
-  }));
+                                 const absl::Status s = value.Backward();
+                                 tape->tape.ClearError();
+                                 return Fail(s);
+                               }));
 }
 
 tg_status tg_value_inputs(const tg_tape* tape, tg_value v, tg_value* out, size_t capacity,

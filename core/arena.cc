@@ -72,8 +72,8 @@ bool Arena::PrepareNextChunk(size_t bytes, size_t align) {
     size = std::min(size, options_.byte_limit - bytes_reserved_);
   }
   // Out of memory is the caller's ResourceExhausted, as a byte limit is.
-  char* data = static_cast<char*>(
-      ::operator new(size, std::align_val_t(kMaxAlign), std::nothrow));
+  char* data =
+      static_cast<char*>(::operator new(size, std::align_val_t(kMaxAlign), std::nothrow));
   if (data == nullptr) return false;
   chunks_.insert(chunks_.begin() + static_cast<ptrdiff_t>(next), Chunk{data, size});
   bytes_reserved_ += size;

@@ -21,7 +21,8 @@ constexpr size_t kBlockBytes = size_t{256} << 10;
 constexpr uint32_t kMaxSlots = 0xfffffff0u;
 constexpr size_t kSlotBytes = sizeof(double) * 2 + sizeof(uint32_t);
 constexpr uint32_t kFirstSlots = 1024;  // the slot arrays' first size
-static_assert(Tape::kMinByteLimit == kFirstSlots * kSlotBytes + kBlockBytes + Arena::kMaxAlign);
+static_assert(Tape::kMinByteLimit ==
+              kFirstSlots * kSlotBytes + kBlockBytes + Arena::kMaxAlign);
 
 using internal::record::kArgBytes;
 using internal::record::kChainFlag;
@@ -328,8 +329,8 @@ bool Tape::MakeRoom(size_t record_bytes) {
           absl::StrFormat("Tape: cannot hold more than %d values", kMaxSlots)));
       return false;
     }
-    const uint32_t new_capacity = static_cast<uint32_t>(
-        std::min<uint64_t>(std::max<uint64_t>(kFirstSlots, uint64_t{capacity_} * 2), kMaxSlots));
+    const uint32_t new_capacity = static_cast<uint32_t>(std::min<uint64_t>(
+        std::max<uint64_t>(kFirstSlots, uint64_t{capacity_} * 2), kMaxSlots));
     const size_t new_bytes = size_t{new_capacity} * kSlotBytes;
     const size_t arena_bytes = arena_.Stats().bytes_reserved;
     if (options_.byte_limit != 0 && arena_bytes + new_bytes > options_.byte_limit) {

@@ -211,7 +211,8 @@ Tensor Tensor::Eye(int64_t n, DType dtype) {
 
 Tensor Tensor::Rand(Shape shape, Random& rng, DType dtype, double low, double high) {
   if (absl::Status s = CheckShape("rand", shape); !s.ok()) return Error(s);
-  return HostFilled("rand", shape, dtype, [&](int64_t) { return rng.Uniform(low, high); });
+  return HostFilled("rand", shape, dtype,
+                    [&](int64_t) { return rng.Uniform(low, high); });
 }
 
 Tensor Tensor::Randn(Shape shape, Random& rng, DType dtype) {

@@ -115,7 +115,8 @@ absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
                                       Device device) {
   // Ops check their result's shape and name themselves (Note [Size limits]); this
   // is the backstop for every allocation.
-  const int64_t numel = shape.size() <= static_cast<size_t>(kMaxRank) ? CheckedNumel(shape) : -1;
+  const int64_t numel =
+      shape.size() <= static_cast<size_t>(kMaxRank) ? CheckedNumel(shape) : -1;
   if (ABSL_PREDICT_FALSE(numel < 0)) return CheckShape("tensor", shape);
   if (tape == nullptr) {
     absl::StatusOr<TensorImpl*> impl = TensorImpl::NewHeap(shape, dtype, device);

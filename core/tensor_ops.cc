@@ -104,10 +104,10 @@ Tensor ScalarLike(const Tensor& like, double value) {
   if (!like.ok()) return like;
   if (!Representable(value, like.dtype())) {
     const TensorImpl* operands[] = {like.impl()};
-    return Fail(like.tape() != nullptr ? like.tape() : Tape::Current(),
-                OpError("scalar", operands,
-                        absl::StrFormat("%g is not a %s value", value,
-                                        DTypeName(like.dtype()))));
+    return Fail(
+        like.tape() != nullptr ? like.tape() : Tape::Current(),
+        OpError("scalar", operands,
+                absl::StrFormat("%g is not a %s value", value, DTypeName(like.dtype()))));
   }
   OpAttrs attrs;
   attrs.scalar0 = value;

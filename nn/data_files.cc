@@ -44,10 +44,10 @@ absl::StatusOr<std::vector<int64_t>> IdxShape(const std::string& path,
                                          ShapeString(shape), kMaxElements));
   }
   if (bytes.size() != 4 + 4 * size_t(rank) + size_t(count)) {
-    return Corrupt(path, absl::StrFormat("holds %d bytes; its header's dimensions %s "
-                                         "promise %d",
-                                         bytes.size(), ShapeString(shape),
-                                         4 + 4 * rank + count));
+    return Corrupt(
+        path, absl::StrFormat("holds %d bytes; its header's dimensions %s "
+                              "promise %d",
+                              bytes.size(), ShapeString(shape), 4 + 4 * rank + count));
   }
   return shape;
 }

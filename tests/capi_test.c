@@ -480,14 +480,16 @@ static void test_arg_reduce(void) {
  * returned a tensor without storage. */
 static void test_hostile_input(void) {
   const float four[4] = {1, 2, 3, 4};
-  const int64_t wraps[2] = {((int64_t)1 << 62) + 1, 4}; /* 2^64 + 4 elements: wraps to 4 */
+  const int64_t wraps[2] = {((int64_t)1 << 62) + 1,
+                            4}; /* 2^64 + 4 elements: wraps to 4 */
   const int64_t huge[2] = {(int64_t)1 << 32, (int64_t)1 << 32};
   const int64_t negative[1] = {-5};
   tg_tensor *t = NULL, *one = NULL, *big = NULL, *out = NULL;
-  EXPECT_ERROR(tg_tensor_from_buffer(four, TG_F32, wraps, 2, TG_CPU, &t), TG_INVALID_ARGUMENT,
+  EXPECT_ERROR(tg_tensor_from_buffer(four, TG_F32, wraps, 2, TG_CPU, &t),
+               TG_INVALID_ARGUMENT,
                "tg_tensor_from_buffer: shape [4611686018427387905, 4] has more than");
-  EXPECT_ERROR(tg_tensor_from_buffer(NULL, TG_F32, huge, 2, TG_CPU, &t), TG_INVALID_ARGUMENT,
-               "has more than");
+  EXPECT_ERROR(tg_tensor_from_buffer(NULL, TG_F32, huge, 2, TG_CPU, &t),
+               TG_INVALID_ARGUMENT, "has more than");
   EXPECT_ERROR(tg_tensor_from_buffer(four, TG_F32, negative, 1, TG_CPU, &t),
                TG_INVALID_ARGUMENT, "negative size in shape [-5]");
   EXPECT(t == NULL);
@@ -496,7 +498,8 @@ static void test_hostile_input(void) {
   EXPECT_OK(tg_tensor_from_buffer(four, TG_F32, one_by_one, 2, TG_CPU, &one));
   EXPECT_ERROR(tg_tensor_expand(one, to_2_31, 2, &big), TG_INVALID_ARGUMENT,
                "expand: shape [2147483648, 2147483648] has more than");
-  EXPECT_ERROR(tg_tensor_expand(one, huge, 2, &big), TG_INVALID_ARGUMENT, "expand: shape");
+  EXPECT_ERROR(tg_tensor_expand(one, huge, 2, &big), TG_INVALID_ARGUMENT,
+               "expand: shape");
   const int64_t keep[2] = {-1, 3}, bad_order[2] = {0, 99};
   EXPECT_OK(tg_tensor_expand(one, keep, 2, &big));
   int64_t shape[2] = {0, 0};
@@ -507,8 +510,9 @@ static void test_hostile_input(void) {
   tg_tensor_destroy(big);
 
   tg_module* m = NULL;
-  EXPECT_ERROR(tg_linear_create((int64_t)1 << 62, 5, 1, TG_F32, 0, &m), TG_INVALID_ARGUMENT,
-               "tg_linear_create: parameter weight: full: shape [4611686018427387904, 5]");
+  EXPECT_ERROR(
+      tg_linear_create((int64_t)1 << 62, 5, 1, TG_F32, 0, &m), TG_INVALID_ARGUMENT,
+      "tg_linear_create: parameter weight: full: shape [4611686018427387904, 5]");
   EXPECT(m == NULL);
 
   /* Operands recorded on two tapes cannot be joined: an error, recorded on a real
@@ -549,7 +553,8 @@ static void test_hostile_input(void) {
 
   /* A byte limit that could not hold one value is refused at creation. */
   tape = NULL;
-  EXPECT_ERROR(tg_tape_create(1000, &tape), TG_INVALID_ARGUMENT, "byte limit 1000 is below");
+  EXPECT_ERROR(tg_tape_create(1000, &tape), TG_INVALID_ARGUMENT,
+               "byte limit 1000 is below");
   EXPECT(tape == NULL);
   EXPECT_OK(tg_tape_create(1 << 20, &tape));
   EXPECT_OK(tg_value_leaf(tape, 1.0, &v));

@@ -40,24 +40,27 @@ TEST(SizeLimits, CheckedNumelRefusesOverflowAndNegativeSizes) {
 }
 
 TEST(SizeLimits, FactoriesRefuseShapesPastTheLimit) {
-  EXPECT_THAT(Message(Tensor::Zeros({k2to32, k2to32})),
-              HasSubstr("full: shape [4294967296, 4294967296] has more than 281474976710656 "
-                        "elements"));
-  EXPECT_THAT(Message(Tensor::Zeros({2, -3})), HasSubstr("negative size in shape [2, -3]"));
+  EXPECT_THAT(
+      Message(Tensor::Zeros({k2to32, k2to32})),
+      HasSubstr("full: shape [4294967296, 4294967296] has more than 281474976710656 "
+                "elements"));
+  EXPECT_THAT(Message(Tensor::Zeros({2, -3})),
+              HasSubstr("negative size in shape [2, -3]"));
   EXPECT_THAT(Message(Tensor::Eye(k2to32)), HasSubstr("eye: shape"));
   EXPECT_THAT(Message(Tensor::Arange(0, 1e300)), HasSubstr("arange"));
   std::vector<float> four(4, 1.0f);
   // 2^62 + 1 rows of 4 wrap to 4 elements unchecked, which four floats would fill.
-  EXPECT_THAT(Message(Tensor::FromData(absl::MakeConstSpan(four),
-                                       {(int64_t{1} << 62) + 1, 4})),
-              HasSubstr("from_data: shape [4611686018427387905, 4] has more than"));
+  EXPECT_THAT(
+      Message(Tensor::FromData(absl::MakeConstSpan(four), {(int64_t{1} << 62) + 1, 4})),
+      HasSubstr("from_data: shape [4611686018427387905, 4] has more than"));
 }
 
 TEST(SizeLimits, ExpandPastTheLimitIsAnErrorNotAView) {
   const Tensor one = Tensor::Ones({1, 1});
   const Tensor huge = one.Expand({k2to31, k2to31});  // 2^62 x 4 bytes wraps to 0
   EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(huge), HasSubstr("expand: shape [2147483648, 2147483648] has more"));
+  EXPECT_THAT(Message(huge),
+              HasSubstr("expand: shape [2147483648, 2147483648] has more"));
   EXPECT_FALSE(huge.Contiguous().ok());
   // Under the limit, an expanded view costs nothing, and printing it reads only
   // the elements it shows.
@@ -84,16 +87,19 @@ TEST(SizeLimits, BroadcastMatmulAndJoinsCheckTheirResults) {
   const Tensor row = Tensor::Ones({1, 1}).Expand({1, int64_t{1} << 30});
   ASSERT_TRUE(col.ok() && row.ok());
   EXPECT_THAT(Message(col + row), HasSubstr("add: shape [1073741824, 1073741824]"));
-  EXPECT_THAT(Message(MatMul(col, row)), HasSubstr("matmul: shape [1073741824, 1073741824]"));
+  EXPECT_THAT(Message(MatMul(col, row)),
+              HasSubstr("matmul: shape [1073741824, 1073741824]"));
   EXPECT_THAT(Message(Where(col, col, row)), HasSubstr("where: shape"));
   const Tensor slab = Tensor::Ones({1}).Expand({kMaxElements});
   const Tensor parts[] = {slab, slab};
-  EXPECT_THAT(Message(Concatenate(parts)), HasSubstr("concatenate: the result would have"));
+  EXPECT_THAT(Message(Concatenate(parts)),
+              HasSubstr("concatenate: the result would have"));
 }
 
 TEST(SizeLimits, ReshapeAndSliceDoNotOverflow) {
   const Tensor x = Tensor::Zeros({4});
-  EXPECT_THAT(Message(x.Reshape({k2to32, k2to32, -1})), HasSubstr("cannot view 4 elements"));
+  EXPECT_THAT(Message(x.Reshape({k2to32, k2to32, -1})),
+              HasSubstr("cannot view 4 elements"));
   EXPECT_THAT(Message(x.Reshape({-2, -2})), HasSubstr("cannot view 4 elements"));
   // Found by tests/fuzz/capi_fuzzer: zero elements as sizes whose strides overflow.
   EXPECT_THAT(Message(Tensor::Zeros({0}).Reshape({0, int64_t{1} << 62, 18})),
@@ -111,13 +117,15 @@ TEST(Views, ExpandTakesMinusOneAsKeepAndRefusesOtherNegatives) {
   const Tensor x = Tensor::Zeros({3, 1});
   EXPECT_THAT(x.Expand({-1, 4}).shape(), ElementsAre(3, 4));
   EXPECT_THAT(x.Expand({2, -1, 5}).shape(), ElementsAre(2, 3, 5));
-  EXPECT_THAT(Message(Tensor::Ones({1}).Expand({-5})), HasSubstr("expand: cannot broadcast"));
+  EXPECT_THAT(Message(Tensor::Ones({1}).Expand({-5})),
+              HasSubstr("expand: cannot broadcast"));
   EXPECT_THAT(Message(x.Expand({-1, -1, 4})), HasSubstr("expand: cannot broadcast"));
 }
 
 TEST(Views, PermuteWithAnAxisOutOfRangeIsAnError) {
   const Tensor x = Tensor::Zeros({2, 3});
-  EXPECT_THAT(Message(x.Permute({0, 99})), HasSubstr("permute: [0, 99] is not a permutation"));
+  EXPECT_THAT(Message(x.Permute({0, 99})),
+              HasSubstr("permute: [0, 99] is not a permutation"));
   EXPECT_THAT(Message(x.Permute({-40, 1})), HasSubstr("permute"));
   EXPECT_THAT(Message(x.Permute({1, 1})), HasSubstr("permute"));
 }
@@ -140,7 +148,8 @@ TEST(Joins, OperandsOnTwoTapesOrInErrorAreRecordedOnARealTape) {
   EXPECT_FALSE(t1.status().ok());  // recorded where the first operand lives
   EXPECT_FALSE(Stack(parts).ok());
   const Tensor with_error[] = {Tensor::Zeros({2}) + Tensor::Zeros({3}), a};
-  EXPECT_THAT(Message(Concatenate(with_error)), HasSubstr("add: shapes do not broadcast"));
+  EXPECT_THAT(Message(Concatenate(with_error)),
+              HasSubstr("add: shapes do not broadcast"));
   EXPECT_THAT(Message(Stack(with_error)), HasSubstr("add: shapes do not broadcast"));
 }
 
@@ -148,7 +157,8 @@ TEST(Joins, OperandsOnTwoTapesOrInErrorAreRecordedOnARealTape) {
 TEST(Int64, ValuesThatAreNoInt64AreErrors) {
   EXPECT_THAT(Message(Tensor::Full({2}, NAN, DType::kI64)),
               HasSubstr("full: nan is not a i64 value"));
-  const Tensor labels = Tensor::FromData(absl::MakeConstSpan(std::vector<int64_t>{1, 2}), {2});
+  const Tensor labels =
+      Tensor::FromData(absl::MakeConstSpan(std::vector<int64_t>{1, 2}), {2});
   EXPECT_THAT(Message(labels + kInf), HasSubstr("scalar: inf is not a i64 value"));
   EXPECT_THAT(Message(Tensor::FromData(std::vector<double>{1e300}, {1}, DType::kI64)),
               HasSubstr("from_data: 1e+300 is not a i64 value"));
@@ -174,9 +184,8 @@ TEST(InfiniteLogits, SoftmaxAndCrossEntropyAsPyTorch) {
     Tape tape;
     TapeScope scope(&tape);
     const Tensor logits = x.Detach().RequiresGrad();
-    const Tensor loss = CrossEntropy(logits, Tensor::FromData(absl::MakeConstSpan(
-                                                                  std::vector<int64_t>{1}),
-                                                              {1}));
+    const Tensor loss = CrossEntropy(
+        logits, Tensor::FromData(absl::MakeConstSpan(std::vector<int64_t>{1}), {1}));
     EXPECT_EQ(loss.item(), kInf);
     ASSERT_TRUE(loss.Backward().ok());
     const std::vector<double> g = logits.grad().ToVector();
@@ -187,8 +196,8 @@ TEST(InfiniteLogits, SoftmaxAndCrossEntropyAsPyTorch) {
   // Finite rows are unchanged; a NaN or an all -inf row is NaN throughout.
   const Tensor finite = Tensor::FromData(std::vector<double>{1, 2, 3}, {3}, DType::kF64);
   EXPECT_NEAR(Softmax(finite, 0).ToVector()[2], 0.66524095577482, 1e-12);
-  for (const std::vector<double>& row : {std::vector<double>{NAN, 0, kInf},
-                                         std::vector<double>{-kInf, -kInf}}) {
+  for (const std::vector<double>& row :
+       {std::vector<double>{NAN, 0, kInf}, std::vector<double>{-kInf, -kInf}}) {
     const Tensor x = Tensor::FromData(row, {int64_t(row.size())}, DType::kF64);
     for (double v : Softmax(x, 0).ToVector()) EXPECT_TRUE(std::isnan(v));
   }
@@ -198,10 +207,10 @@ TEST(InfiniteLogits, SoftmaxAndCrossEntropyAsPyTorch) {
 TEST(Extrema, NaNSendsTheGradientToBothOperands) {
   Tape tape;
   TapeScope scope(&tape);
-  const Tensor a =
-      Tensor::FromData(std::vector<double>{NAN, 1, 2, 0}, {4}, DType::kF64).RequiresGrad();
-  const Tensor b =
-      Tensor::FromData(std::vector<double>{0, 1, 1, NAN}, {4}, DType::kF64).RequiresGrad();
+  const Tensor a = Tensor::FromData(std::vector<double>{NAN, 1, 2, 0}, {4}, DType::kF64)
+                       .RequiresGrad();
+  const Tensor b = Tensor::FromData(std::vector<double>{0, 1, 1, NAN}, {4}, DType::kF64)
+                       .RequiresGrad();
   ASSERT_TRUE((Sum(Maximum(a, b)) + Sum(Minimum(a, b))).Backward().ok());
   EXPECT_THAT(a.grad().ToVector(), ElementsAre(2, 1, 1, 2));
   EXPECT_THAT(b.grad().ToVector(), ElementsAre(2, 1, 1, 2));
@@ -212,7 +221,8 @@ TEST(ByteLimits, ALimitTooSmallForOneValueIsAnErrorAtCreation) {
   options.byte_limit = Tape::kMinByteLimit - 1;
   Tape tiny(options);
   EXPECT_EQ(tiny.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(tiny.status().message()), HasSubstr("byte limit 282687 is below"));
+  EXPECT_THAT(std::string(tiny.status().message()),
+              HasSubstr("byte limit 282687 is below"));
 
   // At the least limit a value fits; at 1 MiB, also after a tensor took the arena's
   // first chunk (which once left no room for the value slots).

@@ -10,6 +10,7 @@ packages=(
   python3-sklearn dataset-fashion-mnist               # the digits and Fashion-MNIST data
   libdlpack-dev                                      # the C ABI's tensor exchange format
   graphviz python3-graphviz python3-matplotlib        # tapegrad.draw_dot, the Python example's plot
+  clang-14 libclang-rt-14-dev                         # tests/fuzz: libFuzzer, FuzzedDataProvider.h
 )
 
 # --peers: also libtorch, the peer that bench/libtorch_peers.cc measures against

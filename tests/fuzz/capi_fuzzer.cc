@@ -9,39 +9,39 @@
 // (the handles are destroyed first here, as the header asks of callers).
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
 
 #include "capi/tapegrad.h"
 #include "dlpack/dlpack.h"
+#include "tests/fuzz/fuzz_input.h"
 
 namespace {
 
 constexpr size_t kMaxTensors = 12;
 constexpr size_t kMaxValues = 32;
 
-// A size as an adversary picks it: mostly small, sometimes at or past a limit.
 // Large sizes start at 2^31, so that a tensor that has one either is refused or
 // is too large for fuzz_limits.cc's memory cap: legitimate but slow work (filling
 // a 200 MB tensor) is not what this target is for.
+constexpr int kLargeFrom = 31;
+
 int64_t PickSize(FuzzedDataProvider& in) {
-  switch (in.ConsumeIntegralInRange<int>(0, 9)) {
-    case 0:
-      return -in.ConsumeIntegralInRange<int64_t>(1, 3);
-    case 1:
-      return int64_t{1} << in.ConsumeIntegralInRange<int>(31, 62);
-    case 2:
-      return in.ConsumeIntegral<int64_t>();
-    default:
-      return in.ConsumeIntegralInRange<int64_t>(0, 4);
-  }
+  return tapegrad::fuzz::PickSize(in, kLargeFrom);
 }
 
 double PickNumber(FuzzedDataProvider& in) {
-  static constexpr double kSpecial[] = {0.0, -0.0, 1.0, -1.0, 0.5, 3.0, 1e300, -1e-300,
+  static constexpr double kSpecial[] = {0.0,
+                                        -0.0,
+                                        1.0,
+                                        -1.0,
+                                        0.5,
+                                        3.0,
+                                        1e300,
+                                        -1e-300,
                                         std::numeric_limits<double>::infinity(),
                                         -std::numeric_limits<double>::infinity(),
                                         std::numeric_limits<double>::quiet_NaN()};
@@ -66,22 +66,38 @@ class Session {
 
   void Step() {
     switch (in_.ConsumeIntegralInRange<int>(0, 15)) {
-      case 0: return NewTape();
-      case 1: return SetCurrent();
-      case 2: return ScalarOp();
-      case 3: return ScalarQueries();
-      case 4: return MarkRewindCompact();
-      case 5: return NewTensor();
-      case 6: return TensorOp();
-      case 7: return View();
-      case 8: return Join();
-      case 9: return TensorQueries();
-      case 10: return Backward();
-      case 11: return DLPack();
-      case 12: return Module();
-      case 13: return Optimizer();
-      case 14: return DestroyTensor();
-      default: return NoGrad();
+      case 0:
+        return NewTape();
+      case 1:
+        return SetCurrent();
+      case 2:
+        return ScalarOp();
+      case 3:
+        return ScalarQueries();
+      case 4:
+        return MarkRewindCompact();
+      case 5:
+        return NewTensor();
+      case 6:
+        return TensorOp();
+      case 7:
+        return View();
+      case 8:
+        return Join();
+      case 9:
+        return TensorQueries();
+      case 10:
+        return Backward();
+      case 11:
+        return DLPack();
+      case 12:
+        return Module();
+      case 13:
+        return Optimizer();
+      case 14:
+        return DestroyTensor();
+      default:
+        return NoGrad();
     }
   }
 
@@ -114,14 +130,13 @@ class Session {
     values_.push_back(v);
   }
   std::vector<int64_t> Shape(size_t max_rank = 9) {
-    std::vector<int64_t> shape(in_.ConsumeIntegralInRange<size_t>(0, max_rank));
-    for (int64_t& d : shape) d = PickSize(in_);
-    return shape;
+    return tapegrad::fuzz::PickShape(in_, kLargeFrom, max_rank);
   }
 
   void NewTape() {
     if (tapes_.size() >= 3) return;
-    static constexpr uint64_t kLimits[] = {0, 1000, 282687, 282688, 300000, 1 << 20, 4 << 20};
+    static constexpr uint64_t kLimits[] = {0,      1000,    282687, 282688,
+                                           300000, 1 << 20, 4 << 20};
     tg_tape* t = nullptr;
     if (tg_tape_create(in_.PickValueInArray(kLimits), &t) == TG_OK) tapes_.push_back(t);
   }
@@ -134,18 +149,42 @@ class Session {
     const tg_value a = AnyValue(), b = AnyValue();
     tg_status s;
     switch (in_.ConsumeIntegralInRange<int>(0, 11)) {
-      case 0: s = tg_value_leaf(tape, PickNumber(in_), &out); break;
-      case 1: s = tg_value_add(tape, a, b, &out); break;
-      case 2: s = tg_value_sub(tape, a, b, &out); break;
-      case 3: s = tg_value_mul(tape, a, b, &out); break;
-      case 4: s = tg_value_div(tape, a, b, &out); break;
-      case 5: s = tg_value_pow(tape, a, PickNumber(in_), &out); break;
-      case 6: s = tg_value_neg(tape, a, &out); break;
-      case 7: s = tg_value_relu(tape, a, &out); break;
-      case 8: s = tg_value_tanh(tape, a, &out); break;
-      case 9: s = tg_value_exp(tape, a, &out); break;
-      case 10: s = tg_value_log(tape, a, &out); break;
-      default: s = tg_value_sigmoid(tape, a, in_.ConsumeBool() ? &out : nullptr); break;
+      case 0:
+        s = tg_value_leaf(tape, PickNumber(in_), &out);
+        break;
+      case 1:
+        s = tg_value_add(tape, a, b, &out);
+        break;
+      case 2:
+        s = tg_value_sub(tape, a, b, &out);
+        break;
+      case 3:
+        s = tg_value_mul(tape, a, b, &out);
+        break;
+      case 4:
+        s = tg_value_div(tape, a, b, &out);
+        break;
+      case 5:
+        s = tg_value_pow(tape, a, PickNumber(in_), &out);
+        break;
+      case 6:
+        s = tg_value_neg(tape, a, &out);
+        break;
+      case 7:
+        s = tg_value_relu(tape, a, &out);
+        break;
+      case 8:
+        s = tg_value_tanh(tape, a, &out);
+        break;
+      case 9:
+        s = tg_value_exp(tape, a, &out);
+        break;
+      case 10:
+        s = tg_value_log(tape, a, &out);
+        break;
+      default:
+        s = tg_value_sigmoid(tape, a, in_.ConsumeBool() ? &out : nullptr);
+        break;
     }
     KeepValue(s, out);
   }
@@ -157,13 +196,28 @@ class Session {
     tg_value inputs[4];
     size_t count = 0;
     switch (in_.ConsumeIntegralInRange<int>(0, 7)) {
-      case 0: tg_value_data(tape, v, &x); break;
-      case 1: tg_value_grad(tape, v, &x); break;
-      case 2: tg_value_set_data(tape, v, PickNumber(in_)); break;
-      case 3: tg_value_set_grad(tape, v, PickNumber(in_)); break;
-      case 4: tg_value_backward(tape, v); break;
-      case 5: tg_value_inputs(tape, v, inputs, in_.ConsumeIntegralInRange<size_t>(0, 4), &count); break;
-      case 6: tg_tape_zero_grad(tape); break;
+      case 0:
+        tg_value_data(tape, v, &x);
+        break;
+      case 1:
+        tg_value_grad(tape, v, &x);
+        break;
+      case 2:
+        tg_value_set_data(tape, v, PickNumber(in_));
+        break;
+      case 3:
+        tg_value_set_grad(tape, v, PickNumber(in_));
+        break;
+      case 4:
+        tg_value_backward(tape, v);
+        break;
+      case 5:
+        tg_value_inputs(tape, v, inputs, in_.ConsumeIntegralInRange<size_t>(0, 4),
+                        &count);
+        break;
+      case 6:
+        tg_tape_zero_grad(tape);
+        break;
       default: {
         tg_tape_stats stats;
         tg_tape_stats_get(tape, &stats);
@@ -183,10 +237,15 @@ class Session {
     const size_t i = in_.ConsumeIntegralInRange<size_t>(0, marks_.size() - 1);
     uint64_t first = 0;
     switch (what) {
-      case 1: tg_tape_rewind(tape, marks_[i]); break;
-      case 2: tg_mark_first_value(marks_[i], &first); break;
+      case 1:
+        tg_tape_rewind(tape, marks_[i]);
+        break;
+      case 2:
+        tg_mark_first_value(marks_[i], &first);
+        break;
       case 3: {
-        std::vector<tg_mark*> keep(marks_.begin() + static_cast<ptrdiff_t>(i), marks_.end());
+        std::vector<tg_mark*> keep(marks_.begin() + static_cast<ptrdiff_t>(i),
+                                   marks_.end());
         tg_tape_compact(tape, marks_[in_.ConsumeIntegralInRange<size_t>(0, i)],
                         keep.size(), keep.data());
         break;
@@ -210,17 +269,19 @@ class Session {
     for (int64_t& l : labels) l = in_.ConsumeIntegralInRange<int64_t>(-1, 4);
     int64_t numel = 1;
     bool fits = true;
-    for (int64_t d : shape) fits = fits && d >= 0 && !__builtin_mul_overflow(numel, d, &numel);
+    for (int64_t d : shape)
+      fits = fits && d >= 0 && !__builtin_mul_overflow(numel, d, &numel);
     if (!fits || numel > 64) return;  // the buffer must hold what the shape says
     const int dtype = in_.ConsumeIntegralInRange<int>(0, 3);
     std::vector<float> floats(data.begin(), data.end());
-    const void* buffer = dtype == TG_F32 ? static_cast<const void*>(floats.data())
+    const void* buffer = dtype == TG_F32   ? static_cast<const void*>(floats.data())
                          : dtype == TG_I64 ? static_cast<const void*>(labels.data())
                                            : static_cast<const void*>(data.data());
     tg_tensor* t = nullptr;
     const tg_status s = tg_tensor_from_buffer(
         in_.ConsumeBool() ? buffer : nullptr, static_cast<tg_dtype>(dtype), shape.data(),
-        shape.size(), static_cast<tg_device_type>(in_.ConsumeIntegralInRange<int>(0, 2)), &t);
+        shape.size(), static_cast<tg_device_type>(in_.ConsumeIntegralInRange<int>(0, 2)),
+        &t);
     if (s == TG_OK && in_.ConsumeBool()) tg_tensor_set_requires_grad(t, 1);
     Keep(s, t);
   }
@@ -240,24 +301,45 @@ class Session {
     const int64_t axis = in_.ConsumeIntegralInRange<int64_t>(-10, 10);
     if (Huge(x) || Huge(y)) return;
     switch (in_.ConsumeIntegralInRange<int>(0, 9)) {
-      case 0: s = tg_tensor_unary(static_cast<tg_unary_op>(in_.ConsumeIntegralInRange<int>(-1, 9)), x, &out); break;
-      case 1: s = tg_tensor_binary(static_cast<tg_binary_op>(in_.ConsumeIntegralInRange<int>(-1, 16)), x, y, &out); break;
-      case 2: s = tg_tensor_pow(x, PickNumber(in_), &out); break;
-      case 3: s = tg_tensor_affine(x, PickNumber(in_), PickNumber(in_), &out); break;
+      case 0:
+        s = tg_tensor_unary(
+            static_cast<tg_unary_op>(in_.ConsumeIntegralInRange<int>(-1, 9)), x, &out);
+        break;
+      case 1:
+        s = tg_tensor_binary(
+            static_cast<tg_binary_op>(in_.ConsumeIntegralInRange<int>(-1, 16)), x, y,
+            &out);
+        break;
+      case 2:
+        s = tg_tensor_pow(x, PickNumber(in_), &out);
+        break;
+      case 3:
+        s = tg_tensor_affine(x, PickNumber(in_), PickNumber(in_), &out);
+        break;
       case 4: {
         const std::vector<int64_t> axes = Shape(4);
-        s = tg_tensor_reduce(static_cast<tg_reduce_op>(in_.ConsumeIntegralInRange<int>(-1, 4)), x,
-                             axes.data(), axes.size(), in_.ConsumeBool(), &out);
+        s = tg_tensor_reduce(
+            static_cast<tg_reduce_op>(in_.ConsumeIntegralInRange<int>(-1, 4)), x,
+            axes.data(), axes.size(), in_.ConsumeBool(), &out);
         break;
       }
       case 5:
-        s = tg_tensor_arg_reduce(static_cast<tg_arg_reduce_op>(in_.ConsumeIntegralInRange<int>(0, 2)),
-                                 x, in_.ConsumeBool() ? &axis : nullptr, in_.ConsumeBool(), &out);
+        s = tg_tensor_arg_reduce(
+            static_cast<tg_arg_reduce_op>(in_.ConsumeIntegralInRange<int>(0, 2)), x,
+            in_.ConsumeBool() ? &axis : nullptr, in_.ConsumeBool(), &out);
         break;
-      case 6: s = tg_tensor_softmax(x, axis, in_.ConsumeBool(), &out); break;
-      case 7: s = tg_tensor_clamp(x, PickNumber(in_), PickNumber(in_), &out); break;
-      case 8: s = tg_tensor_where(AnyTensor(), x, y, &out); break;
-      default: s = tg_tensor_detach(x, &out); break;
+      case 6:
+        s = tg_tensor_softmax(x, axis, in_.ConsumeBool(), &out);
+        break;
+      case 7:
+        s = tg_tensor_clamp(x, PickNumber(in_), PickNumber(in_), &out);
+        break;
+      case 8:
+        s = tg_tensor_where(AnyTensor(), x, y, &out);
+        break;
+      default:
+        s = tg_tensor_detach(x, &out);
+        break;
     }
     Keep(s, out);
   }
@@ -268,17 +350,31 @@ class Session {
     const std::vector<int64_t> shape = Shape();
     tg_status s;
     switch (in_.ConsumeIntegralInRange<int>(0, 7)) {
-      case 0: s = tg_tensor_reshape(x, shape.data(), shape.size(), &out); break;
-      case 1: s = tg_tensor_transpose(x, PickSize(in_), PickSize(in_), &out); break;
-      case 2: s = tg_tensor_permute(x, shape.data(), shape.size(), &out); break;
+      case 0:
+        s = tg_tensor_reshape(x, shape.data(), shape.size(), &out);
+        break;
+      case 1:
+        s = tg_tensor_transpose(x, PickSize(in_), PickSize(in_), &out);
+        break;
+      case 2:
+        s = tg_tensor_permute(x, shape.data(), shape.size(), &out);
+        break;
       case 3:
         s = tg_tensor_slice(x, PickSize(in_), in_.ConsumeIntegral<int64_t>(),
                             in_.ConsumeIntegral<int64_t>(), PickSize(in_), &out);
         break;
-      case 4: s = tg_tensor_expand(x, shape.data(), shape.size(), &out); break;
-      case 5: s = tg_tensor_squeeze(x, PickSize(in_), &out); break;
-      case 6: s = tg_tensor_unsqueeze(x, PickSize(in_), &out); break;
-      default: s = tg_tensor_contiguous(x, &out); break;
+      case 4:
+        s = tg_tensor_expand(x, shape.data(), shape.size(), &out);
+        break;
+      case 5:
+        s = tg_tensor_squeeze(x, PickSize(in_), &out);
+        break;
+      case 6:
+        s = tg_tensor_unsqueeze(x, PickSize(in_), &out);
+        break;
+      default:
+        s = tg_tensor_contiguous(x, &out);
+        break;
     }
     Keep(s, out);
   }
@@ -290,9 +386,15 @@ class Session {
     const int64_t axis = in_.ConsumeIntegralInRange<int64_t>(-4, 4);
     tg_status s;
     switch (in_.ConsumeIntegralInRange<int>(0, 2)) {
-      case 0: s = tg_tensor_concatenate(parts.data(), parts.size(), axis, &out); break;
-      case 1: s = tg_tensor_stack(parts.data(), parts.size(), axis, &out); break;
-      default: s = tg_tensor_index_select(AnyTensor(), AnyTensor(), &out); break;
+      case 0:
+        s = tg_tensor_concatenate(parts.data(), parts.size(), axis, &out);
+        break;
+      case 1:
+        s = tg_tensor_stack(parts.data(), parts.size(), axis, &out);
+        break;
+      default:
+        s = tg_tensor_index_select(AnyTensor(), AnyTensor(), &out);
+        break;
     }
     Keep(s, out);
   }
@@ -307,15 +409,24 @@ class Session {
     tg_device_type device;
     int index;
     switch (in_.ConsumeIntegralInRange<int>(0, 5)) {
-      case 0: tg_tensor_ndim(t, &n); break;
-      case 1: tg_tensor_shape(t, shape, in_.ConsumeIntegralInRange<size_t>(0, 10)); break;
-      case 2: tg_tensor_dtype(t, &dtype), tg_tensor_device(t, &device, &index); break;
-      case 3: tg_tensor_to_buffer(t, bytes.data(), bytes.size()); break;
+      case 0:
+        tg_tensor_ndim(t, &n);
+        break;
+      case 1:
+        tg_tensor_shape(t, shape, in_.ConsumeIntegralInRange<size_t>(0, 10));
+        break;
+      case 2:
+        tg_tensor_dtype(t, &dtype), tg_tensor_device(t, &device, &index);
+        break;
+      case 3:
+        tg_tensor_to_buffer(t, bytes.data(), bytes.size());
+        break;
       case 4:
         // Summarized as NumPy does, a tensor of rank 8 shows up to 6^8 elements:
         // correct, and too slow to be worth a fuzzer's time.
         if (tg_tensor_ndim(t, &n) == TG_OK && n >= 6 && Huge(t)) break;
-        tg_tensor_format(t, text, in_.ConsumeIntegralInRange<size_t>(0, sizeof(text)), &n);
+        tg_tensor_format(t, text, in_.ConsumeIntegralInRange<size_t>(0, sizeof(text)),
+                         &n);
         break;
       default: {
         int64_t numel;
@@ -328,12 +439,20 @@ class Session {
     tg_tensor* t = AnyTensor();
     tg_tensor* out = nullptr;
     switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
-      case 0: tg_tensor_backward(t); break;
-      case 1: Keep(tg_tensor_grad(t, &out), out); break;
-      case 2: tg_tensor_zero_grad(t); break;
-      default: Keep(tg_tensor_to(t, static_cast<tg_device_type>(in_.ConsumeIntegralInRange<int>(0, 2)),
-                                 in_.ConsumeIntegralInRange<int>(-1, 1), &out),
-                    out);
+      case 0:
+        tg_tensor_backward(t);
+        break;
+      case 1:
+        Keep(tg_tensor_grad(t, &out), out);
+        break;
+      case 2:
+        tg_tensor_zero_grad(t);
+        break;
+      default:
+        Keep(tg_tensor_to(
+                 t, static_cast<tg_device_type>(in_.ConsumeIntegralInRange<int>(0, 2)),
+                 in_.ConsumeIntegralInRange<int>(-1, 1), &out),
+             out);
     }
   }
 
@@ -350,7 +469,8 @@ class Session {
       static constexpr int64_t kImpossible[] = {-1, -(int64_t{1} << 62), int64_t{1} << 62,
                                                 std::numeric_limits<int64_t>::max(),
                                                 std::numeric_limits<int64_t>::min()};
-      field[in_.ConsumeIntegralInRange<int>(0, dl.ndim - 1)] = in_.PickValueInArray(kImpossible);
+      field[in_.ConsumeIntegralInRange<int>(0, dl.ndim - 1)] =
+          in_.PickValueInArray(kImpossible);
     }
     tg_tensor* t = nullptr;
     if (tg_tensor_from_dlpack(managed, &t) == TG_OK) {
@@ -366,8 +486,8 @@ class Session {
       case 0: {
         tg_module* m = nullptr;
         if (tg_linear_create(PickSize(in_), PickSize(in_), in_.ConsumeBool(),
-                             static_cast<tg_dtype>(in_.ConsumeIntegralInRange<int>(0, 3)), 1,
-                             &m) == TG_OK) {
+                             static_cast<tg_dtype>(in_.ConsumeIntegralInRange<int>(0, 3)),
+                             1, &m) == TG_OK) {
           tg_module_destroy(module_);
           module_ = m;
         }
@@ -376,15 +496,18 @@ class Session {
       case 1: {
         const std::vector<int64_t> nouts = Shape(3);
         tg_module* m = nullptr;
-        if (tg_mlp_create(PickSize(in_), nouts.data(), nouts.size(),
-                          static_cast<tg_activation>(in_.ConsumeIntegralInRange<int>(0, 4)),
-                          TG_F64, 2, &m) == TG_OK) {
+        if (tg_mlp_create(
+                PickSize(in_), nouts.data(), nouts.size(),
+                static_cast<tg_activation>(in_.ConsumeIntegralInRange<int>(0, 4)), TG_F64,
+                2, &m) == TG_OK) {
           tg_module_destroy(module_);
           module_ = m;
         }
         break;
       }
-      case 2: Keep(tg_module_forward(module_, AnyTensor(), &out), out); break;
+      case 2:
+        Keep(tg_module_forward(module_, AnyTensor(), &out), out);
+        break;
       case 3: {
         char text[128];
         size_t n;
@@ -392,7 +515,8 @@ class Session {
         tg_module_train(module_, in_.ConsumeBool());
         break;
       }
-      default: tg_module_zero_grad(module_);
+      default:
+        tg_module_zero_grad(module_);
     }
   }
 
@@ -403,11 +527,11 @@ class Session {
       tg_optimizer* o = nullptr;
       const tg_status s =
           in_.ConsumeBool()
-              ? tg_sgd_create(params.data(), params.size(), PickNumber(in_), PickNumber(in_),
-                              PickNumber(in_), in_.ConsumeBool(), &o)
-              : tg_adam_create(params.data(), params.size(), PickNumber(in_), PickNumber(in_),
+              ? tg_sgd_create(params.data(), params.size(), PickNumber(in_),
+                              PickNumber(in_), PickNumber(in_), in_.ConsumeBool(), &o)
+              : tg_adam_create(params.data(), params.size(), PickNumber(in_),
                                PickNumber(in_), PickNumber(in_), PickNumber(in_),
-                               in_.ConsumeBool(), &o);
+                               PickNumber(in_), in_.ConsumeBool(), &o);
       if (s == TG_OK) {
         tg_optimizer_destroy(optimizer_);
         optimizer_ = o;

@@ -18,8 +18,8 @@ namespace {
 const std::string& Dir() {
   static const std::string dir = [] {
     const char* base = std::getenv("TEST_TMPDIR");
-    std::string d = std::string(base != nullptr ? base : "/tmp") + "/tapegrad_data_fuzzer_" +
-                    std::to_string(getpid());
+    std::string d = std::string(base != nullptr ? base : "/tmp") +
+                    "/tapegrad_data_fuzzer_" + std::to_string(getpid());
     (void)mkdir(d.c_str(), 0700);
     return d;
   }();

@@ -10,29 +10,14 @@
 #include <vector>
 
 #include "tapegrad.h"
+#include "tests/fuzz/fuzz_input.h"
 
 namespace {
 
 using tapegrad::Tensor;
 
-int64_t PickSize(FuzzedDataProvider& in) {
-  switch (in.ConsumeIntegralInRange<int>(0, 7)) {
-    case 0:
-      return -in.ConsumeIntegralInRange<int64_t>(1, 3);
-    case 1:
-      return int64_t{1} << in.ConsumeIntegralInRange<int>(16, 62);
-    case 2:
-      return in.ConsumeIntegral<int64_t>();
-    default:
-      return in.ConsumeIntegralInRange<int64_t>(0, 6);
-  }
-}
-
-std::vector<int64_t> PickShape(FuzzedDataProvider& in) {
-  std::vector<int64_t> shape(in.ConsumeIntegralInRange<size_t>(0, 9));
-  for (int64_t& d : shape) d = PickSize(in);
-  return shape;
-}
+// Large sizes from 2^16: views over them are cheap, and ops on them are skipped.
+int64_t PickSize(FuzzedDataProvider& in) { return tapegrad::fuzz::PickSize(in, 16); }
 
 // Traps unless `t` (if ok) stays inside its storage and the size limit.
 void CheckInside(const Tensor& t) {
@@ -57,24 +42,38 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int i = in.ConsumeIntegralInRange<int>(0, 4); i > 0; --i) {
     shape.push_back(in.ConsumeIntegralInRange<int64_t>(0, 5));
   }
-  Tensor t = Tensor::Ones(shape, in.ConsumeBool() ? tapegrad::DType::kF32
-                                                  : tapegrad::DType::kF64);
+  Tensor t = Tensor::Ones(
+      shape, in.ConsumeBool() ? tapegrad::DType::kF32 : tapegrad::DType::kF64);
   if (in.ConsumeBool()) t.RequiresGrad();
   for (int step = 0; step < 12 && in.remaining_bytes() > 0; ++step) {
-    const std::vector<int64_t> args = PickShape(in);
+    const std::vector<int64_t> args = tapegrad::fuzz::PickShape(in, 16, 9);
     Tensor v;
     switch (in.ConsumeIntegralInRange<int>(0, 7)) {
-      case 0: v = t.Reshape(args); break;
-      case 1: v = t.Transpose(PickSize(in), PickSize(in)); break;
-      case 2: v = t.Permute(args); break;
-      case 3:
-        v = t.Slice(PickSize(in), in.ConsumeIntegral<int64_t>(), in.ConsumeIntegral<int64_t>(),
-                    PickSize(in));
+      case 0:
+        v = t.Reshape(args);
         break;
-      case 4: v = t.Expand(args); break;
-      case 5: v = t.Squeeze(PickSize(in)); break;
-      case 6: v = t.Unsqueeze(PickSize(in)); break;
-      default: v = t.Contiguous(); break;
+      case 1:
+        v = t.Transpose(PickSize(in), PickSize(in));
+        break;
+      case 2:
+        v = t.Permute(args);
+        break;
+      case 3:
+        v = t.Slice(PickSize(in), in.ConsumeIntegral<int64_t>(),
+                    in.ConsumeIntegral<int64_t>(), PickSize(in));
+        break;
+      case 4:
+        v = t.Expand(args);
+        break;
+      case 5:
+        v = t.Squeeze(PickSize(in));
+        break;
+      case 6:
+        v = t.Unsqueeze(PickSize(in));
+        break;
+      default:
+        v = t.Contiguous();
+        break;
     }
     CheckInside(v);
     if (v.ok()) t = v;
