@@ -71,8 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 6:
         v = t.Unsqueeze(PickSize(in));
         break;
-      default:
-        v = t.Contiguous();
+      default:  // a copy: of a large expanded view, legitimate and slow, so not tried
+        if (t.numel() <= (int64_t{1} << 20)) v = t.Contiguous();
         break;
     }
     CheckInside(v);
