@@ -172,6 +172,14 @@ def test_the_first_op_in_a_new_thread_is_recorded():
     assert x.grad.tolist() == [2.0, 2.0]
 
 
+def test_losses_of_a_non_tensor_are_type_errors():
+    # Found by the fuzzer below: an AttributeError from inside the library.
+    for loss in (tapegrad.cross_entropy, tapegrad.mse_loss,
+                 tapegrad.binary_cross_entropy_with_logits):
+        with pytest.raises(TypeError, match="must be a Tensor, not object"):
+            loss(object(), Tensor([1.0]))
+
+
 # ---- the wrong-type fuzzer
 
 _WRONG = [None, "x", b"x", [], [1, "a"], {}, (), object(), 1.5, math.nan, INF, -1, 0,
