@@ -11,6 +11,7 @@
 #include <new>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "capi/tapegrad.h"
@@ -26,13 +27,18 @@ struct tg_tape {
   // not fail the tape's later calls; cleared by tg_tape_reset.
   tg_status first_error = TG_OK;
   std::string first_error_message;
+  // The handles that point into this tape: tg_tape_destroy makes each one stale
+  // (Note [Handles outliving their tape] in capi/handles.cc).
+  absl::flat_hash_set<tg_tensor*> tensors;
+  absl::flat_hash_set<tg_mark*> marks;
 };
 struct tg_mark {
   tapegrad::TapeMark mark;
-  const tg_tape* tape = nullptr;
+  tg_tape* tape = nullptr;  // null once that tape is destroyed
 };
 struct tg_tensor {
   tapegrad::Tensor tensor;
+  tg_tape* tape = nullptr;  // the C ABI tape it was recorded on, if any
 };
 struct tg_module {
   std::unique_ptr<tapegrad::nn::Module> module;
@@ -73,6 +79,15 @@ tg_status WriteText(const char* call, const std::string& text, char* buf, size_t
 
 // A new tg_tensor holding `t`, or its error status.
 tg_status NewTensor(const char* call, Tensor t, tg_tensor** out);
+
+// Handle tracking (capi/handles.cc). A tape made by tg_tape_create is registered
+// until tg_tape_destroy; a tensor or mark on it is tracked by it until destroyed.
+void RegisterTape(tg_tape* tape);
+void UnregisterTape(tg_tape* tape);  // and makes every handle into it stale
+void TrackTensor(tg_tensor* t);      // t->tensor's tape, if it is a tg_tape's
+void UntrackTensor(tg_tensor* t);
+void TrackMark(tg_mark* mark);
+void UntrackMark(tg_mark* mark);
 
 // TG_OK if `t` is a usable tensor, else the status that names `call` and `operand`
 // ("tg_tensor_slice: x: ..."), with NULL as an error of its own.

@@ -15,6 +15,10 @@ thread_local std::vector<bool> no_grad_saved;
 thread_local tg_tape* current = nullptr;
 
 tg_status CheckMarkTape(const char* call, const tg_tape* tape, const tg_mark* mark) {
+  if (mark->tape == nullptr) {
+    return Fail(absl::StatusCode::kFailedPrecondition,
+                absl::StrFormat("%s: the mark's tape was destroyed", call));
+  }
   if (mark->tape != tape) {
     return Fail(absl::StatusCode::kInvalidArgument,
                 absl::StrFormat("%s: the mark was taken on another tape", call));
@@ -37,6 +41,7 @@ tg_status tg_tape_create(uint64_t byte_limit, tg_tape** out) {
     options.byte_limit = byte_limit;
     auto tape = std::unique_ptr<tg_tape>(new tg_tape{tapegrad::Tape(options), TG_OK, {}});
     if (!tape->tape.status().ok()) return Fail(tape->tape.status());  // a limit too small
+    tapegrad::capi::RegisterTape(tape.get());
     *out = tape.release();
     return TG_OK;
   });
@@ -45,6 +50,7 @@ tg_status tg_tape_create(uint64_t byte_limit, tg_tape** out) {
 void tg_tape_destroy(tg_tape* tape) {
   if (tape == nullptr) return;
   if (tapegrad::Tape::Current() == &tape->tape) tg_tape_set_current(nullptr);
+  tapegrad::capi::UnregisterTape(tape);
   delete tape;
 }
 
@@ -63,16 +69,26 @@ tg_status tg_tape_mark(tg_tape* tape, tg_mark** out) {
   TG_CAPI_NOT_NULL("tg_tape_mark", tape);
   TG_CAPI_NOT_NULL("tg_tape_mark", out);
   return Guard("tg_tape_mark", [&] {
-    *out = new tg_mark{tape->tape.Mark(), tape};
+    auto mark = std::make_unique<tg_mark>(tg_mark{tape->tape.Mark(), tape});
+    tapegrad::capi::TrackMark(mark.get());
+    *out = mark.release();
     return TG_OK;
   });
 }
 
-void tg_mark_destroy(tg_mark* mark) { delete mark; }
+void tg_mark_destroy(tg_mark* mark) {
+  if (mark == nullptr) return;
+  tapegrad::capi::UntrackMark(mark);
+  delete mark;
+}
 
 tg_status tg_mark_first_value(const tg_mark* mark, uint64_t* out) {
   TG_CAPI_NOT_NULL("tg_mark_first_value", mark);
   TG_CAPI_NOT_NULL("tg_mark_first_value", out);
+  if (mark->tape == nullptr) {
+    return Fail(absl::StatusCode::kFailedPrecondition,
+                "tg_mark_first_value: the mark's tape was destroyed");
+  }
   // Values made after a mark get the generation the tape had when it was taken,
   // or had after the Rewind or Compact that rewrote it.
   const tapegrad::Value next = mark->tape->tape.ValueAt(mark->mark.values);

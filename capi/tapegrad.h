@@ -109,6 +109,8 @@ typedef struct tg_tape_stats {
  * TG_RESOURCE_EXHAUSTED. A limit that cannot hold one value (under 282,688 bytes:
  * the first slot arrays and one record block) is TG_INVALID_ARGUMENT. */
 TG_API tg_status tg_tape_create(uint64_t byte_limit, tg_tape** out);
+/* Tensor handles recorded on the tape and marks taken on it stay valid objects to
+ * destroy; any other use of them is then TG_FAILED_PRECONDITION. */
 TG_API void tg_tape_destroy(tg_tape* tape);
 /* Makes `tape` (or NULL: none) this thread's current tape: tensor ops record there. */
 TG_API tg_status tg_tape_set_current(tg_tape* tape);

@@ -20,7 +20,9 @@ tg_status NewTensor(const char* call, Tensor t, tg_tensor** out) {
     return Fail(t.status());
   }
   return Guard(call, [&] {
-    *out = new tg_tensor{std::move(t)};
+    auto handle = std::make_unique<tg_tensor>(tg_tensor{std::move(t)});
+    TrackTensor(handle.get());
+    *out = handle.release();
     return TG_OK;
   });
 }
@@ -172,7 +174,11 @@ tg_status tg_tensor_from_buffer(const void* data, tg_dtype dtype, const int64_t*
   });
 }
 
-void tg_tensor_destroy(tg_tensor* t) { delete t; }
+void tg_tensor_destroy(tg_tensor* t) {
+  if (t == nullptr) return;
+  tapegrad::capi::UntrackTensor(t);
+  delete t;
+}
 
 tg_status tg_tensor_clone_handle(const tg_tensor* t, tg_tensor** out) {
   TG_CAPI_NOT_NULL("tg_tensor_clone_handle", t);

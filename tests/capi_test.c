@@ -551,6 +551,34 @@ static void test_hostile_input(void) {
   EXPECT_OK(tg_tape_error(tape));
   tg_tape_destroy(tape);
 
+  /* Handles that outlive their tape are stale, not dangling. */
+  {
+    const float two[2] = {1, 2};
+    const int64_t n2[1] = {2};
+    tg_tensor *heap, *on_tape, *sum;
+    tg_mark* mark;
+    uint64_t first;
+    int64_t numel;
+    EXPECT_OK(tg_tape_create(0, &tape));
+    EXPECT_OK(tg_tape_set_current(tape));
+    EXPECT_OK(tg_tensor_from_buffer(two, TG_F32, n2, 1, TG_CPU, &heap));
+    EXPECT_OK(tg_tensor_set_requires_grad(heap, 1));
+    EXPECT_OK(tg_tensor_affine(heap, 2.0, 1.0, &on_tape));
+    EXPECT_OK(tg_tape_mark(tape, &mark));
+    tg_tape_destroy(tape);
+    EXPECT_ERROR(tg_tensor_numel(on_tape, &numel), TG_FAILED_PRECONDITION,
+                 "the tape it was recorded on was destroyed");
+    EXPECT_ERROR(tg_tensor_reduce(TG_SUM, on_tape, NULL, 0, 0, &sum),
+                 TG_FAILED_PRECONDITION, "destroyed");
+    EXPECT_ERROR(tg_mark_first_value(mark, &first), TG_FAILED_PRECONDITION,
+                 "the mark's tape was destroyed");
+    EXPECT_OK(tg_tensor_numel(heap, &numel)); /* heap tensors belong to no tape */
+    EXPECT(numel == 2);
+    tg_tensor_destroy(on_tape);
+    tg_tensor_destroy(heap);
+    tg_mark_destroy(mark);
+  }
+
   /* A byte limit that could not hold one value is refused at creation. */
   tape = NULL;
   EXPECT_ERROR(tg_tape_create(1000, &tape), TG_INVALID_ARGUMENT,

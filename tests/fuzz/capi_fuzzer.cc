@@ -5,8 +5,8 @@
 // test is the C ABI's: any call returns a status, and nothing crashes, leaks or
 // touches memory it should not (ASan + UBSan report those).
 //
-// Not exercised: using a tensor after the tape it was recorded on is destroyed
-// (the handles are destroyed first here, as the header asks of callers).
+// Tapes are destroyed mid-sequence too: the tensors and marks on them must become
+// stale handles, not dangling ones.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <algorithm>
@@ -134,7 +134,12 @@ class Session {
   }
 
   void NewTape() {
-    if (tapes_.size() >= 3) return;
+    if (!tapes_.empty() && (tapes_.size() >= 3 || in_.ConsumeBool())) {
+      const size_t i = in_.ConsumeIntegralInRange<size_t>(0, tapes_.size() - 1);
+      tg_tape_destroy(tapes_[i]);
+      tapes_.erase(tapes_.begin() + static_cast<ptrdiff_t>(i));
+      return;
+    }
     static constexpr uint64_t kLimits[] = {0,      1000,    282687, 282688,
                                            300000, 1 << 20, 4 << 20};
     tg_tape* t = nullptr;
