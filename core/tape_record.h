@@ -33,11 +33,11 @@
 //   u32       f64        f64               u32
 //
 // Why so tight: on long tapes the reverse sweep streams its records from DRAM, so
-// its speed is bytes per record. A running update takes 24 bytes here; with the
-// unit index stored it took 28 (W1 backward at 10^6 steps 0.63 -> 0.58 ns/op),
-// and with every input as (index, partial) 40. Bytes are not all, though: 20
-// bytes, with w's index packed too (14 bits each), measured slower than 24, as
-// did a 1-byte header before (README, Performance notes).
+// its speed is bytes per record. A running update takes 24 bytes here, against 28
+// with the unit index stored (about 8% slower W1 backward at 10^6 steps) and 40
+// with every input as (index, partial). Bytes are not all, though: 20 bytes, with
+// w's index packed too (14 bits each), measure slower than 24, as does a 1-byte
+// header (docs/performance.md).
 //
 // Thread safety: functions over bytes the caller owns; no state.
 #ifndef TAPEGRAD_CORE_TAPE_RECORD_H_
