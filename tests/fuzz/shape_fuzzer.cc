@@ -85,7 +85,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckInside(total);
     if (total.ok() && t.requires_grad()) (void)total.Backward();
   } else if (t.ok()) {
-    (void)t.ToString();  // summarized: reads only what it shows
+    // Summarized, it reads only what it shows: up to 6 per axis, which at rank 6
+    // and over (6^8 elements at rank 8) is correct and too slow for a fuzzer.
+    if (t.dim() < 6) (void)t.ToString();
   }
   return 0;
 }
