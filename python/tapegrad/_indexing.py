@@ -12,6 +12,9 @@ slices with a step > 0 (PyTorch refuses negative steps too), None, one Ellipsis,
 and at most one 1-D integer array. Boolean masks and several arrays are an
 IndexError that says so, rather than NumPy's broadcasting rules half done.
 
+This module does not import tapegrad.tensor (which imports it): the Tensor class
+is the type of the tensor being indexed.
+
 Thread safety: as Tensor's ops (a tape tensor belongs to its thread).
 """
 
@@ -21,9 +24,9 @@ import operator
 import numpy as np
 
 from tapegrad import _lib
-from tapegrad import tensor as _tensor
 
 def getitem(t, key):
+    Tensor = type(t)
     if not isinstance(key, tuple):
         key = (key,)
     if sum(k is Ellipsis for k in key) > 1:
@@ -46,16 +49,15 @@ def getitem(t, key):
             out = out._slice(axis, *_slice_bounds(k))
             axis += 1
             source += 1
-        elif _is_integer(k):
-            out = _take(out, axis, _as_int(k), source)
+        elif _is_integer(k, Tensor):
+            out = _take(out, axis, _as_int(k, Tensor), source)
             source += 1
             advanced.append(position)
-        elif isinstance(k, (_tensor.Tensor, list, tuple, np.ndarray)):
+        elif isinstance(k, (Tensor, list, tuple, np.ndarray)):
             if picked is not None:
                 raise IndexError("Tensor[...]: at most one integer array per index")
-            if not isinstance(k, _tensor.Tensor):
-                k = _tensor.Tensor(_checked_indices(k, t.shape[source], source),
-                                   device=t.device)
+            if not isinstance(k, Tensor):
+                k = Tensor(_checked_indices(k, t.shape[source], source), device=t.device)
             picked = (axis, k)
             axis += 1
             source += 1
@@ -80,28 +82,25 @@ def select(t, axis, indices):
     if not -t.ndim <= axis < t.ndim:
         raise IndexError("index_select: axis %d is out of range for a tensor of "
                          "dimension %d" % (axis, t.ndim))
-    if not isinstance(indices, _tensor.Tensor):
-        indices = _tensor.Tensor(_checked_indices(indices, t.shape[axis], axis % t.ndim),
-                                 device=t.device)
+    Tensor = type(t)
+    if not isinstance(indices, Tensor):
+        indices = Tensor(_checked_indices(indices, t.shape[axis], axis % t.ndim),
+                         device=t.device)
     if axis in (0, -t.ndim):
-        return _index_rows(t, indices)
-    return _index_rows(t.transpose(0, axis), indices).transpose(0, axis)
+        return t._select_rows(indices)
+    return t.transpose(0, axis)._select_rows(indices).transpose(0, axis)
 
 
-def _index_rows(t, indices):
-    return _tensor._result((t, indices), _lib.lib.tg_tensor_index_select, t._h, indices._h)
-
-
-def _is_integer(k):
+def _is_integer(k, Tensor):
     if isinstance(k, (bool, np.bool_)):
         return False  # a boolean is a mask in NumPy, never an index
-    if isinstance(k, (np.ndarray, _tensor.Tensor)):
+    if isinstance(k, (np.ndarray, Tensor)):
         return k.ndim == 0 and k.dtype.kind in "iu"
     return isinstance(k, (numbers.Integral, np.integer))
 
 
-def _as_int(k):
-    return int(k.item()) if isinstance(k, _tensor.Tensor) else operator.index(k)
+def _as_int(k, Tensor):
+    return int(k.item()) if isinstance(k, Tensor) else operator.index(k)
 
 
 def _slice_bounds(k):

@@ -28,7 +28,7 @@ import operator
 
 import numpy as np
 
-from tapegrad import _lib
+from tapegrad import _dlpack, _indexing, _lib
 from tapegrad._graph import context
 from tapegrad.device import Device
 
@@ -478,6 +478,10 @@ class Tensor:
         """The entries at `indices` (1-D integers) along `axis`, in that order."""
         return _indexing.select(self, _axis("index_select", axis), indices)
 
+    def _select_rows(self, indices):
+        """Rows of self (axis 0) at the 1-D i64 tensor `indices` (for _indexing)."""
+        return _result((self, indices), _c.tg_tensor_index_select, self._h, indices._h)
+
     def __getitem__(self, key):
         """NumPy's indexing: integers, slices with steps > 0, None, ... and one 1-D
         integer array (a Tensor, list or ndarray). Slices, integers and None give
@@ -648,5 +652,3 @@ def cross_entropy(logits, labels):
 def binary_cross_entropy_with_logits(logits, targets):
     return _loss("bce_with_logits", logits, targets)
 
-
-from tapegrad import _dlpack, _indexing  # noqa: E402  (need Tensor's module loaded first)
