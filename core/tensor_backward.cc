@@ -294,45 +294,13 @@ absl::Status ToDeviceBackward(R& r, Tape& tape, TensorImpl& g) {
   return Accumulate(tape, In(r, 0), *c, /*owned=*/true);
 }
 
+// Indexed by GradOp: both come from TAPEGRAD_GRAD_OPS, so each op has its own row.
 constexpr BackwardFn kBackward[] = {
-    AddBackward,
-    SubBackward,
-    MulBackward,
-    DivBackward,
-    MaximumBackward,
-    MinimumBackward,
-    WhereBackward,
-    NegBackward,
-    ExpBackward,
-    LogBackward,
-    TanhBackward,
-    ReluBackward,
-    SigmoidBackward,
-    GeluBackward,
-    SqrtBackward,
-    AbsBackward,
-    ClampBackward,
-    PowBackward,
-    ScaleBackward,
-    SumBackward,
-    ExtremeReductionBackward,
-    ExtremeReductionBackward,
-    MatMulBackward,
-    SoftmaxBackward,
-    LogSoftmaxBackward,
-    CrossEntropyBackward,
-    IndexSelectBackward,
-    ConcatBackward,
-    PermuteBackward,
-    ReshapeBackward,
-    PassThrough /* expand */,
-    SliceBackward,
-    PassThrough /* copy */,
-    BceWithLogitsBackward,
-    ToDeviceBackward,
+#define TAPEGRAD_GRAD_OP_RULE(op, backward) backward,
+    TAPEGRAD_GRAD_OPS(TAPEGRAD_GRAD_OP_RULE)
+#undef TAPEGRAD_GRAD_OP_RULE
 };
-static_assert(sizeof(kBackward) / sizeof(kBackward[0]) == size_t(GradOp::kCount),
-              "one backward formula per GradOp, in GradOp's order");
+static_assert(sizeof(kBackward) / sizeof(kBackward[0]) == size_t(GradOp::kCount));
 
 }  // namespace
 

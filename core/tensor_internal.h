@@ -26,45 +26,54 @@
 
 namespace tapegrad::internal {
 
-// The differentiable ops: each has one backward formula (tensor_backward.cc).
+// The differentiable ops, each with its backward formula (defined in
+// tensor_backward.cc): one row per op, so that an op and its formula cannot be
+// listed apart or out of order. X(GradOp enumerator, backward formula)
+#define TAPEGRAD_GRAD_OPS(X)               \
+  X(kAdd, AddBackward)                     \
+  X(kSub, SubBackward)                     \
+  X(kMul, MulBackward)                     \
+  X(kDiv, DivBackward)                     \
+  X(kMaximum, MaximumBackward)             \
+  X(kMinimum, MinimumBackward)             \
+  X(kWhere, WhereBackward)                 \
+  X(kNeg, NegBackward)                     \
+  X(kExp, ExpBackward)                     \
+  X(kLog, LogBackward)                     \
+  X(kTanh, TanhBackward)                   \
+  X(kRelu, ReluBackward)                   \
+  X(kSigmoid, SigmoidBackward)             \
+  X(kGelu, GeluBackward)                   \
+  X(kSqrt, SqrtBackward)                   \
+  X(kAbs, AbsBackward)                     \
+  X(kClamp, ClampBackward)                 \
+  X(kPow, PowBackward)                     \
+  X(kScale, ScaleBackward)                 \
+  X(kSum, SumBackward)                     \
+  X(kMax, ExtremeReductionBackward)        \
+  X(kMin, ExtremeReductionBackward)        \
+  X(kMatMul, MatMulBackward)               \
+  X(kSoftmax, SoftmaxBackward)             \
+  X(kLogSoftmax, LogSoftmaxBackward)       \
+  X(kCrossEntropy, CrossEntropyBackward)   \
+  X(kIndexSelect, IndexSelectBackward)     \
+  X(kConcat, ConcatBackward)               \
+  X(kPermute, PermuteBackward)             \
+  X(kReshape, ReshapeBackward)             \
+  X(kExpand, PassThrough)                  \
+  X(kSlice, SliceBackward)                 \
+  X(kCopy, PassThrough)                    \
+  X(kBceWithLogits, BceWithLogitsBackward) \
+  X(kToDevice, ToDeviceBackward)
+
+// clang-format off
 enum class GradOp : uint8_t {
-  kAdd,
-  kSub,
-  kMul,
-  kDiv,
-  kMaximum,
-  kMinimum,
-  kWhere,
-  kNeg,
-  kExp,
-  kLog,
-  kTanh,
-  kRelu,
-  kSigmoid,
-  kGelu,
-  kSqrt,
-  kAbs,
-  kClamp,
-  kPow,
-  kScale,
-  kSum,
-  kMax,
-  kMin,
-  kMatMul,
-  kSoftmax,
-  kLogSoftmax,
-  kCrossEntropy,
-  kIndexSelect,
-  kConcat,
-  kPermute,
-  kReshape,
-  kExpand,
-  kSlice,
-  kCopy,
-  kBceWithLogits,
-  kToDevice,
+#define TAPEGRAD_GRAD_OP_ENUM(op, backward) op,
+  TAPEGRAD_GRAD_OPS(TAPEGRAD_GRAD_OP_ENUM)
+#undef TAPEGRAD_GRAD_OP_ENUM
   kCount
 };
+// clang-format on
 
 // What the sweep runs for one recorded tensor op. Allocated in the tape's arena
 // with room for `num_inputs` input pointers.
