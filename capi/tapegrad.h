@@ -223,6 +223,17 @@ typedef enum tg_reduce_op TG_ENUM_INT {
   TG_MIN = 3
 } tg_reduce_op;
 
+/* The ops' names, as the library knows them: tg_op_name(TG_OPS_UNARY, TG_EXP) is
+ * "exp". Each family is numbered 0, 1, 2, ... with no gaps, so a binding lists one
+ * by asking for numbers from 0 until the answer is NULL (unknown family or op). */
+typedef enum tg_op_family TG_ENUM_INT {
+  TG_OPS_UNARY = 0,     /* tg_unary_op */
+  TG_OPS_BINARY = 1,    /* tg_binary_op */
+  TG_OPS_REDUCE = 2,    /* tg_reduce_op */
+  TG_OPS_ARG_REDUCE = 3 /* tg_arg_reduce_op */
+} tg_op_family;
+TG_API const char* tg_op_name(tg_op_family family, int op);
+
 /* A heap tensor holding a copy of `data` (ndim dims of `shape`, row-major, of
  * `dtype`). Only TG_CPU exists in builds without CUDA. */
 TG_API tg_status tg_tensor_from_buffer(const void* data, tg_dtype dtype,

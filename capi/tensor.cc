@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "capi/internal.h"
+#include "capi/op_table.h"
 #include "capi/tapegrad.h"
 #include "core/layout.h"
 #include "core/tensor_ops.h"
@@ -38,26 +39,14 @@ tg_status Live(const char* call, const char* operand, const tg_tensor* t) {
 
 namespace {
 
+// Dispatch by the rows of capi/op_table.h.
 Tensor ApplyUnary(tg_unary_op op, const Tensor& x) {
   switch (op) {
-    case TG_NEG:
-      return Neg(x);
-    case TG_EXP:
-      return Exp(x);
-    case TG_LOG:
-      return Log(x);
-    case TG_TANH:
-      return Tanh(x);
-    case TG_RELU:
-      return Relu(x);
-    case TG_SIGMOID:
-      return Sigmoid(x);
-    case TG_GELU:
-      return Gelu(x);
-    case TG_SQRT:
-      return Sqrt(x);
-    case TG_ABS:
-      return Abs(x);
+#define TAPEGRAD_CAPI_CASE(e, name, fn) \
+  case e:                               \
+    return fn(x);
+    TAPEGRAD_CAPI_UNARY_OPS(TAPEGRAD_CAPI_CASE)
+#undef TAPEGRAD_CAPI_CASE
   }
   return Tensor::Error(absl::InvalidArgumentError(
       absl::StrFormat("tg_tensor_unary: unknown op %d", static_cast<int>(op))));
@@ -65,38 +54,11 @@ Tensor ApplyUnary(tg_unary_op op, const Tensor& x) {
 
 Tensor ApplyBinary(tg_binary_op op, const Tensor& a, const Tensor& b) {
   switch (op) {
-    case TG_ADD:
-      return Add(a, b);
-    case TG_SUB:
-      return Sub(a, b);
-    case TG_MUL:
-      return Mul(a, b);
-    case TG_DIV:
-      return Div(a, b);
-    case TG_MAXIMUM:
-      return Maximum(a, b);
-    case TG_MINIMUM:
-      return Minimum(a, b);
-    case TG_MATMUL:
-      return MatMul(a, b);
-    case TG_MSE:
-      return Mse(a, b);
-    case TG_CROSS_ENTROPY:
-      return CrossEntropy(a, b);
-    case TG_BCE_WITH_LOGITS:
-      return BinaryCrossEntropyWithLogits(a, b);
-    case TG_GREATER:
-      return Greater(a, b);
-    case TG_GREATER_EQUAL:
-      return GreaterEqual(a, b);
-    case TG_LESS:
-      return Less(a, b);
-    case TG_LESS_EQUAL:
-      return LessEqual(a, b);
-    case TG_EQUAL:
-      return Equal(a, b);
-    case TG_NOT_EQUAL:
-      return NotEqual(a, b);
+#define TAPEGRAD_CAPI_CASE(e, name, fn) \
+  case e:                               \
+    return fn(a, b);
+    TAPEGRAD_CAPI_BINARY_OPS(TAPEGRAD_CAPI_CASE)
+#undef TAPEGRAD_CAPI_CASE
   }
   return Tensor::Error(absl::InvalidArgumentError(
       absl::StrFormat("tg_tensor_binary: unknown op %d", static_cast<int>(op))));
@@ -105,17 +67,27 @@ Tensor ApplyBinary(tg_binary_op op, const Tensor& a, const Tensor& b) {
 Tensor ApplyReduce(tg_reduce_op op, const Tensor& x, absl::Span<const int64_t> axes,
                    bool keepdim) {
   switch (op) {
-    case TG_SUM:
-      return Sum(x, axes, keepdim);
-    case TG_MEAN:
-      return Mean(x, axes, keepdim);
-    case TG_MAX:
-      return Max(x, axes, keepdim);
-    case TG_MIN:
-      return Min(x, axes, keepdim);
+#define TAPEGRAD_CAPI_CASE(e, name, fn) \
+  case e:                               \
+    return fn(x, axes, keepdim);
+    TAPEGRAD_CAPI_REDUCE_OPS(TAPEGRAD_CAPI_CASE)
+#undef TAPEGRAD_CAPI_CASE
   }
   return Tensor::Error(absl::InvalidArgumentError(
       absl::StrFormat("tg_tensor_reduce: unknown op %d", static_cast<int>(op))));
+}
+
+Tensor ApplyArgReduce(tg_arg_reduce_op op, const Tensor& x, std::optional<int64_t> axis,
+                      bool keepdim) {
+  switch (op) {
+#define TAPEGRAD_CAPI_CASE(e, name, fn) \
+  case e:                               \
+    return fn(x, axis, keepdim);
+    TAPEGRAD_CAPI_ARG_REDUCE_OPS(TAPEGRAD_CAPI_CASE)
+#undef TAPEGRAD_CAPI_CASE
+  }
+  return Tensor::Error(absl::InvalidArgumentError(
+      absl::StrFormat("tg_tensor_arg_reduce: unknown op %d", static_cast<int>(op))));
 }
 
 }  // namespace
@@ -172,6 +144,28 @@ tg_status tg_tensor_from_buffer(const void* data, tg_dtype dtype, const int64_t*
     if (device == TG_CUDA) t = t.To(tapegrad::Device::Cuda(0));
     return NewTensor(kCall, std::move(t), out);
   });
+}
+
+const char* tg_op_name(tg_op_family family, int op) {
+  switch (family) {
+#define TAPEGRAD_CAPI_NAME(e, name, fn) \
+  case e:                               \
+    return name;
+    case TG_OPS_UNARY:
+      switch (op) { TAPEGRAD_CAPI_UNARY_OPS(TAPEGRAD_CAPI_NAME) }
+      break;
+    case TG_OPS_BINARY:
+      switch (op) { TAPEGRAD_CAPI_BINARY_OPS(TAPEGRAD_CAPI_NAME) }
+      break;
+    case TG_OPS_REDUCE:
+      switch (op) { TAPEGRAD_CAPI_REDUCE_OPS(TAPEGRAD_CAPI_NAME) }
+      break;
+    case TG_OPS_ARG_REDUCE:
+      switch (op) { TAPEGRAD_CAPI_ARG_REDUCE_OPS(TAPEGRAD_CAPI_NAME) }
+      break;
+#undef TAPEGRAD_CAPI_NAME
+  }
+  return nullptr;
 }
 
 void tg_tensor_destroy(tg_tensor* t) {
@@ -302,15 +296,14 @@ tg_status tg_tensor_reduce(tg_reduce_op op, const tg_tensor* x, const int64_t* a
 tg_status tg_tensor_arg_reduce(tg_arg_reduce_op op, const tg_tensor* x,
                                const int64_t* axis, int keepdim, tg_tensor** out) {
   constexpr char kCall[] = "tg_tensor_arg_reduce";
-  if (op != TG_ARGMAX && op != TG_ARGMIN) {
+  if (tg_op_name(TG_OPS_ARG_REDUCE, op) == nullptr) {
     return Fail(absl::StatusCode::kInvalidArgument,
                 absl::StrFormat("%s: unknown op %d", kCall, static_cast<int>(op)));
   }
   const std::optional<int64_t> along =
       axis == nullptr ? std::nullopt : std::optional<int64_t>(*axis);
   return MapTensor(kCall, x, out, [&](const Tensor& t) {
-    return op == TG_ARGMAX ? tapegrad::ArgMax(t, along, keepdim != 0)
-                           : tapegrad::ArgMin(t, along, keepdim != 0);
+    return tapegrad::capi::ApplyArgReduce(op, t, along, keepdim != 0);
   });
 }
 

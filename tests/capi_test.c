@@ -589,6 +589,51 @@ static void test_hostile_input(void) {
   tg_tape_destroy(tape);
 }
 
+/* Every op enumerator of the header names the op the library dispatches it to
+ * (capi/op_table.h), and each family is numbered without gaps. */
+static void test_op_names(void) {
+#define EXPECT_NAME(family, op, name) \
+  EXPECT(tg_op_name(family, op) != NULL && strcmp(tg_op_name(family, op), name) == 0)
+  EXPECT_NAME(TG_OPS_UNARY, TG_NEG, "neg");
+  EXPECT_NAME(TG_OPS_UNARY, TG_EXP, "exp");
+  EXPECT_NAME(TG_OPS_UNARY, TG_LOG, "log");
+  EXPECT_NAME(TG_OPS_UNARY, TG_TANH, "tanh");
+  EXPECT_NAME(TG_OPS_UNARY, TG_RELU, "relu");
+  EXPECT_NAME(TG_OPS_UNARY, TG_SIGMOID, "sigmoid");
+  EXPECT_NAME(TG_OPS_UNARY, TG_GELU, "gelu");
+  EXPECT_NAME(TG_OPS_UNARY, TG_SQRT, "sqrt");
+  EXPECT_NAME(TG_OPS_UNARY, TG_ABS, "abs");
+  EXPECT(tg_op_name(TG_OPS_UNARY, TG_ABS + 1) == NULL);
+  EXPECT_NAME(TG_OPS_BINARY, TG_ADD, "add");
+  EXPECT_NAME(TG_OPS_BINARY, TG_SUB, "sub");
+  EXPECT_NAME(TG_OPS_BINARY, TG_MUL, "mul");
+  EXPECT_NAME(TG_OPS_BINARY, TG_DIV, "div");
+  EXPECT_NAME(TG_OPS_BINARY, TG_MAXIMUM, "maximum");
+  EXPECT_NAME(TG_OPS_BINARY, TG_MINIMUM, "minimum");
+  EXPECT_NAME(TG_OPS_BINARY, TG_MATMUL, "matmul");
+  EXPECT_NAME(TG_OPS_BINARY, TG_MSE, "mse");
+  EXPECT_NAME(TG_OPS_BINARY, TG_CROSS_ENTROPY, "cross_entropy");
+  EXPECT_NAME(TG_OPS_BINARY, TG_BCE_WITH_LOGITS, "bce_with_logits");
+  EXPECT_NAME(TG_OPS_BINARY, TG_GREATER, "greater");
+  EXPECT_NAME(TG_OPS_BINARY, TG_GREATER_EQUAL, "greater_equal");
+  EXPECT_NAME(TG_OPS_BINARY, TG_LESS, "less");
+  EXPECT_NAME(TG_OPS_BINARY, TG_LESS_EQUAL, "less_equal");
+  EXPECT_NAME(TG_OPS_BINARY, TG_EQUAL, "equal");
+  EXPECT_NAME(TG_OPS_BINARY, TG_NOT_EQUAL, "not_equal");
+  EXPECT(tg_op_name(TG_OPS_BINARY, TG_NOT_EQUAL + 1) == NULL);
+  EXPECT_NAME(TG_OPS_REDUCE, TG_SUM, "sum");
+  EXPECT_NAME(TG_OPS_REDUCE, TG_MEAN, "mean");
+  EXPECT_NAME(TG_OPS_REDUCE, TG_MAX, "max");
+  EXPECT_NAME(TG_OPS_REDUCE, TG_MIN, "min");
+  EXPECT(tg_op_name(TG_OPS_REDUCE, TG_MIN + 1) == NULL);
+  EXPECT_NAME(TG_OPS_ARG_REDUCE, TG_ARGMAX, "argmax");
+  EXPECT_NAME(TG_OPS_ARG_REDUCE, TG_ARGMIN, "argmin");
+  EXPECT(tg_op_name(TG_OPS_ARG_REDUCE, TG_ARGMIN + 1) == NULL);
+  EXPECT(tg_op_name(TG_OPS_UNARY, -1) == NULL);
+  EXPECT(tg_op_name((tg_op_family)99, 0) == NULL);
+#undef EXPECT_NAME
+}
+
 int main(void) {
   test_micrograd_example();
   test_errors();
@@ -599,6 +644,7 @@ int main(void) {
   test_registry();
   test_compact();
   test_hostile_input();
+  test_op_names();
   if (failures != 0) {
     fprintf(stderr, "%d failures\n", failures);
     return 1;

@@ -152,6 +152,7 @@ _SIGNATURES = {
     "tg_optimizer_set_lr": (c_int, [c_p, f64]),
     "tg_optimizer_lr": (c_int, [c_p, P(f64)]),
     # registry
+    "tg_op_name": (ctypes.c_char_p, [c_int, c_int]),
     "tg_registry_kernels": (c_int, [P(KernelInfo), size_t, P(size_t)]),
     "tg_cuda_available": (c_int, []),
 }
@@ -168,6 +169,21 @@ for _name, (_restype, _argtypes) in _SIGNATURES.items():
 if lib.tg_abi_version() != 1:
     raise ImportError("tapegrad: libtapegrad.so has ABI version %d, this package "
                       "speaks version 1" % lib.tg_abi_version())
+
+
+# The C ABI's op families (tg_op_family), as tg_op_name numbers them.
+UNARY, BINARY, REDUCE, ARG_REDUCE = 0, 1, 2, 3
+
+
+def op_numbers(family):
+    """{name: number} of one family of ops, as the library names them (numbers run
+    0, 1, 2, ... until tg_op_name answers NULL), so none is copied by hand."""
+    numbers = {}
+    while True:
+        name = lib.tg_op_name(family, len(numbers))
+        if name is None:
+            return numbers
+        numbers[name.decode()] = len(numbers)
 
 
 def raise_status(status):

@@ -37,14 +37,11 @@ _check = _lib.check
 
 _DTYPES = {0: np.float32, 1: np.float64, 2: np.int64}
 _NAMES = {"float32": 0, "float64": 1, "int64": 2}
-_UNARY = {"neg": 0, "exp": 1, "log": 2, "tanh": 3, "relu": 4, "sigmoid": 5, "gelu": 6,
-          "sqrt": 7, "abs": 8}
-_BINARY = {"add": 0, "sub": 1, "mul": 2, "div": 3, "maximum": 4, "minimum": 5,
-           "matmul": 6, "mse": 7, "cross_entropy": 8, "bce_with_logits": 9,
-           "greater": 10, "greater_equal": 11, "less": 12, "less_equal": 13, "equal": 14,
-           "not_equal": 15}
-_REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3}
-_ARG_REDUCE = {"argmax": 0, "argmin": 1}
+# Op numbers from the library (capi/op_table.h), never copied by hand.
+_UNARY = _lib.op_numbers(_lib.UNARY)
+_BINARY = _lib.op_numbers(_lib.BINARY)
+_REDUCE = _lib.op_numbers(_lib.REDUCE)
+_ARG_REDUCE = _lib.op_numbers(_lib.ARG_REDUCE)
 
 
 def _dtype_code(dtype):
