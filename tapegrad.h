@@ -17,15 +17,13 @@
 #ifndef TAPEGRAD_TAPEGRAD_H_
 #define TAPEGRAD_TAPEGRAD_H_
 
-#include "core/arena.h"             // IWYU pragma: export
-#include "core/grad_mode.h"         // IWYU pragma: export
-#include "core/parameter_update.h"  // IWYU pragma: export
-#include "core/random.h"            // IWYU pragma: export
-#include "core/scalar_ops.h"        // IWYU pragma: export
-#include "core/status_macros.h"     // IWYU pragma: export
-#include "core/tape.h"              // IWYU pragma: export
-#include "core/tensor.h"            // IWYU pragma: export
-#include "core/tensor_ops.h"        // IWYU pragma: export
-#include "core/value.h"             // IWYU pragma: export
+#include "core/arena.h"       // IWYU pragma: export
+#include "core/grad_mode.h"   // IWYU pragma: export
+#include "core/random.h"      // IWYU pragma: export
+#include "core/scalar_ops.h"  // IWYU pragma: export
+#include "core/tape.h"        // IWYU pragma: export
+#include "core/tensor.h"      // IWYU pragma: export
+#include "core/tensor_ops.h"  // IWYU pragma: export
+#include "core/value.h"       // IWYU pragma: export
 
 #endif  // TAPEGRAD_TAPEGRAD_H_
