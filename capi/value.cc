@@ -51,19 +51,23 @@ tg_status Noted(tg_tape* tape, tg_status s) {
 template <class Op>
 tg_status Unary(const char* call, tg_tape* tape, tg_value a, tg_value* out, Op op) {
   TG_CAPI_NOT_NULL(call, out);
-  Value va;
-  if (tg_status s = Resolve(call, "a", tape, a, &va)) return Noted(tape, s);
-  return Noted(tape, Guard(call, [&] { return Emit(tape, op(va), out); }));
+  return Noted(tape, [&] {
+    Value va;
+    if (tg_status s = Resolve(call, "a", tape, a, &va)) return s;
+    return Guard(call, [&] { return Emit(tape, op(va), out); });
+  }());
 }
 
 template <class Op>
 tg_status Binary(const char* call, tg_tape* tape, tg_value a, tg_value b, tg_value* out,
                  Op op) {
   TG_CAPI_NOT_NULL(call, out);
-  Value va, vb;
-  if (tg_status s = Resolve(call, "a", tape, a, &va)) return Noted(tape, s);
-  if (tg_status s = Resolve(call, "b", tape, b, &vb)) return Noted(tape, s);
-  return Noted(tape, Guard(call, [&] { return Emit(tape, op(va, vb), out); }));
+  return Noted(tape, [&] {
+    Value va, vb;
+    if (tg_status s = Resolve(call, "a", tape, a, &va)) return s;
+    if (tg_status s = Resolve(call, "b", tape, b, &vb)) return s;
+    return Guard(call, [&] { return Emit(tape, op(va, vb), out); });
+  }());
 }
 
 }  // namespace
@@ -155,15 +159,15 @@ tg_status tg_value_set_grad(tg_tape* tape, tg_value v, double grad) {
 }
 
 tg_status tg_value_backward(tg_tape* tape, tg_value v) {
-  Value value;
-  if (tg_status s = Resolve("tg_value_backward", "v", tape, v, &value)) {
-    return tapegrad::capi::Noted(tape, s);
-  }
-  return tapegrad::capi::Noted(tape, tapegrad::capi::Guard("tg_value_backward", [&] {
-                                 const absl::Status s = value.Backward();
-                                 tape->tape.ClearError();
-                                 return Fail(s);
-                               }));
+  return tapegrad::capi::Noted(tape, [&] {
+    Value value;
+    if (tg_status s = Resolve("tg_value_backward", "v", tape, v, &value)) return s;
+    return tapegrad::capi::Guard("tg_value_backward", [&] {
+      const absl::Status s = value.Backward();
+      tape->tape.ClearError();
+      return Fail(s);
+    });
+  }());
 }
 
 tg_status tg_value_inputs(const tg_tape* tape, tg_value v, tg_value* out, size_t capacity,

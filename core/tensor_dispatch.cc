@@ -48,17 +48,11 @@ absl::Status OpError(const char* op, absl::Span<const TensorImpl* const> operand
       absl::StrFormat("%s: %s (operands: %s)", op, what, absl::StrJoin(names, ", ")));
 }
 
-absl::Status Place(const char* op, absl::Span<const Tensor* const> operands,
-                   Tape** tape) {
-  // On error *tape is still set, to where the caller records the error: the first
-  // operand's tape, else the current one.
-  *tape = Tape::Current();
-  for (const Tensor* t : operands) {
-    if (t->tape() != nullptr) {
-      *tape = t->tape();
-      break;
-    }
-  }
+namespace {
+
+// Place's checks; *tape is set when they pass.
+absl::Status CheckPlacement(const char* op, absl::Span<const Tensor* const> operands,
+                            Tape** tape) {
   Tape* chosen = nullptr;
   for (size_t i = 0; i < operands.size(); ++i) {
     const Tensor& t = *operands[i];
@@ -83,6 +77,25 @@ absl::Status Place(const char* op, absl::Span<const Tensor* const> operands,
   }
   *tape = chosen != nullptr ? chosen : Tape::Current();
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Place(const char* op, absl::Span<const Tensor* const> operands,
+                   Tape** tape) {
+  absl::Status s = CheckPlacement(op, operands, tape);
+  if (ABSL_PREDICT_FALSE(!s.ok())) {
+    // Where the caller records the error: the first operand's tape, else the
+    // current one.
+    *tape = Tape::Current();
+    for (const Tensor* t : operands) {
+      if (t->tape() != nullptr) {
+        *tape = t->tape();
+        break;
+      }
+    }
+  }
+  return s;
 }
 
 absl::Status SameDTypeAndDevice(const char* op, absl::Span<const TensorImpl* const> ops) {

@@ -51,9 +51,9 @@ struct Printer {
   bool summarize;
   int width;
   const std::vector<std::string>* cells;
-  mutable size_t next = 0;
+  size_t next = 0;  // the next cell to print
 
-  void Print(int axis, std::string* out) const {
+  void Print(int axis, std::string* out) {
     const int rank = t.dim();
     if (axis == rank) {
       const std::string& cell = (*cells)[next++];

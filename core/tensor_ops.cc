@@ -102,17 +102,16 @@ Tensor Generate(Tape* tape, Shape shape, const Tensor& like, OpKind kernel,
 // A 0-d constant like `like` (same dtype and device, and its tape if it has one).
 Tensor ScalarLike(const Tensor& like, double value) {
   if (!like.ok()) return like;
+  Tape* const tape = like.tape() != nullptr ? like.tape() : Tape::Current();
   if (!Representable(value, like.dtype())) {
     const TensorImpl* operands[] = {like.impl()};
-    return Fail(
-        like.tape() != nullptr ? like.tape() : Tape::Current(),
-        OpError("scalar", operands,
-                absl::StrFormat("%g is not a %s value", value, DTypeName(like.dtype()))));
+    return Fail(tape, OpError("scalar", operands,
+                              absl::StrFormat("%g is not a %s value", value,
+                                              DTypeName(like.dtype()))));
   }
   OpAttrs attrs;
   attrs.scalar0 = value;
-  return Generate(like.tape() != nullptr ? like.tape() : Tape::Current(), {}, like,
-                  OpKind::kFill, attrs);
+  return Generate(tape, {}, like, OpKind::kFill, attrs);
 }
 
 // The bit set of `axes` over rank `rank` (all axes if empty), or an error.

@@ -20,9 +20,6 @@ Tensor View(const char* name, const Tensor& x, const Layout& layout, GradOp op,
   if (absl::Status s = internal::Place(name, operands, &tape); !s.ok()) {
     return internal::Fail(tape, s);
   }
-  if (absl::Status s = CheckShape(name, layout.shape()); !s.ok()) {
-    return internal::Fail(tape, s);  // expand's sizes are the caller's
-  }
   absl::StatusOr<TensorImpl*> out = internal::NewView(tape, *x.impl(), layout);
   if (!out.ok()) return internal::Fail(tape, out.status());
   return internal::Finish(tape, *out, op, {x.impl()}, OpAttrs{}, extra);
@@ -142,7 +139,12 @@ Tensor Tensor::Expand(Shape shape) const {
     return ViewError("expand", *this,
                      absl::StrFormat("cannot broadcast to %s", ShapeString(shape)));
   }
+  // The one view whose sizes are the caller's, not derived from a valid layout's
+  // (Note [Size limits]).
   const Shape expanded(sizes, shape.size());
+  if (absl::Status s = CheckShape("expand", expanded); !s.ok()) {
+    return internal::Fail(tape_ != nullptr ? tape_ : Tape::Current(), s);
+  }
   return View("expand", *this, impl_->layout.Expanded(expanded), GradOp::kExpand);
 }
 

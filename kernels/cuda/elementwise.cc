@@ -101,7 +101,7 @@ constexpr EwOp kOps[] = {
     {OpKind::kAbsGrad, 1, 2, "o0 = x0 > T(0) ? x1 : x0 < T(0) ? -x1 : T(0);"},
     {OpKind::kClampGrad, 1, 2, "o0 = x0 >= s0 && x0 <= s1 ? x1 : T(0);"},
     {OpKind::kPowGrad, 1, 2, "o0 = s0 == T(0) ? T(0) : s0 * pow(x0, s0 - T(1)) * x1;"},
-    // (a, b, g) -> (g * [a > b] + g/2 * [a == b], g * [b > a] + g/2 * [a == b])
+    // (a, b, g) -> (g * [!(a < b)], g * [!(a > b)]), each halved where a == b
     {OpKind::kMaximumGrad, 2, 3,
      "o0 = x2 * (x0 == x1 ? T(0.5) : x0 < x1 ? T(0) : T(1));"
      " o1 = x2 * (x0 == x1 ? T(0.5) : x0 > x1 ? T(0) : T(1));"},
