@@ -6,17 +6,15 @@
 #ifndef TAPEGRAD_CAPI_OP_TABLE_H_
 #define TAPEGRAD_CAPI_OP_TABLE_H_
 
-// X(enumerator, name, function of (x))
-#define TAPEGRAD_CAPI_UNARY_OPS(X)  \
-  X(TG_NEG, "neg", Neg)             \
-  X(TG_EXP, "exp", Exp)             \
-  X(TG_LOG, "log", Log)             \
-  X(TG_TANH, "tanh", Tanh)          \
-  X(TG_RELU, "relu", Relu)          \
-  X(TG_SIGMOID, "sigmoid", Sigmoid) \
-  X(TG_GELU, "gelu", Gelu)          \
-  X(TG_SQRT, "sqrt", Sqrt)          \
-  X(TG_ABS, "abs", Abs)
+#include "core/elementwise_math.h"
+
+// X(enumerator, name, function of (x, parameters...), number of parameters):
+// neg, then the rows of TAPEGRAD_UNARY_MATH_OPS (core/elementwise_math.h).
+#define TAPEGRAD_CAPI_UNARY_OPS(X) \
+  X(TG_NEG, "neg", Neg, 0)         \
+  TAPEGRAD_UNARY_MATH_OPS(TAPEGRAD_CAPI_UNARY_MATH_ROW, X)
+#define TAPEGRAD_CAPI_UNARY_MATH_ROW(X, Name, name, enumerator, saved, params) \
+  X(TG_##enumerator, name, Name, params)
 
 // X(enumerator, name, function of (a, b))
 #define TAPEGRAD_CAPI_BINARY_OPS(X)                                      \

@@ -193,7 +193,19 @@ typedef enum tg_unary_op TG_ENUM_INT {
   TG_SIGMOID = 5,
   TG_GELU = 6,
   TG_SQRT = 7,
-  TG_ABS = 8
+  TG_ABS = 8,
+  TG_SOFTPLUS = 9, /* parameters: beta (1), threshold (20) */
+  TG_SILU = 10,
+  TG_LEAKY_RELU = 11, /* parameter: slope (0.01) */
+  TG_ELU = 12,        /* parameter: alpha (1) */
+  TG_LOG1P = 13,
+  TG_EXPM1 = 14,
+  TG_SIN = 15,
+  TG_COS = 16,
+  TG_SQUARE = 17,
+  TG_RSQRT = 18,
+  TG_SIGN = 19, /* no gradient flows through it */
+  TG_ERF = 20
 } tg_unary_op;
 
 typedef enum tg_binary_op TG_ENUM_INT {
@@ -256,7 +268,13 @@ TG_API tg_status tg_tensor_format(const tg_tensor* t, char* buf, size_t capacity
                                   size_t* length);
 
 /* Ops record on the operands' tape, or on the current tape for heap operands. */
+/* The ops of tg_unary_op, as torch's functions of the same names; ops with
+ * parameters take their defaults (listed by the enumerators). */
 TG_API tg_status tg_tensor_unary(tg_unary_op op, const tg_tensor* x, tg_tensor** out);
+/* The same with the op's parameters, in the order listed by the enumerators
+ * (softplus: beta, threshold); parameters an op does not have are ignored. */
+TG_API tg_status tg_tensor_unary_with(tg_unary_op op, const tg_tensor* x, double param0,
+                                      double param1, tg_tensor** out);
 TG_API tg_status tg_tensor_binary(tg_binary_op op, const tg_tensor* a, const tg_tensor* b,
                                   tg_tensor** out);
 TG_API tg_status tg_tensor_pow(const tg_tensor* x, double exponent, tg_tensor** out);

@@ -39,14 +39,21 @@ tg_status Live(const char* call, const char* operand, const tg_tensor* t) {
 
 namespace {
 
-// Dispatch by the rows of capi/op_table.h.
-Tensor ApplyUnary(tg_unary_op op, const Tensor& x) {
+// Dispatch by the rows of capi/op_table.h. `params`: the op's parameters, or null
+// for its defaults.
+Tensor ApplyUnary(tg_unary_op op, const Tensor& x, const double* params) {
   switch (op) {
-#define TAPEGRAD_CAPI_CASE(e, name, fn) \
-  case e:                               \
-    return fn(x);
+#define TAPEGRAD_CAPI_WITH_0(fn, p) fn(x)
+#define TAPEGRAD_CAPI_WITH_1(fn, p) fn(x, p[0])
+#define TAPEGRAD_CAPI_WITH_2(fn, p) fn(x, p[0], p[1])
+#define TAPEGRAD_CAPI_CASE(e, name, fn, n) \
+  case e:                                  \
+    return params == nullptr ? fn(x) : TAPEGRAD_CAPI_WITH_##n(fn, params);
     TAPEGRAD_CAPI_UNARY_OPS(TAPEGRAD_CAPI_CASE)
 #undef TAPEGRAD_CAPI_CASE
+#undef TAPEGRAD_CAPI_WITH_0
+#undef TAPEGRAD_CAPI_WITH_1
+#undef TAPEGRAD_CAPI_WITH_2
   }
   return Tensor::Error(absl::InvalidArgumentError(
       absl::StrFormat("tg_tensor_unary: unknown op %d", static_cast<int>(op))));
@@ -148,8 +155,8 @@ tg_status tg_tensor_from_buffer(const void* data, tg_dtype dtype, const int64_t*
 
 const char* tg_op_name(tg_op_family family, int op) {
   switch (family) {
-#define TAPEGRAD_CAPI_NAME(e, name, fn) \
-  case e:                               \
+#define TAPEGRAD_CAPI_NAME(e, name, ...) \
+  case e:                                \
     return name;
     case TG_OPS_UNARY:
       switch (op) { TAPEGRAD_CAPI_UNARY_OPS(TAPEGRAD_CAPI_NAME) }
@@ -253,8 +260,17 @@ tg_status tg_tensor_format(const tg_tensor* t, char* buf, size_t capacity,
 }
 
 tg_status tg_tensor_unary(tg_unary_op op, const tg_tensor* x, tg_tensor** out) {
-  return MapTensor("tg_tensor_unary", x, out,
-                   [op](const Tensor& t) { return tapegrad::capi::ApplyUnary(op, t); });
+  return MapTensor("tg_tensor_unary", x, out, [op](const Tensor& t) {
+    return tapegrad::capi::ApplyUnary(op, t, nullptr);
+  });
+}
+
+tg_status tg_tensor_unary_with(tg_unary_op op, const tg_tensor* x, double param0,
+                               double param1, tg_tensor** out) {
+  const double params[2] = {param0, param1};
+  return MapTensor("tg_tensor_unary_with", x, out, [&](const Tensor& t) {
+    return tapegrad::capi::ApplyUnary(op, t, params);
+  });
 }
 
 tg_status tg_tensor_binary(tg_binary_op op, const tg_tensor* a, const tg_tensor* b,

@@ -6,13 +6,15 @@
 // Differentiable ops use these for their forward pass and, in their backward
 // formulas (core/tensor_backward.cc), for their gradients, so that a device with
 // every kernel gets autograd for free. The *Grad kinds exist only for backward.
-// Numbers are appended, never reordered: the C ABI lists them.
+// The numbers are internal: the C ABI and messages name kinds by OpKindName.
 //
 // Thread safety: constants and pure functions only.
 #ifndef TAPEGRAD_CORE_OP_KIND_H_
 #define TAPEGRAD_CORE_OP_KIND_H_
 
 #include <cstdint>
+
+#include "core/elementwise_math.h"
 
 namespace tapegrad {
 
@@ -28,14 +30,6 @@ namespace tapegrad {
   X(kEqual, "equal", 2, 1)                         \
   X(kWhere, "where", 3, 1)                         \
   X(kNeg, "neg", 1, 1)                             \
-  X(kExp, "exp", 1, 1)                             \
-  X(kLog, "log", 1, 1)                             \
-  X(kTanh, "tanh", 1, 1)                           \
-  X(kRelu, "relu", 1, 1)                           \
-  X(kSigmoid, "sigmoid", 1, 1)                     \
-  X(kGelu, "gelu", 1, 1)                           \
-  X(kSqrt, "sqrt", 1, 1)                           \
-  X(kAbs, "abs", 1, 1)                             \
   X(kClamp, "clamp", 1, 1)                         \
   X(kPow, "pow", 1, 1)                             \
   X(kScale, "scale", 1, 1)                         \
@@ -43,11 +37,6 @@ namespace tapegrad {
   X(kFill, "fill", 0, 1)                           \
   X(kAxpy, "axpy", 1, 1)                           \
   /* gradients of elementwise ops */               \
-  X(kReluGrad, "relu_grad", 2, 1)                  \
-  X(kTanhGrad, "tanh_grad", 2, 1)                  \
-  X(kSigmoidGrad, "sigmoid_grad", 2, 1)            \
-  X(kGeluGrad, "gelu_grad", 2, 1)                  \
-  X(kAbsGrad, "abs_grad", 2, 1)                    \
   X(kClampGrad, "clamp_grad", 2, 1)                \
   X(kPowGrad, "pow_grad", 2, 1)                    \
   X(kMaximumGrad, "maximum_grad", 3, 2)            \
@@ -80,7 +69,15 @@ namespace tapegrad {
   X(kNotEqual, "not_equal", 2, 1)                  \
   /* index reductions: i64 results */              \
   X(kArgMax, "argmax", 1, 1)                       \
-  X(kArgMin, "argmin", 1, 1)
+  X(kArgMin, "argmin", 1, 1)                       \
+  /* the unary math ops, each with its gradient */ \
+  TAPEGRAD_UNARY_MATH_OPS(TAPEGRAD_UNARY_MATH_KINDS, X)
+
+// kName, computing y from x, and kNameGrad, computing dL/dx from (saved, g), for
+// each row of TAPEGRAD_UNARY_MATH_OPS.
+#define TAPEGRAD_UNARY_MATH_KINDS(X, Name, name, enumerator, saved, params) \
+  X(k##Name, name, 1, 1)                                                    \
+  X(k##Name##Grad, name "_grad", 2, 1)
 
 enum class OpKind : uint16_t {
 #define TAPEGRAD_OP_ENUM(e, name, in, out) e,

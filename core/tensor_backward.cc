@@ -4,6 +4,7 @@
 // done by registry kernels on the tensors' device, in the tape's arena.
 #include <numeric>
 
+#include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "core/tensor_internal.h"
 
@@ -44,12 +45,6 @@ absl::Status AddUnary(Tape& tape, R& r, int i, OpKind op, const TensorImpl& x,
   if (!Wants(r, i)) return absl::OkStatus();
   TG_ASSIGN_OR_RETURN(TensorImpl * c, RunUnary(&tape, op, x, attrs));
   return Accumulate(tape, In(r, i), *c, /*owned=*/true);
-}
-
-OpAttrs Factor(double f) {
-  OpAttrs a;
-  a.scalar0 = f;
-  return a;
 }
 
 absl::Status PassThrough(R& r, Tape& tape, TensorImpl& g) {
@@ -136,37 +131,11 @@ absl::Status BceWithLogitsBackward(R& r, Tape& tape, TensorImpl& g) {
 absl::Status NegBackward(R& r, Tape& tape, TensorImpl& g) {
   return AddUnary(tape, r, 0, OpKind::kNeg, g, {});
 }
-absl::Status ExpBackward(R& r, Tape& tape, TensorImpl& g) {
-  return AddProduct(tape, r, 0, OpKind::kMul, g, *r.out);
-}
-absl::Status LogBackward(R& r, Tape& tape, TensorImpl& g) {
-  return AddProduct(tape, r, 0, OpKind::kDiv, g, In(r, 0));
-}
-absl::Status TanhBackward(R& r, Tape& tape, TensorImpl& g) {
-  return AddProduct(tape, r, 0, OpKind::kTanhGrad, *r.out, g);
-}
-absl::Status SigmoidBackward(R& r, Tape& tape, TensorImpl& g) {
-  return AddProduct(tape, r, 0, OpKind::kSigmoidGrad, *r.out, g);
-}
-absl::Status ReluBackward(R& r, Tape& tape, TensorImpl& g) {
-  return AddProduct(tape, r, 0, OpKind::kReluGrad, In(r, 0), g);
-}
-absl::Status GeluBackward(R& r, Tape& tape, TensorImpl& g) {
-  return AddProduct(tape, r, 0, OpKind::kGeluGrad, In(r, 0), g);
-}
-absl::Status AbsBackward(R& r, Tape& tape, TensorImpl& g) {
-  return AddProduct(tape, r, 0, OpKind::kAbsGrad, In(r, 0), g);
-}
 absl::Status ClampBackward(R& r, Tape& tape, TensorImpl& g) {
   return AddProduct(tape, r, 0, OpKind::kClampGrad, In(r, 0), g, r.attrs);
 }
 absl::Status PowBackward(R& r, Tape& tape, TensorImpl& g) {
   return AddProduct(tape, r, 0, OpKind::kPowGrad, In(r, 0), g, r.attrs);
-}
-absl::Status SqrtBackward(R& r, Tape& tape, TensorImpl& g) {
-  if (!Wants(r, 0)) return absl::OkStatus();
-  TG_ASSIGN_OR_RETURN(TensorImpl * t, RunBinary(&tape, OpKind::kDiv, g, *r.out));
-  return AddUnary(tape, r, 0, OpKind::kScale, *t, Factor(0.5));
 }
 absl::Status ScaleBackward(R& r, Tape& tape, TensorImpl& g) {
   return AddUnary(tape, r, 0, OpKind::kScale, g, r.attrs);
@@ -294,10 +263,28 @@ absl::Status ToDeviceBackward(R& r, Tape& tape, TensorImpl& g) {
   return Accumulate(tape, In(r, 0), *c, /*owned=*/true);
 }
 
-// Indexed by GradOp: both come from TAPEGRAD_GRAD_OPS, so each op has its own row.
+// A row of TAPEGRAD_UNARY_MATH_OPS: one kernel computes dL/dx from g and the
+// saved input or output. Rows that save nothing record their result as a
+// constant (no inputs), so their rule never runs.
+template <OpKind kGrad, Saved kSaved>
+absl::Status UnaryMathBackward(R& r, Tape& tape, TensorImpl& g) {
+  if constexpr (kSaved == Saved::kNone) {
+    return absl::InternalError(absl::StrCat(OpKindName(kGrad), " ran for a constant"));
+  } else {
+    const TensorImpl& saved = kSaved == Saved::kOutput ? *r.out : In(r, 0);
+    return AddProduct(tape, r, 0, kGrad, saved, g, r.attrs);
+  }
+}
+
+// Indexed by GradOp: both come from TAPEGRAD_GRAD_OPS and TAPEGRAD_UNARY_MATH_OPS,
+// so each op has its own row.
 constexpr BackwardFn kBackward[] = {
 #define TAPEGRAD_GRAD_OP_RULE(op, backward) backward,
     TAPEGRAD_GRAD_OPS(TAPEGRAD_GRAD_OP_RULE)
+#undef TAPEGRAD_GRAD_OP_RULE
+#define TAPEGRAD_GRAD_OP_RULE(Y, Name, name, enumerator, saved, ...) \
+  UnaryMathBackward<OpKind::k##Name##Grad, Saved::saved>,
+        TAPEGRAD_UNARY_MATH_OPS(TAPEGRAD_GRAD_OP_RULE, )
 #undef TAPEGRAD_GRAD_OP_RULE
 };
 static_assert(sizeof(kBackward) / sizeof(kBackward[0]) == size_t(GradOp::kCount));

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "core/elementwise_math.h"
 #include "core/op_kind.h"
 #include "core/registry.h"
 #include "core/tape.h"
@@ -28,7 +29,9 @@ namespace tapegrad::internal {
 
 // The differentiable ops, each with its backward formula (defined in
 // tensor_backward.cc): one row per op, so that an op and its formula cannot be
-// listed apart or out of order. X(GradOp enumerator, backward formula)
+// listed apart or out of order. X(GradOp enumerator, backward formula). The rows
+// of TAPEGRAD_UNARY_MATH_OPS (core/elementwise_math.h) follow them, each with
+// the generic rule UnaryMathBackward.
 #define TAPEGRAD_GRAD_OPS(X)               \
   X(kAdd, AddBackward)                     \
   X(kSub, SubBackward)                     \
@@ -38,14 +41,6 @@ namespace tapegrad::internal {
   X(kMinimum, MinimumBackward)             \
   X(kWhere, WhereBackward)                 \
   X(kNeg, NegBackward)                     \
-  X(kExp, ExpBackward)                     \
-  X(kLog, LogBackward)                     \
-  X(kTanh, TanhBackward)                   \
-  X(kRelu, ReluBackward)                   \
-  X(kSigmoid, SigmoidBackward)             \
-  X(kGelu, GeluBackward)                   \
-  X(kSqrt, SqrtBackward)                   \
-  X(kAbs, AbsBackward)                     \
   X(kClamp, ClampBackward)                 \
   X(kPow, PowBackward)                     \
   X(kScale, ScaleBackward)                 \
@@ -71,8 +66,14 @@ enum class GradOp : uint8_t {
 #define TAPEGRAD_GRAD_OP_ENUM(op, backward) op,
   TAPEGRAD_GRAD_OPS(TAPEGRAD_GRAD_OP_ENUM)
 #undef TAPEGRAD_GRAD_OP_ENUM
+#define TAPEGRAD_GRAD_OP_ENUM(Y, Name, ...) k##Name,
+  TAPEGRAD_UNARY_MATH_OPS(TAPEGRAD_GRAD_OP_ENUM, )
+#undef TAPEGRAD_GRAD_OP_ENUM
   kCount
 };
+
+// What the backward rule of a unary math op reads besides the gradient.
+enum class Saved : uint8_t { kInput, kOutput, kNone };
 // clang-format on
 
 // What the sweep runs for one recorded tensor op. Allocated in the tape's arena

@@ -76,14 +76,26 @@ Tensor Compare(const char* name, OpKind kernel, const Tensor& a, const Tensor& b
   return Finish(tape, *out, GradOp::kCopy, {});
 }
 
+// `x` -> kernel(x); with `constant`, the result is recorded without inputs, so no
+// gradient flows through it (as through Compare's results).
 Tensor Unary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
-             const OpAttrs& attrs = {}) {
+             const OpAttrs& attrs = {}, bool constant = false) {
   Tape* tape;
   TensorImpl* in;
   if (!Prepare({&x}, &tape, &in)) return Unprepared(name, {&x});
   absl::StatusOr<TensorImpl*> out = internal::RunUnary(tape, kernel, *in, attrs);
   if (!out.ok()) return Fail(tape, out.status());
+  if (constant) return Finish(tape, *out, GradOp::kCopy, {});
   return Finish(tape, *out, grad_op, {in}, attrs);
+}
+
+// A row of TAPEGRAD_UNARY_MATH_OPS, with parameters p0 and p1.
+Tensor UnaryMath(const char* name, OpKind kernel, GradOp grad_op, internal::Saved saved,
+                 const Tensor& x, double p0, double p1) {
+  OpAttrs attrs;
+  attrs.scalar0 = p0;
+  attrs.scalar1 = p1;
+  return Unary(name, kernel, grad_op, x, attrs, saved == internal::Saved::kNone);
 }
 
 // A constant (no gradient) of `shape` with the dtype and device of `like`, written
@@ -310,16 +322,31 @@ Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 }
 
 Tensor Neg(const Tensor& x) { return Unary("neg", OpKind::kNeg, GradOp::kNeg, x); }
-Tensor Exp(const Tensor& x) { return Unary("exp", OpKind::kExp, GradOp::kExp, x); }
-Tensor Log(const Tensor& x) { return Unary("log", OpKind::kLog, GradOp::kLog, x); }
-Tensor Tanh(const Tensor& x) { return Unary("tanh", OpKind::kTanh, GradOp::kTanh, x); }
-Tensor Relu(const Tensor& x) { return Unary("relu", OpKind::kRelu, GradOp::kRelu, x); }
-Tensor Sigmoid(const Tensor& x) {
-  return Unary("sigmoid", OpKind::kSigmoid, GradOp::kSigmoid, x);
-}
-Tensor Gelu(const Tensor& x) { return Unary("gelu", OpKind::kGelu, GradOp::kGelu, x); }
-Tensor Sqrt(const Tensor& x) { return Unary("sqrt", OpKind::kSqrt, GradOp::kSqrt, x); }
-Tensor Abs(const Tensor& x) { return Unary("abs", OpKind::kAbs, GradOp::kAbs, x); }
+
+// The rows of TAPEGRAD_UNARY_MATH_OPS, by their number of parameters (the
+// defaults are the declarations').
+#define TAPEGRAD_UNARY_MATH_CALL(Name, name, saved, a, b) \
+  UnaryMath(name, OpKind::k##Name, GradOp::k##Name, internal::Saved::saved, x, a, b)
+#define TAPEGRAD_UNARY_MATH_0(Name, name, saved)              \
+  Tensor Name(const Tensor& x) {                              \
+    return TAPEGRAD_UNARY_MATH_CALL(Name, name, saved, 0, 0); \
+  }
+#define TAPEGRAD_UNARY_MATH_1(Name, name, saved)              \
+  Tensor Name(const Tensor& x, double a) {                    \
+    return TAPEGRAD_UNARY_MATH_CALL(Name, name, saved, a, 0); \
+  }
+#define TAPEGRAD_UNARY_MATH_2(Name, name, saved)              \
+  Tensor Name(const Tensor& x, double a, double b) {          \
+    return TAPEGRAD_UNARY_MATH_CALL(Name, name, saved, a, b); \
+  }
+#define TAPEGRAD_UNARY_MATH_DEFINE(Y, Name, name, enumerator, saved, params) \
+  TAPEGRAD_UNARY_MATH_##params(Name, name, saved)
+TAPEGRAD_UNARY_MATH_OPS(TAPEGRAD_UNARY_MATH_DEFINE, )
+#undef TAPEGRAD_UNARY_MATH_DEFINE
+#undef TAPEGRAD_UNARY_MATH_CALL
+#undef TAPEGRAD_UNARY_MATH_0
+#undef TAPEGRAD_UNARY_MATH_1
+#undef TAPEGRAD_UNARY_MATH_2
 
 Tensor Clamp(const Tensor& x, double low, double high) {
   OpAttrs attrs;

@@ -50,15 +50,35 @@ Tensor LessEqual(const Tensor& a, const Tensor& b);     // a <= b
 Tensor Equal(const Tensor& a, const Tensor& b);         // a == b
 Tensor NotEqual(const Tensor& a, const Tensor& b);      // a != b
 
+// ---- Elementwise math, as torch's functions of the same names (formulas:
+// core/elementwise_math.h).
 Tensor Neg(const Tensor& x);
 Tensor Exp(const Tensor& x);
+Tensor Expm1(const Tensor& x);  // exp(x) - 1, accurate near 0
 Tensor Log(const Tensor& x);
+Tensor Log1p(const Tensor& x);  // log(1 + x), accurate near 0
+Tensor Sqrt(const Tensor& x);
+Tensor Rsqrt(const Tensor& x);  // 1 / sqrt(x)
+Tensor Square(const Tensor& x);
+Tensor Abs(const Tensor& x);
+Tensor Sign(const Tensor& x);  // -1, 0 or 1; a constant: no gradient flows through it
+Tensor Sin(const Tensor& x);
+Tensor Cos(const Tensor& x);
 Tensor Tanh(const Tensor& x);
+Tensor Erf(const Tensor& x);
+
+// ---- Activations.
 Tensor Relu(const Tensor& x);
 Tensor Sigmoid(const Tensor& x);
-Tensor Gelu(const Tensor& x);
-Tensor Sqrt(const Tensor& x);
-Tensor Abs(const Tensor& x);
+Tensor Gelu(const Tensor& x);  // the exact (erf) form
+Tensor Silu(const Tensor& x);  // x * sigmoid(x)
+// log(1 + exp(beta x)) / beta; x itself where beta x > threshold.
+Tensor Softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
+// x where x > 0, else slope * x.
+Tensor LeakyRelu(const Tensor& x, double slope = 0.01);
+// x where x > 0, else alpha * (exp(x) - 1).
+Tensor Elu(const Tensor& x, double alpha = 1.0);
+
 Tensor Clamp(const Tensor& x, double low, double high);
 Tensor Pow(const Tensor& x, double exponent);
 // x * factor.

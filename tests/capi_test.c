@@ -591,6 +591,40 @@ static void test_hostile_input(void) {
 
 /* Every op enumerator of the header names the op the library dispatches it to
  * (capi/op_table.h), and each family is numbered without gaps. */
+/* op(x) into v[3]: with tg_tensor_unary_with(p0, p1) if `with`, else with the
+ * op's defaults. */
+static void unary_values(tg_unary_op op, const tg_tensor* x, int with, double p0,
+                         double p1, double v[3]) {
+  tg_tensor* y;
+  v[0] = v[1] = v[2] = NAN;
+  EXPECT_OK(with ? tg_tensor_unary_with(op, x, p0, p1, &y) : tg_tensor_unary(op, x, &y));
+  EXPECT_OK(tg_tensor_to_buffer(y, v, 3 * sizeof(double)));
+  tg_tensor_destroy(y);
+}
+
+/* Unary ops with parameters: defaults through tg_tensor_unary, others through
+ * tg_tensor_unary_with; parameters an op does not have are ignored. */
+static void test_unary_parameters(void) {
+  const double xs[3] = {-2, 0.5, 3};
+  const int64_t shape[1] = {3};
+  tg_tensor *x, *y;
+  double v[3];
+  EXPECT_OK(tg_tensor_from_buffer(xs, TG_F64, shape, 1, TG_CPU, &x));
+  unary_values(TG_LEAKY_RELU, x, 0, 0, 0, v);
+  EXPECT(v[0] == -2 * 0.01 && v[1] == 0.5 && v[2] == 3);
+  unary_values(TG_LEAKY_RELU, x, 1, 0.5, 0, v);
+  EXPECT(v[0] == -1 && v[2] == 3);
+  /* softplus with beta 2, threshold 4: 3 * 2 > 4 passes x through */
+  unary_values(TG_SOFTPLUS, x, 1, 2, 4, v);
+  EXPECT(fabs(v[0] - log1p(exp(-4.0)) / 2) < 1e-15 && v[2] == 3);
+  unary_values(TG_SQUARE, x, 1, 7, 7, v);
+  EXPECT(v[0] == 4 && v[1] == 0.25 && v[2] == 9);
+  EXPECT_ERROR(tg_tensor_unary_with((tg_unary_op)99, x, 0, 0, &y), TG_INVALID_ARGUMENT,
+               "unknown op 99");
+  EXPECT_ERROR(tg_tensor_unary_with(TG_ELU, NULL, 1, 0, &y), TG_INVALID_ARGUMENT, "NULL");
+  tg_tensor_destroy(x);
+}
+
 static void test_op_names(void) {
 #define EXPECT_NAME(family, op, name) \
   EXPECT(tg_op_name(family, op) != NULL && strcmp(tg_op_name(family, op), name) == 0)
@@ -603,7 +637,19 @@ static void test_op_names(void) {
   EXPECT_NAME(TG_OPS_UNARY, TG_GELU, "gelu");
   EXPECT_NAME(TG_OPS_UNARY, TG_SQRT, "sqrt");
   EXPECT_NAME(TG_OPS_UNARY, TG_ABS, "abs");
-  EXPECT(tg_op_name(TG_OPS_UNARY, TG_ABS + 1) == NULL);
+  EXPECT_NAME(TG_OPS_UNARY, TG_SOFTPLUS, "softplus");
+  EXPECT_NAME(TG_OPS_UNARY, TG_SILU, "silu");
+  EXPECT_NAME(TG_OPS_UNARY, TG_LEAKY_RELU, "leaky_relu");
+  EXPECT_NAME(TG_OPS_UNARY, TG_ELU, "elu");
+  EXPECT_NAME(TG_OPS_UNARY, TG_LOG1P, "log1p");
+  EXPECT_NAME(TG_OPS_UNARY, TG_EXPM1, "expm1");
+  EXPECT_NAME(TG_OPS_UNARY, TG_SIN, "sin");
+  EXPECT_NAME(TG_OPS_UNARY, TG_COS, "cos");
+  EXPECT_NAME(TG_OPS_UNARY, TG_SQUARE, "square");
+  EXPECT_NAME(TG_OPS_UNARY, TG_RSQRT, "rsqrt");
+  EXPECT_NAME(TG_OPS_UNARY, TG_SIGN, "sign");
+  EXPECT_NAME(TG_OPS_UNARY, TG_ERF, "erf");
+  EXPECT(tg_op_name(TG_OPS_UNARY, TG_ERF + 1) == NULL);
   EXPECT_NAME(TG_OPS_BINARY, TG_ADD, "add");
   EXPECT_NAME(TG_OPS_BINARY, TG_SUB, "sub");
   EXPECT_NAME(TG_OPS_BINARY, TG_MUL, "mul");
@@ -645,6 +691,7 @@ int main(void) {
   test_compact();
   test_hostile_input();
   test_op_names();
+  test_unary_parameters();
   if (failures != 0) {
     fprintf(stderr, "%d failures\n", failures);
     return 1;

@@ -172,6 +172,62 @@ std::vector<Case> Cases() {
         return Inputs{Signed(r, {2, 3})};
       });
   add(
+      "softplus", [](S x) { return Softplus(x[0]) + Softplus(x[0], 2.0, 1.5); },
+      [](Random& r) {  // beta x on both sides of the threshold
+        return Inputs{Signed(r, {3, 4})};
+      });
+  add(
+      "silu", [](S x) { return Silu(x[0]); },
+      [](Random& r) {
+        return Inputs{N(r, {2, 3})};
+      });
+  add(
+      "leaky_relu", [](S x) { return LeakyRelu(x[0]) + LeakyRelu(x[0], 0.25); },
+      [](Random& r) {
+        return Inputs{Signed(r, {2, 3})};
+      });
+  add(
+      "elu", [](S x) { return Elu(x[0]) + Elu(x[0], 1.5); },
+      [](Random& r) {
+        return Inputs{Signed(r, {2, 3})};
+      });
+  add(
+      "log1p", [](S x) { return Log1p(x[0]); },
+      [](Random& r) {
+        return Inputs{P(r, {2, 3})};
+      });
+  add(
+      "expm1", [](S x) { return Expm1(x[0]); },
+      [](Random& r) {
+        return Inputs{N(r, {2, 3})};
+      });
+  add(
+      "sin_cos", [](S x) { return Sin(x[0]) * Cos(x[1]); },
+      [](Random& r) {
+        return Inputs{N(r, {2, 3}), N(r, {3})};
+      });
+  add(
+      "square", [](S x) { return Square(x[0]); },
+      [](Random& r) {
+        return Inputs{N(r, {2, 3})};
+      });
+  add(
+      "rsqrt", [](S x) { return Rsqrt(x[0]); },
+      [](Random& r) {
+        return Inputs{P(r, {2, 3})};
+      });
+  add(
+      "sign",  // a constant: the gradient flows through the product only
+      [](S x) { return x[0] * Sign(x[1]); },
+      [](Random& r) {
+        return Inputs{N(r, {2, 3}), Signed(r, {2, 3})};
+      });
+  add(
+      "erf", [](S x) { return Erf(x[0]); },
+      [](Random& r) {
+        return Inputs{N(r, {2, 3})};
+      });
+  add(
       "clamp", [](S x) { return Clamp(x[0], -0.75, 0.75); },
       [](Random& r) {
         return Inputs{Signed(r, {3, 3})};

@@ -8,7 +8,8 @@
 //    a large tensor keep enough bytes in flight to run at copy bandwidth;
 //  - strided (entry 1): any strides, up to kMaxRank axes; each element's offsets
 //    come from its row-major index.
-// Formulas match kernels/cpu/elementwise.cc exactly, so that both backends agree.
+// Each module starts with core/elementwise_math.h, whose formulas the CPU kernels
+// compile too, so that both backends agree.
 #include <cstring>
 #include <string>
 
@@ -55,14 +56,15 @@ struct EwOp {
   const char* body;
 };
 
+// Formulas of any length live in core/elementwise_math.h, which every module
+// includes (kElementwiseMath).
 constexpr EwOp kOps[] = {
     {OpKind::kAdd, 1, 2, "o0 = x0 + x1;"},
     {OpKind::kSub, 1, 2, "o0 = x0 - x1;"},
     {OpKind::kMul, 1, 2, "o0 = x0 * x1;"},
     {OpKind::kDiv, 1, 2, "o0 = x0 / x1;"},
-    // NaN wins, as in PyTorch.
-    {OpKind::kMaximum, 1, 2, "o0 = (x0 > x1 || x0 != x0) ? x0 : x1;"},
-    {OpKind::kMinimum, 1, 2, "o0 = (x0 < x1 || x0 != x0) ? x0 : x1;"},
+    {OpKind::kMaximum, 1, 2, "o0 = tapegrad::math::Maximum(x0, x1);"},
+    {OpKind::kMinimum, 1, 2, "o0 = tapegrad::math::Minimum(x0, x1);"},
     {OpKind::kEqual, 1, 2, "o0 = x0 == x1 ? T(1) : T(0);"},
     {OpKind::kNotEqual, 1, 2, "o0 = x0 != x1 ? T(1) : T(0);"},
     {OpKind::kGreater, 1, 2, "o0 = x0 > x1 ? T(1) : T(0);"},
@@ -71,43 +73,28 @@ constexpr EwOp kOps[] = {
     {OpKind::kLessEqual, 1, 2, "o0 = x0 <= x1 ? T(1) : T(0);"},
     {OpKind::kWhere, 1, 3, "o0 = x0 != T(0) ? x1 : x2;"},
     {OpKind::kNeg, 1, 1, "o0 = -x0;"},
-    {OpKind::kExp, 1, 1, "o0 = exp(x0);"},
-    {OpKind::kLog, 1, 1, "o0 = log(x0);"},
-    {OpKind::kTanh, 1, 1, "o0 = tanh(x0);"},
-    {OpKind::kRelu, 1, 1, "o0 = x0 > T(0) ? x0 : T(0);"},
-    // Stable on both sides: exp of a non-positive number never overflows.
-    {OpKind::kSigmoid, 1, 1,
-     "if (x0 >= T(0)) { o0 = T(1) / (T(1) + exp(-x0)); }"
-     " else { const T e = exp(x0); o0 = e / (T(1) + e); }"},
-    {OpKind::kGelu, 1, 1,
-     "o0 = T(0.5) * x0 * (T(1) + erf(x0 * T(0.70710678118654752440)));"},
-    {OpKind::kSqrt, 1, 1, "o0 = sqrt(x0);"},
-    {OpKind::kAbs, 1, 1, "o0 = fabs(x0);"},
-    {OpKind::kClamp, 1, 1, "o0 = x0 < s0 ? s0 : x0 > s1 ? s1 : x0;"},
-    {OpKind::kPow, 1, 1, "o0 = s0 == T(2) ? x0 * x0 : pow(x0, s0);"},
+    {OpKind::kClamp, 1, 1, "o0 = tapegrad::math::Clamp(x0, s0, s1);"},
+    {OpKind::kClampGrad, 1, 2, "o0 = tapegrad::math::ClampGrad(x0, x1, s0, s1);"},
+    {OpKind::kPow, 1, 1, "o0 = tapegrad::math::Pow(x0, s0);"},
+    {OpKind::kPowGrad, 1, 2, "o0 = tapegrad::math::PowGrad(x0, x1, s0);"},
     {OpKind::kScale, 1, 1, "o0 = x0 * s0;"},
     {OpKind::kCopy, 1, 1, "o0 = x0;"},
     {OpKind::kFill, 1, 0, "o0 = s0;"},
     // out += alpha * x: the launcher passes out as x0 too.
     {OpKind::kAxpy, 1, 2, "o0 = x0 + s0 * x1;"},
-    // Gradient kernels take (saved x or y, g).
-    {OpKind::kReluGrad, 1, 2, "o0 = x0 > T(0) ? x1 : T(0);"},
-    {OpKind::kTanhGrad, 1, 2, "o0 = (T(1) - x0 * x0) * x1;"},
-    {OpKind::kSigmoidGrad, 1, 2, "o0 = x0 * (T(1) - x0) * x1;"},
-    {OpKind::kGeluGrad, 1, 2,
-     "const T cdf = T(0.5) * (T(1) + erf(x0 * T(0.70710678118654752440)));"
-     " const T pdf = exp(T(-0.5) * x0 * x0) * T(0.39894228040143267794);"
-     " o0 = (cdf + x0 * pdf) * x1;"},
-    {OpKind::kAbsGrad, 1, 2, "o0 = x0 > T(0) ? x1 : x0 < T(0) ? -x1 : T(0);"},
-    {OpKind::kClampGrad, 1, 2, "o0 = x0 >= s0 && x0 <= s1 ? x1 : T(0);"},
-    {OpKind::kPowGrad, 1, 2, "o0 = s0 == T(0) ? T(0) : s0 * pow(x0, s0 - T(1)) * x1;"},
-    // (a, b, g) -> (g * [!(a < b)], g * [!(a > b)]), each halved where a == b
+    // (a, b, g) -> (a's share, b's share) of maximum(a, b)'s gradient.
     {OpKind::kMaximumGrad, 2, 3,
-     "o0 = x2 * (x0 == x1 ? T(0.5) : x0 < x1 ? T(0) : T(1));"
-     " o1 = x2 * (x0 == x1 ? T(0.5) : x0 > x1 ? T(0) : T(1));"},
-    // softplus(x) - x*y, written so that exp never overflows.
-    {OpKind::kBceWithLogits, 1, 2,
-     "o0 = (x0 > T(0) ? x0 : T(0)) - x0 * x1 + log1p(exp(-fabs(x0)));"},
+     "o0 = tapegrad::math::MaximumShare(x0, x1, x2);"
+     " o1 = tapegrad::math::MaximumShare(x1, x0, x2);"},
+    {OpKind::kBceWithLogits, 1, 2, "o0 = tapegrad::math::BceWithLogits(x0, x1);"},
+// The rows of TAPEGRAD_UNARY_MATH_OPS: the op of x0, and its gradient kernel of
+// (saved, g) = (x0, x1).
+#define TAPEGRAD_CUDA_UNARY_MATH(Y, Name, ...)                                     \
+  {OpKind::k##Name, 1, 1, "o0 = tapegrad::math::" #Name "::Forward(x0, s0, s1);"}, \
+      {OpKind::k##Name##Grad, 1, 2,                                                \
+       "o0 = tapegrad::math::" #Name "::Backward(x0, x1, s0, s1);"},
+    TAPEGRAD_UNARY_MATH_OPS(TAPEGRAD_CUDA_UNARY_MATH, )
+#undef TAPEGRAD_CUDA_UNARY_MATH
 };
 
 const EwOp* FindOp(OpKind op) {
@@ -137,7 +124,7 @@ std::string ElementBody(const EwOp& e, const std::string& at) {
 std::string ModuleBody(const EwOp& e) {
   const int operands = e.outputs + e.inputs;
   return absl::StrCat(
-      kArgsStruct,
+      kElementwiseMath, kArgsStruct,
       "__device__ __forceinline__ void tg_element(const EwArgs& p, i64 i, T s0, T s1) "
       "{\n",
       ElementBody(e, "i * p.steps[K]"),
@@ -244,29 +231,21 @@ TG_CUDA_FLOAT(kLess);
 TG_CUDA_FLOAT(kLessEqual);
 TG_CUDA_FLOAT(kWhere);
 TG_CUDA_FLOAT(kNeg);
-TG_CUDA_FLOAT(kExp);
-TG_CUDA_FLOAT(kLog);
-TG_CUDA_FLOAT(kTanh);
-TG_CUDA_FLOAT(kRelu);
-TG_CUDA_FLOAT(kSigmoid);
-TG_CUDA_FLOAT(kGelu);
-TG_CUDA_FLOAT(kSqrt);
-TG_CUDA_FLOAT(kAbs);
 TG_CUDA_FLOAT(kClamp);
+TG_CUDA_FLOAT(kClampGrad);
 TG_CUDA_FLOAT(kPow);
+TG_CUDA_FLOAT(kPowGrad);
 TG_CUDA_FLOAT(kScale);
 TG_CUDA_FLOAT(kCopy);
 TG_CUDA_FLOAT(kFill);
 TG_CUDA_FLOAT(kAxpy);
-TG_CUDA_FLOAT(kReluGrad);
-TG_CUDA_FLOAT(kTanhGrad);
-TG_CUDA_FLOAT(kSigmoidGrad);
-TG_CUDA_FLOAT(kGeluGrad);
-TG_CUDA_FLOAT(kAbsGrad);
-TG_CUDA_FLOAT(kClampGrad);
-TG_CUDA_FLOAT(kPowGrad);
 TG_CUDA_FLOAT(kMaximumGrad);
 TG_CUDA_FLOAT(kBceWithLogits);
+#define TAPEGRAD_CUDA_UNARY_MATH(Y, Name, ...) \
+  TG_CUDA_FLOAT(k##Name);                      \
+  TG_CUDA_FLOAT(k##Name##Grad);
+TAPEGRAD_UNARY_MATH_OPS(TAPEGRAD_CUDA_UNARY_MATH, )
+#undef TAPEGRAD_CUDA_UNARY_MATH
 // i64 tensors (labels, indices) are created, copied and filled, never differentiated.
 TAPEGRAD_REGISTER_KERNEL(kCopy, kI64, kCuda, Elementwise);
 TAPEGRAD_REGISTER_KERNEL(kFill, kI64, kCuda, Elementwise);

@@ -42,6 +42,9 @@ KernelSource MakeSource(OpKind op, DType dtype, const std::string& body,
 
 // Device code every module starts with.
 extern const char kPreamble[];
+// core/elementwise_math.h's text, embedded at build time: the elementwise
+// modules start with it (after kPreamble).
+extern const char kElementwiseMath[];
 
 // The families' sources (each defined next to its launcher).
 void AppendElementwiseSources(std::vector<KernelSource>* out);

@@ -107,6 +107,7 @@ _SIGNATURES = {
     "tg_tensor_to_buffer": (c_int, [c_p, c_p, size_t]),
     "tg_tensor_format": (c_int, [c_p, ctypes.c_char_p, size_t, P(size_t)]),
     "tg_tensor_unary": (c_int, [c_int, c_p, P(c_p)]),
+    "tg_tensor_unary_with": (c_int, [c_int, c_p, f64, f64, P(c_p)]),
     "tg_tensor_binary": (c_int, [c_int, c_p, c_p, P(c_p)]),
     "tg_tensor_pow": (c_int, [c_p, f64, P(c_p)]),
     "tg_tensor_affine": (c_int, [c_p, f64, f64, P(c_p)]),

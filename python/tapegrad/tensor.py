@@ -29,6 +29,7 @@ import operator
 import numpy as np
 
 from tapegrad import _dlpack, _indexing, _lib
+from tapegrad._elementwise import ElementwiseMath
 from tapegrad._graph import context
 from tapegrad.device import Device
 
@@ -51,7 +52,7 @@ def _dtype_code(dtype):
     return _NAMES[name]
 
 
-class Tensor:
+class Tensor(ElementwiseMath):
     __slots__ = ("_h", "_seg", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators
 
@@ -252,8 +253,11 @@ class Tensor:
         """call(self, *args, &out) from libtapegrad, as a result of this tensor."""
         return _result((self,), call, self._h, *args)
 
-    def _unary(self, name):
-        return _result((self,), _c.tg_tensor_unary, _UNARY[name], self._h)
+    def _unary(self, name, *params):
+        if not params:
+            return _result((self,), _c.tg_tensor_unary, _UNARY[name], self._h)
+        params = [float(p) for p in params] + [0.0] * (2 - len(params))
+        return _result((self,), _c.tg_tensor_unary_with, _UNARY[name], self._h, *params)
 
     def _binary(self, name, other):
         other = _as_tensor(other, self)
@@ -347,30 +351,6 @@ class Tensor:
 
     def minimum(self, other):
         return self._binary("minimum", other)
-
-    def exp(self):
-        return self._unary("exp")
-
-    def log(self):
-        return self._unary("log")
-
-    def tanh(self):
-        return self._unary("tanh")
-
-    def relu(self):
-        return self._unary("relu")
-
-    def sigmoid(self):
-        return self._unary("sigmoid")
-
-    def gelu(self):
-        return self._unary("gelu")
-
-    def sqrt(self):
-        return self._unary("sqrt")
-
-    def abs(self):
-        return self._unary("abs")
 
     def _reduce(self, name, axis, keepdim):
         if axis is None:
