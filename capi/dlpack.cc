@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "capi/internal.h"
 #include "capi/tapegrad.h"
-#include "core/tensor_impl.h"
+#include "core/internal/tensor_impl.h"
 
 namespace tapegrad::capi {
 namespace {

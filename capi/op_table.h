@@ -6,10 +6,10 @@
 #ifndef TAPEGRAD_CAPI_OP_TABLE_H_
 #define TAPEGRAD_CAPI_OP_TABLE_H_
 
-#include "core/elementwise_math.h"
+#include "core/internal/elementwise_math.h"
 
 // X(enumerator, name, function of (x, parameters...), number of parameters):
-// neg, then the rows of TAPEGRAD_UNARY_MATH_OPS (core/elementwise_math.h).
+// neg, then the rows of TAPEGRAD_UNARY_MATH_OPS (core/internal/elementwise_math.h).
 #define TAPEGRAD_CAPI_UNARY_OPS(X) \
   X(TG_NEG, "neg", Neg, 0)         \
   TAPEGRAD_UNARY_MATH_OPS(TAPEGRAD_CAPI_UNARY_MATH_ROW, X)

@@ -1,11 +1,11 @@
 // The kernel registry's contents, and whether CUDA can be used.
-#include "core/registry.h"
+#include "core/internal/registry.h"
 
 #include <vector>
 
 #include "capi/internal.h"
 #include "capi/tapegrad.h"
-#include "core/op_kind.h"
+#include "core/internal/op_kind.h"
 #include "kernels/cuda/cuda.h"
 
 extern "C" {

@@ -7,7 +7,7 @@
 #include "capi/internal.h"
 #include "capi/op_table.h"
 #include "capi/tapegrad.h"
-#include "core/layout.h"
+#include "core/internal/layout.h"
 #include "core/tensor_ops.h"
 
 namespace tapegrad::capi {

@@ -1,4 +1,4 @@
-#include "core/device_memory.h"
+#include "core/internal/device_memory.h"
 
 #include <atomic>
 

@@ -1,4 +1,4 @@
-#include "core/layout.h"
+#include "core/internal/layout.h"
 
 #include <algorithm>
 

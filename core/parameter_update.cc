@@ -1,12 +1,12 @@
-#include "core/parameter_update.h"
+#include "core/internal/parameter_update.h"
 
 #include <cmath>
 #include <initializer_list>
 
 #include "absl/strings/str_format.h"
-#include "core/layout.h"
+#include "core/internal/layout.h"
+#include "core/internal/tensor_internal.h"
 #include "core/status_macros.h"
-#include "core/tensor_internal.h"
 
 namespace tapegrad {
 namespace {

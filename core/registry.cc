@@ -1,4 +1,4 @@
-#include "core/registry.h"
+#include "core/internal/registry.h"
 
 #include <string>
 #include <vector>

@@ -51,7 +51,7 @@ struct Local {
 };
 
 // What a rule says of its partials whatever the operands: kDaIsOne, kDbIsOne if
-// that partial is always +1 (Note [Shapes by rule] in core/tape_record.h).
+// that partial is always +1 (Note [Shapes by rule] in core/internal/tape_record.h).
 struct RuleDefaults {
   static constexpr bool kDaIsOne = false;
   static constexpr bool kDbIsOne = false;

@@ -18,7 +18,7 @@
 // index. Every slot also has exactly one record, written to blocks taken from the
 // tape's bump arena in slot order; a record is the list of (input slot, local
 // partial) pairs of the op that made the slot, nothing else, packed as
-// core/tape_record.h says: leaves and constants have empty records. Backward is
+// core/internal/tape_record.h says: leaves and constants have empty records. Backward is
 // therefore one loop,
 //     for o = root down to 0:
 //       for (in, partial) in record(o):  adj[in] += partial * adj[o]
@@ -54,7 +54,7 @@
 #include "absl/types/span.h"
 #include "core/arena.h"
 #include "core/grad_mode.h"
-#include "core/tape_record.h"
+#include "core/internal/tape_record.h"
 #include "core/value.h"
 
 namespace tapegrad {

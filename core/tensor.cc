@@ -7,9 +7,9 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
-#include "core/device_memory.h"
+#include "core/internal/device_memory.h"
+#include "core/internal/tensor_internal.h"
 #include "core/status_macros.h"
-#include "core/tensor_internal.h"
 
 namespace tapegrad {
 

@@ -11,7 +11,8 @@
 //   s = tape.Rewind(step);                  // drops the step; w and its grad stay
 //
 // A Tensor is a handle to storage (a refcounted buffer on a device) plus a view of
-// it (shape, strides, offset, see core/layout.h) and a dtype. Two kinds of handle:
+// it (shape, strides, offset, see core/internal/layout.h) and a dtype. Two kinds of
+// handle:
 //  - Heap tensors: everything made by the factories below, detach() copies, and
 //    op results when no tape is involved. They own (share) their memory and live
 //    as long as a handle does. Parameters are heap tensors with RequiresGrad().
@@ -43,9 +44,9 @@
 #include "absl/types/span.h"
 #include "core/device.h"
 #include "core/dtype.h"
+#include "core/internal/tensor_impl.h"
 #include "core/random.h"
 #include "core/tape.h"
-#include "core/tensor_impl.h"
 
 namespace tapegrad {
 

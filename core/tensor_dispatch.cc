@@ -8,10 +8,10 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "core/device_memory.h"
 #include "core/grad_mode.h"
+#include "core/internal/device_memory.h"
+#include "core/internal/tensor_internal.h"
 #include "core/status_macros.h"
-#include "core/tensor_internal.h"
 
 namespace tapegrad::internal {
 namespace {
@@ -209,7 +209,7 @@ absl::StatusOr<TensorImpl*> NewView(Tape* tape, const TensorImpl& base,
 absl::Status Run(OpKind op, std::initializer_list<const TensorImpl*> inputs,
                  std::initializer_list<TensorImpl*> outputs, const OpAttrs& attrs,
                  absl::Span<const double> scalars) {
-  // An index reduction's key is what it reads (core/registry.h).
+  // An index reduction's key is what it reads (core/internal/registry.h).
   const TensorImpl* key = IsIndexReduction(op) ? *inputs.begin() : *outputs.begin();
   KernelFn fn = KernelRegistry::Global().FindOrNull(op, key->dtype, key->device.type);
   if (ABSL_PREDICT_FALSE(fn == nullptr)) {

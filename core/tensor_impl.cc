@@ -1,9 +1,9 @@
-#include "core/tensor_impl.h"
+#include "core/internal/tensor_impl.h"
 
 #include <new>
 
 #include "absl/strings/str_format.h"
-#include "core/device_memory.h"
+#include "core/internal/device_memory.h"
 #include "core/status_macros.h"
 
 namespace tapegrad {

@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "core/internal/tensor_internal.h"
 #include "core/status_macros.h"
-#include "core/tensor_internal.h"
 
 namespace tapegrad {
 

@@ -51,7 +51,7 @@ Tensor Equal(const Tensor& a, const Tensor& b);         // a == b
 Tensor NotEqual(const Tensor& a, const Tensor& b);      // a != b
 
 // ---- Elementwise math, as torch's functions of the same names (formulas:
-// core/elementwise_math.h).
+// core/internal/elementwise_math.h).
 Tensor Neg(const Tensor& x);
 Tensor Exp(const Tensor& x);
 Tensor Expm1(const Tensor& x);  // exp(x) - 1, accurate near 0

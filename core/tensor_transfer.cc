@@ -3,9 +3,9 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
-#include "core/device_memory.h"
+#include "core/internal/device_memory.h"
+#include "core/internal/tensor_internal.h"
 #include "core/status_macros.h"
-#include "core/tensor_internal.h"
 
 namespace tapegrad {
 namespace internal {

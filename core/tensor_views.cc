@@ -3,8 +3,8 @@
 #include <numeric>
 
 #include "absl/strings/str_format.h"
+#include "core/internal/tensor_internal.h"
 #include "core/tensor.h"
-#include "core/tensor_internal.h"
 
 namespace tapegrad {
 

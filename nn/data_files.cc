@@ -11,7 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "core/layout.h"
+#include "core/internal/layout.h"
 #include "core/status_macros.h"
 
 namespace tapegrad::nn {

@@ -15,8 +15,8 @@
 //
 // State (velocities, moment estimates) is allocated next to each parameter when
 // the optimizer is made, so Step allocates nothing. Step updates each parameter
-// with the registry kernel of core/parameter_update.h, on the parameter's device,
-// and skips parameters that have no gradient yet (as PyTorch does).
+// with the registry kernel of core/internal/parameter_update.h, on the parameter's
+// device, and skips parameters that have no gradient yet (as PyTorch does).
 //
 // Thread safety: Step and ZeroGrad write the parameters; nothing may use the model
 // meanwhile.
@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "core/parameter_update.h"
+#include "core/internal/parameter_update.h"
 #include "core/tensor.h"
 
 namespace tapegrad::nn {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <vector>
 
-#include "core/registry.h"
+#include "core/internal/registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tapegrad.h"

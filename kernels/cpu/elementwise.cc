@@ -1,10 +1,10 @@
 // Elementwise CPU kernels: arithmetic, comparisons, the unary math ops of
-// core/elementwise_math.h and their gradients, fill, copy, axpy, where.
-// Contract (core/registry.h): operands share one shape, any strides; the output
-// may alias an input of the same layout. The math is core/elementwise_math.h's,
+// core/internal/elementwise_math.h and their gradients, fill, copy, axpy, where.
+// Contract (core/internal/registry.h): operands share one shape, any strides; the output
+// may alias an input of the same layout. The math is core/internal/elementwise_math.h's,
 // which the CUDA backend compiles too.
-#include "core/elementwise_math.h"
-#include "core/registry.h"
+#include "core/internal/elementwise_math.h"
+#include "core/internal/registry.h"
 #include "kernels/cpu/map.h"
 
 namespace tapegrad::cpu {

@@ -4,7 +4,7 @@
 // outputs[0] [R, ...] in place (repeated indices add up). Indices outside [0, R)
 // are an InvalidArgument error, checked before anything is written.
 #include "absl/strings/str_format.h"
-#include "core/registry.h"
+#include "core/internal/registry.h"
 #include "kernels/cpu/loops.h"
 
 namespace tapegrad::cpu {

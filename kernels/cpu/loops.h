@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <initializer_list>
 
-#include "core/tensor_impl.h"
+#include "core/internal/tensor_impl.h"
 #include "kernels/cpu/parallel.h"
 
 namespace tapegrad::cpu {

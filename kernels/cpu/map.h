@@ -15,7 +15,7 @@
 #include <cstdint>
 
 #include "absl/base/attributes.h"
-#include "core/registry.h"
+#include "core/internal/registry.h"
 #include "kernels/cpu/loops.h"
 #include "kernels/cpu/streaming.h"
 

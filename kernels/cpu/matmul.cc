@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "core/registry.h"
+#include "core/internal/registry.h"
 
 namespace tapegrad::cpu {
 namespace {

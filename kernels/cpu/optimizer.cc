@@ -1,14 +1,14 @@
 // Optimizer updates: one pass over a parameter, its gradient and its state, in
 // place. The loops are `omp simd`: a parameter, its gradient and its state
 // never alias, and vectorised sqrt and division are what make Adam cheap. Contract
-// (core/registry.h): inputs[0] is the gradient; outputs are the parameter then its state
-// tensors; all contiguous, one shape, one dtype. The hyperparameters arrive in
-// call.scalars, in the order core/parameter_update.h writes them. Formulas are PyTorch's
-// (torch.optim, single-tensor path).
+// (core/internal/registry.h): inputs[0] is the gradient; outputs are the parameter then
+// its state tensors; all contiguous, one shape, one dtype. The hyperparameters arrive in
+// call.scalars, in the order core/internal/parameter_update.h writes them. Formulas are
+// PyTorch's (torch.optim, single-tensor path).
 #include <cmath>
 
-#include "core/parameter_update.h"
-#include "core/registry.h"
+#include "core/internal/parameter_update.h"
+#include "core/internal/registry.h"
 #include "kernels/cpu/loops.h"
 
 namespace tapegrad::cpu {

@@ -3,7 +3,7 @@
 // draw the same numbers.
 #include "core/random.h"
 
-#include "core/registry.h"
+#include "core/internal/registry.h"
 #include "kernels/cpu/loops.h"
 
 namespace tapegrad::cpu {

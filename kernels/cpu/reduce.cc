@@ -14,7 +14,7 @@
 #include <cmath>
 #include <limits>
 
-#include "core/registry.h"
+#include "core/internal/registry.h"
 #include "kernels/cpu/loops.h"
 
 namespace tapegrad::cpu {

@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "absl/strings/str_format.h"
-#include "core/registry.h"
+#include "core/internal/registry.h"
 #include "kernels/cpu/loops.h"
 
 namespace tapegrad::cpu {

@@ -28,7 +28,7 @@
 #include "absl/status/statusor.h"
 #include "core/device.h"
 #include "core/dtype.h"
-#include "core/op_kind.h"
+#include "core/internal/op_kind.h"
 #include "kernels/cuda/sources.h"
 
 namespace tapegrad::cuda {

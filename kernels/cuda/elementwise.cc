@@ -1,6 +1,7 @@
 // Elementwise CUDA kernels: arithmetic, activations, their gradients, fill, copy,
-// axpy, where, maximum_grad and binary cross-entropy. Contract (core/registry.h):
-// operands share one shape, any strides; an output may alias an input.
+// axpy, where, maximum_grad and binary cross-entropy. Contract
+// (core/internal/registry.h): operands share one shape, any strides; an output may alias
+// an input.
 //
 // Every op is one line of device code (kOps) in a module with two kernels:
 //  - flat (entry 0): contiguous outputs, inputs contiguous or scalar (step 0 or
@@ -8,15 +9,15 @@
 //    a large tensor keep enough bytes in flight to run at copy bandwidth;
 //  - strided (entry 1): any strides, up to kMaxRank axes; each element's offsets
 //    come from its row-major index.
-// Each module starts with core/elementwise_math.h, whose formulas the CPU kernels
-// compile too, so that both backends agree.
+// Each module starts with core/internal/elementwise_math.h, whose formulas the CPU
+// kernels compile too, so that both backends agree.
 #include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
-#include "core/registry.h"
+#include "core/internal/registry.h"
 #include "kernels/cuda/compiler.h"
 #include "kernels/cuda/sources.h"
 
@@ -56,7 +57,7 @@ struct EwOp {
   const char* body;
 };
 
-// Formulas of any length live in core/elementwise_math.h, which every module
+// Formulas of any length live in core/internal/elementwise_math.h, which every module
 // includes (kElementwiseMath).
 constexpr EwOp kOps[] = {
     {OpKind::kAdd, 1, 2, "o0 = x0 + x1;"},

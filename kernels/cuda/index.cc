@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "core/registry.h"
+#include "core/internal/registry.h"
 #include "kernels/cuda/compiler.h"
 #include "kernels/cuda/sources.h"
 

@@ -15,8 +15,8 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
-#include "core/device_memory.h"
-#include "core/registry.h"
+#include "core/internal/device_memory.h"
+#include "core/internal/registry.h"
 #include "core/status_macros.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/status.h"

@@ -19,7 +19,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
-#include "core/device_memory.h"
+#include "core/internal/device_memory.h"
 #include "kernels/cuda/cuda.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/status.h"

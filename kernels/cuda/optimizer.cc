@@ -1,13 +1,13 @@
 // Optimizer updates on CUDA: one pass over a parameter, its gradient and its
 // state, in place. Contract and formulas: kernels/cpu/optimizer.cc (PyTorch's
 // single-tensor path); the hyperparameters arrive in call.scalars in the order
-// core/parameter_update.h writes them. Adam's constants are folded in double on
+// core/internal/parameter_update.h writes them. Adam's constants are folded in double on
 // the host by core's FoldAdamScalars, as on the CPU.
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "core/parameter_update.h"
-#include "core/registry.h"
+#include "core/internal/parameter_update.h"
+#include "core/internal/registry.h"
 #include "kernels/cuda/compiler.h"
 #include "kernels/cuda/sources.h"
 

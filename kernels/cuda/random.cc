@@ -3,7 +3,7 @@
 // the GPU equals the CPU's for the same seed (the GPU tests compare them).
 #include <cstring>
 
-#include "core/registry.h"
+#include "core/internal/registry.h"
 #include "kernels/cuda/compiler.h"
 #include "kernels/cuda/sources.h"
 

@@ -1,6 +1,6 @@
 // Reductions over a set of axes on CUDA: sum (scaled, which gives mean), max, min,
 // and the index reductions argmax and argmin (i64 positions, first extreme wins).
-// Contract (core/registry.h): input any strides; output contiguous with the
+// Contract (core/internal/registry.h): input any strides; output contiguous with the
 // input's rank and the reduced axes of size 1; attrs.axes = bit set of reduced
 // axes; attrs.scalar0 scales a sum.
 //
@@ -16,7 +16,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "core/registry.h"
+#include "core/internal/registry.h"
 #include "kernels/cuda/compiler.h"
 #include "kernels/cuda/sources.h"
 

@@ -1,9 +1,9 @@
 // Softmax, log-softmax and the fused cross-entropy on CUDA.
-// Contracts (core/registry.h, kernels/cpu/softmax.cc): softmax/log_softmax: x any
-// strides, out contiguous of x's shape, attrs.axis. cross_entropy: logits [N, C]
-// any strides, targets i64 [N], out a 0-d mean loss. cross_entropy_grad:
-// (logits, targets, g 0-d) -> d logits [N, C] contiguous. Rows subtract their
-// maximum first; sums accumulate in double, as on the CPU.
+// Contracts (core/internal/registry.h, kernels/cpu/softmax.cc): softmax/log_softmax: x
+// any strides, out contiguous of x's shape, attrs.axis. cross_entropy: logits [N, C] any
+// strides, targets i64 [N], out a 0-d mean loss. cross_entropy_grad: (logits, targets, g
+// 0-d) -> d logits [N, C] contiguous. Rows subtract their maximum first; sums accumulate
+// in double, as on the CPU.
 //
 // One difference from the CPU: a target outside [0, C) cannot be reported without
 // waiting for the GPU, so it makes the loss (and that row's gradient) NaN
@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "core/registry.h"
+#include "core/internal/registry.h"
 #include "kernels/cuda/compiler.h"
 #include "kernels/cuda/sources.h"
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/dtype.h"
-#include "core/op_kind.h"
+#include "core/internal/op_kind.h"
 
 namespace tapegrad::cuda {
 
@@ -42,7 +42,7 @@ KernelSource MakeSource(OpKind op, DType dtype, const std::string& body,
 
 // Device code every module starts with.
 extern const char kPreamble[];
-// core/elementwise_math.h's text, embedded at build time: the elementwise
+// core/internal/elementwise_math.h's text, embedded at build time: the elementwise
 // modules start with it (after kPreamble).
 extern const char kElementwiseMath[];
 

@@ -1,5 +1,5 @@
 """Tensor's elementwise math and activations, as torch's functions of the same
-names (the formulas: core/elementwise_math.h). A base of Tensor, which provides
+names (the formulas: core/internal/elementwise_math.h). A base of Tensor, which provides
 _unary(name, *parameters)."""
 
 

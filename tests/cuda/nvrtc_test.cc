@@ -4,7 +4,7 @@
 #include <set>
 #include <string>
 
-#include "core/registry.h"
+#include "core/internal/registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernels/cuda/compiler.h"

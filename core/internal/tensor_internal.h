@@ -8,8 +8,8 @@
 //   3. Run the kernel through the registry (Run).
 //   4. Finish: give the result a tape slot and, if it needs a gradient, a
 //      TensorRecord that the reverse sweep hands to the op's backward formula.
-#ifndef TAPEGRAD_CORE_TENSOR_INTERNAL_H_
-#define TAPEGRAD_CORE_TENSOR_INTERNAL_H_
+#ifndef TAPEGRAD_CORE_INTERNAL_TENSOR_INTERNAL_H_
+#define TAPEGRAD_CORE_INTERNAL_TENSOR_INTERNAL_H_
 
 #include <cstdint>
 #include <initializer_list>
@@ -18,19 +18,19 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "core/elementwise_math.h"
-#include "core/op_kind.h"
-#include "core/registry.h"
+#include "core/internal/elementwise_math.h"
+#include "core/internal/op_kind.h"
+#include "core/internal/registry.h"
+#include "core/internal/tensor_impl.h"
 #include "core/tape.h"
 #include "core/tensor.h"
-#include "core/tensor_impl.h"
 
 namespace tapegrad::internal {
 
 // The differentiable ops, each with its backward formula (defined in
 // tensor_backward.cc): one row per op, so that an op and its formula cannot be
 // listed apart or out of order. X(GradOp enumerator, backward formula). The rows
-// of TAPEGRAD_UNARY_MATH_OPS (core/elementwise_math.h) follow them, each with
+// of TAPEGRAD_UNARY_MATH_OPS (core/internal/elementwise_math.h) follow them, each with
 // the generic rule UnaryMathBackward.
 #define TAPEGRAD_GRAD_OPS(X)               \
   X(kAdd, AddBackward)                     \
@@ -183,4 +183,4 @@ absl::StatusOr<TensorImpl*> GradOf(Tape& tape, TensorImpl& input);
 
 }  // namespace tapegrad::internal
 
-#endif  // TAPEGRAD_CORE_TENSOR_INTERNAL_H_
+#endif  // TAPEGRAD_CORE_INTERNAL_TENSOR_INTERNAL_H_

@@ -16,8 +16,8 @@
 //
 // Thread safety: Install is for static initialisation; lookups are lock-free.
 // Implementations must be safe to call from any thread.
-#ifndef TAPEGRAD_CORE_DEVICE_MEMORY_H_
-#define TAPEGRAD_CORE_DEVICE_MEMORY_H_
+#ifndef TAPEGRAD_CORE_INTERNAL_DEVICE_MEMORY_H_
+#define TAPEGRAD_CORE_INTERNAL_DEVICE_MEMORY_H_
 
 #include <cstddef>
 
@@ -56,4 +56,4 @@ absl::Status NoDeviceMemory(Device device);
 
 }  // namespace tapegrad
 
-#endif  // TAPEGRAD_CORE_DEVICE_MEMORY_H_
+#endif  // TAPEGRAD_CORE_INTERNAL_DEVICE_MEMORY_H_

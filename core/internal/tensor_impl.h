@@ -17,8 +17,8 @@
 // Thread safety: reference counts are atomic; everything else belongs to whoever
 // owns the tape (arena) or is read-only once made (heap), except through the
 // documented mutating calls on Tensor.
-#ifndef TAPEGRAD_CORE_TENSOR_IMPL_H_
-#define TAPEGRAD_CORE_TENSOR_IMPL_H_
+#ifndef TAPEGRAD_CORE_INTERNAL_TENSOR_IMPL_H_
+#define TAPEGRAD_CORE_INTERNAL_TENSOR_IMPL_H_
 
 #include <atomic>
 #include <cstddef>
@@ -28,7 +28,7 @@
 #include "absl/types/span.h"
 #include "core/device.h"
 #include "core/dtype.h"
-#include "core/layout.h"
+#include "core/internal/layout.h"
 
 namespace tapegrad {
 
@@ -63,7 +63,7 @@ struct Storage : HeapCounted<Storage> {
 
   // A heap buffer of `bytes` (64-byte aligned on the host, uninitialised) with one
   // reference; memory on other devices comes from their DeviceMemory
-  // (core/device_memory.h). An error names why the memory cannot be had.
+  // (core/internal/device_memory.h). An error names why the memory cannot be had.
   static absl::StatusOr<Storage*> NewHeap(size_t bytes, Device device);
   // A heap Storage over external `data`, with one reference; null if out of memory.
   static Storage* NewExternal(void* data, size_t bytes, Device device,
@@ -106,4 +106,4 @@ struct TensorImpl : HeapCounted<TensorImpl> {
 
 }  // namespace tapegrad
 
-#endif  // TAPEGRAD_CORE_TENSOR_IMPL_H_
+#endif  // TAPEGRAD_CORE_INTERNAL_TENSOR_IMPL_H_

@@ -14,8 +14,8 @@
 //
 // Thread safety: an update writes the parameter and its state; nothing else may
 // use them meanwhile. Updates of different parameters may run concurrently.
-#ifndef TAPEGRAD_CORE_PARAMETER_UPDATE_H_
-#define TAPEGRAD_CORE_PARAMETER_UPDATE_H_
+#ifndef TAPEGRAD_CORE_INTERNAL_PARAMETER_UPDATE_H_
+#define TAPEGRAD_CORE_INTERNAL_PARAMETER_UPDATE_H_
 
 #include <cstdint>
 
@@ -81,4 +81,4 @@ AdamFactors FoldAdamScalars(absl::Span<const double> scalars);
 
 }  // namespace tapegrad
 
-#endif  // TAPEGRAD_CORE_PARAMETER_UPDATE_H_
+#endif  // TAPEGRAD_CORE_INTERNAL_PARAMETER_UPDATE_H_

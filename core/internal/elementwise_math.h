@@ -20,8 +20,8 @@
 // namespace), no library constants such as M_PI.
 //
 // Thread safety: pure functions.
-#ifndef TAPEGRAD_CORE_ELEMENTWISE_MATH_H_
-#define TAPEGRAD_CORE_ELEMENTWISE_MATH_H_
+#ifndef TAPEGRAD_CORE_INTERNAL_ELEMENTWISE_MATH_H_
+#define TAPEGRAD_CORE_INTERNAL_ELEMENTWISE_MATH_H_
 
 #ifdef __CUDACC_RTC__
 #define TAPEGRAD_MATH __device__ __forceinline__
@@ -373,4 +373,4 @@ TAPEGRAD_MATH T BceWithLogits(T x, T y) {
 }  // namespace math
 }  // namespace tapegrad
 
-#endif  // TAPEGRAD_CORE_ELEMENTWISE_MATH_H_
+#endif  // TAPEGRAD_CORE_INTERNAL_ELEMENTWISE_MATH_H_

@@ -32,13 +32,13 @@
 //  - Optimizer steps (kSgdStep, kRmspropStep, kAdamStep) read the gradient as
 //    inputs[0] and update outputs[0] (the parameter) and their state tensors in
 //    place; all are contiguous and of one shape; call.scalars holds the
-//    hyperparameters (core/parameter_update.h lists them).
+//    hyperparameters (core/internal/parameter_update.h lists them).
 //
 // Thread safety: lookups are lock-free and may run on any thread at any time.
 // Registration is meant for static initialisation; a later Register is safe
 // against concurrent lookups of other keys.
-#ifndef TAPEGRAD_CORE_REGISTRY_H_
-#define TAPEGRAD_CORE_REGISTRY_H_
+#ifndef TAPEGRAD_CORE_INTERNAL_REGISTRY_H_
+#define TAPEGRAD_CORE_INTERNAL_REGISTRY_H_
 
 #include <atomic>
 #include <string>
@@ -51,8 +51,8 @@
 #include "absl/types/span.h"
 #include "core/device.h"
 #include "core/dtype.h"
-#include "core/op_kind.h"
-#include "core/tensor_impl.h"
+#include "core/internal/op_kind.h"
+#include "core/internal/tensor_impl.h"
 
 namespace tapegrad {
 
@@ -151,4 +151,4 @@ struct KernelRegistration {
 
 }  // namespace tapegrad
 
-#endif  // TAPEGRAD_CORE_REGISTRY_H_
+#endif  // TAPEGRAD_CORE_INTERNAL_REGISTRY_H_

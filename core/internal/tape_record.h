@@ -40,8 +40,8 @@
 // header (docs/performance.md).
 //
 // Thread safety: functions over bytes the caller owns; no state.
-#ifndef TAPEGRAD_CORE_TAPE_RECORD_H_
-#define TAPEGRAD_CORE_TAPE_RECORD_H_
+#ifndef TAPEGRAD_CORE_INTERNAL_TAPE_RECORD_H_
+#define TAPEGRAD_CORE_INTERNAL_TAPE_RECORD_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -220,4 +220,4 @@ inline char* Write(char* p, uint32_t o, const Input* inputs, size_t count,
 
 }  // namespace tapegrad::internal::record
 
-#endif  // TAPEGRAD_CORE_TAPE_RECORD_H_
+#endif  // TAPEGRAD_CORE_INTERNAL_TAPE_RECORD_H_

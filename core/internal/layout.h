@@ -19,8 +19,8 @@
 // shapes that come from users before they are checked uses CheckedMul/CheckedAdd.
 //
 // Thread safety: a plain value type.
-#ifndef TAPEGRAD_CORE_LAYOUT_H_
-#define TAPEGRAD_CORE_LAYOUT_H_
+#ifndef TAPEGRAD_CORE_INTERNAL_LAYOUT_H_
+#define TAPEGRAD_CORE_INTERNAL_LAYOUT_H_
 
 #include <cstdint>
 #include <string>
@@ -166,4 +166,4 @@ inline bool NormalizeAxis(int64_t axis, int rank, int* out) {
 
 }  // namespace tapegrad
 
-#endif  // TAPEGRAD_CORE_LAYOUT_H_
+#endif  // TAPEGRAD_CORE_INTERNAL_LAYOUT_H_

@@ -9,12 +9,12 @@
 // The numbers are internal: the C ABI and messages name kinds by OpKindName.
 //
 // Thread safety: constants and pure functions only.
-#ifndef TAPEGRAD_CORE_OP_KIND_H_
-#define TAPEGRAD_CORE_OP_KIND_H_
+#ifndef TAPEGRAD_CORE_INTERNAL_OP_KIND_H_
+#define TAPEGRAD_CORE_INTERNAL_OP_KIND_H_
 
 #include <cstdint>
 
-#include "core/elementwise_math.h"
+#include "core/internal/elementwise_math.h"
 
 namespace tapegrad {
 
@@ -95,4 +95,4 @@ const char* OpKindName(OpKind op);
 
 }  // namespace tapegrad
 
-#endif  // TAPEGRAD_CORE_OP_KIND_H_
+#endif  // TAPEGRAD_CORE_INTERNAL_OP_KIND_H_
