@@ -1,0 +1,282 @@
+// The tape's record path: how an op writes its record, folds into a temporary's
+// record, and takes arena memory, inline because every scalar op runs it. Part of
+// core/tape.h (which includes this at its end); the callers are core/scalar_ops.h
+// and the tensor ops in core/tensor*.cc. The record layouts are
+// core/internal/tape_record.h's; the notes named here are in core/tape.cc.
+//
+// Thread safety: as Tape's (one thread at a time per tape).
+#ifndef TAPEGRAD_CORE_INTERNAL_RECORD_PATH_H_
+#define TAPEGRAD_CORE_INTERNAL_RECORD_PATH_H_
+
+#ifndef TAPEGRAD_CORE_TAPE_H_
+#error "core/internal/record_path.h is part of core/tape.h; include that instead"
+#endif
+
+namespace tapegrad {
+
+// A slot with an empty record: leaves, constants, results under NoGradScope.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::EmitLeaf(double data) {
+  if (ABSL_PREDICT_FALSE(!HasRoom(kMinRecordBytes) && !MakeRoom(kMinRecordBytes)))
+    return Poisoned();
+  internal::record::StoreHeader(record_end_, 0);
+  record_end_ += kMinRecordBytes;
+  return NewSlot(data);
+}
+
+// y = f(a) with dy/da = pa. `a` must be live on this tape. `pa_one`: pa is +1
+// by the op's rule (Note [Shapes by rule] in tape_record.h); so for the others.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::EmitUnary(double y, uint32_t a, double pa,
+                                                          bool pa_one) {
+  if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
+  namespace rec = internal::record;
+  constexpr size_t kBytes = rec::kArgBytes + rec::kHeaderBytes;
+  if (ABSL_PREDICT_FALSE(!HasRoom(kBytes) && !MakeRoom(kBytes))) return Poisoned();
+  char* p = record_end_;
+  uint32_t header = 1;
+  if (a + 1 == size_) {
+    header |= rec::kChainFlag;
+  } else {
+    p = rec::PutLastInput(p, a, pa, pa_one, &header);
+  }
+  record_end_ = rec::PutTail(p, pa, header);
+  return NewSlot(y);
+}
+
+// y = f(a, b) with partials pa, pb. Both must be live on this tape.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::EmitBinary(double y, uint32_t a,
+                                                           double pa, uint32_t b,
+                                                           double pb, bool pa_one,
+                                                           bool pb_one) {
+  if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
+  if (ABSL_PREDICT_FALSE(!HasRoom(kBinaryRecordBytes) && !MakeRoom(kBinaryRecordBytes)))
+    return Poisoned();
+  namespace rec = internal::record;
+  const uint32_t prev = size_ - 1;  // the slot a chain input would occupy
+  char* p = record_end_;
+  uint32_t header = 2;
+  double chain_partial = 0.0;
+  if (ABSL_PREDICT_FALSE(a == b)) {
+    header = 1;
+    chain_partial = pa + pb;
+    if (a == prev) {
+      header |= rec::kChainFlag;
+    } else {
+      p = rec::PutLastInput(p, a, chain_partial, false, &header);
+    }
+  } else if (a == prev) {
+    header |= rec::kChainFlag;
+    chain_partial = pa;
+    p = rec::PutLastInput(p, b, pb, pb_one, &header);
+  } else if (b == prev) {
+    header |= rec::kChainFlag;
+    chain_partial = pb;
+    p = rec::PutLastInput(p, a, pa, pa_one, &header);
+  } else if (pa_one && !pb_one) {  // a - b: a goes last, as the unit input
+    rec::StoreArg(p, b, pb);
+    p = rec::PutLastInput(p + rec::kArgBytes, a, pa, true, &header);
+  } else {
+    rec::StoreArg(p, a, pa);
+    p = rec::PutLastInput(p + rec::kArgBytes, b, pb, pb_one, &header);
+  }
+  record_end_ = rec::PutTail(p, chain_partial, header);
+  return NewSlot(y);
+}
+
+// True if `t`, a handle whose tape is this one, may be folded into (Note
+// [Temporaries fuse]): it is the last slot, the slot's sole handle and the slot is
+// clean (which also says it is live: the generations match; and that no Mark,
+// sweep or set_grad came since, see UncleanLast), and recording is on. No special
+// index is one below a slot count (kMaxSlots), and kEmpty, whose successor is 0,
+// goes with no tape.
+inline bool Tape::CanFuse(const Value& t) const {
+  return t.index_ + 1 == size_ && t.tag_ == gen_[t.index_] && !internal::grad_disabled;
+}
+
+// Folds y = f(t) into temporary t's record: scales its partials by dy/dt.
+// Falls back to a new record when a unit input must be stored in full and the
+// block is full.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::FuseUnary(Value&& t, double y,
+                                                          double dy_dt, bool dt_one) {
+  namespace rec = internal::record;
+  if (!dt_one) {
+    // A unit input is stored in full even if dy_dt is 1 by chance (Note [Shapes
+    // by rule] in tape_record.h).
+    uint32_t header = rec::LoadHeader(record_end_);
+    if (rec::HasUnit(header)) {
+      if (ABSL_PREDICT_FALSE(RecordRoom() < rec::kArgBytes)) {
+        return EmitUnary(y, t.index_, dy_dt);
+      }
+      header = StoreUnitInFull(header);
+    }
+    if (dy_dt == 1.0) return Refill(std::move(t), y);
+    char* arg = record_end_ - rec::Bytes(header);
+    for (uint32_t k = rec::FullCount(header); k > 0; --k, arg += rec::kArgBytes) {
+      ScaleDouble(arg + sizeof(uint32_t), dy_dt);
+    }
+    if (rec::HasChain(header)) ScaleDouble(arg, dy_dt);
+  }
+  return Refill(std::move(t), y);
+}
+
+// Folds y = f(t, b) into temporary t's record, b a live slot (possibly t itself).
+// Falls back to a new record when the block is full or the record is long.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::FuseBinary(Value&& t, double y,
+                                                           double dy_dt, uint32_t b,
+                                                           double dy_db, bool dt_one,
+                                                           bool db_one) {
+  // Inline: the common `temporary + other`, which appends one input.
+  namespace rec = internal::record;
+  uint32_t header = rec::LoadHeader(record_end_);
+  const uint32_t o = t.index_;
+  // `x * w + b`: the product's record gets b's index in its header, nothing more.
+  if (ABSL_PREDICT_TRUE(dt_one && db_one && b + 1 < o &&
+                        header == (rec::kChainFlag | 2u) && b <= rec::kMaxPackedIndex)) {
+    rec::StoreHeader(record_end_ - rec::kHeaderBytes, rec::kPackedHeader | b);
+    return Refill(std::move(t), y);
+  }
+  if (dt_one && b + 1 < o && rec::Count(header) < kMaxFusedArgs &&
+      RecordRoom() >= 2 * rec::kArgBytes) {
+    if (rec::HasUnit(header)) header = StoreUnitInFull(header);
+    // The new input goes before the chain partial, which stays last.
+    char* p = record_end_ - rec::kHeaderBytes;
+    double chain_partial = 0.0;
+    if (rec::HasChain(header)) {
+      p -= rec::kChainBytes;
+      chain_partial = rec::LoadDouble(p);
+    }
+    header += 1;
+    p = rec::PutLastInput(p, b, dy_db, db_one, &header);
+    record_end_ = rec::PutTail(p, chain_partial, header);
+    return Refill(std::move(t), y);
+  }
+  t.index_ = Value::kMovedFrom;
+  return FuseBinarySlow(o, y, dy_dt, b, dy_db);
+}
+
+// y with the inputs that for_each_input(add) passes to add(index, partial), at
+// most `max_inputs` of them, all live slots; one record. Inputs equal to the
+// previous slot are merged into its chain input. One pass: inputs are written
+// as they come, the chain input's partial is summed and goes last.
+// `partials_are_one`: every partial is +1 by the op's rule (a sum).
+template <class EachInput>
+inline Value Tape::EmitGathered(double y, size_t max_inputs, bool partials_are_one,
+                                const EachInput& for_each_input) {
+  namespace rec = internal::record;
+  if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
+  const size_t bytes = max_inputs * rec::kArgBytes + rec::kHeaderBytes;
+  if (ABSL_PREDICT_FALSE(!HasRoom(bytes) && !MakeRoom(bytes))) return Poisoned();
+  const uint32_t prev = size_ - 1;
+  double chain_partial = 0.0;
+  bool has_chain = false;
+  char* const first = record_end_;
+  char* p = first;
+  for_each_input([&](uint32_t index, double partial) ABSL_ATTRIBUTE_ALWAYS_INLINE {
+    if (ABSL_PREDICT_FALSE(index == prev)) {
+      chain_partial += partial;
+      has_chain = true;
+    } else {
+      rec::StoreArg(p, index, partial);
+      p += rec::kArgBytes;
+    }
+  });
+  record_end_ = rec::Finish(first, p, has_chain, chain_partial, partials_are_one);
+  return NewSlot(y);
+}
+
+// Memory from the tape's arena, gone at the Rewind that passes this point.
+inline absl::StatusOr<void*> Tape::AllocateArena(size_t bytes, size_t align) {
+  ++arena_allocations_;
+  void* p = arena_.AllocateOrNull(bytes, align);
+  if (ABSL_PREDICT_TRUE(p != nullptr)) return p;
+  return ArenaExhausted(bytes);
+}
+
+// True if `object` is among the last few pins: pinning it again is redundant,
+// since every Rewind that would drop a new record drops that pin no earlier.
+inline bool Tape::RecentlyPinned(const void* object) const {
+  const size_t n = pins_.size();
+  for (size_t k = 1; k <= 4 && k <= n; ++k) {
+    if (pins_[n - k].object == object) return true;
+  }
+  return false;
+}
+
+// True if `v` is live on this tape; then *data is its number: from the handle
+// while it may be (Note [Data in the handle] in value.h), else from the slot. One
+// test serves both where the handle is the slot's sole one on a clean slot (an
+// exact tag match); the masked test follows for the others. A branch, not a
+// select, so that the handle's number does not wait for the slot's.
+inline bool Tape::ReadLive(const Value& v, double* data) const {
+  if (v.tape_ != this || v.index_ >= size_) return false;
+  const uint32_t tag = gen_[v.index_];
+  if (ABSL_PREDICT_TRUE(tag == v.tag_)) {
+    *data = v.data_;
+    return true;
+  }
+  if (!SameGeneration(tag, v.tag_)) return false;
+  *data = value_[v.index_];
+  return true;
+}
+
+// Fills slot o (== size_) and returns its handle. The record is written by the
+// caller before (both fit: HasRoom); the other order measured slower.
+inline Value Tape::NewSlot(double data) {
+  const uint32_t o = size_++;
+  const uint32_t generation = generation_;
+  gen_[o] = generation | Value::kSoleBit;  // clean (Note [Data in the handle])
+  adj_[o] = 0.0;
+  value_[o] = data;
+  return Value(this, o, generation, data);
+}
+
+// Ends a fold into temporary `t`: its slot now holds y, and `t` is consumed. The
+// slot's clean bit stays as it was: t was its sole handle. Its grad is still the 0
+// that NewSlot wrote, since whatever could have changed it (a sweep, set_grad)
+// uncleans the slot, and CanFuse asks for a clean one.
+inline Value Tape::Refill(Value&& t, double y) {
+  const uint32_t o = t.index_;
+  t.index_ = Value::kMovedFrom;
+  return Refill(o, t.tag_, y);  // the tag is in a register already
+}
+
+// Refill of slot o, whose sole handle (consumed by the caller) had tag `tag`: the
+// slot's own, as the slot is clean.
+inline Value Tape::Refill(uint32_t o, uint32_t tag, double y) {
+  value_[o] = y;
+  Value v(this, o, 0, y);
+  v.tag_ = tag;
+  return v;
+}
+
+inline void Tape::ScaleDouble(char* p, double factor) {
+  internal::record::StoreDouble(p, internal::record::LoadDouble(p) * factor);
+}
+
+// Rewrites the open record's unit input in full, with partial +1, so that it can
+// be scaled or followed by another input; returns the new header. Needs
+// kArgBytes of room.
+inline uint32_t Tape::StoreUnitInFull(uint32_t header) {
+  namespace rec = internal::record;
+  char* p = record_end_ - rec::kHeaderBytes;
+  double chain_partial = 0.0;
+  if (rec::HasChain(header)) {
+    p -= rec::kChainBytes;
+    chain_partial = rec::LoadDouble(p);
+  }
+  uint32_t unit;
+  if (rec::IsPacked(header)) {
+    unit = header & rec::kCountMask;
+    header = rec::kChainFlag | 3u;
+  } else {
+    p -= rec::kUnitBytes;
+    unit = rec::LoadIndex(p);
+    header &= ~rec::kUnitFlag;
+  }
+  rec::StoreArg(p, unit, 1.0);
+  record_end_ = rec::PutTail(p + rec::kArgBytes, chain_partial, header);
+  return header;
+}
+
+}  // namespace tapegrad
+
+#endif  // TAPEGRAD_CORE_INTERNAL_RECORD_PATH_H_
