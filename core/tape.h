@@ -23,7 +23,7 @@
 //     for o = root down to 0:
 //       for (in, partial) in record(o):  adj[in] += partial * adj[o]
 // with no node objects, no virtual calls and no topological sort. See
-// Note [Chain adjoint] in tape.cc for how the loop keeps the adjoint of o - 1 in a
+// Note [Chain adjoint] in tape_sweep.cc for how the loop keeps the adjoint of o - 1 in a
 // register, which is what makes long dependency chains sweep at memory speed.
 //
 // Steady state: Rewind keeps the arena's chunks and the slot arrays' capacity, so a

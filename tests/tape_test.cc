@@ -412,7 +412,7 @@ TEST(Tape, PackedRecordsGiveTheUnfusedGrads) {
   EXPECT_EQ(b_inputs, 3);  // the first two steps and the last; the third is scaled
 
   // Above grads that a sweep left, the next sweep is the exact one (Note [Dirty
-  // adjoints] in tape.cc).
+  // adjoints] in tape_sweep.cc).
   ZeroGrads(p);
   ZeroGrads(u);
   const Value y2 = PackedSteps(p), z2 = UnfusedSteps(u);

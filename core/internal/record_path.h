@@ -2,7 +2,7 @@
 // record, and takes arena memory, inline because every scalar op runs it. Part of
 // core/tape.h (which includes this at its end); the callers are core/scalar_ops.h
 // and the tensor ops in core/tensor*.cc. The record layouts are
-// core/internal/tape_record.h's; the notes named here are in core/tape.cc.
+// core/internal/tape_record.h's; the notes named here are in core/tape.cc and core/value.h.
 //
 // Thread safety: as Tape's (one thread at a time per tape).
 #ifndef TAPEGRAD_CORE_INTERNAL_RECORD_PATH_H_

@@ -18,7 +18,7 @@
 // The header's low 28 bits count the inputs, all kinds together. kChainFlag: the
 // record's slot o reads slot o - 1, whose index is therefore not stored; its
 // partial comes last, just before the header, where the sweep reads it first
-// (Note [Chain adjoint] in tape.cc). kUnitFlag: the last input before that has the
+// (Note [Chain adjoint] in tape_sweep.cc). kUnitFlag: the last input before that has the
 // partial +1 and is stored as its index alone (sums, `x * w + b`). kOpaqueFlag: one
 // full input whose partial's bytes hold an OpaqueRecord* (a tensor op); no other
 // flag goes with it. Invariant: only the chain input may be slot o - 1, and at most

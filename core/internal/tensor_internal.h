@@ -1,4 +1,4 @@
-// Machinery shared by the tensor ops (tensor_ops.cc), their backward formulas
+// Machinery shared by the tensor ops (core/tensor_*.cc), their backward formulas
 // (tensor_backward.cc) and the Tensor handle (tensor.cc). Not a public header.
 //
 // Every op follows the same four steps:
@@ -15,6 +15,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -123,6 +124,44 @@ inline bool AllSameDTypeAndDevice(absl::Span<const TensorImpl* const> ops) {
   }
   return true;
 }
+
+// The forms most ops take: the four steps for operands of one floating dtype and
+// one device (defined in tensor_elementwise.cc, WithIndices in tensor_joins.cc).
+//
+// Checks the operands: PlaceFast, then one dtype and device, f32 or f64. Sets
+// *tape and impls[i] (operand i's impl, which the op uses from then on). False if
+// a check fails; Unprepared then says which.
+bool Prepare(std::initializer_list<const Tensor*> operands, Tape** tape,
+             TensorImpl** impls);
+// The error tensor of `op` for operands that Prepare refused: the first failed
+// check's message, recorded on their tape (or the current one).
+Tensor Unprepared(const char* op, std::initializer_list<const Tensor*> operands);
+// (a, b) -> kernel(a, b), broadcast.
+Tensor Binary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& a,
+              const Tensor& b);
+// A comparison: computed as a binary op, but its result is a constant, recorded
+// with no inputs, so no gradient flows through it.
+Tensor Compare(const char* name, OpKind kernel, const Tensor& a, const Tensor& b);
+// x -> kernel(x); with `constant`, the result is recorded without inputs, so no
+// gradient flows through it (as through Compare's results).
+Tensor Unary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
+             const OpAttrs& attrs = {}, bool constant = false);
+// A row of TAPEGRAD_UNARY_MATH_OPS, with parameters p0 and p1.
+Tensor UnaryMath(const char* name, OpKind kernel, GradOp grad_op, Saved saved,
+                 const Tensor& x, double p0, double p1);
+// A constant (no gradient) of `shape` with the dtype and device of `like`, written
+// by a kernel without inputs (kFill, kDropoutMask).
+Tensor Generate(Tape* tape, Shape shape, const Tensor& like, OpKind kernel,
+                const OpAttrs& attrs);
+// A 0-d constant like `like` (same dtype and device, and its tape if it has one).
+Tensor ScalarLike(const Tensor& like, double value);
+// An op on floating `x` and an i64 operand (class labels, row indices) on the
+// same device. `fits` checks the shapes and sets the output's; `expected` says
+// what the op needs, for the error.
+Tensor WithIndices(
+    const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
+    const Tensor& indices, const char* expected,
+    absl::FunctionRef<bool(const TensorImpl&, const TensorImpl&, Layout*)> fits);
 
 // Step 2. Contiguous, uninitialised.
 absl::StatusOr<TensorImpl*> NewResult(Tape* tape, Shape shape, DType dtype,
