@@ -28,8 +28,9 @@ from tapegrad._lib import lib as _clib
 from tapegrad.device import Device
 from tapegrad.draw import draw_dot
 from tapegrad.engine import Value
-from tapegrad.tensor import (Tensor, binary_cross_entropy_with_logits, cat, cross_entropy,
-                             from_dlpack, mse_loss, stack, where)
+from tapegrad._functions import (binary_cross_entropy_with_logits, cat, cross_entropy,
+                                 from_dlpack, mse_loss, stack, where)
+from tapegrad.tensor import Tensor
 
 __version__ = _clib.tg_version().decode()
 

@@ -12,8 +12,8 @@ slices with a step > 0 (PyTorch refuses negative steps too), None, one Ellipsis,
 and at most one 1-D integer array. Boolean masks and several arrays are an
 IndexError that says so, rather than NumPy's broadcasting rules half done.
 
-This module does not import tapegrad.tensor (which imports it): the Tensor class
-is the type of the tensor being indexed.
+This module does not import tapegrad.tensor (whose Views base imports it): the
+Tensor class is the type of the tensor being indexed.
 
 Thread safety: as Tensor's ops (a tape tensor belongs to its thread).
 """

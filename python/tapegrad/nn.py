@@ -18,7 +18,8 @@ import random
 
 from tapegrad import _lib
 from tapegrad.engine import Value
-from tapegrad.tensor import Tensor, _dtype_code, _int64, _int64_array, _result
+from tapegrad._args import _int64, _int64_array
+from tapegrad.tensor import Tensor, _dtype_code, _result
 
 _c = _lib.lib
 _check = _lib.check

@@ -24,13 +24,14 @@ Thread safety: a tape tensor belongs to the thread that made it.
 
 import ctypes
 import numbers
-import operator
 
 import numpy as np
 
-from tapegrad import _dlpack, _indexing, _lib
+from tapegrad import _dlpack, _lib
+from tapegrad._args import _axis, _int64_array, _number
 from tapegrad._elementwise import ElementwiseMath
 from tapegrad._graph import context
+from tapegrad._views import Views
 from tapegrad.device import Device
 
 _c = _lib.lib
@@ -52,7 +53,7 @@ def _dtype_code(dtype):
     return _NAMES[name]
 
 
-class Tensor(ElementwiseMath):
+class Tensor(ElementwiseMath, Views):
     __slots__ = ("_h", "_seg", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators
 
@@ -253,6 +254,10 @@ class Tensor(ElementwiseMath):
         """call(self, *args, &out) from libtapegrad, as a result of this tensor."""
         return _result((self,), call, self._h, *args)
 
+    def _op(self, operands, call, *args):
+        """call(*args, &out) from libtapegrad, as a result of `operands`."""
+        return _result(operands, call, *args)
+
     def _unary(self, name, *params):
         if not params:
             return _result((self,), _c.tg_tensor_unary, _UNARY[name], self._h)
@@ -403,83 +408,6 @@ class Tensor(ElementwiseMath):
     def log_softmax(self, axis=-1):
         return self._apply(_c.tg_tensor_softmax, _axis("log_softmax", axis), 1)
 
-    # ---- views: no copy, recorded, so gradients flow through them; axes may be
-    # negative
-
-    def reshape(self, *shape):
-        """Of contiguous data (see contiguous()); one size may be -1."""
-        return self._apply(_c.tg_tensor_reshape, *_dims("reshape", shape))
-
-    def view(self, *shape):
-        return self.reshape(*shape)
-
-    def transpose(self, a=0, b=1):
-        return self._apply(_c.tg_tensor_transpose, _axis("transpose", a),
-                           _axis("transpose", b))
-
-    def permute(self, *order):
-        """Axis i of the result is axis order[i] of this tensor."""
-        return self._apply(_c.tg_tensor_permute, *_dims("permute", order))
-
-    def expand(self, *shape):
-        """NumPy broadcasting to `shape`: axes of size 1 repeat without a copy."""
-        return self._apply(_c.tg_tensor_expand, *_dims("expand", shape))
-
-    def squeeze(self, axis=None):
-        """Drops `axis` if its size is 1 (else returns self, as PyTorch does), or
-        every axis of size 1 when axis is None."""
-        shape = self.shape
-        if axis is not None:
-            axis = _axis("squeeze", axis)
-            if -len(shape) <= axis < len(shape) and shape[axis] != 1:
-                return self
-            return self._apply(_c.tg_tensor_squeeze, axis)
-        t = self
-        for a in reversed(range(len(shape))):
-            if shape[a] == 1:
-                t = t._apply(_c.tg_tensor_squeeze, a)
-        return t
-
-    def unsqueeze(self, axis):
-        """A new axis of size 1 before `axis` (-1: after the last)."""
-        return self._apply(_c.tg_tensor_unsqueeze, _axis("unsqueeze", axis))
-
-    def _slice(self, axis, start, stop, step):
-        return self._apply(_c.tg_tensor_slice, axis, start, stop, step)
-
-    def contiguous(self):
-        """This tensor's elements in row-major memory: self if they are already."""
-        return self._apply(_c.tg_tensor_contiguous)
-
-    def index_select(self, axis, indices):
-        """The entries at `indices` (1-D integers) along `axis`, in that order."""
-        return _indexing.select(self, _axis("index_select", axis), indices)
-
-    def _select_rows(self, indices):
-        """Rows of self (axis 0) at the 1-D i64 tensor `indices` (for _indexing)."""
-        return _result((self, indices), _c.tg_tensor_index_select, self._h, indices._h)
-
-    def __getitem__(self, key):
-        """NumPy's indexing: integers, slices with steps > 0, None, ... and one 1-D
-        integer array (a Tensor, list or ndarray). Slices, integers and None give
-        views; an array gives a copy. Gradients flow through every kind."""
-        return _indexing.getitem(self, key)
-
-    def __iter__(self):
-        if not self.shape:
-            raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.shape[0]))
-
-    @property
-    def T(self):
-        """The axes in reverse order, as NumPy's and PyTorch's .T: a view (the
-        tensor itself below two dimensions)."""
-        n = self.ndim
-        t = self
-        for i in range(n // 2):
-            t = t.transpose(i, n - 1 - i)
-        return t
-
     def float(self):
         return self if self.dtype == np.float32 else Tensor(self.numpy(), np.float32)
 
@@ -508,63 +436,6 @@ def _as_tensor(other, like):
                     % type(other).__name__)
 
 
-def _index(value):
-    """operator.index, but a bool is no integer here, as in NumPy's shapes and axes:
-    `t.sum(True)` is not `t.sum(1)`."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError("bool is not an index")
-    return operator.index(value)
-
-
-def _int64(op, what, value):
-    """`value` as an int that fits the C ABI's int64_t, else a TypeError or ValueError
-    that names the op. (ctypes would silently keep the low 64 bits of a larger one.)"""
-    try:
-        i = _index(value)
-    except TypeError:
-        raise TypeError("%s: %s must be an integer, not %s"
-                        % (op, what, type(value).__name__)) from None
-    if not _lib.INT64_MIN <= i <= _lib.INT64_MAX:
-        raise ValueError("%s: %s %d is out of range" % (op, what, i))
-    return i
-
-
-def _axis(op, axis):
-    return _int64(op, "axis", axis)
-
-
-def _number(op, name, value):
-    if not isinstance(value, numbers.Real):
-        raise TypeError("%s: %s must be a number, not %s" % (op, name, type(value).__name__))
-    return float(value)
-
-
-def _dims(op, dims):
-    """(int64 array, count) for dims given as f(2, 3) or f((2, 3))."""
-    if len(dims) == 1 and not isinstance(dims[0], numbers.Integral):
-        dims = dims[0]
-    try:
-        dims = [_index(d) for d in dims]
-    except TypeError:
-        raise TypeError("%s: sizes and axes must be integers, not %r" % (op, dims)) from None
-    return _int64_array(op, "size or axis", dims), len(dims)
-
-
-def _int64_array(op, what, values):
-    """A ctypes int64_t array of `values`, each checked by _int64."""
-    return (ctypes.c_int64 * len(values))(*[_int64(op, what, v) for v in values])
-
-
-def _handles(op, tensors):
-    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
-        raise TypeError("%s: tensors must be a list or tuple of Tensors, not %s"
-                        % (op, type(tensors).__name__))
-    for i, t in enumerate(tensors):
-        if not isinstance(t, Tensor):
-            raise TypeError("%s: tensors[%d] is of type %s, not a Tensor" % (op, i, type(t).__name__))
-    return (ctypes.c_void_p * len(tensors))(*[t._h for t in tensors]), len(tensors)
-
-
 def _result(operands, call, *args):
     """The Tensor that call(*args, &out) makes from `operands` (whose tensor segment
     it joins, see Tensor._from_result)."""
@@ -574,58 +445,3 @@ def _result(operands, call, *args):
     out = ctypes.c_void_p()
     _check(call(*args, ctypes.byref(out)))
     return Tensor._from_result(out.value, operands)
-
-
-def _join(op, call, tensors, axis):
-    handles, n = _handles(op, tensors)
-    return _result(tensors, call, handles, n, _axis(op, axis))
-
-
-def cat(tensors, axis=0):
-    """Joins tensors of one dtype and device along `axis` (a copy, recorded)."""
-    return _join("cat", _c.tg_tensor_concatenate, tensors, axis)
-
-
-def stack(tensors, axis=0):
-    """Joins tensors of one shape along a new `axis` (a copy, recorded)."""
-    return _join("stack", _c.tg_tensor_stack, tensors, axis)
-
-
-def where(cond, a, b):
-    """a where cond is nonzero, else b, broadcast: where(x > 0, x, 0.0). a or b
-    may be a number; cond may be a comparison's mask or any array (converted to
-    their dtype), and gets no gradient."""
-    like = a if isinstance(a, Tensor) else b
-    if not isinstance(like, Tensor):
-        raise TypeError("where: a or b must be a Tensor")
-    a, b = _as_tensor(a, like), _as_tensor(b, like)
-    if not isinstance(cond, Tensor):
-        cond = Tensor(np.asarray(cond, dtype=like.dtype), device=like.device)
-    return _result((cond, a, b), _c.tg_tensor_where, cond._h, a._h, b._h)
-
-
-def from_dlpack(obj):
-    """A Tensor sharing the memory of any DLPack producer (NumPy, PyTorch, ...)."""
-    if not hasattr(obj, "__dlpack__"):
-        raise TypeError("from_dlpack: %s has no __dlpack__" % type(obj).__name__)
-    return Tensor._from_heap(_dlpack.consume_capsule(obj.__dlpack__()))
-
-
-def _loss(name, x, target):
-    if not isinstance(x, Tensor):
-        raise TypeError("%s: the input must be a Tensor, not %s" % (name, type(x).__name__))
-    return x._binary(name, target)
-
-
-def mse_loss(prediction, target):
-    return _loss("mse", prediction, target)
-
-
-def cross_entropy(logits, labels):
-    """Mean cross-entropy of logits [N, C] against int64 class indices [N]."""
-    return _loss("cross_entropy", logits, labels)
-
-
-def binary_cross_entropy_with_logits(logits, targets):
-    return _loss("bce_with_logits", logits, targets)
-
