@@ -175,7 +175,8 @@ class Tape {
   void ClearError() { error_ = absl::OkStatus(); }
 
   size_t size() const { return size_; }
-  // The generation new Values get (Note [Handle generations] in value.h).
+  // The generation new Values get (Note [Handle generations] in
+  // core/internal/record_path.h).
   uint32_t generation() const { return generation_; }
   TapeStats Stats() const;
 
@@ -274,9 +275,10 @@ class Tape {
   // holds. On failure records the error and returns false.
   bool MakeRoom(size_t record_bytes);
   Value Poisoned() { return Value(this, Value::kPoisoned, 0, 0.0); }
-  // Clears the clean bit of slot `index` (Note [Data in the handle] in value.h): its
-  // sole handle then reads the number from the slot, and no op folds into it
-  // (CanFuse). Writes around the sole handle and set_grad do this.
+  // Clears the clean bit of slot `index` (Note [Data in the handle] in
+  // core/internal/record_path.h): its sole handle then reads the number from the slot,
+  // and no op folds into it (CanFuse). Writes around the sole handle and set_grad do
+  // this.
   void Unclean(uint32_t index) { gen_[index] &= ~Value::kSoleBit; }
   // Unclean for the last slot, if any. Mark does this so that no record below a
   // mark is rewritten, and a sweep so that no fold inherits a grad it left.
@@ -311,7 +313,7 @@ class Tape {
   TapeOptions options_;
   Arena arena_;
 
-  // Slot arrays (Note [Handle generations] in value.h).
+  // Slot arrays (Note [Handle generations] in core/internal/record_path.h).
   double* value_ = nullptr;
   double* adj_ = nullptr;
   uint32_t* gen_ = nullptr;

@@ -7,23 +7,11 @@
 //   absl::Status s = g.Backward();           // a.grad() == 2, b.grad() == 8
 //
 // A Value is 24 bytes: the tape it lives on, a 32-bit slot index, the slot's
-// generation and, while the handle is its slot's sole handle, a copy of the number.
-// It owns nothing; copying it copies the handle, not the number.
-// Note [Handle generations]: every slot remembers the generation of the tape at the
-// time the slot was filled. Rewind and Reset bump the tape's generation, so a handle
-// whose slot was dropped (and maybe refilled) no longer matches, and using it is an
-// error that says so: never a read of memory that belongs to someone else.
-//
-// Note [Data in the handle]: the tape's value array is the truth for every slot.
-// A handle fresh from an op also carries its number, and ops read it from there
-// while the handle is still the slot's sole handle and nobody wrote the slot around
-// it (the slot's generation word keeps a "clean" bit for that; writing through any
-// other handle clears it, and so do a Mark at the slot, a sweep and set_grad, after
-// which no op may fold into the slot either: Note [Temporaries fuse]). That takes the
-// number from one op to the next in a register instead of through memory just written,
-// which would put a store-to-load round trip on every step of a dependency chain such as
-// `x = x * w + b` (measured: W1 records 15-18% faster with the number in the
-// handle).
+// generation and, while the handle is its slot's sole handle, a copy of the number
+// (Note [Data in the handle] in core/internal/record_path.h). It owns nothing; copying it
+// copies the handle, not the number. Using a handle whose slot a Rewind or Reset dropped
+// is an error that says so, never a read of memory that belongs to someone else (Note
+// [Handle generations] in core/internal/record_path.h).
 //
 // Errors: operators cannot return a Status, so a failing op (stale operand,
 // operands from two tapes, arena limit) records the first error on its tape and

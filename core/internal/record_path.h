@@ -2,7 +2,22 @@
 // record, and takes arena memory, inline because every scalar op runs it. Part of
 // core/tape.h (which includes this at its end); the callers are core/scalar_ops.h
 // and the tensor ops in core/tensor*.cc. The record layouts are
-// core/internal/tape_record.h's; the notes named here are in core/tape.cc and core/value.h.
+// core/internal/tape_record.h's. Note [Temporaries fuse] is in core/value.h.
+//
+// Note [Handle generations]: every slot remembers the generation of the tape at the
+// time the slot was filled. Rewind and Reset bump the tape's generation, so a handle
+// whose slot was dropped (and maybe refilled) no longer matches, and using it is an
+// error that says so: never a read of memory that belongs to someone else.
+//
+// Note [Data in the handle]: the tape's value array is the truth for every slot.
+// A handle fresh from an op also carries its number, and ops read it from there
+// while the handle is still the slot's sole handle and nobody wrote the slot around
+// it (the slot's generation word keeps a "clean" bit for that; writing through any
+// other handle clears it, and so do a Mark at the slot, a sweep and set_grad, after
+// which no op may fold into the slot either: Note [Temporaries fuse]). That takes the
+// number from one op to the next in a register instead of through memory just written,
+// which would put a store-to-load round trip on every step of a dependency chain such as
+// `x = x * w + b`.
 //
 // Thread safety: as Tape's (one thread at a time per tape).
 #ifndef TAPEGRAD_CORE_INTERNAL_RECORD_PATH_H_
@@ -202,10 +217,10 @@ inline bool Tape::RecentlyPinned(const void* object) const {
 }
 
 // True if `v` is live on this tape; then *data is its number: from the handle
-// while it may be (Note [Data in the handle] in value.h), else from the slot. One
-// test serves both where the handle is the slot's sole one on a clean slot (an
-// exact tag match); the masked test follows for the others. A branch, not a
-// select, so that the handle's number does not wait for the slot's.
+// while it may be (Note [Data in the handle] in core/internal/record_path.h), else from
+// the slot. One test serves both where the handle is the slot's sole one on a clean slot
+// (an exact tag match); the masked test follows for the others. A branch, not a select,
+// so that the handle's number does not wait for the slot's.
 inline bool Tape::ReadLive(const Value& v, double* data) const {
   if (v.tape_ != this || v.index_ >= size_) return false;
   const uint32_t tag = gen_[v.index_];

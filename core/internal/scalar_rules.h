@@ -210,7 +210,8 @@ struct ScalarOpsAccess {
   }
   // A Value's handle without its number, trivially copyable: the error path takes
   // operands as these, by value, so that no op has to keep its result in memory
-  // for the sake of an address (Note [Data in the handle] in value.h).
+  // for the sake of an address (Note [Data in the handle] in
+  // core/internal/record_path.h).
   struct Operand {
     Tape* tape;
     uint32_t index;
