@@ -8,7 +8,10 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tapegrad.h"
+#include "core/grad_mode.h"
+#include "core/scalar_ops.h"
+#include "core/tape.h"
+#include "core/value.h"
 #include "tests/gradient_check.h"
 
 namespace tapegrad {

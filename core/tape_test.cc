@@ -8,7 +8,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tapegrad.h"
+#include "core/grad_mode.h"
+#include "core/scalar_ops.h"
+#include "core/value.h"
 
 namespace tapegrad {
 namespace {
