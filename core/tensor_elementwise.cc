@@ -117,7 +117,6 @@ using internal::ScalarLike;
 using internal::Unary;
 using internal::UnaryMath;
 using internal::Unprepared;
-using internal::WithIndices;
 
 Tensor Add(const Tensor& a, const Tensor& b) {
   return Binary("add", OpKind::kAdd, GradOp::kAdd, a, b);

@@ -13,17 +13,6 @@
 
 namespace tapegrad {
 
-using internal::Binary;
-using internal::Fail;
-using internal::Finish;
-using internal::Generate;
-using internal::GradOp;
-using internal::OpError;
-using internal::Prepare;
-using internal::Unary;
-using internal::Unprepared;
-using internal::WithIndices;
-
 namespace internal {
 
 Tensor WithIndices(
@@ -60,39 +49,40 @@ Tensor WithIndices(
 }  // namespace internal
 
 Tensor IndexSelect(const Tensor& x, const Tensor& indices) {
-  return WithIndices("index_select", OpKind::kIndexSelect, GradOp::kIndexSelect, x,
-                     indices,
-                     "needs a tensor of rank >= 1 and i64 indices [K] on its device",
-                     [](const TensorImpl& x, const TensorImpl& i, Layout* out) {
-                       *out = x.layout;
-                       out->sizes[0] = i.layout.sizes[0];
-                       return x.layout.rank >= 1 && i.layout.rank == 1;
-                     });
+  return internal::WithIndices(
+      "index_select", OpKind::kIndexSelect, internal::GradOp::kIndexSelect, x, indices,
+      "needs a tensor of rank >= 1 and i64 indices [K] on its device",
+      [](const TensorImpl& x, const TensorImpl& i, Layout* out) {
+        *out = x.layout;
+        out->sizes[0] = i.layout.sizes[0];
+        return x.layout.rank >= 1 && i.layout.rank == 1;
+      });
 }
 
 Tensor Concatenate(absl::Span<const Tensor> tensors, int64_t axis) {
   if (tensors.empty()) {
-    return Fail(Tape::Current(),
-                absl::InvalidArgumentError("concatenate: needs at least one tensor"));
+    return internal::Fail(Tape::Current(), absl::InvalidArgumentError(
+                                               "concatenate: needs at least one tensor"));
   }
   absl::InlinedVector<const Tensor*, 8> operands;
   for (const Tensor& t : tensors) operands.push_back(&t);
   Tape* tape;
   if (absl::Status s = internal::Place("concatenate", operands, &tape); !s.ok()) {
-    return Fail(tape, s);
+    return internal::Fail(tape, s);
   }
   absl::InlinedVector<TensorImpl*, 8> impls;
   for (const Tensor& t : tensors) impls.push_back(t.impl());
   const absl::InlinedVector<const TensorImpl*, 8> const_impls(impls.begin(), impls.end());
   if (absl::Status s = internal::SameDTypeAndDevice("concatenate", const_impls);
       !s.ok()) {
-    return Fail(tape, s);
+    return internal::Fail(tape, s);
   }
   const Layout& first = impls[0]->layout;
   int a;
   if (!NormalizeAxis(axis, first.rank, &a)) {
-    return Fail(tape, OpError("concatenate", const_impls,
-                              absl::StrFormat("axis %d is out of range", axis)));
+    return internal::Fail(
+        tape, internal::OpError("concatenate", const_impls,
+                                absl::StrFormat("axis %d is out of range", axis)));
   }
   Layout shape = Layout::Contiguous(first.shape());
   shape.sizes[a] = 0;
@@ -102,46 +92,49 @@ Tensor Concatenate(absl::Span<const Tensor> tensors, int64_t axis) {
       fits = d == a || t->layout.sizes[d] == first.sizes[d];
     }
     if (!fits) {
-      return Fail(tape, OpError("concatenate", const_impls,
-                                absl::StrFormat("shapes differ outside axis %d", a)));
+      return internal::Fail(
+          tape, internal::OpError("concatenate", const_impls,
+                                  absl::StrFormat("shapes differ outside axis %d", a)));
     }
     if (!CheckedAdd(shape.sizes[a], t->layout.sizes[a], &shape.sizes[a])) {
-      return Fail(tape, OpError("concatenate", const_impls,
-                                absl::StrFormat("the result would have more than %d "
-                                                "elements along axis %d",
-                                                kMaxElements, a)));
+      return internal::Fail(
+          tape, internal::OpError("concatenate", const_impls,
+                                  absl::StrFormat("the result would have more than %d "
+                                                  "elements along axis %d",
+                                                  kMaxElements, a)));
     }
   }
   if (absl::Status s = CheckShape("concatenate", shape.shape()); !s.ok()) {
-    return Fail(tape, s);
+    return internal::Fail(tape, s);
   }
   absl::StatusOr<TensorImpl*> out =
       internal::NewResult(tape, shape.shape(), impls[0]->dtype, impls[0]->device);
-  if (!out.ok()) return Fail(tape, out.status());
+  if (!out.ok()) return internal::Fail(tape, out.status());
   int64_t start = 0;
   for (const TensorImpl* t : impls) {
     TensorImpl part;
     const int64_t size = t->layout.sizes[a];
     internal::InitView(&part, **out, (*out)->layout.Sliced(a, start, start + size, 1));
     if (absl::Status s = internal::Run(OpKind::kCopy, {t}, {&part}); !s.ok()) {
-      return Fail(tape, internal::Discard(*out, s));
+      return internal::Fail(tape, internal::Discard(*out, s));
     }
     start += size;
   }
   const int64_t extra[] = {a};
-  return internal::FinishN(tape, *out, GradOp::kConcat, impls, OpAttrs{}, extra);
+  return internal::FinishN(tape, *out, internal::GradOp::kConcat, impls, OpAttrs{},
+                           extra);
 }
 
 Tensor Stack(absl::Span<const Tensor> tensors, int64_t axis) {
   if (tensors.empty()) {
-    return Fail(Tape::Current(),
-                absl::InvalidArgumentError("stack: needs at least one tensor"));
+    return internal::Fail(Tape::Current(),
+                          absl::InvalidArgumentError("stack: needs at least one tensor"));
   }
   int a;
   if (!NormalizeAxis(axis, tensors[0].dim() + 1, &a)) {
-    return Fail(tensors[0].tape(), absl::InvalidArgumentError(absl::StrFormat(
-                                       "stack: axis %d is out of range for %s", axis,
-                                       Describe(tensors[0]))));
+    return internal::Fail(tensors[0].tape(), absl::InvalidArgumentError(absl::StrFormat(
+                                                 "stack: axis %d is out of range for %s",
+                                                 axis, Describe(tensors[0]))));
   }
   absl::InlinedVector<Tensor, 8> expanded;
   for (const Tensor& t : tensors) expanded.push_back(t.Unsqueeze(a));

@@ -8,32 +8,22 @@
 
 namespace tapegrad {
 
-using internal::Binary;
-using internal::Fail;
-using internal::Finish;
-using internal::Generate;
-using internal::GradOp;
-using internal::OpError;
-using internal::Prepare;
-using internal::Unary;
-using internal::Unprepared;
-using internal::WithIndices;
-
 namespace {
 
-Tensor AlongAxis(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
-                 int64_t axis) {
-  // An x that is not ok() is reported by Unary's own checks.
+Tensor AlongAxis(const char* name, OpKind kernel, internal::GradOp grad_op,
+                 const Tensor& x, int64_t axis) {
+  // An x that is not ok() is reported by internal::Unary's own checks.
   int a = 0;
   if (x.ok() && !NormalizeAxis(axis, x.dim(), &a)) {
     const TensorImpl* operands[] = {x.impl()};
-    return Fail(
+    return internal::Fail(
         x.tape() ? x.tape() : Tape::Current(),
-        OpError(name, operands, absl::StrFormat("axis %d is out of range", axis)));
+        internal::OpError(name, operands,
+                          absl::StrFormat("axis %d is out of range", axis)));
   }
   OpAttrs attrs;
   attrs.axis = a;
-  return Unary(name, kernel, grad_op, x, attrs);
+  return internal::Unary(name, kernel, grad_op, x, attrs);
 }
 
 }  // namespace
@@ -41,18 +31,21 @@ Tensor AlongAxis(const char* name, OpKind kernel, GradOp grad_op, const Tensor& 
 Tensor MatMul(const Tensor& a, const Tensor& b) {
   Tape* tape;
   TensorImpl* in[2];
-  if (!Prepare({&a, &b}, &tape, in)) return Unprepared("matmul", {&a, &b});
+  if (!internal::Prepare({&a, &b}, &tape, in))
+    return internal::Unprepared("matmul", {&a, &b});
   const TensorImpl* const impls[] = {in[0], in[1]};
   if (a.dim() == 0 || b.dim() == 0) {
-    return Fail(tape,
-                OpError("matmul", impls, "operands must have at least 1 dimension"));
+    return internal::Fail(
+        tape,
+        internal::OpError("matmul", impls, "operands must have at least 1 dimension"));
   }
   const int64_t k_a = a.shape().back();
   const int64_t k_b = b.dim() == 1 ? b.shape()[0] : b.shape()[b.dim() - 2];
   if (k_a != k_b) {
-    return Fail(tape,
-                OpError("matmul", impls,
-                        absl::StrFormat("inner dimensions differ (%d vs %d)", k_a, k_b)));
+    return internal::Fail(
+        tape, internal::OpError(
+                  "matmul", impls,
+                  absl::StrFormat("inner dimensions differ (%d vs %d)", k_a, k_b)));
   }
   // torch.matmul: a 1-D operand is promoted to a matrix and the added axis removed.
   const Tensor a2 = a.dim() == 1 ? a.Unsqueeze(0) : a;
@@ -60,18 +53,20 @@ Tensor MatMul(const Tensor& a, const Tensor& b) {
   if (!a2.ok()) return a2;
   if (!b2.ok()) return b2;
   absl::StatusOr<TensorImpl*> out = internal::RunMatMul(tape, *a2.impl(), *b2.impl());
-  if (!out.ok()) return Fail(tape, out.status());
-  Tensor c = Finish(tape, *out, GradOp::kMatMul, {a2.impl(), b2.impl()});
+  if (!out.ok()) return internal::Fail(tape, out.status());
+  Tensor c =
+      internal::Finish(tape, *out, internal::GradOp::kMatMul, {a2.impl(), b2.impl()});
   if (a.dim() == 1) c = c.Squeeze(-2);
   if (b.dim() == 1) c = c.Squeeze(-1);
   return c;
 }
 
 Tensor Softmax(const Tensor& x, int64_t axis) {
-  return AlongAxis("softmax", OpKind::kSoftmax, GradOp::kSoftmax, x, axis);
+  return AlongAxis("softmax", OpKind::kSoftmax, internal::GradOp::kSoftmax, x, axis);
 }
 Tensor LogSoftmax(const Tensor& x, int64_t axis) {
-  return AlongAxis("log_softmax", OpKind::kLogSoftmax, GradOp::kLogSoftmax, x, axis);
+  return AlongAxis("log_softmax", OpKind::kLogSoftmax, internal::GradOp::kLogSoftmax, x,
+                   axis);
 }
 
 }  // namespace tapegrad

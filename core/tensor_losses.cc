@@ -8,25 +8,15 @@
 
 namespace tapegrad {
 
-using internal::Binary;
-using internal::Fail;
-using internal::Finish;
-using internal::Generate;
-using internal::GradOp;
-using internal::OpError;
-using internal::Prepare;
-using internal::Unary;
-using internal::Unprepared;
-using internal::WithIndices;
-
 Tensor CrossEntropy(const Tensor& logits, const Tensor& targets) {
-  return WithIndices("cross_entropy", OpKind::kCrossEntropy, GradOp::kCrossEntropy,
-                     logits, targets, "needs logits [N, C] and i64 class indices [N]",
-                     [](const TensorImpl& x, const TensorImpl& t, Layout* out) {
-                       out->rank = 0;
-                       return x.layout.rank == 2 && t.layout.rank == 1 &&
-                              t.layout.sizes[0] == x.layout.sizes[0];
-                     });
+  return internal::WithIndices("cross_entropy", OpKind::kCrossEntropy,
+                               internal::GradOp::kCrossEntropy, logits, targets,
+                               "needs logits [N, C] and i64 class indices [N]",
+                               [](const TensorImpl& x, const TensorImpl& t, Layout* out) {
+                                 out->rank = 0;
+                                 return x.layout.rank == 2 && t.layout.rank == 1 &&
+                                        t.layout.sizes[0] == x.layout.sizes[0];
+                               });
 }
 
 Tensor Mse(const Tensor& pred, const Tensor& target) {
@@ -35,24 +25,25 @@ Tensor Mse(const Tensor& pred, const Tensor& target) {
 }
 
 Tensor BinaryCrossEntropyWithLogits(const Tensor& logits, const Tensor& targets) {
-  return Mean(Binary("binary_cross_entropy_with_logits", OpKind::kBceWithLogits,
-                     GradOp::kBceWithLogits, logits, targets));
+  return Mean(internal::Binary("binary_cross_entropy_with_logits", OpKind::kBceWithLogits,
+                               internal::GradOp::kBceWithLogits, logits, targets));
 }
 
 Tensor Dropout(const Tensor& x, double p, uint64_t seed) {
   Tape* tape;
   TensorImpl* in;
-  if (!Prepare({&x}, &tape, &in)) return Unprepared("dropout", {&x});
+  if (!internal::Prepare({&x}, &tape, &in)) return internal::Unprepared("dropout", {&x});
   if (!(p >= 0.0 && p <= 1.0)) {
     const TensorImpl* operands[] = {in};
-    return Fail(tape, OpError("dropout", operands,
-                              absl::StrFormat("p = %g is not in [0, 1]", p)));
+    return internal::Fail(
+        tape, internal::OpError("dropout", operands,
+                                absl::StrFormat("p = %g is not in [0, 1]", p)));
   }
   if (p == 0.0) return x;
   OpAttrs attrs;
   attrs.scalar0 = p;
   attrs.seed = seed;
-  return Mul(x, Generate(tape, x.shape(), x, OpKind::kDropoutMask, attrs));
+  return Mul(x, internal::Generate(tape, x.shape(), x, OpKind::kDropoutMask, attrs));
 }
 
 }  // namespace tapegrad

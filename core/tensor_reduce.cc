@@ -8,17 +8,6 @@
 
 namespace tapegrad {
 
-using internal::Binary;
-using internal::Fail;
-using internal::Finish;
-using internal::Generate;
-using internal::GradOp;
-using internal::OpError;
-using internal::Prepare;
-using internal::Unary;
-using internal::Unprepared;
-using internal::WithIndices;
-
 namespace {
 
 // The bit set of `axes` over rank `rank` (all axes if empty), or an error.
@@ -31,10 +20,12 @@ absl::StatusOr<uint32_t> AxesMask(const char* op, const TensorImpl& x,
     int a;
     const TensorImpl* operands[] = {&x};
     if (!NormalizeAxis(axis, rank, &a)) {
-      return OpError(op, operands, absl::StrFormat("axis %d is out of range", axis));
+      return internal::OpError(op, operands,
+                               absl::StrFormat("axis %d is out of range", axis));
     }
     if (mask & (1u << a)) {
-      return OpError(op, operands, absl::StrFormat("axis %d is repeated", axis));
+      return internal::OpError(op, operands,
+                               absl::StrFormat("axis %d is repeated", axis));
     }
     mask |= 1u << a;
   }
@@ -61,28 +52,28 @@ absl::StatusOr<uint32_t> ReducedAxes(const char* name, const TensorImpl& in,
   }
   if (!allow_empty && *count == 0) {
     const TensorImpl* operands[] = {&in};
-    return OpError(name, operands, "reduction over an empty axis");
+    return internal::OpError(name, operands, "reduction over an empty axis");
   }
   return mask;
 }
 
-Tensor Reduce(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
+Tensor Reduce(const char* name, OpKind kernel, internal::GradOp grad_op, const Tensor& x,
               absl::Span<const int64_t> axes, bool keepdim, bool mean) {
   Tape* tape;
   TensorImpl* checked;
-  if (!Prepare({&x}, &tape, &checked)) return Unprepared(name, {&x});
+  if (!internal::Prepare({&x}, &tape, &checked)) return internal::Unprepared(name, {&x});
   int64_t count;
   absl::StatusOr<uint32_t> mask =
       ReducedAxes(name, *checked, axes, kernel == OpKind::kSum, &count);
-  if (!mask.ok()) return Fail(tape, mask.status());
+  if (!mask.ok()) return internal::Fail(tape, mask.status());
   OpAttrs attrs;
   attrs.axes = *mask;
   attrs.scalar0 = mean ? 1.0 / static_cast<double>(count) : 1.0;
   absl::StatusOr<TensorImpl*> out =
       internal::RunReduce(tape, kernel, *checked, *mask, attrs.scalar0);
-  if (!out.ok()) return Fail(tape, out.status());
+  if (!out.ok()) return internal::Fail(tape, out.status());
   if (!keepdim) DropAxes(*out, *mask);
-  return Finish(tape, *out, grad_op, {checked}, attrs);
+  return internal::Finish(tape, *out, grad_op, {checked}, attrs);
 }
 
 // ArgMax and ArgMin: an i64 constant, over one axis or all of them.
@@ -90,32 +81,32 @@ Tensor ArgReduce(const char* name, OpKind kernel, const Tensor& x,
                  std::optional<int64_t> axis, bool keepdim) {
   Tape* tape;
   TensorImpl* checked;
-  if (!Prepare({&x}, &tape, &checked)) return Unprepared(name, {&x});
+  if (!internal::Prepare({&x}, &tape, &checked)) return internal::Unprepared(name, {&x});
   const int64_t one_axis[] = {axis.value_or(0)};
   int64_t count;
   absl::StatusOr<uint32_t> mask = ReducedAxes(
       name, *checked, axis ? absl::MakeConstSpan(one_axis) : absl::Span<const int64_t>(),
       /*allow_empty=*/false, &count);
-  if (!mask.ok()) return Fail(tape, mask.status());
+  if (!mask.ok()) return internal::Fail(tape, mask.status());
   absl::StatusOr<TensorImpl*> out = internal::RunReduce(tape, kernel, *checked, *mask);
-  if (!out.ok()) return Fail(tape, out.status());
+  if (!out.ok()) return internal::Fail(tape, out.status());
   if (!keepdim) DropAxes(*out, *mask);
-  return Finish(tape, *out, GradOp::kCopy, {});
+  return internal::Finish(tape, *out, internal::GradOp::kCopy, {});
 }
 
 }  // namespace
 
 Tensor Sum(const Tensor& x, absl::Span<const int64_t> axes, bool keepdim) {
-  return Reduce("sum", OpKind::kSum, GradOp::kSum, x, axes, keepdim, false);
+  return Reduce("sum", OpKind::kSum, internal::GradOp::kSum, x, axes, keepdim, false);
 }
 Tensor Mean(const Tensor& x, absl::Span<const int64_t> axes, bool keepdim) {
-  return Reduce("mean", OpKind::kSum, GradOp::kSum, x, axes, keepdim, true);
+  return Reduce("mean", OpKind::kSum, internal::GradOp::kSum, x, axes, keepdim, true);
 }
 Tensor Max(const Tensor& x, absl::Span<const int64_t> axes, bool keepdim) {
-  return Reduce("max", OpKind::kMax, GradOp::kMax, x, axes, keepdim, false);
+  return Reduce("max", OpKind::kMax, internal::GradOp::kMax, x, axes, keepdim, false);
 }
 Tensor Min(const Tensor& x, absl::Span<const int64_t> axes, bool keepdim) {
-  return Reduce("min", OpKind::kMin, GradOp::kMin, x, axes, keepdim, false);
+  return Reduce("min", OpKind::kMin, internal::GradOp::kMin, x, axes, keepdim, false);
 }
 Tensor ArgMax(const Tensor& x, std::optional<int64_t> axis, bool keepdim) {
   return ArgReduce("argmax", OpKind::kArgMax, x, axis, keepdim);
