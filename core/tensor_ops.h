@@ -16,6 +16,9 @@
 // is the exact (erf) form; maximum/minimum split the gradient of ties in half;
 // matmul handles 1-D operands and broadcast batch dimensions like torch.matmul;
 // cross_entropy takes logits [N, C] and class indices [N] and averages over N.
+// Deliberate differences: elu's negative side is alpha * expm1(x) (PyTorch 1.13
+// computes exp(x) - 1, which loses every digit for tiny |x|); sign is a constant,
+// so an input reached only through it gets no gradient where PyTorch gives zeros.
 //
 // Thread safety: as for the tape the results are recorded on (one thread at a time).
 #ifndef TAPEGRAD_CORE_TENSOR_OPS_H_
