@@ -2,7 +2,7 @@
 // for it (and the Python package reads at import), and the tapegrad function the
 // call dispatches to. Dispatch and names both come from these rows, so a number
 // cannot reach one op and be named as another; tests/capi_test.c checks every
-// enumerator of capi/tapegrad.h against tg_op_name. Not installed.
+// enumerator of capi/tapegrad_tensor.h against tg_op_name. Not installed.
 #ifndef TAPEGRAD_CAPI_OP_TABLE_H_
 #define TAPEGRAD_CAPI_OP_TABLE_H_
 

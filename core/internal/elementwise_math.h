@@ -33,7 +33,7 @@
 // X(Y, Name, name, C enumerator, saved, parameters)
 //   Name       the formula struct below, and the C++ function (core/tensor_ops.h)
 //   name       the op's name in messages, the C ABI (tg_op_name) and Python
-//   enumerator the tg_unary_op of capi/tapegrad.h, without its TG_ prefix
+//   enumerator the tg_unary_op of capi/tapegrad_tensor.h, without its TG_ prefix
 //   saved      what Backward reads: kInput (x), kOutput (y) or kNone (no gradient:
 //              the result is recorded as a constant)
 //   parameters how many of p0, p1 the C++ function takes (0, 1 or 2; their
