@@ -1,5 +1,6 @@
-// Elementwise CPU kernels: arithmetic, comparisons, the unary math ops of
-// core/internal/elementwise_math.h and their gradients, fill, copy, axpy, where.
+// Elementwise CPU kernels: arithmetic, comparisons, neg, clamp, pow, scale, fill,
+// copy, axpy, where, maximum_grad, binary cross-entropy. The unary math ops of
+// TAPEGRAD_UNARY_MATH_OPS are in unary_math.cc.
 // Contract (core/internal/registry.h): operands share one shape, any strides; the output
 // may alias an input of the same layout. The math is core/internal/elementwise_math.h's,
 // which the CUDA backend compiles too.
@@ -68,21 +69,6 @@ absl::Status Less(const KernelCall& c) {
 template <class T>
 absl::Status LessEqual(const KernelCall& c) {
   MapBinary<T>(c, [](T a, T b) { return a <= b ? T(1) : T(0); });
-  return absl::OkStatus();
-}
-
-// A row of TAPEGRAD_UNARY_MATH_OPS: y = Op::Forward(x, p0, p1).
-template <class Op, class T>
-absl::Status UnaryMath(const KernelCall& c) {
-  const T p0 = T(c.attrs.scalar0), p1 = T(c.attrs.scalar1);
-  MapUnary<T>(c, [=](T x) { return Op::Forward(x, p0, p1); });
-  return absl::OkStatus();
-}
-// Its gradient kernel: (saved, g) -> Op::Backward(saved, g, p0, p1).
-template <class Op, class T>
-absl::Status UnaryMathGrad(const KernelCall& c) {
-  const T p0 = T(c.attrs.scalar0), p1 = T(c.attrs.scalar1);
-  MapBinary<T>(c, [=](T saved, T g) { return Op::Backward(saved, g, p0, p1); });
   return absl::OkStatus();
 }
 
@@ -217,16 +203,6 @@ TAPEGRAD_REGISTER_FLOAT_KERNELS(kBceWithLogits, kCpu, BceWithLogits);
 // i64 tensors are created, copied and filled, never differentiated.
 TAPEGRAD_REGISTER_KERNEL(kCopy, kI64, kCpu, Copy<int64_t>);
 TAPEGRAD_REGISTER_KERNEL(kFill, kI64, kCpu, Fill<int64_t>);
-
-#define TAPEGRAD_CPU_UNARY_MATH(Y, Name, ...)                                     \
-  TAPEGRAD_REGISTER_KERNEL(k##Name, kF32, kCpu, (UnaryMath<math::Name, float>));  \
-  TAPEGRAD_REGISTER_KERNEL(k##Name, kF64, kCpu, (UnaryMath<math::Name, double>)); \
-  TAPEGRAD_REGISTER_KERNEL(k##Name##Grad, kF32, kCpu,                             \
-                           (UnaryMathGrad<math::Name, float>));                   \
-  TAPEGRAD_REGISTER_KERNEL(k##Name##Grad, kF64, kCpu,                             \
-                           (UnaryMathGrad<math::Name, double>));
-TAPEGRAD_UNARY_MATH_OPS(TAPEGRAD_CPU_UNARY_MATH, )
-#undef TAPEGRAD_CPU_UNARY_MATH
 
 }  // namespace
 }  // namespace tapegrad::cpu
