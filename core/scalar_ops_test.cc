@@ -1,17 +1,18 @@
 // Every scalar op against central finite differences in f64, as lvalue operands
 // (one record per op) and as temporaries (fused records), alone and in graphs
 // that reuse values many times.
+#include "core/scalar_ops.h"
+
 #include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "core/grad_mode.h"
-#include "core/scalar_ops.h"
 #include "core/tape.h"
 #include "core/value.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 #include "tests/gradient_check.h"
 
 namespace tapegrad {

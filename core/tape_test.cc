@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "core/grad_mode.h"
 #include "core/scalar_ops.h"
 #include "core/value.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 
 namespace tapegrad {
 namespace {
