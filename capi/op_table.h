@@ -16,24 +16,16 @@
 #define TAPEGRAD_CAPI_UNARY_MATH_ROW(X, Name, name, enumerator, saved, params) \
   X(TG_##enumerator, name, Name, params)
 
-// X(enumerator, name, function of (a, b))
-#define TAPEGRAD_CAPI_BINARY_OPS(X)                                      \
-  X(TG_ADD, "add", Add)                                                  \
-  X(TG_SUB, "sub", Sub)                                                  \
-  X(TG_MUL, "mul", Mul)                                                  \
-  X(TG_DIV, "div", Div)                                                  \
-  X(TG_MAXIMUM, "maximum", Maximum)                                      \
-  X(TG_MINIMUM, "minimum", Minimum)                                      \
-  X(TG_MATMUL, "matmul", MatMul)                                         \
-  X(TG_MSE, "mse", Mse)                                                  \
-  X(TG_CROSS_ENTROPY, "cross_entropy", CrossEntropy)                     \
-  X(TG_BCE_WITH_LOGITS, "bce_with_logits", BinaryCrossEntropyWithLogits) \
-  X(TG_GREATER, "greater", Greater)                                      \
-  X(TG_GREATER_EQUAL, "greater_equal", GreaterEqual)                     \
-  X(TG_LESS, "less", Less)                                               \
-  X(TG_LESS_EQUAL, "less_equal", LessEqual)                              \
-  X(TG_EQUAL, "equal", Equal)                                            \
-  X(TG_NOT_EQUAL, "not_equal", NotEqual)
+// X(enumerator, name, function of (a, b)): the rows of TAPEGRAD_BINARY_MATH_OPS,
+// then the binary ops outside it.
+#define TAPEGRAD_CAPI_BINARY_OPS(X)                          \
+  TAPEGRAD_BINARY_MATH_OPS(TAPEGRAD_CAPI_BINARY_MATH_ROW, X) \
+  X(TG_MATMUL, "matmul", MatMul)                             \
+  X(TG_MSE, "mse", Mse)                                      \
+  X(TG_CROSS_ENTROPY, "cross_entropy", CrossEntropy)         \
+  X(TG_BCE_WITH_LOGITS, "bce_with_logits", BinaryCrossEntropyWithLogits)
+#define TAPEGRAD_CAPI_BINARY_MATH_ROW(X, Name, name, enumerator, gradient) \
+  X(TG_##enumerator, name, Name)
 
 // X(enumerator, name, function of (x, axes, keepdim))
 #define TAPEGRAD_CAPI_REDUCE_OPS(X) \

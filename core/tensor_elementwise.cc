@@ -118,43 +118,19 @@ using internal::Unary;
 using internal::UnaryMath;
 using internal::Unprepared;
 
-Tensor Add(const Tensor& a, const Tensor& b) {
-  return Binary("add", OpKind::kAdd, GradOp::kAdd, a, b);
-}
-Tensor Sub(const Tensor& a, const Tensor& b) {
-  return Binary("sub", OpKind::kSub, GradOp::kSub, a, b);
-}
-Tensor Mul(const Tensor& a, const Tensor& b) {
-  return Binary("mul", OpKind::kMul, GradOp::kMul, a, b);
-}
-Tensor Div(const Tensor& a, const Tensor& b) {
-  return Binary("div", OpKind::kDiv, GradOp::kDiv, a, b);
-}
-Tensor Maximum(const Tensor& a, const Tensor& b) {
-  return Binary("maximum", OpKind::kMaximum, GradOp::kMaximum, a, b);
-}
-Tensor Minimum(const Tensor& a, const Tensor& b) {
-  return Binary("minimum", OpKind::kMinimum, GradOp::kMinimum, a, b);
-}
-
-Tensor Greater(const Tensor& a, const Tensor& b) {
-  return Compare("greater", OpKind::kGreater, a, b);
-}
-Tensor GreaterEqual(const Tensor& a, const Tensor& b) {
-  return Compare("greater_equal", OpKind::kGreaterEqual, a, b);
-}
-Tensor Less(const Tensor& a, const Tensor& b) {
-  return Compare("less", OpKind::kLess, a, b);
-}
-Tensor LessEqual(const Tensor& a, const Tensor& b) {
-  return Compare("less_equal", OpKind::kLessEqual, a, b);
-}
-Tensor Equal(const Tensor& a, const Tensor& b) {
-  return Compare("equal", OpKind::kEqual, a, b);
-}
-Tensor NotEqual(const Tensor& a, const Tensor& b) {
-  return Compare("not_equal", OpKind::kNotEqual, a, b);
-}
+// The rows of TAPEGRAD_BINARY_MATH_OPS: differentiable ones record their rule,
+// comparisons a constant.
+#define TAPEGRAD_BINARY_MATH_DEFINITION(Y, Name, name, enumerator, gradient) \
+  Tensor Name(const Tensor& a, const Tensor& b) {                            \
+    TAPEGRAD_BINARY_MATH_##gradient(Name, name)                              \
+  }
+#define TAPEGRAD_BINARY_MATH_Rule(Name, name) \
+  return Binary(name, OpKind::k##Name, GradOp::k##Name, a, b);
+#define TAPEGRAD_BINARY_MATH_None(Name, name) return Compare(name, OpKind::k##Name, a, b);
+TAPEGRAD_BINARY_MATH_OPS(TAPEGRAD_BINARY_MATH_DEFINITION, )
+#undef TAPEGRAD_BINARY_MATH_DEFINITION
+#undef TAPEGRAD_BINARY_MATH_Rule
+#undef TAPEGRAD_BINARY_MATH_None
 
 Tensor Where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tape* tape;

@@ -15,6 +15,10 @@
 //                                              saved is x or y (the row says)
 // Ops without parameters ignore p0 and p1.
 //
+// TAPEGRAD_BINARY_MATH_OPS does the same for the broadcasting binary ops, whose
+// formula is a struct with static T Forward(T a, T b); their backward rules are
+// written by hand (core/tensor_backward.cc), since each reads other operands.
+//
 // The header must stay plain C++ that NVRTC accepts: no includes under
 // __CUDACC_RTC__, no std:: in formulas (the host brings std's overloads into this
 // namespace), no library constants such as M_PI.
@@ -60,6 +64,25 @@
   X(Y, Rsqrt, "rsqrt", RSQRT, kOutput, 0)              \
   X(Y, Sign, "sign", SIGN, kNone, 0)                   \
   X(Y, Erf, "erf", ERF, kInput, 0)
+
+// X(Y, Name, name, C enumerator, gradient)
+//   Name, name  as in TAPEGRAD_UNARY_MATH_OPS
+//   enumerator  the tg_binary_op of capi/tapegrad_tensor.h, without its TG_ prefix
+//   gradient    Rule: Name##Backward in core/tensor_backward.cc is its backward
+//               rule; None: the result (1 or 0) is recorded as a constant
+#define TAPEGRAD_BINARY_MATH_OPS(X, Y)                     \
+  X(Y, Add, "add", ADD, Rule)                              \
+  X(Y, Sub, "sub", SUB, Rule)                              \
+  X(Y, Mul, "mul", MUL, Rule)                              \
+  X(Y, Div, "div", DIV, Rule)                              \
+  X(Y, Maximum, "maximum", MAXIMUM, Rule)                  \
+  X(Y, Minimum, "minimum", MINIMUM, Rule)                  \
+  X(Y, Greater, "greater", GREATER, None)                  \
+  X(Y, GreaterEqual, "greater_equal", GREATER_EQUAL, None) \
+  X(Y, Less, "less", LESS, None)                           \
+  X(Y, LessEqual, "less_equal", LESS_EQUAL, None)          \
+  X(Y, Equal, "equal", EQUAL, None)                        \
+  X(Y, NotEqual, "not_equal", NOT_EQUAL, None)
 
 namespace tapegrad {
 namespace math {
@@ -325,18 +348,33 @@ struct Erf {
   }
 };
 
-// The formulas of the elementwise ops outside the table (their C++ functions
+// The rows of TAPEGRAD_BINARY_MATH_OPS.
+#define TAPEGRAD_BINARY_FORMULA(Name, expression) \
+  struct Name {                                   \
+    template <class T>                            \
+    static TAPEGRAD_MATH T Forward(T a, T b) {    \
+      return expression;                          \
+    }                                             \
+  };
+TAPEGRAD_BINARY_FORMULA(Add, a + b)
+TAPEGRAD_BINARY_FORMULA(Sub, a - b)
+TAPEGRAD_BINARY_FORMULA(Mul, a* b)
+TAPEGRAD_BINARY_FORMULA(Div, a / b)
+// NaN wins, as in PyTorch.
+TAPEGRAD_BINARY_FORMULA(Maximum, (a > b || a != a) ? a : b)
+TAPEGRAD_BINARY_FORMULA(Minimum, (a < b || a != a) ? a : b)
+// Comparisons give 1 or 0 in the operands' dtype; NaN compares unequal to all.
+TAPEGRAD_BINARY_FORMULA(Greater, a > b ? T(1) : T(0))
+TAPEGRAD_BINARY_FORMULA(GreaterEqual, a >= b ? T(1) : T(0))
+TAPEGRAD_BINARY_FORMULA(Less, a < b ? T(1) : T(0))
+TAPEGRAD_BINARY_FORMULA(LessEqual, a <= b ? T(1) : T(0))
+TAPEGRAD_BINARY_FORMULA(Equal, a == b ? T(1) : T(0))
+TAPEGRAD_BINARY_FORMULA(NotEqual, a != b ? T(1) : T(0))
+#undef TAPEGRAD_BINARY_FORMULA
+
+// The formulas of the elementwise ops outside the tables (their C++ functions
 // validate arguments or have signatures of their own).
 
-// NaN wins, as in PyTorch.
-template <class T>
-TAPEGRAD_MATH T Maximum(T a, T b) {
-  return (a > b || a != a) ? a : b;
-}
-template <class T>
-TAPEGRAD_MATH T Minimum(T a, T b) {
-  return (a < b || a != a) ? a : b;
-}
 // The share of a in the gradient g of maximum(a, b) (of b: swap them): as in
 // PyTorch ties split the gradient; with a NaN operand (no order) both get all of
 // it, since NaN is what the result is. minimum(a, b)'s shares are maximum(-a, -b)'s.

@@ -19,59 +19,51 @@
 namespace tapegrad {
 
 // X(enumerator, name, number of inputs, number of outputs)
-#define TAPEGRAD_OP_KINDS(X)                       \
-  /* elementwise, broadcasting */                  \
-  X(kAdd, "add", 2, 1)                             \
-  X(kSub, "sub", 2, 1)                             \
-  X(kMul, "mul", 2, 1)                             \
-  X(kDiv, "div", 2, 1)                             \
-  X(kMaximum, "maximum", 2, 1)                     \
-  X(kMinimum, "minimum", 2, 1)                     \
-  X(kEqual, "equal", 2, 1)                         \
-  X(kWhere, "where", 3, 1)                         \
-  X(kNeg, "neg", 1, 1)                             \
-  X(kClamp, "clamp", 1, 1)                         \
-  X(kPow, "pow", 1, 1)                             \
-  X(kScale, "scale", 1, 1)                         \
-  X(kCopy, "copy", 1, 1)                           \
-  X(kFill, "fill", 0, 1)                           \
-  X(kAxpy, "axpy", 1, 1)                           \
-  /* gradients of elementwise ops */               \
-  X(kClampGrad, "clamp_grad", 2, 1)                \
-  X(kPowGrad, "pow_grad", 2, 1)                    \
-  X(kMaximumGrad, "maximum_grad", 3, 2)            \
-  /* reductions over axes */                       \
-  X(kSum, "sum", 1, 1)                             \
-  X(kMax, "max", 1, 1)                             \
-  X(kMin, "min", 1, 1)                             \
-  /* linear algebra */                             \
-  X(kMatMul, "matmul", 2, 1)                       \
-  /* along one axis */                             \
-  X(kSoftmax, "softmax", 1, 1)                     \
-  X(kLogSoftmax, "log_softmax", 1, 1)              \
-  X(kCrossEntropy, "cross_entropy", 2, 1)          \
-  X(kCrossEntropyGrad, "cross_entropy_grad", 3, 1) \
-  /* rows */                                       \
-  X(kIndexSelect, "index_select", 2, 1)            \
-  X(kIndexAdd, "index_add", 2, 1)                  \
-  /* losses and randomness */                      \
-  X(kBceWithLogits, "bce_with_logits", 2, 1)       \
-  X(kDropoutMask, "dropout_mask", 0, 1)            \
-  /* optimizer updates: in place, outside tapes */ \
-  X(kSgdStep, "sgd_step", 1, 2)                    \
-  X(kRmspropStep, "rmsprop_step", 1, 2)            \
-  X(kAdamStep, "adam_step", 1, 3)                  \
-  /* comparisons: 1 or 0 */                        \
-  X(kGreater, "greater", 2, 1)                     \
-  X(kGreaterEqual, "greater_equal", 2, 1)          \
-  X(kLess, "less", 2, 1)                           \
-  X(kLessEqual, "less_equal", 2, 1)                \
-  X(kNotEqual, "not_equal", 2, 1)                  \
-  /* index reductions: i64 results */              \
-  X(kArgMax, "argmax", 1, 1)                       \
-  X(kArgMin, "argmin", 1, 1)                       \
-  /* the unary math ops, each with its gradient */ \
+#define TAPEGRAD_OP_KINDS(X)                             \
+  /* elementwise, broadcasting */                        \
+  TAPEGRAD_BINARY_MATH_OPS(TAPEGRAD_BINARY_MATH_KIND, X) \
+  X(kWhere, "where", 3, 1)                               \
+  X(kNeg, "neg", 1, 1)                                   \
+  X(kClamp, "clamp", 1, 1)                               \
+  X(kPow, "pow", 1, 1)                                   \
+  X(kScale, "scale", 1, 1)                               \
+  X(kCopy, "copy", 1, 1)                                 \
+  X(kFill, "fill", 0, 1)                                 \
+  X(kAxpy, "axpy", 1, 1)                                 \
+  /* gradients of elementwise ops */                     \
+  X(kClampGrad, "clamp_grad", 2, 1)                      \
+  X(kPowGrad, "pow_grad", 2, 1)                          \
+  X(kMaximumGrad, "maximum_grad", 3, 2)                  \
+  /* reductions over axes */                             \
+  X(kSum, "sum", 1, 1)                                   \
+  X(kMax, "max", 1, 1)                                   \
+  X(kMin, "min", 1, 1)                                   \
+  /* linear algebra */                                   \
+  X(kMatMul, "matmul", 2, 1)                             \
+  /* along one axis */                                   \
+  X(kSoftmax, "softmax", 1, 1)                           \
+  X(kLogSoftmax, "log_softmax", 1, 1)                    \
+  X(kCrossEntropy, "cross_entropy", 2, 1)                \
+  X(kCrossEntropyGrad, "cross_entropy_grad", 3, 1)       \
+  /* rows */                                             \
+  X(kIndexSelect, "index_select", 2, 1)                  \
+  X(kIndexAdd, "index_add", 2, 1)                        \
+  /* losses and randomness */                            \
+  X(kBceWithLogits, "bce_with_logits", 2, 1)             \
+  X(kDropoutMask, "dropout_mask", 0, 1)                  \
+  /* optimizer updates: in place, outside tapes */       \
+  X(kSgdStep, "sgd_step", 1, 2)                          \
+  X(kRmspropStep, "rmsprop_step", 1, 2)                  \
+  X(kAdamStep, "adam_step", 1, 3)                        \
+  /* index reductions: i64 results */                    \
+  X(kArgMax, "argmax", 1, 1)                             \
+  X(kArgMin, "argmin", 1, 1)                             \
+  /* the unary math ops, each with its gradient */       \
   TAPEGRAD_UNARY_MATH_OPS(TAPEGRAD_UNARY_MATH_KINDS, X)
+
+// kName, computing Name::Forward(a, b), for each row of TAPEGRAD_BINARY_MATH_OPS.
+#define TAPEGRAD_BINARY_MATH_KIND(X, Name, name, enumerator, gradient) \
+  X(k##Name, name, 2, 1)
 
 // kName, computing y from x, and kNameGrad, computing dL/dx from (saved, g), for
 // each row of TAPEGRAD_UNARY_MATH_OPS.

@@ -30,37 +30,38 @@ namespace tapegrad::internal {
 
 // The differentiable ops, each with its backward formula (defined in
 // tensor_backward.cc): one row per op, so that an op and its formula cannot be
-// listed apart or out of order. X(GradOp enumerator, backward formula). The rows
-// of TAPEGRAD_UNARY_MATH_OPS (core/internal/elementwise_math.h) follow them, each with
-// the generic rule UnaryMathBackward.
-#define TAPEGRAD_GRAD_OPS(X)               \
-  X(kAdd, AddBackward)                     \
-  X(kSub, SubBackward)                     \
-  X(kMul, MulBackward)                     \
-  X(kDiv, DivBackward)                     \
-  X(kMaximum, MaximumBackward)             \
-  X(kMinimum, MinimumBackward)             \
-  X(kWhere, WhereBackward)                 \
-  X(kNeg, NegBackward)                     \
-  X(kClamp, ClampBackward)                 \
-  X(kPow, PowBackward)                     \
-  X(kScale, ScaleBackward)                 \
-  X(kSum, SumBackward)                     \
-  X(kMax, ExtremeReductionBackward)        \
-  X(kMin, ExtremeReductionBackward)        \
-  X(kMatMul, MatMulBackward)               \
-  X(kSoftmax, SoftmaxBackward)             \
-  X(kLogSoftmax, LogSoftmaxBackward)       \
-  X(kCrossEntropy, CrossEntropyBackward)   \
-  X(kIndexSelect, IndexSelectBackward)     \
-  X(kConcat, ConcatBackward)               \
-  X(kPermute, PermuteBackward)             \
-  X(kReshape, ReshapeBackward)             \
-  X(kExpand, PassThrough)                  \
-  X(kSlice, SliceBackward)                 \
-  X(kCopy, PassThrough)                    \
-  X(kBceWithLogits, BceWithLogitsBackward) \
+// listed apart or out of order. X(GradOp enumerator, backward formula). It opens
+// with the differentiable rows of TAPEGRAD_BINARY_MATH_OPS
+// (core/internal/elementwise_math.h), each with its rule Name##Backward; the rows of
+// TAPEGRAD_UNARY_MATH_OPS follow it, each with the generic rule UnaryMathBackward.
+#define TAPEGRAD_GRAD_OPS(X)                           \
+  TAPEGRAD_BINARY_MATH_OPS(TAPEGRAD_BINARY_GRAD_OP, X) \
+  X(kWhere, WhereBackward)                             \
+  X(kNeg, NegBackward)                                 \
+  X(kClamp, ClampBackward)                             \
+  X(kPow, PowBackward)                                 \
+  X(kScale, ScaleBackward)                             \
+  X(kSum, SumBackward)                                 \
+  X(kMax, ExtremeReductionBackward)                    \
+  X(kMin, ExtremeReductionBackward)                    \
+  X(kMatMul, MatMulBackward)                           \
+  X(kSoftmax, SoftmaxBackward)                         \
+  X(kLogSoftmax, LogSoftmaxBackward)                   \
+  X(kCrossEntropy, CrossEntropyBackward)               \
+  X(kIndexSelect, IndexSelectBackward)                 \
+  X(kConcat, ConcatBackward)                           \
+  X(kPermute, PermuteBackward)                         \
+  X(kReshape, ReshapeBackward)                         \
+  X(kExpand, PassThrough)                              \
+  X(kSlice, SliceBackward)                             \
+  X(kCopy, PassThrough)                                \
+  X(kBceWithLogits, BceWithLogitsBackward)             \
   X(kToDevice, ToDeviceBackward)
+
+#define TAPEGRAD_BINARY_GRAD_OP(X, Name, name, enumerator, gradient) \
+  TAPEGRAD_BINARY_GRAD_OP_##gradient(X, Name)
+#define TAPEGRAD_BINARY_GRAD_OP_Rule(X, Name) X(k##Name, Name##Backward)
+#define TAPEGRAD_BINARY_GRAD_OP_None(X, Name)
 
 // clang-format off
 enum class GradOp : uint8_t {

@@ -1,6 +1,7 @@
-// Elementwise CPU kernels: arithmetic, comparisons, neg, clamp, pow, scale, fill,
-// copy, axpy, where, maximum_grad, binary cross-entropy. The unary math ops of
-// TAPEGRAD_UNARY_MATH_OPS are in unary_math.cc.
+// Elementwise CPU kernels: the rows of TAPEGRAD_BINARY_MATH_OPS (arithmetic,
+// comparisons), neg, clamp, pow, scale, fill, copy, axpy, where, maximum_grad and
+// binary cross-entropy. The unary math ops of TAPEGRAD_UNARY_MATH_OPS are in
+// unary_math.cc.
 // Contract (core/internal/registry.h): operands share one shape, any strides; the output
 // may alias an input of the same layout. The math is core/internal/elementwise_math.h's,
 // which the CUDA backend compiles too.
@@ -11,64 +12,10 @@
 namespace tapegrad::cpu {
 namespace {
 
-template <class T>
-absl::Status Add(const KernelCall& c) {
-  MapBinary<T>(c, [](T a, T b) { return a + b; });
-  return absl::OkStatus();
-}
-template <class T>
-absl::Status Sub(const KernelCall& c) {
-  MapBinary<T>(c, [](T a, T b) { return a - b; });
-  return absl::OkStatus();
-}
-template <class T>
-absl::Status Mul(const KernelCall& c) {
-  MapBinary<T>(c, [](T a, T b) { return a * b; });
-  return absl::OkStatus();
-}
-template <class T>
-absl::Status Div(const KernelCall& c) {
-  MapBinary<T>(c, [](T a, T b) { return a / b; });
-  return absl::OkStatus();
-}
-template <class T>
-absl::Status Maximum(const KernelCall& c) {
-  MapBinary<T>(c, [](T a, T b) { return math::Maximum(a, b); });
-  return absl::OkStatus();
-}
-template <class T>
-absl::Status Minimum(const KernelCall& c) {
-  MapBinary<T>(c, [](T a, T b) { return math::Minimum(a, b); });
-  return absl::OkStatus();
-}
-template <class T>
-absl::Status Equal(const KernelCall& c) {
-  MapBinary<T>(c, [](T a, T b) { return a == b ? T(1) : T(0); });
-  return absl::OkStatus();
-}
-template <class T>
-absl::Status NotEqual(const KernelCall& c) {
-  MapBinary<T>(c, [](T a, T b) { return a != b ? T(1) : T(0); });
-  return absl::OkStatus();
-}
-template <class T>
-absl::Status Greater(const KernelCall& c) {
-  MapBinary<T>(c, [](T a, T b) { return a > b ? T(1) : T(0); });
-  return absl::OkStatus();
-}
-template <class T>
-absl::Status GreaterEqual(const KernelCall& c) {
-  MapBinary<T>(c, [](T a, T b) { return a >= b ? T(1) : T(0); });
-  return absl::OkStatus();
-}
-template <class T>
-absl::Status Less(const KernelCall& c) {
-  MapBinary<T>(c, [](T a, T b) { return a < b ? T(1) : T(0); });
-  return absl::OkStatus();
-}
-template <class T>
-absl::Status LessEqual(const KernelCall& c) {
-  MapBinary<T>(c, [](T a, T b) { return a <= b ? T(1) : T(0); });
+// A row of TAPEGRAD_BINARY_MATH_OPS: out = Op::Forward(a, b).
+template <class Op, class T>
+absl::Status BinaryMath(const KernelCall& c) {
+  MapBinary<T>(c, [](T a, T b) { return Op::Forward(a, b); });
   return absl::OkStatus();
 }
 
@@ -176,18 +123,11 @@ absl::Status MaximumGrad(const KernelCall& c) {
   return absl::OkStatus();
 }
 
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kAdd, kCpu, Add);
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kSub, kCpu, Sub);
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kMul, kCpu, Mul);
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kDiv, kCpu, Div);
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kMaximum, kCpu, Maximum);
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kMinimum, kCpu, Minimum);
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kEqual, kCpu, Equal);
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kNotEqual, kCpu, NotEqual);
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kGreater, kCpu, Greater);
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kGreaterEqual, kCpu, GreaterEqual);
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kLess, kCpu, Less);
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kLessEqual, kCpu, LessEqual);
+#define TAPEGRAD_CPU_BINARY_MATH(Y, Name, ...)                                    \
+  TAPEGRAD_REGISTER_KERNEL(k##Name, kF32, kCpu, (BinaryMath<math::Name, float>)); \
+  TAPEGRAD_REGISTER_KERNEL(k##Name, kF64, kCpu, (BinaryMath<math::Name, double>));
+TAPEGRAD_BINARY_MATH_OPS(TAPEGRAD_CPU_BINARY_MATH, )
+#undef TAPEGRAD_CPU_BINARY_MATH
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kWhere, kCpu, Where);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kNeg, kCpu, Neg);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kClamp, kCpu, Clamp);

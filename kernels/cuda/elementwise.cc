@@ -60,19 +60,12 @@ struct EwOp {
 // Formulas of any length live in core/internal/elementwise_math.h, which every module
 // includes (kElementwiseMath).
 constexpr EwOp kOps[] = {
-    {OpKind::kAdd, 1, 2, "o0 = x0 + x1;"},
-    {OpKind::kSub, 1, 2, "o0 = x0 - x1;"},
-    {OpKind::kMul, 1, 2, "o0 = x0 * x1;"},
-    {OpKind::kDiv, 1, 2, "o0 = x0 / x1;"},
-    {OpKind::kMaximum, 1, 2, "o0 = tapegrad::math::Maximum(x0, x1);"},
-    {OpKind::kMinimum, 1, 2, "o0 = tapegrad::math::Minimum(x0, x1);"},
-    {OpKind::kEqual, 1, 2, "o0 = x0 == x1 ? T(1) : T(0);"},
-    {OpKind::kNotEqual, 1, 2, "o0 = x0 != x1 ? T(1) : T(0);"},
-    {OpKind::kGreater, 1, 2, "o0 = x0 > x1 ? T(1) : T(0);"},
-    {OpKind::kGreaterEqual, 1, 2, "o0 = x0 >= x1 ? T(1) : T(0);"},
-    {OpKind::kLess, 1, 2, "o0 = x0 < x1 ? T(1) : T(0);"},
-    {OpKind::kLessEqual, 1, 2, "o0 = x0 <= x1 ? T(1) : T(0);"},
-    {OpKind::kWhere, 1, 3, "o0 = x0 != T(0) ? x1 : x2;"},
+// The rows of TAPEGRAD_BINARY_MATH_OPS, of (x0, x1).
+#define TAPEGRAD_CUDA_BINARY_MATH(Y, Name, ...) \
+  {OpKind::k##Name, 1, 2, "o0 = tapegrad::math::" #Name "::Forward(x0, x1);"},
+    TAPEGRAD_BINARY_MATH_OPS(TAPEGRAD_CUDA_BINARY_MATH, )
+#undef TAPEGRAD_CUDA_BINARY_MATH
+        {OpKind::kWhere, 1, 3, "o0 = x0 != T(0) ? x1 : x2;"},
     {OpKind::kNeg, 1, 1, "o0 = -x0;"},
     {OpKind::kClamp, 1, 1, "o0 = tapegrad::math::Clamp(x0, s0, s1);"},
     {OpKind::kClampGrad, 1, 2, "o0 = tapegrad::math::ClampGrad(x0, x1, s0, s1);"},
@@ -218,18 +211,9 @@ absl::Status Elementwise(const KernelCall& c) {
   TAPEGRAD_REGISTER_KERNEL(op, kF32, kCuda, Elementwise); \
   TAPEGRAD_REGISTER_KERNEL(op, kF64, kCuda, Elementwise)
 
-TG_CUDA_FLOAT(kAdd);
-TG_CUDA_FLOAT(kSub);
-TG_CUDA_FLOAT(kMul);
-TG_CUDA_FLOAT(kDiv);
-TG_CUDA_FLOAT(kMaximum);
-TG_CUDA_FLOAT(kMinimum);
-TG_CUDA_FLOAT(kEqual);
-TG_CUDA_FLOAT(kNotEqual);
-TG_CUDA_FLOAT(kGreater);
-TG_CUDA_FLOAT(kGreaterEqual);
-TG_CUDA_FLOAT(kLess);
-TG_CUDA_FLOAT(kLessEqual);
+#define TAPEGRAD_CUDA_BINARY_MATH(Y, Name, ...) TG_CUDA_FLOAT(k##Name);
+TAPEGRAD_BINARY_MATH_OPS(TAPEGRAD_CUDA_BINARY_MATH, )
+#undef TAPEGRAD_CUDA_BINARY_MATH
 TG_CUDA_FLOAT(kWhere);
 TG_CUDA_FLOAT(kNeg);
 TG_CUDA_FLOAT(kClamp);
