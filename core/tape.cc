@@ -34,9 +34,7 @@ using internal::record::kOpaqueFlag;
 }  // namespace
 
 Tape::Tape(TapeOptions options)
-    : options_(options),
-      arena_(ArenaOptions{options.initial_chunk_bytes, size_t{64} << 20,
-                          options.byte_limit}) {
+    : TapeCore(options.initial_chunk_bytes, options.byte_limit) {
   if (options.byte_limit == 0) return;
   if (options.byte_limit < kMinByteLimit) {
     error_ = absl::InvalidArgumentError(absl::StrFormat(
@@ -72,7 +70,7 @@ TapeMark Tape::Mark() {
   return mark;
 }
 
-absl::Status Tape::CheckMark(const TapeMark& mark, const char* op) const {
+absl::Status internal::TapeCore::CheckMark(const TapeMark& mark, const char* op) const {
   if (mark.reset_epoch != reset_epoch_ || mark.values > size_ ||
       (mark.values > 0 && SlotGeneration(mark.values - 1) != mark.last_generation)) {
     return absl::FailedPreconditionError(absl::StrFormat(
@@ -112,7 +110,7 @@ void Tape::Reset() {
   error_ = absl::OkStatus();
 }
 
-void Tape::ReleasePins(size_t keep) {
+void internal::TapeCore::ReleasePins(size_t keep) {
   while (pins_.size() > keep) {
     const Pinned p = pins_.back();
     pins_.pop_back();
@@ -120,33 +118,33 @@ void Tape::ReleasePins(size_t keep) {
   }
 }
 
-absl::Status Tape::Pin(void* object, void (*release)(void*)) {
-  if (pins_.size() == pins_.capacity() && options_.byte_limit != 0 &&
+absl::Status internal::TapeCore::Pin(void* object, void (*release)(void*)) {
+  if (pins_.size() == pins_.capacity() && byte_limit_ != 0 &&
       arena_.Stats().bytes_reserved + 2 * pins_.capacity() * sizeof(Pinned) >
-          options_.byte_limit) {
+          byte_limit_) {
     release(object);
     return absl::ResourceExhaustedError(
         absl::StrFormat("Tape: byte limit %d reached while pinning tensor %d",
-                        options_.byte_limit, pins_.size()));
+                        byte_limit_, pins_.size()));
   }
   pins_.push_back(Pinned{object, release});
   return absl::OkStatus();
 }
 
-absl::Status Tape::Own(void* object, void (*release)(void*)) {
+absl::Status internal::TapeCore::Own(void* object, void (*release)(void*)) {
   owned_.push_back(Pinned{object, release});
   return absl::OkStatus();
 }
 
-absl::Status Tape::ArenaExhausted(size_t bytes) {
+absl::Status internal::TapeCore::ArenaExhausted(size_t bytes) {
   absl::Status error = absl::ResourceExhaustedError(absl::StrFormat(
       "Tape: byte limit %d reached allocating %d bytes of tensor memory (%d reserved)",
-      options_.byte_limit, bytes, arena_.Stats().bytes_reserved));
+      byte_limit_, bytes, arena_.Stats().bytes_reserved));
   RecordError(error);
   return error;
 }
 
-bool Tape::EmitOpaque(OpaqueRecord* record, SlotRef* slot) {
+bool internal::TapeCore::EmitOpaque(OpaqueRecord* record, SlotRef* slot) {
   if (record == nullptr || internal::grad_disabled) {
     const Value v = EmitLeaf(0.0);
     if (v.index_ == Value::kPoisoned) return false;
@@ -183,7 +181,7 @@ TapeStats Tape::Stats() const {
   return stats;
 }
 
-bool Tape::MakeRoom(size_t record_bytes) {
+bool internal::TapeCore::MakeRoom(size_t record_bytes) {
   // Grow while the free slots cap the record room below `record_bytes`, so that
   // HasRoom(record_bytes) holds afterwards (Note [One room check]).
   if (size_t{capacity_ - size_} * kMinRecordBytes < record_bytes) {
@@ -196,11 +194,11 @@ bool Tape::MakeRoom(size_t record_bytes) {
         std::max<uint64_t>(kFirstSlots, uint64_t{capacity_} * 2), kMaxSlots));
     const size_t new_bytes = size_t{new_capacity} * kSlotBytes;
     const size_t arena_bytes = arena_.Stats().bytes_reserved;
-    if (options_.byte_limit != 0 && arena_bytes + new_bytes > options_.byte_limit) {
+    if (byte_limit_ != 0 && arena_bytes + new_bytes > byte_limit_) {
       Fail(absl::ResourceExhaustedError(absl::StrFormat(
           "Tape: byte limit %d reached: growing to %d values needs %d bytes of slots "
           "beside %d bytes of records",
-          options_.byte_limit, new_capacity, new_bytes, arena_bytes)));
+          byte_limit_, new_capacity, new_bytes, arena_bytes)));
       return false;
     }
     auto* value = new double[new_capacity];
@@ -218,7 +216,7 @@ bool Tape::MakeRoom(size_t record_bytes) {
     adj_ = adj;
     gen_ = gen;
     capacity_ = new_capacity;
-    if (options_.byte_limit != 0) arena_.set_byte_limit(options_.byte_limit - new_bytes);
+    if (byte_limit_ != 0) arena_.set_byte_limit(byte_limit_ - new_bytes);
   }
   if (block_ == nullptr ||
       static_cast<size_t>(block_->limit - record_end_) < record_bytes) {
@@ -229,8 +227,7 @@ bool Tape::MakeRoom(size_t record_bytes) {
       Fail(absl::ResourceExhaustedError(absl::StrFormat(
           "Tape: byte limit %d reached after %d values: %d bytes of records reserved, "
           "%d bytes of slots",
-          options_.byte_limit, size_, stats.bytes_reserved,
-          size_t{capacity_} * kSlotBytes)));
+          byte_limit_, size_, stats.bytes_reserved, size_t{capacity_} * kSlotBytes)));
       return false;
     }
     if (block_ != nullptr) block_->end = record_end_;
@@ -246,7 +243,7 @@ bool Tape::MakeRoom(size_t record_bytes) {
 // That holds because every new slot writes at least kMinRecordBytes of record, so
 // capping the record room at kMinRecordBytes per free slot makes running out of
 // slots show up as running out of record room first; MakeRoom then sorts out which.
-void Tape::LimitRecords() {
+void internal::TapeCore::LimitRecords() {
   if (block_ == nullptr) {
     record_limit_ = record_end_;
     return;
@@ -256,16 +253,16 @@ void Tape::LimitRecords() {
   record_limit_ = record_end_ + std::min(block_room, slot_room);
 }
 
-Value Tape::Fail(absl::Status error) {
+Value internal::TapeCore::Fail(absl::Status error) {
   if (error_.ok()) error_ = std::move(error);
   return Poisoned();
 }
 
-absl::Status Tape::Diagnose(const Value& v, const char* op) const {
-  if (v.tape_ != this) {
+absl::Status internal::TapeCore::Diagnose(const Value& v, const char* op) const {
+  if (v.tape_ != self()) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: operand lives on another tape (%p, not %p)", op,
-        static_cast<const void*>(v.tape_), static_cast<const void*>(this)));
+        static_cast<const void*>(v.tape_), static_cast<const void*>(self())));
   }
   if (v.index_ == Value::kPoisoned) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -285,7 +282,8 @@ absl::Status Tape::Diagnose(const Value& v, const char* op) const {
   return absl::OkStatus();
 }
 
-Value Tape::FuseBinarySlow(uint32_t o, double y, double dy_dt, uint32_t b, double dy_db) {
+Value internal::TapeCore::FuseBinarySlow(uint32_t o, double y, double dy_dt, uint32_t b,
+                                         double dy_db) {
   namespace rec = internal::record;
   const uint32_t header = rec::LoadHeader(record_end_);
   const uint32_t n = rec::Count(header);

@@ -43,7 +43,7 @@ inline double ChainAdjoint(double partial, double g, double adj_prev) {
 
 }  // namespace
 
-absl::Status Tape::RunOpaque(const char* arg, Tape& tape) {
+absl::Status internal::TapeCore::RunOpaque(const char* arg, Tape& tape) {
   OpaqueRecord* record;
   std::memcpy(&record, arg + sizeof(uint32_t), sizeof(record));
   return record->backward(record, tape);
@@ -73,21 +73,23 @@ absl::Status Tape::ForEachInput(
   return absl::OkStatus();
 }
 
-void Tape::SkipEmptyBlocks(Block** block, const char** end) {
+void internal::TapeCore::SkipEmptyBlocks(Block** block, const char** end) {
   while (*end == (*block)->begin()) {
     *block = (*block)->prev;
     *end = (*block)->end;
   }
 }
 
-uint32_t Tape::ReadRecord(Block** block, const char** end, const char** args) {
+uint32_t internal::TapeCore::ReadRecord(Block** block, const char** end,
+                                        const char** args) {
   SkipEmptyBlocks(block, end);
   const uint32_t header = internal::record::LoadHeader(*end);
   *args = *end - internal::record::Bytes(header);
   return header;
 }
 
-void Tape::FindRecordEnd(uint32_t o, Block** block, const char** end) const {
+void internal::TapeCore::FindRecordEnd(uint32_t o, Block** block,
+                                       const char** end) const {
   Block* b = block_;
   const char* p = record_end_;
   for (uint32_t slot = size_ - 1; slot > o; --slot) {
@@ -171,12 +173,12 @@ constexpr size_t kPrefetchBytes = 8192;
 
 }  // namespace
 
-absl::Status Tape::SweepFast(uint32_t root) {
+absl::Status internal::TapeCore::SweepFast(uint32_t root) {
   return root >= kPrefetchSlots ? SweepFast<true>(root) : SweepFast<false>(root);
 }
 
 template <bool kPrefetch>
-absl::Status Tape::SweepFast(uint32_t root) {
+absl::Status internal::TapeCore::SweepFast(uint32_t root) {
   Block* root_block;
   const char* root_end;
   FindRecordEnd(root, &root_block, &root_end);
@@ -230,7 +232,7 @@ absl::Status Tape::SweepFast(uint32_t root) {
         default: {
           const char* args = end - internal::record::Bytes(header);
           if (header & kOpaqueFlag) {
-            if (absl::Status s = RunOpaque(args, *this); !s.ok()) return s;
+            if (absl::Status s = RunOpaque(args, *self()); !s.ok()) return s;
           }
           if (at == adj) {  // slot 0: done
             if (lowest_op != nullptr) {
@@ -269,7 +271,7 @@ absl::Status Tape::SweepFast(uint32_t root) {
 // adjoints. After a Backward (or a set_grad) some may not: micrograd would skip
 // them, since it only visits the root's ancestors. Then this sweep runs instead: it
 // marks the ancestors as it goes and propagates only theirs.
-absl::Status Tape::SweepExact(uint32_t root) {
+absl::Status internal::TapeCore::SweepExact(uint32_t root) {
   Block* block;
   const char* end;
   FindRecordEnd(root, &block, &end);
@@ -280,7 +282,7 @@ absl::Status Tape::SweepExact(uint32_t root) {
     const char* args;
     const uint32_t header = ReadRecord(&block, &end, &args);
     if (ABSL_PREDICT_FALSE(header & kOpaqueFlag)) {
-      if (absl::Status s = RunOpaque(args, *this); !s.ok()) return s;
+      if (absl::Status s = RunOpaque(args, *self()); !s.ok()) return s;
     } else if (reached_[o] && internal::record::Count(header) != 0) {
       const double g = adj_[o];
       internal::record::ForEachInput(o, header, args, [&](uint32_t in, double partial) {
@@ -304,7 +306,7 @@ absl::Status Tape::Backward(const Value& root) {
   return SweepFrom(root.index_);
 }
 
-absl::Status Tape::SweepFrom(uint32_t root) {
+absl::Status internal::TapeCore::SweepFrom(uint32_t root) {
   UncleanLast();
   absl::Status status = dirty_begin_ <= root ? SweepExact(root) : SweepFast(root);
   if (!status.ok()) RecordError(status);

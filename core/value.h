@@ -50,6 +50,7 @@ namespace tapegrad {
 
 class Tape;
 namespace internal {
+class TapeCore;
 template <class V>
 struct ValueMethods;  // defined in core/scalar_ops.h
 }  // namespace internal
@@ -175,6 +176,7 @@ class Value {
 
  private:
   friend class Tape;
+  friend class internal::TapeCore;
   friend struct ScalarOpsAccess;
 
   // Indices at or above kFirstSpecial are not slots; they say why.

@@ -27,10 +27,20 @@
 #error "core/internal/record_path.h is part of core/tape.h; include that instead"
 #endif
 
+#include <cmath>
+#include <cstring>
+
+#include "absl/base/optimization.h"
+
 namespace tapegrad {
 
+inline Tape* internal::TapeCore::self() { return static_cast<Tape*>(this); }
+inline const Tape* internal::TapeCore::self() const {
+  return static_cast<const Tape*>(this);
+}
+
 // A slot with an empty record: leaves, constants, results under NoGradScope.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::EmitLeaf(double data) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::EmitLeaf(double data) {
   if (ABSL_PREDICT_FALSE(!HasRoom(kMinRecordBytes) && !MakeRoom(kMinRecordBytes)))
     return Poisoned();
   internal::record::StoreHeader(record_end_, 0);
@@ -40,8 +50,10 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::EmitLeaf(double data) {
 
 // y = f(a) with dy/da = pa. `a` must be live on this tape. `pa_one`: pa is +1
 // by the op's rule (Note [Shapes by rule] in tape_record.h); so for the others.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::EmitUnary(double y, uint32_t a, double pa,
-                                                          bool pa_one) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::EmitUnary(double y,
+                                                                        uint32_t a,
+                                                                        double pa,
+                                                                        bool pa_one) {
   if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
   namespace rec = internal::record;
   constexpr size_t kBytes = rec::kArgBytes + rec::kHeaderBytes;
@@ -58,10 +70,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::EmitUnary(double y, uint32_t a, 
 }
 
 // y = f(a, b) with partials pa, pb. Both must be live on this tape.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::EmitBinary(double y, uint32_t a,
-                                                           double pa, uint32_t b,
-                                                           double pb, bool pa_one,
-                                                           bool pb_one) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::EmitBinary(
+    double y, uint32_t a, double pa, uint32_t b, double pb, bool pa_one, bool pb_one) {
   if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
   if (ABSL_PREDICT_FALSE(!HasRoom(kBinaryRecordBytes) && !MakeRoom(kBinaryRecordBytes)))
     return Poisoned();
@@ -103,15 +113,17 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::EmitBinary(double y, uint32_t a,
 // sweep or set_grad came since, see UncleanLast), and recording is on. No special
 // index is one below a slot count (kMaxSlots), and kEmpty, whose successor is 0,
 // goes with no tape.
-inline bool Tape::CanFuse(const Value& t) const {
+inline bool internal::TapeCore::CanFuse(const Value& t) const {
   return t.index_ + 1 == size_ && t.tag_ == gen_[t.index_] && !internal::grad_disabled;
 }
 
 // Folds y = f(t) into temporary t's record: scales its partials by dy/dt.
 // Falls back to a new record when a unit input must be stored in full and the
 // block is full.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::FuseUnary(Value&& t, double y,
-                                                          double dy_dt, bool dt_one) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::FuseUnary(Value&& t,
+                                                                        double y,
+                                                                        double dy_dt,
+                                                                        bool dt_one) {
   namespace rec = internal::record;
   if (!dt_one) {
     // A unit input is stored in full even if dy_dt is 1 by chance (Note [Shapes
@@ -135,10 +147,9 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::FuseUnary(Value&& t, double y,
 
 // Folds y = f(t, b) into temporary t's record, b a live slot (possibly t itself).
 // Falls back to a new record when the block is full or the record is long.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::FuseBinary(Value&& t, double y,
-                                                           double dy_dt, uint32_t b,
-                                                           double dy_db, bool dt_one,
-                                                           bool db_one) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::FuseBinary(
+    Value&& t, double y, double dy_dt, uint32_t b, double dy_db, bool dt_one,
+    bool db_one) {
   // Inline: the common `temporary + other`, which appends one input.
   namespace rec = internal::record;
   uint32_t header = rec::LoadHeader(record_end_);
@@ -174,8 +185,9 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value Tape::FuseBinary(Value&& t, double y,
 // as they come, the chain input's partial is summed and goes last.
 // `partials_are_one`: every partial is +1 by the op's rule (a sum).
 template <class EachInput>
-inline Value Tape::EmitGathered(double y, size_t max_inputs, bool partials_are_one,
-                                const EachInput& for_each_input) {
+inline Value internal::TapeCore::EmitGathered(double y, size_t max_inputs,
+                                              bool partials_are_one,
+                                              const EachInput& for_each_input) {
   namespace rec = internal::record;
   if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
   const size_t bytes = max_inputs * rec::kArgBytes + rec::kHeaderBytes;
@@ -199,7 +211,8 @@ inline Value Tape::EmitGathered(double y, size_t max_inputs, bool partials_are_o
 }
 
 // Memory from the tape's arena, gone at the Rewind that passes this point.
-inline absl::StatusOr<void*> Tape::AllocateArena(size_t bytes, size_t align) {
+inline absl::StatusOr<void*> internal::TapeCore::AllocateArena(size_t bytes,
+                                                               size_t align) {
   ++arena_allocations_;
   void* p = arena_.AllocateOrNull(bytes, align);
   if (ABSL_PREDICT_TRUE(p != nullptr)) return p;
@@ -208,7 +221,7 @@ inline absl::StatusOr<void*> Tape::AllocateArena(size_t bytes, size_t align) {
 
 // True if `object` is among the last few pins: pinning it again is redundant,
 // since every Rewind that would drop a new record drops that pin no earlier.
-inline bool Tape::RecentlyPinned(const void* object) const {
+inline bool internal::TapeCore::RecentlyPinned(const void* object) const {
   const size_t n = pins_.size();
   for (size_t k = 1; k <= 4 && k <= n; ++k) {
     if (pins_[n - k].object == object) return true;
@@ -221,8 +234,8 @@ inline bool Tape::RecentlyPinned(const void* object) const {
 // the slot. One test serves both where the handle is the slot's sole one on a clean slot
 // (an exact tag match); the masked test follows for the others. A branch, not a select,
 // so that the handle's number does not wait for the slot's.
-inline bool Tape::ReadLive(const Value& v, double* data) const {
-  if (v.tape_ != this || v.index_ >= size_) return false;
+inline bool internal::TapeCore::ReadLive(const Value& v, double* data) const {
+  if (v.tape_ != self() || v.index_ >= size_) return false;
   const uint32_t tag = gen_[v.index_];
   if (ABSL_PREDICT_TRUE(tag == v.tag_)) {
     *data = v.data_;
@@ -235,20 +248,20 @@ inline bool Tape::ReadLive(const Value& v, double* data) const {
 
 // Fills slot o (== size_) and returns its handle. The record is written by the
 // caller before (both fit: HasRoom); the other order measured slower.
-inline Value Tape::NewSlot(double data) {
+inline Value internal::TapeCore::NewSlot(double data) {
   const uint32_t o = size_++;
   const uint32_t generation = generation_;
   gen_[o] = generation | Value::kSoleBit;  // clean (Note [Data in the handle])
   adj_[o] = 0.0;
   value_[o] = data;
-  return Value(this, o, generation, data);
+  return Value(self(), o, generation, data);
 }
 
 // Ends a fold into temporary `t`: its slot now holds y, and `t` is consumed. The
 // slot's clean bit stays as it was: t was its sole handle. Its grad is still the 0
 // that NewSlot wrote, since whatever could have changed it (a sweep, set_grad)
 // uncleans the slot, and CanFuse asks for a clean one.
-inline Value Tape::Refill(Value&& t, double y) {
+inline Value internal::TapeCore::Refill(Value&& t, double y) {
   const uint32_t o = t.index_;
   t.index_ = Value::kMovedFrom;
   return Refill(o, t.tag_, y);  // the tag is in a register already
@@ -256,21 +269,21 @@ inline Value Tape::Refill(Value&& t, double y) {
 
 // Refill of slot o, whose sole handle (consumed by the caller) had tag `tag`: the
 // slot's own, as the slot is clean.
-inline Value Tape::Refill(uint32_t o, uint32_t tag, double y) {
+inline Value internal::TapeCore::Refill(uint32_t o, uint32_t tag, double y) {
   value_[o] = y;
-  Value v(this, o, 0, y);
+  Value v(self(), o, 0, y);
   v.tag_ = tag;
   return v;
 }
 
-inline void Tape::ScaleDouble(char* p, double factor) {
+inline void internal::TapeCore::ScaleDouble(char* p, double factor) {
   internal::record::StoreDouble(p, internal::record::LoadDouble(p) * factor);
 }
 
 // Rewrites the open record's unit input in full, with partial +1, so that it can
 // be scaled or followed by another input; returns the new header. Needs
 // kArgBytes of room.
-inline uint32_t Tape::StoreUnitInFull(uint32_t header) {
+inline uint32_t internal::TapeCore::StoreUnitInFull(uint32_t header) {
   namespace rec = internal::record;
   char* p = record_end_ - rec::kHeaderBytes;
   double chain_partial = 0.0;

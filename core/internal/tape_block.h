@@ -11,7 +11,7 @@ namespace tapegrad {
 
 // A run of records. The records follow the header directly; `end` is valid once
 // the block is no longer the open one (the open block ends at record_end_).
-struct Tape::Block {
+struct internal::TapeCore::Block {
   Block* prev;
   char* end;
   char* limit;
