@@ -1,5 +1,7 @@
 // Dataset, BatchIterator and the readers of Debian's data sets: real files,
 // missing files, corrupt files.
+#include "nn/dataset.h"
+
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -9,11 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "core/tensor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nn/data_files.h"
-#include "nn/dataset.h"
-#include "tapegrad.h"
 
 namespace tapegrad::nn {
 namespace {

@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "core/random.h"
+#include "core/tape.h"
+#include "core/tensor.h"
+#include "core/tensor_ops.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nn/activation.h"
@@ -14,7 +18,6 @@
 #include "nn/loss.h"
 #include "nn/metrics.h"
 #include "nn/sequential.h"
-#include "tapegrad.h"
 
 namespace tapegrad::nn {
 namespace {

@@ -6,10 +6,12 @@
 #include <memory>
 #include <vector>
 
+#include "core/tape.h"
+#include "core/tensor.h"
+#include "core/tensor_ops.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nn/lr_schedule.h"
-#include "tapegrad.h"
 
 namespace tapegrad::nn {
 namespace {

@@ -1,6 +1,8 @@
 // micrograd's own examples, with micrograd's numbers.
+#include "core/scalar_ops.h"
+#include "core/tape.h"
+#include "core/value.h"
 #include "gtest/gtest.h"
-#include "tapegrad.h"
 
 namespace tapegrad {
 namespace {
