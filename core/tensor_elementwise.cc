@@ -50,15 +50,6 @@ Tensor Binary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& a,
   return Finish(tape, *out, grad_op, {in[0], in[1]});
 }
 
-Tensor Compare(const char* name, OpKind kernel, const Tensor& a, const Tensor& b) {
-  Tape* tape;
-  TensorImpl* in[2];
-  if (!Prepare({&a, &b}, &tape, in)) return Unprepared(name, {&a, &b});
-  absl::StatusOr<TensorImpl*> out = internal::RunBinary(tape, kernel, *in[0], *in[1]);
-  if (!out.ok()) return Fail(tape, out.status());
-  return Finish(tape, *out, GradOp::kCopy, {});
-}
-
 Tensor Unary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
              const OpAttrs& attrs, bool constant) {
   Tape* tape;
@@ -68,14 +59,6 @@ Tensor Unary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
   if (!out.ok()) return Fail(tape, out.status());
   if (constant) return Finish(tape, *out, GradOp::kCopy, {});
   return Finish(tape, *out, grad_op, {in}, attrs);
-}
-
-Tensor UnaryMath(const char* name, OpKind kernel, GradOp grad_op, internal::Saved saved,
-                 const Tensor& x, double p0, double p1) {
-  OpAttrs attrs;
-  attrs.scalar0 = p0;
-  attrs.scalar1 = p1;
-  return Unary(name, kernel, grad_op, x, attrs, saved == internal::Saved::kNone);
 }
 
 Tensor Generate(Tape* tape, Shape shape, const Tensor& like, OpKind kernel,
@@ -89,6 +72,29 @@ Tensor Generate(Tape* tape, Shape shape, const Tensor& like, OpKind kernel,
   return Finish(tape, *out, GradOp::kCopy, {});
 }
 
+namespace {
+
+// A comparison: computed as a binary op, but its result is a constant, recorded
+// with no inputs, so no gradient flows through it.
+Tensor Compare(const char* name, OpKind kernel, const Tensor& a, const Tensor& b) {
+  Tape* tape;
+  TensorImpl* in[2];
+  if (!Prepare({&a, &b}, &tape, in)) return Unprepared(name, {&a, &b});
+  absl::StatusOr<TensorImpl*> out = internal::RunBinary(tape, kernel, *in[0], *in[1]);
+  if (!out.ok()) return Fail(tape, out.status());
+  return Finish(tape, *out, GradOp::kCopy, {});
+}
+
+// A row of TAPEGRAD_UNARY_MATH_OPS, with parameters p0 and p1.
+Tensor UnaryMath(const char* name, OpKind kernel, GradOp grad_op, internal::Saved saved,
+                 const Tensor& x, double p0, double p1) {
+  OpAttrs attrs;
+  attrs.scalar0 = p0;
+  attrs.scalar1 = p1;
+  return Unary(name, kernel, grad_op, x, attrs, saved == internal::Saved::kNone);
+}
+
+// A 0-d constant like `like` (same dtype and device, and its tape if it has one).
 Tensor ScalarLike(const Tensor& like, double value) {
   if (!like.ok()) return like;
   Tape* const tape = like.tape() != nullptr ? like.tape() : Tape::Current();
@@ -103,6 +109,7 @@ Tensor ScalarLike(const Tensor& like, double value) {
   return Generate(tape, {}, like, OpKind::kFill, attrs);
 }
 
+}  // namespace
 }  // namespace internal
 
 using internal::Binary;

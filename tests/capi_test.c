@@ -64,14 +64,19 @@ static void test_micrograd_example(void) {
   EXPECT_OK(tg_value_inputs(t, a, inputs, 4, &n));
   EXPECT(n == 0);
 
-  EXPECT_OK(tg_tape_write_dot(t, g, "capi_test_graph.dot"));
-  FILE* dot = fopen("capi_test_graph.dot", "r");
+  /* Into Bazel's scratch directory (or /tmp when run by hand), then removed. */
+  const char* dir = getenv("TEST_TMPDIR");
+  char path[512];
+  snprintf(path, sizeof(path), "%s/capi_test_graph.dot", dir != NULL ? dir : "/tmp");
+  EXPECT_OK(tg_tape_write_dot(t, g, path));
+  FILE* dot = fopen(path, "r");
   EXPECT(dot != NULL);
   if (dot != NULL) {
     char text[256] = {0};
     EXPECT(fread(text, 1, sizeof(text) - 1, dot) > 0);
     EXPECT(strncmp(text, "digraph tape {", 14) == 0);
     fclose(dot);
+    remove(path);
   }
   tg_tape_destroy(t);
 }

@@ -140,22 +140,14 @@ Tensor Unprepared(const char* op, std::initializer_list<const Tensor*> operands)
 // (a, b) -> kernel(a, b), broadcast.
 Tensor Binary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& a,
               const Tensor& b);
-// A comparison: computed as a binary op, but its result is a constant, recorded
-// with no inputs, so no gradient flows through it.
-Tensor Compare(const char* name, OpKind kernel, const Tensor& a, const Tensor& b);
 // x -> kernel(x); with `constant`, the result is recorded without inputs, so no
-// gradient flows through it (as through Compare's results).
+// gradient flows through it (as through a comparison's).
 Tensor Unary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
              const OpAttrs& attrs = {}, bool constant = false);
-// A row of TAPEGRAD_UNARY_MATH_OPS, with parameters p0 and p1.
-Tensor UnaryMath(const char* name, OpKind kernel, GradOp grad_op, Saved saved,
-                 const Tensor& x, double p0, double p1);
 // A constant (no gradient) of `shape` with the dtype and device of `like`, written
 // by a kernel without inputs (kFill, kDropoutMask).
 Tensor Generate(Tape* tape, Shape shape, const Tensor& like, OpKind kernel,
                 const OpAttrs& attrs);
-// A 0-d constant like `like` (same dtype and device, and its tape if it has one).
-Tensor ScalarLike(const Tensor& like, double value);
 // An op on floating `x` and an i64 operand (class labels, row indices) on the
 // same device. `fits` checks the shapes and sets the output's; `expected` says
 // what the op needs, for the error.
