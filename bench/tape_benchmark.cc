@@ -8,13 +8,18 @@
 //   gradient of x with respect to all 129 leaves. An op is one mul, add or tanh
 //   (2.125 million per pass). Counters: record_ns/op, backward_ns/op, bytes/op.
 //   BM_W1_Chain_Tape builds the chain in a function that returns x by NRVO;
-//   BM_W1_Chain_Tape_XInRegisters keeps x a local (see BuildChain).
+//   BM_W1_Chain_Tape_XInRegisters keeps x a local (see BuildChain);
+//   BM_W1_Chain_Tape_Inline writes the loop in the benchmark's own body.
 // W2 micrograd step: MLP(2, [16, 16, 1]) on 100 two-moons points, max-margin loss
 //   + 1e-4 L2; build + backward + SGD + zero grads (+ rewind on the tape).
 //   Time is per step; the counter is heap allocations (operator new) per step
-//   after warm-up.
+//   after warm-up. BM_W2_MicrogradStep_Tape runs nn::micrograd's MLP (a Dot per
+//   neuron); BM_W2_PlainStep_Tape and the pointer graph run the same model written
+//   as plain scalar code (act = act + w[i] * x[i], then relu; PlainMLP), whose
+//   allocations are its std::vectors'.
 #include <chrono>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "bench/pointer_graph.h"
@@ -80,8 +85,20 @@ void ReportChain(benchmark::State& state, double record_s, double backward_s,
   state.counters["bytes/op"] = bytes / ops_per_pass;
 }
 
-template <bool kInRegisters>
-void BM_W1_Chain_Tape(benchmark::State& state) {
+// The chain's records and its slots (number, grad, generation) on `tape`, whose
+// 129 leaves' records take `leaf_record_bytes`.
+double ChainBytes(const Tape& tape, size_t leaf_record_bytes) {
+  const TapeStats stats = tape.Stats();
+  return static_cast<double>(stats.record_bytes - leaf_record_bytes) +
+         static_cast<double>(stats.values - 129) *
+             (2 * sizeof(double) + sizeof(uint32_t));
+}
+
+// W1 on a tape: `build(steps, x0, w, b)` records the chain and returns x; the
+// rest (leaves, backward, counters, rewind) is the same for every shape.
+template <class Build>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void RunChainOnTape(benchmark::State& state,
+                                                        const Build& build) {
   Tape tape;
   std::vector<Value> w, b;
   for (int k = 0; k < 64; ++k) w.push_back(tape.Leaf(0.5 + 0.001 * k));
@@ -89,27 +106,31 @@ void BM_W1_Chain_Tape(benchmark::State& state) {
   const Value x0 = tape.Leaf(1.0);
   const TapeMark mark = tape.Mark();
   const size_t leaf_record_bytes = tape.Stats().record_bytes;
+  const int steps = static_cast<int>(state.range(0));
   double record_s = 0, backward_s = 0, bytes = 0;
   for (auto _ : state) {
     const Clock::time_point t0 = Clock::now();
-    const int steps = static_cast<int>(state.range(0));
-    const Value x = kInRegisters ? BuildChainInRegisters(steps, x0, w, b)
-                                 : BuildChain(steps, x0, w, b);
+    const Value x = build(steps, x0, w, b);
     const Clock::time_point t1 = Clock::now();
     if (absl::Status s = x.Backward(); !s.ok()) state.SkipWithError(s.ToString().c_str());
     const Clock::time_point t2 = Clock::now();
     benchmark::DoNotOptimize(w[3].grad());
     record_s += Seconds(t0, t1);
     backward_s += Seconds(t1, t2);
-    const TapeStats stats = tape.Stats();
-    // The chain's records and its slots (number, grad, generation).
-    bytes =
-        static_cast<double>(stats.record_bytes - leaf_record_bytes) +
-        static_cast<double>(stats.values - 129) * (2 * sizeof(double) + sizeof(uint32_t));
+    bytes = ChainBytes(tape, leaf_record_bytes);
     if (!tape.Rewind(mark).ok()) state.SkipWithError("rewind failed");
     tape.ZeroGrad();
   }
   ReportChain(state, record_s, backward_s, bytes);
+}
+
+template <bool kInRegisters>
+void BM_W1_Chain_Tape(benchmark::State& state) {
+  RunChainOnTape(state, [](int steps, const Value& x0, const std::vector<Value>& w,
+                           const std::vector<Value>& b) {
+    return kInRegisters ? BuildChainInRegisters(steps, x0, w, b)
+                        : BuildChain(steps, x0, w, b);
+  });
 }
 // The workload's size, and a chain short enough to stay in cache.
 BENCHMARK_TEMPLATE(BM_W1_Chain_Tape, false)
@@ -120,6 +141,26 @@ BENCHMARK_TEMPLATE(BM_W1_Chain_Tape, false)
     ->UseRealTime();
 BENCHMARK_TEMPLATE(BM_W1_Chain_Tape, true)
     ->Name("BM_W1_Chain_Tape_XInRegisters")
+    ->Arg(kChainSteps)
+    ->Arg(20000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The chain written inline in the benchmark's own loop, as code that records in
+// a larger function does: what recording costs when the compiler has the whole
+// function to allocate registers in.
+void BM_W1_Chain_Tape_Inline(benchmark::State& state) {
+  RunChainOnTape(state, [](int steps, const Value& x0, const std::vector<Value>& w,
+                           const std::vector<Value>& b) ABSL_ATTRIBUTE_ALWAYS_INLINE {
+    Value x = x0;
+    for (int i = 0; i < steps; ++i) {
+      x = x * w[i % 64] + b[i % 64];
+      if (i % 8 == 7) x = x.tanh();
+    }
+    return x;
+  });
+}
+BENCHMARK(BM_W1_Chain_Tape_Inline)
     ->Arg(kChainSteps)
     ->Arg(20000)
     ->Unit(benchmark::kMillisecond)
@@ -171,10 +212,12 @@ void BM_W2_MicrogradStep_Tape(benchmark::State& state) {
 }
 BENCHMARK(BM_W2_MicrogradStep_Tape)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
-// micrograd's MLP on pointer-graph values: sum((w_i * x_i), b) as a chain of adds.
-class PointerMLP {
+// micrograd's MLP written as plain scalar code, for either kind of value:
+// act = b + sum(w_i * x_i) as a chain of adds, then relu.
+template <class V>
+class PlainMLP {
  public:
-  explicit PointerMLP(uint64_t seed) {
+  explicit PlainMLP(uint64_t seed) {
     Random rng(seed);
     const int sizes[] = {2, 16, 16, 1};
     for (int l = 0; l < 3; ++l) {
@@ -183,17 +226,17 @@ class PointerMLP {
         Neuron neuron;
         for (int i = 0; i < sizes[l]; ++i) neuron.w.emplace_back(rng.Uniform(-1, 1));
         neuron.nonlin = l < 2;
-        for (const PValue& p : neuron.w) params_.push_back(p);
+        for (const V& p : neuron.w) params_.push_back(p);
         params_.push_back(neuron.b);
         layers_.back().push_back(std::move(neuron));
       }
     }
   }
-  PValue operator()(std::vector<PValue> x) const {
+  V operator()(std::vector<V> x) const {
     for (const auto& layer : layers_) {
-      std::vector<PValue> out;
+      std::vector<V> out;
       for (const Neuron& n : layer) {
-        PValue act = n.b;
+        V act = n.b;
         for (size_t i = 0; i < x.size(); ++i) act = act + n.w[i] * x[i];
         out.push_back(n.nonlin ? act.relu() : act);
       }
@@ -201,43 +244,72 @@ class PointerMLP {
     }
     return x[0];
   }
-  const std::vector<PValue>& parameters() const { return params_; }
+  const std::vector<V>& parameters() const { return params_; }
 
  private:
   struct Neuron {
-    std::vector<PValue> w;
-    PValue b{0.0};
+    std::vector<V> w;
+    V b{0.0};
     bool nonlin = true;
   };
   std::vector<std::vector<Neuron>> layers_;
-  std::vector<PValue> params_;
+  std::vector<V> params_;
 };
 
-void BM_W2_MicrogradStep_PointerGraph(benchmark::State& state) {
-  const nn::TwoMoons data = nn::MakeMoons(100, 0.1, 1337);
-  const PointerMLP model(1337);
-  auto step = [&] {
-    std::vector<PValue> losses;
-    for (size_t i = 0; i < data.x.size(); ++i) {
-      const PValue score = model({PValue(data.x[i][0]), PValue(data.x[i][1])});
-      losses.push_back((1.0 + (-data.y[i]) * score).relu());
-    }
-    PValue data_loss = losses[0];
-    for (size_t i = 1; i < losses.size(); ++i) data_loss = data_loss + losses[i];
-    data_loss = data_loss * (1.0 / losses.size());
-    PValue reg(0.0);
-    for (const PValue& p : model.parameters()) reg = reg + p * p;
-    const PValue total = data_loss + reg * 1e-4;
-    for (const PValue& p : model.parameters()) p.set_grad(0);
+// One W2 step in plain scalar code: the max-margin loss over the data set, L2,
+// backward, SGD.
+template <class V>
+void PlainStep(const nn::TwoMoons& data, const PlainMLP<V>& model) {
+  std::vector<V> losses;
+  for (size_t i = 0; i < data.x.size(); ++i) {
+    const V score = model({V(data.x[i][0]), V(data.x[i][1])});
+    losses.push_back((1.0 + (-data.y[i]) * score).relu());
+  }
+  V data_loss = losses[0];
+  for (size_t i = 1; i < losses.size(); ++i) data_loss = data_loss + losses[i];
+  data_loss = data_loss * (1.0 / losses.size());
+  V reg(0.0);
+  for (const V& p : model.parameters()) reg = reg + p * p;
+  const V total = data_loss + reg * 1e-4;
+  for (const V& p : model.parameters()) p.set_grad(0);
+  if constexpr (std::is_same_v<V, Value>) {
+    benchmark::DoNotOptimize(total.Backward());
+  } else {
     total.Backward();
-    for (const PValue& p : model.parameters()) p.set_data(p.data() - 0.05 * p.grad());
+  }
+  for (const V& p : model.parameters()) p.set_data(p.data() - 0.05 * p.grad());
+}
+
+void ReportAllocations(benchmark::State& state, uint64_t since) {
+  state.counters["allocs/step"] =
+      static_cast<double>(testing::HeapAllocations() - since) /
+      static_cast<double>(state.iterations());
+}
+
+void BM_W2_PlainStep_Tape(benchmark::State& state) {
+  const nn::TwoMoons data = nn::MakeMoons(100, 0.1, 1337);
+  Tape tape;
+  TapeScope scope(&tape);
+  const PlainMLP<Value> model(1337);
+  const TapeMark mark = tape.Mark();
+  auto step = [&] {
+    PlainStep(data, model);
+    if (!tape.Rewind(mark).ok()) state.SkipWithError("rewind failed");
   };
   step();
   const uint64_t allocations = testing::HeapAllocations();
   for (auto _ : state) step();
-  const double steps = static_cast<double>(state.iterations());
-  state.counters["allocs/step"] =
-      static_cast<double>(testing::HeapAllocations() - allocations) / steps;
+  ReportAllocations(state, allocations);
+}
+BENCHMARK(BM_W2_PlainStep_Tape)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_W2_MicrogradStep_PointerGraph(benchmark::State& state) {
+  const nn::TwoMoons data = nn::MakeMoons(100, 0.1, 1337);
+  const PlainMLP<PValue> model(1337);
+  PlainStep(data, model);
+  const uint64_t allocations = testing::HeapAllocations();
+  for (auto _ : state) PlainStep(data, model);
+  ReportAllocations(state, allocations);
 }
 BENCHMARK(BM_W2_MicrogradStep_PointerGraph)->Unit(benchmark::kMicrosecond)->UseRealTime();
 

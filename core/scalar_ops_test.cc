@@ -148,6 +148,36 @@ INSTANTIATE_TEST_SUITE_P(
            const double u8 = std::tanh(-0.7 * 0.9 + 0.3) + 0.4;
            return (-0.7 + 2.0) + u2 + u3 + u5 + u6 + u7 + u8 + 1.1;
          }()},
+        // Plain scalar code: each term's product gains the running sum as its
+        // chain input, then a tanh scales the last record in place.
+        {"running_sum_of_products",
+         [](V x) {
+           Value act = x[0];
+           for (int i = 1; i + 1 < 7; i += 2) act = act + x[i] * x[i + 1];
+           return act.tanh();
+         },
+         {0.3, -0.7, 1.1, 0.4, 0.9, -0.2, 0.5},
+         std::tanh(0.3 - 0.7 * 1.1 + 0.4 * 0.9 - 0.2 * 0.5)},
+        // Records longer than kMaxFusedArgs (32): appended to in place, and a new
+        // record for the tanh, which would otherwise scale all of them.
+        {"long_temporary_sum",
+         [](V x) {
+           std::vector<Value> a, b;
+           for (int i = 0; i < 20; ++i) {
+             a.push_back(x[i % 3]);
+             b.push_back(x[3 + i % 2]);
+           }
+           Value s = Dot(a, b) + x[4];
+           s = std::move(s) + x[0];
+           return (std::move(s) * 0.5).tanh();
+         },
+         {0.3, -0.7, 0.2, 0.4, -0.1},
+         [] {
+           const double x[] = {0.3, -0.7, 0.2, 0.4, -0.1};
+           double s = 0;
+           for (int i = 0; i < 20; ++i) s += x[i % 3] * x[3 + i % 2];
+           return std::tanh(0.5 * (s + x[4] + x[0]));
+         }()},
     }),
     [](const ::testing::TestParamInfo<OpCase>& info) { return info.param.name; });
 
@@ -200,6 +230,61 @@ TEST(ScalarOpsFusion, FusedAndUnfusedAgree) {
   EXPECT_DOUBLE_EQ(gx, x.grad());
   EXPECT_DOUBLE_EQ(gw, w.grad());
   EXPECT_DOUBLE_EQ(gb, b.grad());
+}
+
+// `act = act + w * x`, the way plain scalar code sums: one record per term, the
+// product's, with the grads of the unfused graph.
+TEST(ScalarOpsFusion, RunningSumOfProductsIsOneRecordPerTerm) {
+  Tape tape;
+  std::vector<Value> w, x;
+  for (int i = 0; i < 16; ++i) {
+    w.push_back(tape.Leaf(0.1 * i - 0.7));
+    x.push_back(tape.Leaf(1.0 - 0.05 * i));
+  }
+  const Value b = tape.Leaf(0.25);
+  const size_t before = tape.size();
+  Value act = b;
+  for (int i = 0; i < 16; ++i) act = act + w[i] * x[i];
+  EXPECT_EQ(tape.size() - before, 16u);
+  ASSERT_TRUE(act.Backward().ok());
+  std::vector<double> fused_grads;
+  for (int i = 0; i < 16; ++i) fused_grads.push_back(w[i].grad());
+  const double fused_b = b.grad();
+  tape.ZeroGrad();
+  Value named = b;
+  for (int i = 0; i < 16; ++i) {
+    const Value p = w[i] * x[i];
+    named = named + p;
+  }
+  EXPECT_DOUBLE_EQ(named.data(), act.data());
+  ASSERT_TRUE(named.Backward().ok());
+  for (int i = 0; i < 16; ++i) EXPECT_DOUBLE_EQ(w[i].grad(), fused_grads[i]) << i;
+  EXPECT_DOUBLE_EQ(b.grad(), fused_b);
+}
+
+// A sum into a temporary appends in place at any length: `Dot(w, h) + b` and
+// `std::move(s) + x` stay one record past kMaxFusedArgs inputs.
+TEST(ScalarOpsFusion, LongTemporarySumsStayOneRecord) {
+  Tape tape;
+  std::vector<Value> w, h;
+  for (int i = 0; i < 40; ++i) {
+    w.push_back(tape.Leaf(0.01 * i));
+    h.push_back(tape.Leaf(1.0));
+  }
+  const Value b = tape.Leaf(2.0);
+  size_t before = tape.size();
+  const Value d = Dot(w, h) + b;
+  EXPECT_EQ(tape.size() - before, 1u);
+  before = tape.size();
+  Value s = w[0] + w[1];
+  for (int i = 2; i < 40; ++i) s = std::move(s) + w[i];
+  EXPECT_EQ(tape.size() - before, 1u);
+  ASSERT_TRUE(s.Backward().ok());
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(w[i].grad(), 1.0) << i;
+  tape.ZeroGrad();
+  ASSERT_TRUE(d.Backward().ok());
+  EXPECT_EQ(b.grad(), 1.0);
+  EXPECT_DOUBLE_EQ(w[7].grad(), 1.0);
 }
 
 // A copied handle is never fused into: the copy keeps its own number.

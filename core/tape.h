@@ -146,7 +146,7 @@ class Tape : public internal::TapeCore {
   absl::Status Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep);
 
   // See Value::Backward.
-  absl::Status Backward(const Value& root);
+  absl::Status Backward(const Value& root) { return BackwardFrom(root.Bits()); }
   // Sets every grad on the tape to 0.
   void ZeroGrad();
 
@@ -194,6 +194,16 @@ inline double Value::grad() const {
 }
 
 inline bool Value::ok() const { return tape_ != nullptr && tape_->IsLive(*this); }
+
+inline void Value::set_data(double data) const {
+  // Note [Data in the handle]: the clean sole handle keeps its copy up to date.
+  if (tape_ != nullptr && index_ < tape_->size_ && tag_ == tape_->gen_[index_]) {
+    tape_->value_[index_] = data;
+    data_ = data;
+    return;
+  }
+  SetDataAround(Bits(), data);
+}
 
 }  // namespace tapegrad
 

@@ -298,7 +298,8 @@ absl::Status internal::TapeCore::SweepExact(uint32_t root) {
   return absl::OkStatus();
 }
 
-absl::Status Tape::Backward(const Value& root) {
+absl::Status internal::TapeCore::BackwardFrom(Value::HandleBits bits) {
+  const Value root = Value::FromBits(bits);
   if (!error_.ok()) return error_;
   if (!IsLive(root)) return Diagnose(root, "Backward");
   adj_[root.index_] = 1.0;

@@ -35,57 +35,66 @@ Value::Value(double data) {
   *this = tape->Leaf(data);
 }
 
-absl::Status Value::status() const {
-  if (tape_ == nullptr) {
-    if (index_ == kMovedFrom) {
+Value Value::FromBits(HandleBits bits) {
+  Value v;
+  v.tape_ = bits.tape;
+  v.index_ = bits.index;
+  v.tag_ = bits.tag;
+  if (v.ok()) v.data_ = bits.tape->value_[bits.index];
+  return v;
+}
+
+absl::Status Value::Status(HandleBits bits) {
+  const Value v = FromBits(bits);
+  if (v.tape_ == nullptr) {
+    if (v.index_ == kMovedFrom) {
       return absl::InvalidArgumentError(
           "Value: moved from (std::move into an op consumes it)");
     }
-    return DiagnoseDetached(*this, "Value");
+    return DiagnoseDetached(v, "Value");
   }
-  return tape_->IsLive(*this) ? absl::OkStatus() : tape_->Diagnose(*this, "Value");
+  return v.tape_->IsLive(v) ? absl::OkStatus() : v.tape_->Diagnose(v, "Value");
 }
 
-absl::StatusOr<double> Value::TryData() const {
-  if (absl::Status s = status(); !s.ok()) return s;
-  return tape_->value_[index_];
+absl::StatusOr<double> Value::TryData(HandleBits bits) {
+  if (absl::Status s = Status(bits); !s.ok()) return s;
+  return bits.tape->value_[bits.index];
 }
 
-absl::StatusOr<double> Value::TryGrad() const {
-  if (absl::Status s = status(); !s.ok()) return s;
-  return tape_->adj_[index_];
+absl::StatusOr<double> Value::TryGrad(HandleBits bits) {
+  if (absl::Status s = Status(bits); !s.ok()) return s;
+  return bits.tape->adj_[bits.index];
 }
 
-void Value::set_data(double data) const {
-  if (ok()) {
-    tape_->value_[index_] = data;
-    // Note [Data in the handle]: the sole handle keeps its copy; a write around it
-    // marks the slot so that the sole handle reads the slot from now on.
-    if (tag_ == tape_->gen_[index_]) {
-      data_ = data;
-    } else {
-      tape_->Unclean(index_);
-    }
-  } else if (tape_ != nullptr) {
-    tape_->Fail(tape_->Diagnose(*this, "Value::set_data"));
+void Value::SetDataAround(HandleBits bits, double data) {
+  const Value v = FromBits(bits);
+  if (v.ok()) {
+    // Note [Data in the handle]: a write around the sole handle marks the slot, so
+    // that the sole handle reads the slot from now on.
+    v.tape_->value_[v.index_] = data;
+    v.tape_->Unclean(v.index_);
+  } else if (v.tape_ != nullptr) {
+    v.tape_->Fail(v.tape_->Diagnose(v, "Value::set_data"));
   }
 }
 
-void Value::set_grad(double grad) const {
-  if (ok()) {
-    tape_->adj_[index_] = grad;
+void Value::SetGrad(HandleBits bits, double grad) {
+  const Value v = FromBits(bits);
+  Tape* const tape = v.tape_;
+  if (v.ok()) {
+    tape->adj_[v.index_] = grad;
     // No op folds into this slot from now on: its result would take this grad.
-    tape_->Unclean(index_);
+    tape->Unclean(v.index_);
     // A non-zero grad may be propagated by a later Backward (Note [Dirty adjoints]).
-    if (grad != 0.0 && index_ < tape_->dirty_begin_) tape_->dirty_begin_ = index_;
-  } else if (tape_ != nullptr) {
-    tape_->Fail(tape_->Diagnose(*this, "Value::set_grad"));
+    if (grad != 0.0 && v.index_ < tape->dirty_begin_) tape->dirty_begin_ = v.index_;
+  } else if (tape != nullptr) {
+    tape->Fail(tape->Diagnose(v, "Value::set_grad"));
   }
 }
 
-absl::Status Value::Backward() const {
-  if (tape_ == nullptr) return status();
-  return tape_->Backward(*this);
+absl::Status Value::Backward(HandleBits bits) {
+  if (bits.tape == nullptr) return Status(bits);
+  return bits.tape->BackwardFrom(bits);
 }
 
 namespace {
@@ -104,9 +113,9 @@ std::string PythonFloat(double x) {
 
 }  // namespace
 
-std::ostream& operator<<(std::ostream& os, const Value& v) {
-  return os << "Value(data=" << PythonFloat(v.data())
-            << ", grad=" << PythonFloat(v.grad()) << ")";
+std::ostream& internal::PrintValue(std::ostream& os, double data, double grad) {
+  return os << "Value(data=" << PythonFloat(data) << ", grad=" << PythonFloat(grad)
+            << ")";
 }
 
 Tape* ScalarOpsAccess::RecordFailure(const char* op, Operand a, const Operand* b) {

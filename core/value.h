@@ -96,25 +96,30 @@ class Value {
     return *this;
   }
 
+  // Every method is inline, and those that need code out of line pass it the
+  // handle's fields by value: a Value whose address reached a function the
+  // compiler cannot see would live in memory for all of its life, and each op on
+  // it would store its number and load it back (Note [Data in the handle]).
+
   // The number this Value holds; NaN when the handle is not valid.
   double data() const;
   // d(root)/d(this) accumulated by Backward calls; NaN when not valid.
   double grad() const;
   // As data() and grad(), with the reason when the handle is not valid.
-  absl::StatusOr<double> TryData() const;
-  absl::StatusOr<double> TryGrad() const;
+  absl::StatusOr<double> TryData() const { return TryData(Bits()); }
+  absl::StatusOr<double> TryGrad() const { return TryGrad(Bits()); }
   // micrograd lets users assign both (the SGD update writes data, zero_grad writes
   // grad). A write through an invalid handle becomes the tape's sticky error.
   void set_data(double data) const;
-  void set_grad(double grad) const;
+  void set_grad(double grad) const { SetGrad(Bits(), grad); }
 
   // OK when the handle refers to a live slot; otherwise why not.
-  absl::Status status() const;
+  absl::Status status() const { return Status(Bits()); }
   bool ok() const;
 
   // Backpropagates from this Value: sets its grad to 1 and sweeps the tape once in
   // reverse. Returns the tape's sticky error, if any, instead of sweeping.
-  absl::Status Backward() const;
+  absl::Status Backward() const { return Backward(Bits()); }
 
   // micrograd's methods, the same as the free functions in core/scalar_ops.h
   // (include it, or tapegrad.h, to call them). Templates only so that they can be
@@ -199,6 +204,23 @@ class Value {
 
   static uint32_t Shared(uint32_t tag) { return (tag & kGenerationMask) | kSharedBit; }
 
+  // A handle's fields but its number, passed by value to the code out of line.
+  struct HandleBits {
+    Tape* tape;
+    uint32_t index;
+    uint32_t tag;
+  };
+  HandleBits Bits() const { return {tape_, index_, tag_}; }
+  // A handle with `bits` (its number is read from the slot where needed).
+  static Value FromBits(HandleBits bits);
+  static absl::StatusOr<double> TryData(HandleBits bits);
+  static absl::StatusOr<double> TryGrad(HandleBits bits);
+  static absl::Status Status(HandleBits bits);
+  static absl::Status Backward(HandleBits bits);
+  static void SetGrad(HandleBits bits, double grad);
+  // set_data through any handle but the slot's clean sole one.
+  static void SetDataAround(HandleBits bits, double data);
+
   Tape* tape_ = nullptr;
   uint32_t index_ = kEmpty;
   mutable uint32_t tag_ = 0;
@@ -206,8 +228,14 @@ class Value {
   mutable double data_ = 0.0;
 };
 
+namespace internal {
+std::ostream& PrintValue(std::ostream& os, double data, double grad);
+}  // namespace internal
+
 // micrograd's repr: "Value(data=3.0, grad=0.0)".
-std::ostream& operator<<(std::ostream& os, const Value& v);
+inline std::ostream& operator<<(std::ostream& os, const Value& v) {
+  return internal::PrintValue(os, v.data(), v.grad());
+}
 
 }  // namespace tapegrad
 

@@ -118,8 +118,8 @@ inline bool internal::TapeCore::CanFuse(const Value& t) const {
 }
 
 // Folds y = f(t) into temporary t's record: scales its partials by dy/dt.
-// Falls back to a new record when a unit input must be stored in full and the
-// block is full.
+// Falls back to a new record when the record is long, or when a unit input must
+// be stored in full and the block is full.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::FuseUnary(Value&& t,
                                                                         double y,
                                                                         double dy_dt,
@@ -129,6 +129,11 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::FuseUnary(Value&& 
     // A unit input is stored in full even if dy_dt is 1 by chance (Note [Shapes
     // by rule] in tape_record.h).
     uint32_t header = rec::LoadHeader(record_end_);
+    // Scaling costs one store per input: past kMaxFusedArgs a new record is cheaper
+    // and keeps every op O(1), whatever a running expression has grown to.
+    if (rec::Count(header) > kMaxFusedArgs && dy_dt != 1.0) {
+      return EmitUnary(y, t.index_, dy_dt);
+    }
     if (rec::HasUnit(header)) {
       if (ABSL_PREDICT_FALSE(RecordRoom() < rec::kArgBytes)) {
         return EmitUnary(y, t.index_, dy_dt);
@@ -160,7 +165,17 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::FuseBinary(
     rec::StoreHeader(record_end_ - rec::kHeaderBytes, rec::kPackedHeader | b);
     return Refill(std::move(t), y);
   }
-  if (dt_one && b + 1 < o && rec::Count(header) < kMaxFusedArgs &&
+  // `act + w * x`: b is the previous slot, which becomes the product's chain input
+  // (the record has none yet), its partial written where the header was.
+  if (dt_one && b + 1 == o && (header & (rec::kChainFlag | rec::kOpaqueFlag)) == 0 &&
+      rec::Count(header) < rec::kCountMask && RecordRoom() >= rec::kChainBytes) {
+    record_end_ = rec::PutTail(record_end_ - rec::kHeaderBytes, dy_db,
+                               (header + 1) | rec::kChainFlag);
+    return Refill(std::move(t), y);
+  }
+  // Appending costs the same whatever the record's length, so a running sum into
+  // a temporary (`Dot(w, h) + b`, `std::move(s) + x`) stays one record.
+  if (dt_one && b + 1 < o && rec::Count(header) < rec::kCountMask &&
       RecordRoom() >= 2 * rec::kArgBytes) {
     if (rec::HasUnit(header)) header = StoreUnitInFull(header);
     // The new input goes before the chain partial, which stays last.

@@ -222,13 +222,19 @@ struct ScalarOpsAccess {
   // returns a poisoned or empty Value, built here so that it too reaches the
   // next op in registers.
   ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Failed(const char* op, Operand a, Operand b) {
-    return Poisoned(RecordFailure(op, a, &b));
+    return Poisoned(RecordFailure(op, a, &b),
+                    a.index == Value::kNoCurrentTape || b.index == Value::kNoCurrentTape);
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Failed(const char* op, Operand a) {
-    return Poisoned(RecordFailure(op, a, nullptr));
+    return Poisoned(RecordFailure(op, a, nullptr), a.index == Value::kNoCurrentTape);
   }
-  static Value Poisoned(Tape* tape) {
-    return tape == nullptr ? Value() : tape->Poisoned();
+  // With no tape to hold the error, the result is empty, or (`no_tape`) says that
+  // an operand was made with no current tape, as that operand's status() does.
+  static Value Poisoned(Tape* tape, bool no_tape) {
+    if (tape != nullptr) return tape->Poisoned();
+    Value v;
+    if (no_tape) v.index_ = Value::kNoCurrentTape;
+    return v;
   }
   // Records the error of Failed (`b` null for ops of one Value); returns the tape
   // it went to, if any. In value.cc.

@@ -62,7 +62,8 @@ class TapeCore {
   const Tape* self() const;
 
   struct Block;  // a run of records; defined in tape.cc
-  // Fusing stops growing a record at this many inputs (keeps fusion O(1)).
+  // Fusing rewrites or scales records of at most this many inputs, so that each
+  // op is O(1); appending an input to a record has no such limit.
   static constexpr uint32_t kMaxFusedArgs = 32;
   // Room for any record of up to two inputs.
   static constexpr size_t kBinaryRecordBytes =
@@ -118,6 +119,8 @@ class TapeCore {
   absl::Status Own(void* object, void (*release)(void*));
   // Slots below this were made before the last Mark: they outlive the next Rewind.
   uint32_t persistent_slots() const { return persistent_slots_; }
+  // Tape::Backward and Value::Backward: seeds the root's gradient and sweeps.
+  absl::Status BackwardFrom(Value::HandleBits root);
   // The reverse sweep from slot `root`, whose gradient the caller has seeded after
   // calling NextSweepEpoch.
   absl::Status SweepFrom(uint32_t root);
