@@ -2,12 +2,27 @@
 
 #include <utility>
 
+#include "absl/strings/str_format.h"
 #include "core/scalar_ops.h"
 
 namespace tapegrad::nn::micrograd {
 
 void Module::zero_grad() const {
   for (const Value& p : parameters()) p.set_grad(0.0);
+}
+
+absl::Status Module::set_parameters(absl::Span<const double> values) const {
+  const std::vector<Value>& params = parameters();
+  if (values.size() != params.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("set_parameters: the module has %d parameters, given %d",
+                        params.size(), values.size()));
+  }
+  for (const Value& p : params) {
+    if (absl::Status s = p.status(); !s.ok()) return s;
+  }
+  for (size_t i = 0; i < params.size(); ++i) params[i].set_data(values[i]);
+  return absl::OkStatus();
 }
 
 Neuron::Neuron(Tape& tape, int nin, bool nonlin, Random& rng)

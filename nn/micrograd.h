@@ -6,6 +6,7 @@
 //   tapegrad::Value score = model(x);                 // one output
 //   absl::Status s = score.Backward();
 //   for (const tapegrad::Value& p : model.parameters()) p.grad();
+//   absl::Status s2 = model.set_parameters(weights);  // initial weights, not a seed
 //
 // Semantics are micrograd's: weights uniform in [-1, 1) (from a seeded generator
 // instead of Python's `random`), biases 0, ReLU on every layer but the last. A
@@ -25,6 +26,7 @@
 #include <ostream>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "core/random.h"
 #include "core/tape.h"
@@ -39,6 +41,11 @@ class Module {
   virtual const std::vector<Value>& parameters() const = 0;
   // Sets every parameter's grad to 0.
   void zero_grad() const;
+  // Sets the parameters' numbers to `values`, in parameters()'s order (layer by
+  // layer, each neuron's weights, then its bias): initial weights from elsewhere
+  // (a file, another framework, a test). InvalidArgument, changing nothing, if
+  // the count differs.
+  absl::Status set_parameters(absl::Span<const double> values) const;
 };
 
 class Neuron : public Module {
