@@ -3,6 +3,8 @@
 // tape_compact.cc.
 #include "core/tape.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -31,6 +33,32 @@ static_assert(Tape::kMinByteLimit ==
 using internal::record::kArgBytes;
 using internal::record::kOpaqueFlag;
 
+// The slot arrays are mappings of their own, resized with mremap: the kernel
+// moves the pages instead of copying them, so growing never holds the old and the
+// new array at once (a copy would double the peak memory of a long tape, and
+// take the copying time), and a page is only touched when a slot on it is.
+template <class T>
+bool ResizeArray(T** array, uint32_t old_capacity, uint32_t new_capacity) {
+  const size_t old_bytes = size_t{old_capacity} * sizeof(T);
+  const size_t new_bytes = size_t{new_capacity} * sizeof(T);
+  if (new_capacity == 0) {  // back to no array (a failed first growth)
+    if (*array != nullptr) munmap(*array, old_bytes);
+    *array = nullptr;
+    return true;
+  }
+  void* grown = *array == nullptr ? mmap(nullptr, new_bytes, PROT_READ | PROT_WRITE,
+                                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                                  : mremap(*array, old_bytes, new_bytes, MREMAP_MAYMOVE);
+  if (grown == MAP_FAILED) return false;
+  *array = static_cast<T*>(grown);
+  return true;
+}
+
+template <class T>
+void FreeArray(T* array, uint32_t capacity) {
+  if (array != nullptr) munmap(array, size_t{capacity} * sizeof(T));
+}
+
 }  // namespace
 
 Tape::Tape(TapeOptions options)
@@ -50,9 +78,9 @@ Tape::Tape(TapeOptions options)
 Tape::~Tape() {
   ReleasePins(0);
   for (const Pinned& p : owned_) p.release(p.object);
-  delete[] value_;
-  delete[] adj_;
-  delete[] gen_;
+  FreeArray(value_, capacity_);
+  FreeArray(adj_, capacity_);
+  FreeArray(gen_, capacity_);
 }
 
 TapeMark Tape::Mark() {
@@ -201,20 +229,24 @@ bool internal::TapeCore::MakeRoom(size_t record_bytes) {
           byte_limit_, new_capacity, new_bytes, arena_bytes)));
       return false;
     }
-    auto* value = new double[new_capacity];
-    auto* adj = new double[new_capacity];
-    auto* gen = new uint32_t[new_capacity];
-    if (size_ > 0) {
-      std::memcpy(value, value_, sizeof(double) * size_);
-      std::memcpy(adj, adj_, sizeof(double) * size_);
-      std::memcpy(gen, gen_, sizeof(uint32_t) * size_);
+    // On failure the arrays that grew shrink back (which cannot fail): all three
+    // keep the old capacity and contents.
+    bool grown = ResizeArray(&value_, capacity_, new_capacity);
+    if (grown && !ResizeArray(&adj_, capacity_, new_capacity)) {
+      ResizeArray(&value_, new_capacity, capacity_);
+      grown = false;
     }
-    delete[] value_;
-    delete[] adj_;
-    delete[] gen_;
-    value_ = value;
-    adj_ = adj;
-    gen_ = gen;
+    if (grown && !ResizeArray(&gen_, capacity_, new_capacity)) {
+      ResizeArray(&adj_, new_capacity, capacity_);
+      ResizeArray(&value_, new_capacity, capacity_);
+      grown = false;
+    }
+    if (!grown) {
+      Fail(absl::ResourceExhaustedError(absl::StrFormat(
+          "Tape: out of memory growing the slot arrays to %d values (%d bytes)",
+          new_capacity, new_bytes)));
+      return false;
+    }
     capacity_ = new_capacity;
     if (byte_limit_ != 0) arena_.set_byte_limit(byte_limit_ - new_bytes);
   }
