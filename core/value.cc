@@ -144,6 +144,14 @@ Tape* ScalarOpsAccess::RecordFailure(const char* op, Operand a, const Operand* b
   return tape;
 }
 
+Value ScalarOpsAccess::Detached(uint32_t a_index, uint32_t b_index) {
+  Value v;
+  if (a_index == Value::kNoCurrentTape || b_index == Value::kNoCurrentTape) {
+    v.index_ = Value::kNoCurrentTape;
+  }
+  return v;
+}
+
 ABSL_ATTRIBUTE_NOINLINE Value ScalarOpsAccess::FailedAt(const char* op, const Value& a,
                                                         const Value& b) {
   return Failed(op, Bits(a), Bits(b));

@@ -222,20 +222,17 @@ struct ScalarOpsAccess {
   // returns a poisoned or empty Value, built here so that it too reaches the
   // next op in registers.
   ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Failed(const char* op, Operand a, Operand b) {
-    return Poisoned(RecordFailure(op, a, &b),
-                    a.index == Value::kNoCurrentTape || b.index == Value::kNoCurrentTape);
+    Tape* const tape = RecordFailure(op, a, &b);
+    return tape != nullptr ? tape->Poisoned() : Detached(a.index, b.index);
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Failed(const char* op, Operand a) {
-    return Poisoned(RecordFailure(op, a, nullptr), a.index == Value::kNoCurrentTape);
+    Tape* const tape = RecordFailure(op, a, nullptr);
+    return tape != nullptr ? tape->Poisoned() : Detached(a.index, a.index);
   }
-  // With no tape to hold the error, the result is empty, or (`no_tape`) says that
-  // an operand was made with no current tape, as that operand's status() does.
-  static Value Poisoned(Tape* tape, bool no_tape) {
-    if (tape != nullptr) return tape->Poisoned();
-    Value v;
-    if (no_tape) v.index_ = Value::kNoCurrentTape;
-    return v;
-  }
+  // The result of a failed op with no tape to hold the error: empty, or, when an
+  // operand was made with no current tape, saying so as that operand's status()
+  // does. In value.cc.
+  static Value Detached(uint32_t a_index, uint32_t b_index);
   // Records the error of Failed (`b` null for ops of one Value); returns the tape
   // it went to, if any. In value.cc.
   static Tape* RecordFailure(const char* op, Operand a, const Operand* b);
