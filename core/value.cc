@@ -16,7 +16,9 @@ namespace {
 absl::Status DiagnoseDetached(const Value& v, const char* op) {
   if (v.index() == Value().index()) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("%s: operand is an empty Value (default-constructed)", op));
+        absl::StrFormat("%s: operand is an empty Value (default-constructed, or the "
+                        "result of an op whose operands were on no tape)",
+                        op));
   }
   return absl::InvalidArgumentError(
       absl::StrFormat("%s: operand was created with no current tape on this thread (use "
@@ -142,14 +144,6 @@ Tape* ScalarOpsAccess::RecordFailure(const char* op, Operand a, const Operand* b
   tape->RecordError(
       absl::InternalError(absl::StrFormat("%s: failed for no known reason", op)));
   return tape;
-}
-
-Value ScalarOpsAccess::Detached(uint32_t a_index, uint32_t b_index) {
-  Value v;
-  if (a_index == Value::kNoCurrentTape || b_index == Value::kNoCurrentTape) {
-    v.index_ = Value::kNoCurrentTape;
-  }
-  return v;
 }
 
 ABSL_ATTRIBUTE_NOINLINE Value ScalarOpsAccess::FailedAt(const char* op, const Value& a,

@@ -222,17 +222,16 @@ struct ScalarOpsAccess {
   // returns a poisoned or empty Value, built here so that it too reaches the
   // next op in registers.
   ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Failed(const char* op, Operand a, Operand b) {
-    Tape* const tape = RecordFailure(op, a, &b);
-    return tape != nullptr ? tape->Poisoned() : Detached(a.index, b.index);
+    return Poisoned(RecordFailure(op, a, &b));
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE static Value Failed(const char* op, Operand a) {
-    Tape* const tape = RecordFailure(op, a, nullptr);
-    return tape != nullptr ? tape->Poisoned() : Detached(a.index, a.index);
+    return Poisoned(RecordFailure(op, a, nullptr));
   }
-  // The result of a failed op with no tape to hold the error: empty, or, when an
-  // operand was made with no current tape, saying so as that operand's status()
-  // does. In value.cc.
-  static Value Detached(uint32_t a_index, uint32_t b_index);
+  // The result is empty when no tape could hold the error. Built here, inline and
+  // from constants, so that the result of every op stays in registers.
+  static Value Poisoned(Tape* tape) {
+    return tape == nullptr ? Value() : tape->Poisoned();
+  }
   // Records the error of Failed (`b` null for ops of one Value); returns the tape
   // it went to, if any. In value.cc.
   static Tape* RecordFailure(const char* op, Operand a, const Operand* b);
