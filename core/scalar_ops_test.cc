@@ -327,6 +327,25 @@ TEST(ScalarOpsFusion, LongTemporarySumsStayOneRecord) {
   EXPECT_DOUBLE_EQ(w[7].grad(), 1.0);
 }
 
+// A number in an expression is a constant of the op: no slot, no input.
+TEST(ScalarOpsFusion, PlainNumbersTakeNoSlot) {
+  Tape tape;
+  const Value w = tape.Leaf(0.3);
+  const size_t before = tape.size();
+  const Value y = 2.0 * (w * 0.5 + 1.0) / 4.0;
+  EXPECT_EQ(tape.size() - before, 1u);
+  int inputs = 0;
+  ASSERT_TRUE(tape.ForEachInput(y.index(), y.index(),
+                                [&](uint32_t, uint32_t input, double partial) {
+                                  EXPECT_EQ(input, w.index());
+                                  EXPECT_DOUBLE_EQ(partial, 0.25);
+                                  ++inputs;
+                                })
+                  .ok());
+  EXPECT_EQ(inputs, 1);
+  EXPECT_DOUBLE_EQ(y.data(), 2.0 * (0.15 + 1.0) / 4.0);
+}
+
 // A copied handle is never fused into: the copy keeps its own number.
 TEST(ScalarOpsFusion, CopiesAreNeverOverwritten) {
   Tape tape;

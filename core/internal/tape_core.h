@@ -61,7 +61,7 @@ class TapeCore {
   Tape* self();
   const Tape* self() const;
 
-  struct Block;  // a run of records; defined in tape.cc
+  struct Block;  // a run of records (core/internal/tape_block.h)
   // Fusing rewrites or scales records of at most this many inputs, so that each
   // op is O(1); appending an input to a record has no such limit.
   static constexpr uint32_t kMaxFusedArgs = 32;
