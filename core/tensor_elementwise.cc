@@ -41,12 +41,13 @@ ABSL_ATTRIBUTE_NOINLINE Tensor Unprepared(const char* op,
 }
 
 Tensor Binary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& a,
-              const Tensor& b) {
+              const Tensor& b, bool constant) {
   Tape* tape;
   TensorImpl* in[2];
   if (!Prepare({&a, &b}, &tape, in)) return Unprepared(name, {&a, &b});
   absl::StatusOr<TensorImpl*> out = internal::RunBinary(tape, kernel, *in[0], *in[1]);
   if (!out.ok()) return Fail(tape, out.status());
+  if (constant) return Finish(tape, *out, GradOp::kCopy, {});
   return Finish(tape, *out, grad_op, {in[0], in[1]});
 }
 
@@ -73,17 +74,6 @@ Tensor Generate(Tape* tape, Shape shape, const Tensor& like, OpKind kernel,
 }
 
 namespace {
-
-// A comparison: computed as a binary op, but its result is a constant, recorded
-// with no inputs, so no gradient flows through it.
-Tensor Compare(const char* name, OpKind kernel, const Tensor& a, const Tensor& b) {
-  Tape* tape;
-  TensorImpl* in[2];
-  if (!Prepare({&a, &b}, &tape, in)) return Unprepared(name, {&a, &b});
-  absl::StatusOr<TensorImpl*> out = internal::RunBinary(tape, kernel, *in[0], *in[1]);
-  if (!out.ok()) return Fail(tape, out.status());
-  return Finish(tape, *out, GradOp::kCopy, {});
-}
 
 // A row of TAPEGRAD_UNARY_MATH_OPS, with parameters p0 and p1.
 Tensor UnaryMath(const char* name, OpKind kernel, GradOp grad_op, internal::Saved saved,
@@ -113,7 +103,6 @@ Tensor ScalarLike(const Tensor& like, double value) {
 }  // namespace internal
 
 using internal::Binary;
-using internal::Compare;
 using internal::Fail;
 using internal::Finish;
 using internal::Generate;
@@ -133,7 +122,8 @@ using internal::Unprepared;
   }
 #define TAPEGRAD_BINARY_MATH_Rule(Name, name) \
   return Binary(name, OpKind::k##Name, GradOp::k##Name, a, b);
-#define TAPEGRAD_BINARY_MATH_None(Name, name) return Compare(name, OpKind::k##Name, a, b);
+#define TAPEGRAD_BINARY_MATH_None(Name, name) \
+  return Binary(name, OpKind::k##Name, GradOp::kCopy, a, b, /*constant=*/true);
 TAPEGRAD_BINARY_MATH_OPS(TAPEGRAD_BINARY_MATH_DEFINITION, )
 #undef TAPEGRAD_BINARY_MATH_DEFINITION
 #undef TAPEGRAD_BINARY_MATH_Rule

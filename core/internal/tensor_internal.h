@@ -137,11 +137,11 @@ bool Prepare(std::initializer_list<const Tensor*> operands, Tape** tape,
 // The error tensor of `op` for operands that Prepare refused: the first failed
 // check's message, recorded on their tape (or the current one).
 Tensor Unprepared(const char* op, std::initializer_list<const Tensor*> operands);
-// (a, b) -> kernel(a, b), broadcast.
+// (a, b) -> kernel(a, b), broadcast; with `constant` (a comparison), the result is
+// recorded without inputs, so no gradient flows through it.
 Tensor Binary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& a,
-              const Tensor& b);
-// x -> kernel(x); with `constant`, the result is recorded without inputs, so no
-// gradient flows through it (as through a comparison's).
+              const Tensor& b, bool constant = false);
+// x -> kernel(x); with `constant`, recorded as a constant, as Binary's results.
 Tensor Unary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& x,
              const OpAttrs& attrs = {}, bool constant = false);
 // A constant (no gradient) of `shape` with the dtype and device of `like`, written
