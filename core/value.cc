@@ -126,10 +126,7 @@ Tape* ScalarOpsAccess::RecordFailure(const char* op, Operand a, const Operand* b
   if (tape == nullptr) return nullptr;
   for (const Operand* operand : {static_cast<const Operand*>(&a), b}) {
     if (operand == nullptr) continue;
-    Value v;
-    v.tape_ = operand->tape;
-    v.index_ = operand->index;
-    v.tag_ = operand->tag;
+    const Value v = Value::FromBits(*operand);
     if (v.tape_ == nullptr) {
       tape->RecordError(DiagnoseDetached(v, op));
       return tape;

@@ -204,7 +204,8 @@ class Value {
 
   static uint32_t Shared(uint32_t tag) { return (tag & kGenerationMask) | kSharedBit; }
 
-  // A handle's fields but its number, passed by value to the code out of line.
+  // A handle's fields but its number, passed by value to the code out of line
+  // (these methods, and the ops' error path in core/internal/scalar_rules.h).
   struct HandleBits {
     Tape* tape;
     uint32_t index;

@@ -208,16 +208,11 @@ struct ScalarOpsAccess {
     const Partial p = eval(x);
     return t->EmitUnary(p.y, a.index_, p.dy_da, one);
   }
-  // A Value's handle without its number, trivially copyable: the error path takes
-  // operands as these, by value, so that no op has to keep its result in memory
-  // for the sake of an address (Note [Data in the handle] in
-  // core/internal/record_path.h).
-  struct Operand {
-    Tape* tape;
-    uint32_t index;
-    uint32_t tag;
-  };
-  static Operand Bits(const Value& v) { return {v.tape_, v.index_, v.tag_}; }
+  // The error path takes operands as their handles' fields, by value, so that no
+  // op has to keep its result in memory for the sake of an address (Note [Data
+  // in the handle] in core/internal/record_path.h).
+  using Operand = Value::HandleBits;
+  static Operand Bits(const Value& v) { return v.Bits(); }
   // Records why an op failed (on the operands' tape, when there is one) and
   // returns a poisoned or empty Value, built here so that it too reaches the
   // next op in registers.
