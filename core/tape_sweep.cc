@@ -110,6 +110,16 @@ void internal::TapeCore::FindRecordEnd(uint32_t o, Block** block,
 // To make this exact, a record holds its input o - 1 (if it has one) only once, as
 // its chain input, and says so with kChainFlag; every other input is added through
 // memory as usual. Every slot has a record, so the next record is always o - 1's.
+// Note [Zero adjoints]: a record whose adjoint is exactly zero adds nothing to
+// its inputs, and the sweep skips it, as CoDiPack and Adept-2 do: the records
+// after a vanishing gradient (a long chain whose partials are below 1, inputs
+// that reach the root only through a relu that was off) then cost a header read
+// and one load. The test sits in each record shape's own path, not before the
+// dispatch: there, where the record begins follows from the shape, not from the
+// header just loaded, so the walk back over the records is no chain of loads.
+// The difference shows where a partial is inf or NaN: PyTorch and micrograd
+// multiply 0 by it and give the input NaN; the input gets nothing here. The
+// exact sweep skips alike, so the two sweeps agree.
 // Note [Sweep cases]: the records scalar code makes most get straight-line code.
 // The running update x = f(x, a) + b (the chain input, one full input and a unit
 // input) is tested first and needs no jump, then a unary op on the previous slot,
@@ -141,6 +151,12 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline const char* SweepSimple(const char* end,
                                                             const double* at, double* g) {
   const char* const chain =
       end - internal::record::kHeaderBytes - kChain * internal::record::kChainBytes;
+  const char* const full_end =
+      chain - (kUnit && !kPacked ? internal::record::kUnitBytes : 0);
+  if (*g == 0.0) {  // Note [Zero adjoints]
+    *g = at[-1];
+    return full_end - kFull * kArgBytes;
+  }
   const char* p = chain;
   if constexpr (kPacked) {
     adj[header & internal::record::kCountMask] += *g;
@@ -241,8 +257,10 @@ absl::Status internal::TapeCore::SweepFast(uint32_t root) {
             }
             return absl::OkStatus();
           }
-          if (header & kOpaqueFlag) {
-            g = at[-1];  // a tensor op may feed a scalar slot
+          if ((header & kOpaqueFlag) || g == 0.0) {
+            // A tensor op may feed a scalar slot; a zero adjoint adds nothing
+            // (Note [Zero adjoints]).
+            g = at[-1];
           } else {
             // As SweepSimple, for any number of inputs.
             const char* chain = internal::record::ForEachOtherInput(
@@ -285,11 +303,16 @@ absl::Status internal::TapeCore::SweepExact(uint32_t root) {
       if (absl::Status s = RunOpaque(args, *self()); !s.ok()) return s;
     } else if (reached_[o] && internal::record::Count(header) != 0) {
       const double g = adj_[o];
-      internal::record::ForEachInput(o, header, args, [&](uint32_t in, double partial) {
-        adj_[in] += partial * g;
-        reached_[in] = 1;
-      });
-      lowest_op = o;
+      if (g == 0.0) {  // Note [Zero adjoints]: the inputs are reached all the same
+        internal::record::ForEachInput(o, header, args,
+                                       [&](uint32_t in, double) { reached_[in] = 1; });
+      } else {
+        internal::record::ForEachInput(o, header, args, [&](uint32_t in, double partial) {
+          adj_[in] += partial * g;
+          reached_[in] = 1;
+        });
+        lowest_op = o;
+      }
     }
     end = args;
     if (o == 0) break;
