@@ -24,6 +24,7 @@
 #ifndef TAPEGRAD_CORE_TENSOR_OPS_H_
 #define TAPEGRAD_CORE_TENSOR_OPS_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 
@@ -114,6 +115,54 @@ Tensor Mse(const Tensor& pred, const Tensor& target);
 // computed from the logits x without overflow (torch's
 // binary_cross_entropy_with_logits); targets y in [0, 1], shapes broadcast.
 Tensor BinaryCrossEntropyWithLogits(const Tensor& logits, const Tensor& targets);
+
+// ---- Convolution, pooling and normalization, as torch.nn.functional's functions
+// of the same names. Images are NCHW: x [N, C, H, W]. Sizes along (height, width).
+struct Conv2dOptions {
+  std::array<int64_t, 2> stride = {1, 1};
+  std::array<int64_t, 2> padding = {0, 0};  // zeros on both sides
+  std::array<int64_t, 2> dilation = {1, 1};
+  int64_t groups = 1;  // divides C and O; each group sees C / groups channels
+};
+// x [N, C, H, W], weight [O, C / groups, KH, KW] (, bias [O]) -> [N, O, OH, OW],
+// OH = (H + 2 padding - dilation (KH - 1) - 1) / stride + 1 (likewise OW).
+Tensor Conv2d(const Tensor& x, const Tensor& weight, const Conv2dOptions& options = {});
+Tensor Conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options = {});
+
+struct Pool2dOptions {
+  std::array<int64_t, 2> kernel = {2, 2};
+  std::array<int64_t, 2> stride = {0, 0};    // 0: the kernel size (PyTorch's default)
+  std::array<int64_t, 2> padding = {0, 0};   // at most half the kernel size
+  std::array<int64_t, 2> dilation = {1, 1};  // max pooling only
+  bool count_include_pad = true;             // average pooling: padding counts
+};
+// Sizes as Conv2d's; no ceil mode. The gradient of a window goes to its first
+// maximum (a NaN counts as the maximum), the position PyTorch picks.
+Tensor MaxPool2d(const Tensor& x, const Pool2dOptions& options);
+Tensor AvgPool2d(const Tensor& x, const Pool2dOptions& options);
+// Means over PyTorch's bins: output element i of n covers [floor(i H / n),
+// ceil((i + 1) H / n)); {1, 1} is global average pooling.
+Tensor AdaptiveAvgPool2d(const Tensor& x, std::array<int64_t, 2> output_size);
+// Axes start..end (inclusive, negative from the back) merged into one.
+Tensor Flatten(const Tensor& x, int64_t start = 1, int64_t end = -1);
+
+// Normalizes x [N, C, ...] per channel: with `training`, by the batch's mean and
+// biased variance over every axis but 1, and updates the running statistics
+// (heap tensors [C], not recorded) as running = (1 - momentum) running + momentum
+// stat, with the unbiased variance, as PyTorch; without, by the running
+// statistics. weight and bias [C] scale and shift the result; pass empty tensors
+// (Tensor()) for none. The running statistics may be empty when training.
+Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
+                 const Tensor& weight, const Tensor& bias, bool training,
+                 double momentum = 0.1, double eps = 1e-5);
+// Normalizes over the last `normalized_axes` axes by their mean and biased
+// variance, then weight * x + bias (both of those axes' shape, or empty).
+Tensor LayerNorm(const Tensor& x, int normalized_axes, const Tensor& weight,
+                 const Tensor& bias, double eps = 1e-5);
+// Rows of weight [V, D] picked by i64 indices of any shape -> [*indices, D]; the
+// gradient adds up over repeated indices.
+Tensor Embedding(const Tensor& weight, const Tensor& indices);
 
 // ---- Randomness.
 // Inverted dropout: each element of x is zeroed with probability p and the rest

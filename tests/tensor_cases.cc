@@ -12,13 +12,15 @@ using inputs::Distinct;
 using inputs::Labels;
 using inputs::N;
 
-// In tensor_cases_elementwise.cc.
+// In tensor_cases_elementwise.cc and tensor_cases_window.cc.
 void AddElementwiseCases(std::vector<Case>* c);
+void AddWindowCases(std::vector<Case>* c);
 
 std::vector<Case> Cases() {
   std::vector<Case> cases;
   std::vector<Case>* const c = &cases;
   AddElementwiseCases(c);
+  AddWindowCases(c);
   using S = absl::Span<const Tensor>;
   auto add = [&](std::string name, Fn f, std::function<Inputs(Random&)> in) {
     c->push_back(Case{std::move(name), std::move(f), std::move(in)});

@@ -40,6 +40,14 @@ namespace tapegrad {
   X(kMin, "min", 1, 1)                                   \
   /* linear algebra */                                   \
   X(kMatMul, "matmul", 2, 1)                             \
+  /* windows over the last two axes (NCHW) */            \
+  X(kConv2d, "conv2d", 2, 1)                             \
+  X(kConv2dInputGrad, "conv2d_input_grad", 2, 1)         \
+  X(kConv2dWeightGrad, "conv2d_weight_grad", 2, 1)       \
+  X(kMaxPool2d, "max_pool2d", 1, 2)                      \
+  X(kMaxPool2dGrad, "max_pool2d_grad", 2, 1)             \
+  X(kAvgPool2d, "avg_pool2d", 1, 1)                      \
+  X(kAvgPool2dGrad, "avg_pool2d_grad", 1, 1)             \
   /* along one axis */                                   \
   X(kSoftmax, "softmax", 1, 1)                           \
   X(kLogSoftmax, "log_softmax", 1, 1)                    \

@@ -29,6 +29,13 @@
 //  - kIndexAdd and kCopy into a view accumulate/write in place into outputs[0].
 //  - kDropoutMask fills outputs[0] with 0 or 1/(1-p) (p = attrs.scalar0), keeping
 //    element i when a hash of (attrs.seed, i) says so: any device draws the same mask.
+//  - Windows (kConv2d, the pools and their gradients) read attrs.window; every
+//    operand is contiguous NCHW (weights [O, C / groups, KH, KW]). kConv2d is
+//    (x, w) -> y; kConv2dInputGrad (gy, w) -> gx and kConv2dWeightGrad
+//    (gy, x) -> gw overwrite their outputs, whose shapes say the sizes. kMaxPool2d
+//    writes y and, as outputs[1], the i64 position (h * W + w) of each window's
+//    maximum in its plane, the first one in a tie, a NaN winning;
+//    kMaxPool2dGrad (gy, positions) -> gx and kAvgPool2dGrad gy -> gx overwrite gx.
 //  - Optimizer steps (kSgdStep, kRmspropStep, kAdamStep) read the gradient as
 //    inputs[0] and update outputs[0] (the parameter) and their state tensors in
 //    place; all are contiguous and of one shape; call.scalars holds the
@@ -56,6 +63,24 @@
 
 namespace tapegrad {
 
+// The geometry of a window over the last two axes (convolution, pooling), as
+// PyTorch's arguments: [0] is the height's, [1] the width's. Dilation is 1 for
+// a dense window (PyTorch's convention, not oneDNN's 0).
+struct Window2d {
+  int32_t kernel[2] = {0, 0};
+  int32_t stride[2] = {1, 1};
+  int32_t padding[2] = {0, 0};
+  int32_t dilation[2] = {1, 1};
+  int32_t groups = 1;
+  // Average pooling: padded elements count in the divisor (PyTorch's default).
+  bool count_include_pad = true;
+
+  // The output's size along axis a (0: height, 1: width) for an input of size n.
+  int64_t OutputSize(int a, int64_t n) const {
+    return (n + 2 * padding[a] - dilation[a] * (kernel[a] - 1) - 1) / stride[a] + 1;
+  }
+};
+
 // Scalar arguments of a kernel; which fields an op reads is part of its contract.
 struct OpAttrs {
   double scalar0 = 0.0;  // pow exponent, clamp low, fill value, scale factor
@@ -63,6 +88,7 @@ struct OpAttrs {
   uint32_t axes = 0;     // reductions: bit i set = axis i reduced
   int32_t axis = 0;      // softmax and friends
   uint64_t seed = 0;     // random kernels: the counter-based stream's key
+  Window2d window;       // convolution and pooling
 };
 
 struct KernelCall {

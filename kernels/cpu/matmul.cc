@@ -4,25 +4,14 @@
 // [..., M, N]. A matrix whose rows or columns have unit stride is handed to BLAS
 // as is, transposed or not, so transposed views cost no copy; any other matrix is
 // copied to a contiguous scratch buffer first.
-#include <cblas.h>
-
 #include <algorithm>
 #include <vector>
 
 #include "core/internal/registry.h"
+#include "kernels/cpu/gemm.h"
 
 namespace tapegrad::cpu {
 namespace {
-
-template <class T>
-void Gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k,
-          const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc) {
-  if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
-  } else {
-    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
-  }
-}
 
 // Copies a rows x cols strided matrix into `buffer`, row-major.
 template <class T>

@@ -1,0 +1,346 @@
+// Convolution and pooling on the CPU, for f32 and f64: the reference kernels (the
+// f64 gradient oracle). Contract: core/internal/registry.h (windows).
+//
+// A convolution is a GEMM per image and group over the image's column matrix
+// (im2col: one row per (channel, kh, kw), one column per output position), with
+// the transposed products for the gradients; a 1x1 window of stride 1 without
+// padding needs no column matrix (the image is its own). The column buffer is
+// per thread and kept, so a steady state allocates nothing.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/internal/registry.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/parallel.h"
+
+namespace tapegrad::cpu {
+namespace {
+
+// Sizes of one convolution: input x [n, c, h, w], output [n, o, oh, ow].
+struct ConvShape {
+  int64_t n, c, h, w, o, oh, ow;
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw, groups;
+
+  ConvShape(const TensorImpl& x, const TensorImpl& y, const Window2d& win)
+      : n(x.layout.sizes[0]),
+        c(x.layout.sizes[1]),
+        h(x.layout.sizes[2]),
+        w(x.layout.sizes[3]),
+        o(y.layout.sizes[1]),
+        oh(y.layout.sizes[2]),
+        ow(y.layout.sizes[3]),
+        kh(win.kernel[0]),
+        kw(win.kernel[1]),
+        sh(win.stride[0]),
+        sw(win.stride[1]),
+        ph(win.padding[0]),
+        pw(win.padding[1]),
+        dh(win.dilation[0]),
+        dw(win.dilation[1]),
+        groups(win.groups) {}
+
+  int64_t group_channels() const { return c / groups; }
+  int64_t group_filters() const { return o / groups; }
+  int64_t col_rows() const { return group_channels() * kh * kw; }
+  int64_t positions() const { return oh * ow; }
+  // The image is its own column matrix.
+  bool direct() const {
+    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
+  }
+  // Offsets of image i's group g in the input and output.
+  int64_t in_offset(int64_t i, int64_t g) const {
+    return (i * c + g * group_channels()) * h * w;
+  }
+  int64_t out_offset(int64_t i, int64_t g) const {
+    return (i * o + g * group_filters()) * positions();
+  }
+  int64_t weight_offset(int64_t g) const { return g * group_filters() * col_rows(); }
+};
+
+// The calling thread's column buffer, at least `size` elements.
+template <class T>
+T* ColumnBuffer(int64_t size) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < static_cast<size_t>(size)) buffer.resize(static_cast<size_t>(size));
+  return buffer.data();
+}
+
+// col [col_rows, positions] from one group of one image's channels.
+template <class T>
+void Im2col(const T* x, const ConvShape& s, T* col) {
+  for (int64_t ch = 0; ch < s.group_channels(); ++ch) {
+    const T* plane = x + ch * s.h * s.w;
+    for (int64_t i = 0; i < s.kh; ++i) {
+      for (int64_t j = 0; j < s.kw; ++j) {
+        T* row = col + ((ch * s.kh + i) * s.kw + j) * s.positions();
+        for (int64_t y = 0; y < s.oh; ++y) {
+          const int64_t in_y = y * s.sh - s.ph + i * s.dh;
+          T* out = row + y * s.ow;
+          if (in_y < 0 || in_y >= s.h) {
+            std::fill(out, out + s.ow, T(0));
+            continue;
+          }
+          for (int64_t x_ = 0; x_ < s.ow; ++x_) {
+            const int64_t in_x = x_ * s.sw - s.pw + j * s.dw;
+            out[x_] = in_x >= 0 && in_x < s.w ? plane[in_y * s.w + in_x] : T(0);
+          }
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of Im2col: adds col's entries into the group's channels at gx.
+template <class T>
+void Col2imAdd(const T* col, const ConvShape& s, T* gx) {
+  for (int64_t ch = 0; ch < s.group_channels(); ++ch) {
+    T* plane = gx + ch * s.h * s.w;
+    for (int64_t i = 0; i < s.kh; ++i) {
+      for (int64_t j = 0; j < s.kw; ++j) {
+        const T* row = col + ((ch * s.kh + i) * s.kw + j) * s.positions();
+        for (int64_t y = 0; y < s.oh; ++y) {
+          const int64_t in_y = y * s.sh - s.ph + i * s.dh;
+          if (in_y < 0 || in_y >= s.h) continue;
+          for (int64_t x_ = 0; x_ < s.ow; ++x_) {
+            const int64_t in_x = x_ * s.sw - s.pw + j * s.dw;
+            if (in_x >= 0 && in_x < s.w) plane[in_y * s.w + in_x] += row[y * s.ow + x_];
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+const T* Data(const TensorImpl& t) {
+  return reinterpret_cast<const T*>(t.data());
+}
+
+// (x, w) -> y.
+template <class T>
+absl::Status Conv2dForward(const KernelCall& c) {
+  const TensorImpl& xi = *c.inputs[0];
+  TensorImpl& yi = *c.outputs[0];
+  const ConvShape s(xi, yi, c.attrs.window);
+  const T* x = Data<T>(xi);
+  const T* w = Data<T>(*c.inputs[1]);
+  T* y = yi.data_as<T>();
+  if (s.col_rows() == 0) {
+    std::fill(y, y + yi.numel(), T(0));
+    return absl::OkStatus();
+  }
+  T* col = s.direct() ? nullptr : ColumnBuffer<T>(s.col_rows() * s.positions());
+  for (int64_t i = 0; i < s.n; ++i) {
+    for (int64_t g = 0; g < s.groups; ++g) {
+      const T* xg = x + s.in_offset(i, g);
+      if (!s.direct()) Im2col(xg, s, col);
+      Gemm<T>(CblasNoTrans, CblasNoTrans, s.group_filters(), s.positions(), s.col_rows(),
+              w + s.weight_offset(g), s.col_rows(), s.direct() ? xg : col, s.positions(),
+              y + s.out_offset(i, g), s.positions());
+    }
+  }
+  return absl::OkStatus();
+}
+
+// (gy, w) -> gx.
+template <class T>
+absl::Status Conv2dInputGrad(const KernelCall& c) {
+  const TensorImpl& gyi = *c.inputs[0];
+  TensorImpl& gxi = *c.outputs[0];
+  const ConvShape s(gxi, gyi, c.attrs.window);
+  const T* gy = Data<T>(gyi);
+  const T* w = Data<T>(*c.inputs[1]);
+  T* gx = gxi.data_as<T>();
+  std::fill(gx, gx + gxi.numel(), T(0));
+  if (s.col_rows() == 0 || s.group_filters() == 0) return absl::OkStatus();
+  T* col = s.direct() ? nullptr : ColumnBuffer<T>(s.col_rows() * s.positions());
+  for (int64_t i = 0; i < s.n; ++i) {
+    for (int64_t g = 0; g < s.groups; ++g) {
+      T* gxg = gx + s.in_offset(i, g);
+      // col = w_g^T gy_g: [col_rows, positions]; direct, it is gx_g itself.
+      Gemm<T>(CblasTrans, CblasNoTrans, s.col_rows(), s.positions(), s.group_filters(),
+              w + s.weight_offset(g), s.col_rows(), gy + s.out_offset(i, g),
+              s.positions(), s.direct() ? gxg : col, s.positions());
+      if (!s.direct()) Col2imAdd(col, s, gxg);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// (gy, x) -> gw.
+template <class T>
+absl::Status Conv2dWeightGrad(const KernelCall& c) {
+  const TensorImpl& gyi = *c.inputs[0];
+  const TensorImpl& xi = *c.inputs[1];
+  TensorImpl& gwi = *c.outputs[0];
+  const ConvShape s(xi, gyi, c.attrs.window);
+  const T* gy = Data<T>(gyi);
+  const T* x = Data<T>(xi);
+  T* gw = gwi.data_as<T>();
+  std::fill(gw, gw + gwi.numel(), T(0));
+  if (s.col_rows() == 0 || s.group_filters() == 0) return absl::OkStatus();
+  T* col = s.direct() ? nullptr : ColumnBuffer<T>(s.col_rows() * s.positions());
+  for (int64_t i = 0; i < s.n; ++i) {
+    for (int64_t g = 0; g < s.groups; ++g) {
+      const T* xg = x + s.in_offset(i, g);
+      if (!s.direct()) Im2col(xg, s, col);
+      // gw_g += gy_g col^T: [group_filters, col_rows].
+      Gemm<T>(CblasNoTrans, CblasTrans, s.group_filters(), s.col_rows(), s.positions(),
+              gy + s.out_offset(i, g), s.positions(), s.direct() ? xg : col,
+              s.positions(), gw + s.weight_offset(g), s.col_rows(), T(1));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// One pooling window's bounds in its plane, clipped to the input, as PyTorch
+// computes them; `divisor` is average pooling's.
+struct PoolWindow {
+  int64_t y0, y1, x0, x1, divisor;
+};
+
+PoolWindow AverageWindow(const Window2d& win, int64_t h, int64_t w, int64_t y,
+                         int64_t x) {
+  int64_t y0 = y * win.stride[0] - win.padding[0];
+  int64_t x0 = x * win.stride[1] - win.padding[1];
+  int64_t y1 = std::min<int64_t>(y0 + win.kernel[0], h + win.padding[0]);
+  int64_t x1 = std::min<int64_t>(x0 + win.kernel[1], w + win.padding[1]);
+  const int64_t padded = (y1 - y0) * (x1 - x0);
+  y0 = std::max<int64_t>(y0, 0);
+  x0 = std::max<int64_t>(x0, 0);
+  y1 = std::min(y1, h);
+  x1 = std::min(x1, w);
+  return {y0, y1, x0, x1, win.count_include_pad ? padded : (y1 - y0) * (x1 - x0)};
+}
+
+// Runs fn(plane) for the n * c planes of a pooled tensor, spread over threads.
+template <class F>
+void ForEachPlane(const TensorImpl& out, int64_t window, const F& fn) {
+  const int64_t planes = out.layout.sizes[0] * out.layout.sizes[1];
+  const int64_t work =
+      std::max<int64_t>(1, out.layout.sizes[2] * out.layout.sizes[3] * window);
+  ParallelFor(planes, std::max<int64_t>(1, (int64_t{1} << 16) / work),
+              [&](int64_t begin, int64_t end) {
+                for (int64_t p = begin; p < end; ++p) fn(p);
+              });
+}
+
+// x -> (y, positions).
+template <class T>
+absl::Status MaxPool2dForward(const KernelCall& c) {
+  const TensorImpl& xi = *c.inputs[0];
+  TensorImpl& yi = *c.outputs[0];
+  const Window2d& win = c.attrs.window;
+  const int64_t h = xi.layout.sizes[2], w = xi.layout.sizes[3];
+  const int64_t oh = yi.layout.sizes[2], ow = yi.layout.sizes[3];
+  const T* x = Data<T>(xi);
+  T* y = yi.data_as<T>();
+  int64_t* where = c.outputs[1]->data_as<int64_t>();
+  ForEachPlane(yi, int64_t{win.kernel[0]} * win.kernel[1], [&](int64_t p) {
+    const T* plane = x + p * h * w;
+    for (int64_t i = 0; i < oh; ++i) {
+      int64_t y0 = i * win.stride[0] - win.padding[0];
+      const int64_t y1 =
+          std::min<int64_t>(y0 + (win.kernel[0] - 1) * win.dilation[0] + 1, h);
+      while (y0 < 0) y0 += win.dilation[0];
+      for (int64_t j = 0; j < ow; ++j) {
+        int64_t x0 = j * win.stride[1] - win.padding[1];
+        const int64_t x1 =
+            std::min<int64_t>(x0 + (win.kernel[1] - 1) * win.dilation[1] + 1, w);
+        while (x0 < 0) x0 += win.dilation[1];
+        // PyTorch's rule: the first strict maximum, but any NaN takes over.
+        T best = -std::numeric_limits<T>::infinity();
+        int64_t at = y0 * w + x0;
+        for (int64_t yy = y0; yy < y1; yy += win.dilation[0]) {
+          for (int64_t xx = x0; xx < x1; xx += win.dilation[1]) {
+            const T v = plane[yy * w + xx];
+            if (v > best || std::isnan(v)) {
+              best = v;
+              at = yy * w + xx;
+            }
+          }
+        }
+        y[(p * oh + i) * ow + j] = best;
+        where[(p * oh + i) * ow + j] = at;
+      }
+    }
+  });
+  return absl::OkStatus();
+}
+
+// (gy, positions) -> gx.
+template <class T>
+absl::Status MaxPool2dGrad(const KernelCall& c) {
+  const TensorImpl& gyi = *c.inputs[0];
+  TensorImpl& gxi = *c.outputs[0];
+  const int64_t plane_in = gxi.layout.sizes[2] * gxi.layout.sizes[3];
+  const int64_t plane_out = gyi.layout.sizes[2] * gyi.layout.sizes[3];
+  const T* gy = Data<T>(gyi);
+  const int64_t* where = Data<int64_t>(*c.inputs[1]);
+  T* gx = gxi.data_as<T>();
+  ForEachPlane(gyi, 1, [&](int64_t p) {
+    T* plane = gx + p * plane_in;
+    std::fill(plane, plane + plane_in, T(0));
+    for (int64_t k = p * plane_out; k < (p + 1) * plane_out; ++k)
+      plane[where[k]] += gy[k];
+  });
+  return absl::OkStatus();
+}
+
+// Without kGrad, x -> y: each output the mean of its window; with kGrad, gy -> gx:
+// each output's gradient spread evenly over its window.
+template <class T, bool kGrad>
+absl::Status AvgPool2d(const KernelCall& c) {
+  const TensorImpl& image = kGrad ? *c.outputs[0] : *c.inputs[0];
+  const TensorImpl& pooled = kGrad ? *c.inputs[0] : *c.outputs[0];
+  const int64_t h = image.layout.sizes[2], w = image.layout.sizes[3];
+  const int64_t oh = pooled.layout.sizes[2], ow = pooled.layout.sizes[3];
+  const T* in = Data<T>(*c.inputs[0]);
+  T* out = c.outputs[0]->data_as<T>();
+  const Window2d& win = c.attrs.window;
+  ForEachPlane(pooled, int64_t{win.kernel[0]} * win.kernel[1], [&](int64_t p) {
+    const int64_t plane = p * h * w;
+    if constexpr (kGrad) std::fill(out + plane, out + plane + h * w, T(0));
+    for (int64_t i = 0; i < oh; ++i) {
+      for (int64_t j = 0; j < ow; ++j) {
+        const PoolWindow b = AverageWindow(win, h, w, i, j);
+        const int64_t k = (p * oh + i) * ow + j;
+        const T share = kGrad ? in[k] / static_cast<T>(b.divisor) : T(0);
+        T sum = 0;
+        for (int64_t yy = b.y0; yy < b.y1; ++yy) {
+          for (int64_t xx = b.x0; xx < b.x1; ++xx) {
+            if constexpr (kGrad) {
+              out[plane + yy * w + xx] += share;
+            } else {
+              sum += in[plane + yy * w + xx];
+            }
+          }
+        }
+        if constexpr (!kGrad) out[k] = sum / static_cast<T>(b.divisor);
+      }
+    }
+  });
+  return absl::OkStatus();
+}
+template <class T>
+absl::Status AvgPool2dForward(const KernelCall& c) {
+  return AvgPool2d<T, false>(c);
+}
+template <class T>
+absl::Status AvgPool2dGrad(const KernelCall& c) {
+  return AvgPool2d<T, true>(c);
+}
+
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kConv2d, kCpu, Conv2dForward);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kConv2dInputGrad, kCpu, Conv2dInputGrad);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kConv2dWeightGrad, kCpu, Conv2dWeightGrad);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kMaxPool2d, kCpu, MaxPool2dForward);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kMaxPool2dGrad, kCpu, MaxPool2dGrad);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kAvgPool2d, kCpu, AvgPool2dForward);
+TAPEGRAD_REGISTER_FLOAT_KERNELS(kAvgPool2dGrad, kCpu, AvgPool2dGrad);
+
+}  // namespace
+}  // namespace tapegrad::cpu
