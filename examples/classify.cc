@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "nn/data_files.h"
 #include "nn/trainer.h"
 
 namespace tapegrad::examples {
@@ -37,6 +38,27 @@ double RunClassifier(nn::Module& model, nn::Optimizer& optimizer,
     std::fflush(stdout);
   }
   return accuracy;
+}
+
+int RunFashionMnist(nn::Module& model, int epochs, double target) {
+  absl::StatusOr<nn::Dataset> train = nn::LoadFashionMnist(nn::FashionMnistSplit::kTrain);
+  absl::StatusOr<nn::Dataset> test = nn::LoadFashionMnist(nn::FashionMnistSplit::kTest);
+  if (!train.ok() || !test.ok()) {
+    std::fprintf(stderr, "%s\n",
+                 (train.ok() ? test.status() : train.status()).ToString().c_str());
+    return 1;
+  }
+  std::printf("fashion-mnist: %lld training and %lld test images of 28x28\n",
+              (long long)train->size(), (long long)test->size());
+  nn::Adam adam(model.parameters(), AdamOptions());
+  nn::BatchOptions batches;
+  batches.batch_size = 64;
+  batches.seed = 1;
+  const double accuracy = RunClassifier(model, adam, *train, *test, batches, epochs);
+  if (accuracy < 0) return 1;
+  std::printf("test accuracy %.2f%% (target: at least %.0f%%)\n", 100 * accuracy,
+              100 * target);
+  return accuracy >= target ? 0 : 2;
 }
 
 }  // namespace tapegrad::examples

@@ -23,6 +23,12 @@ double RunClassifier(nn::Module& model, nn::Optimizer& optimizer,
                      const nn::BatchOptions& batches, int epochs,
                      const std::function<double(int64_t)>& lr_schedule = nullptr);
 
+// Fashion-MNIST end to end for `model` (rows of 784 pixels in, 10 logits out):
+// loads the data, trains with Adam at batch 64 for `epochs`, prints the final
+// accuracy against `target`. Returns the exit code: 0 if the target was reached,
+// 2 if not, 1 on an error (printed).
+int RunFashionMnist(nn::Module& model, int epochs, double target);
+
 }  // namespace tapegrad::examples
 
 #endif  // TAPEGRAD_EXAMPLES_CLASSIFY_H_

@@ -14,13 +14,20 @@ struct Fans {
 
 absl::StatusOr<Fans> FansOf(const char* name, const Tensor& w) {
   TG_RETURN_IF_ERROR(w.status());
-  if (w.on_tape() || w.dim() < 1 || w.dim() > 2) {
+  if (w.on_tape() || w.dim() < 1) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("%s: needs a heap tensor of rank 1 or 2, got %s%s", name,
+        absl::StrFormat("%s: needs a heap tensor of rank 1 or more, got %s%s", name,
                         Describe(w), w.on_tape() ? " recorded on a tape" : ""));
   }
-  const double in = static_cast<double>(w.size(0));
-  return Fans{in, w.dim() == 2 ? static_cast<double>(w.size(1)) : in};
+  if (w.dim() <= 2) {
+    const double in = static_cast<double>(w.size(0));
+    return Fans{in, w.dim() == 2 ? static_cast<double>(w.size(1)) : in};
+  }
+  // [out, in, receptive field...], as PyTorch's convolution weights.
+  double receptive = 1;
+  for (int i = 2; i < w.dim(); ++i) receptive *= static_cast<double>(w.size(i));
+  return Fans{static_cast<double>(w.size(1)) * receptive,
+              static_cast<double>(w.size(0)) * receptive};
 }
 
 template <class Draw>

@@ -7,10 +7,12 @@
 //
 // Fans follow tapegrad's weight layout [in, out] (Linear computes x @ w, the
 // transpose of PyTorch's [out, in]): fan_in = size(0), fan_out = size(1); a 1-D
-// tensor has fan_in = fan_out = its length. Gains are PyTorch's: sqrt(2) for ReLU
+// tensor has fan_in = fan_out = its length. A tensor of rank 3 or more is a
+// convolution weight in PyTorch's layout [out, in / groups, kh, kw]: fan_in =
+// size(1) kh kw, fan_out = size(0) kh kw. Gains are PyTorch's: sqrt(2) for ReLU
 // (Kaiming's default), 1 for linear layers (Xavier's default).
 //
-// Errors: an empty, stale or tape tensor, or one of rank > 2, is InvalidArgument.
+// Errors: an empty, stale or tape tensor, or a 0-d one, is InvalidArgument.
 //
 // Thread safety: writes `w` in place and advances `rng`; neither may be shared.
 #ifndef TAPEGRAD_NN_INIT_H_

@@ -11,16 +11,23 @@ void Module::RegisterParameter(std::string name, Tensor* parameter) {
   parameters_.emplace_back(std::move(name), parameter);
 }
 
+void Module::RegisterBuffer(std::string name, Tensor* buffer) {
+  buffers_.emplace_back(std::move(name), buffer);
+}
+
 absl::Status Module::To(Device device) {
-  for (auto& [name, parameter] : parameters_) {
-    Tensor moved = parameter->To(device);
-    if (!moved.ok()) {
-      return absl::Status(moved.status().code(), absl::StrCat("parameter ", name, ": ",
-                                                              moved.status().message()));
+  for (Registered* which : {&parameters_, &buffers_}) {
+    for (auto& [name, tensor] : *which) {
+      Tensor moved = tensor->To(device);
+      if (!moved.ok()) {
+        return absl::Status(moved.status().code(),
+                            absl::StrCat(which == &parameters_ ? "parameter " : "buffer ",
+                                         name, ": ", moved.status().message()));
+      }
+      if (moved.SharesStorageWith(*tensor)) continue;  // already there
+      *tensor = std::move(moved);
+      if (which == &parameters_) tensor->RequiresGrad();
     }
-    if (moved.SharesStorageWith(*parameter)) continue;  // already there
-    *parameter = std::move(moved);
-    parameter->RequiresGrad();
   }
   for (auto& [name, child] : children_) {
     if (absl::Status s = child->To(device); !s.ok()) return s;
@@ -32,17 +39,29 @@ void Module::RegisterModule(std::string name, Module* child) {
   children_.emplace_back(std::move(name), child);
 }
 
-void Module::CollectParameters(const std::string& prefix,
-                               std::vector<NamedTensor>* out) const {
-  for (const auto& [name, p] : parameters_) out->push_back({prefix + name, *p});
+void Module::Collect(Registered Module::*which, const std::string& prefix,
+                     std::vector<NamedTensor>* out) const {
+  for (const auto& [name, t] : this->*which) out->push_back({prefix + name, *t});
   for (const auto& [name, child] : children_) {
-    child->CollectParameters(prefix + name + ".", out);
+    child->Collect(which, prefix + name + ".", out);
   }
 }
 
 std::vector<NamedTensor> Module::named_parameters() const {
   std::vector<NamedTensor> out;
-  CollectParameters("", &out);
+  Collect(&Module::parameters_, "", &out);
+  return out;
+}
+
+std::vector<NamedTensor> Module::named_buffers() const {
+  std::vector<NamedTensor> out;
+  Collect(&Module::buffers_, "", &out);
+  return out;
+}
+
+std::vector<Tensor> Module::buffers() const {
+  std::vector<Tensor> out;
+  for (NamedTensor& b : named_buffers()) out.push_back(std::move(b.tensor));
   return out;
 }
 

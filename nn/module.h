@@ -52,6 +52,10 @@ class Module {
   std::vector<Tensor> parameters() const;
   // The same with dotted names, as PyTorch's named_parameters(): "0.weight".
   std::vector<NamedTensor> named_parameters() const;
+  // Buffers: state that is not a parameter (BatchNorm's running statistics), with
+  // dotted names in the same order, as PyTorch's named_buffers().
+  std::vector<NamedTensor> named_buffers() const;
+  std::vector<Tensor> buffers() const;
   // Sets every parameter's gradient to zero (keeping its memory).
   void zero_grad() const;
   // Training mode (the default) or evaluation mode, for this module and its
@@ -60,8 +64,9 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
-  // Moves every parameter of this module and its children to `device` (new heap
-  // copies that require grad; gradients start empty), as torch's module.to(device).
+  // Moves every parameter and buffer of this module and its children to `device`
+  // (new heap copies; parameters require grad, gradients start empty), as torch's
+  // module.to(device).
   // Call it before handing parameters() to an optimizer: the optimizer holds the
   // handles it was given.
   absl::Status To(Device device);
@@ -75,13 +80,18 @@ class Module {
   // `parameter` must be a member of the derived module; it becomes a leaf that
   // collects gradients.
   void RegisterParameter(std::string name, Tensor* parameter);
+  // `buffer` must be a member of the derived module; it collects no gradient.
+  void RegisterBuffer(std::string name, Tensor* buffer);
   // `child` must be owned by the derived module and outlive it being used.
   void RegisterModule(std::string name, Module* child);
 
  private:
-  void CollectParameters(const std::string& prefix, std::vector<NamedTensor>* out) const;
+  using Registered = std::vector<std::pair<std::string, Tensor*>>;
+  void Collect(Registered Module::*which, const std::string& prefix,
+               std::vector<NamedTensor>* out) const;
 
-  std::vector<std::pair<std::string, Tensor*>> parameters_;
+  Registered parameters_;
+  Registered buffers_;
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
 };

@@ -1,6 +1,7 @@
 // nn modules, initialisation and losses: forward passes against hand-computed
 // values, gradients through whole modules against finite differences (f64),
 // and the error paths.
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -178,12 +179,24 @@ TEST(Init, KaimingAndXavierUseTheirBoundsAndScales) {
   EXPECT_NEAR(stddev(Values(w)), 2.0 * std::sqrt(2.0 / 500), 0.02 * std::sqrt(0.016));
 }
 
+// Rank 3 and more: PyTorch's convolution layout [out, in, kh, kw] and its fans.
+TEST(Init, ConvolutionWeightsUsePyTorchsFans) {
+  Random rng(0);
+  Tensor w = Tensor::Zeros({8, 3, 3, 3});
+  ASSERT_TRUE(XavierUniform(w, rng).ok());
+  const double bound = std::sqrt(6.0 / (27 + 72));
+  double largest = 0;
+  for (double v : w.ToVector()) largest = std::max(largest, std::fabs(v));
+  EXPECT_LE(largest, bound);
+  EXPECT_GT(largest, 0.8 * bound);
+}
+
 TEST(Init, RejectsTensorsItCannotFill) {
   Random rng(0);
-  Tensor cube = Tensor::Zeros({2, 2, 2});
-  EXPECT_THAT(std::string(KaimingUniform(cube, rng).message()),
-              HasSubstr("kaiming_uniform: needs a heap tensor of rank 1 or 2, got "
-                        "f32[2, 2, 2] on cpu"));
+  Tensor scalar = Tensor::Zeros({});
+  EXPECT_THAT(std::string(KaimingUniform(scalar, rng).message()),
+              HasSubstr("kaiming_uniform: needs a heap tensor of rank 1 or more, got "
+                        "f32[] on cpu"));
   Tensor empty;
   EXPECT_FALSE(XavierNormal(empty, rng).ok());
 }

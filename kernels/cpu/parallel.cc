@@ -27,8 +27,7 @@ class Pool {
   void Run(int64_t n, int64_t grain, absl::FunctionRef<void(int64_t, int64_t)> fn) {
     const int64_t max_shares = std::max<int64_t>(1, n / std::max<int64_t>(grain, 1));
     const int shares = static_cast<int>(std::min<int64_t>(threads(), max_shares));
-    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-    if (shares <= 1 || !busy.owns_lock()) {
+    if (shares <= 1 || !Hold()) {
       fn(0, n);
       return;
     }
@@ -46,7 +45,11 @@ class Pool {
     std::unique_lock<std::mutex> lock(mu_);
     done_.wait(lock, [&] { return pending_ == 0; });
     fn_ = nullptr;
+    Release();
   }
+
+  bool Hold() { return !held_.exchange(true, std::memory_order_acquire); }
+  void Release() { held_.store(false, std::memory_order_release); }
 
  private:
   Pool()
@@ -88,7 +91,7 @@ class Pool {
   }
 
   std::atomic<int> threads_;
-  std::mutex busy_;  // held by the caller of the running job
+  std::atomic<bool> held_{false};  // a job (or a oneDNN call) has the threads
   std::mutex mu_;
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
@@ -102,6 +105,8 @@ class Pool {
 }  // namespace
 
 int NumThreads() { return Pool::Get().threads(); }
+bool HoldThreads() { return Pool::Get().Hold(); }
+void ReleaseThreads() { Pool::Get().Release(); }
 void SetNumThreads(int threads) {
   Pool::Get().set_threads(threads);
   openblas_set_num_threads(std::max(1, threads));  // matrix products follow suit

@@ -25,6 +25,13 @@ int NumThreads();
 // Sets the thread count (>= 1) for later calls; used by benchmarks to compare.
 void SetNumThreads(int threads);
 
+// Takes the threads for one parallel call (a ParallelFor job or a oneDNN
+// primitive, kernels/cpu/onednn.h) if no other call holds them: true if taken,
+// and then ReleaseThreads() gives them back. A call that cannot take them runs
+// on its own thread.
+bool HoldThreads();
+void ReleaseThreads();
+
 void ParallelFor(int64_t n, int64_t grain,
                  absl::FunctionRef<void(int64_t begin, int64_t end)> fn);
 

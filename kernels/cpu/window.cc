@@ -13,52 +13,12 @@
 #include <vector>
 
 #include "core/internal/registry.h"
+#include "kernels/cpu/conv.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
 
 namespace tapegrad::cpu {
 namespace {
-
-// Sizes of one convolution: input x [n, c, h, w], output [n, o, oh, ow].
-struct ConvShape {
-  int64_t n, c, h, w, o, oh, ow;
-  int64_t kh, kw, sh, sw, ph, pw, dh, dw, groups;
-
-  ConvShape(const TensorImpl& x, const TensorImpl& y, const Window2d& win)
-      : n(x.layout.sizes[0]),
-        c(x.layout.sizes[1]),
-        h(x.layout.sizes[2]),
-        w(x.layout.sizes[3]),
-        o(y.layout.sizes[1]),
-        oh(y.layout.sizes[2]),
-        ow(y.layout.sizes[3]),
-        kh(win.kernel[0]),
-        kw(win.kernel[1]),
-        sh(win.stride[0]),
-        sw(win.stride[1]),
-        ph(win.padding[0]),
-        pw(win.padding[1]),
-        dh(win.dilation[0]),
-        dw(win.dilation[1]),
-        groups(win.groups) {}
-
-  int64_t group_channels() const { return c / groups; }
-  int64_t group_filters() const { return o / groups; }
-  int64_t col_rows() const { return group_channels() * kh * kw; }
-  int64_t positions() const { return oh * ow; }
-  // The image is its own column matrix.
-  bool direct() const {
-    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
-  }
-  // Offsets of image i's group g in the input and output.
-  int64_t in_offset(int64_t i, int64_t g) const {
-    return (i * c + g * group_channels()) * h * w;
-  }
-  int64_t out_offset(int64_t i, int64_t g) const {
-    return (i * o + g * group_filters()) * positions();
-  }
-  int64_t weight_offset(int64_t g) const { return g * group_filters() * col_rows(); }
-};
 
 // The calling thread's column buffer, at least `size` elements.
 template <class T>
@@ -334,13 +294,30 @@ absl::Status AvgPool2dGrad(const KernelCall& c) {
   return AvgPool2d<T, true>(c);
 }
 
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kConv2d, kCpu, Conv2dForward);
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kConv2dInputGrad, kCpu, Conv2dInputGrad);
-TAPEGRAD_REGISTER_FLOAT_KERNELS(kConv2dWeightGrad, kCpu, Conv2dWeightGrad);
+// f32 convolutions run on oneDNN (conv_onednn.cc).
+TAPEGRAD_REGISTER_KERNEL(kConv2d, kF64, kCpu, Conv2dForward<double>);
+TAPEGRAD_REGISTER_KERNEL(kConv2dInputGrad, kF64, kCpu, Conv2dInputGrad<double>);
+TAPEGRAD_REGISTER_KERNEL(kConv2dWeightGrad, kF64, kCpu, Conv2dWeightGrad<double>);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kMaxPool2d, kCpu, MaxPool2dForward);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kMaxPool2dGrad, kCpu, MaxPool2dGrad);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kAvgPool2d, kCpu, AvgPool2dForward);
 TAPEGRAD_REGISTER_FLOAT_KERNELS(kAvgPool2dGrad, kCpu, AvgPool2dGrad);
 
 }  // namespace
+
+template <class T>
+absl::Status ReferenceConv2d(const KernelCall& call, ConvPass pass) {
+  switch (pass) {
+    case ConvPass::kForward:
+      return Conv2dForward<T>(call);
+    case ConvPass::kInputGrad:
+      return Conv2dInputGrad<T>(call);
+    case ConvPass::kWeightGrad:
+      return Conv2dWeightGrad<T>(call);
+  }
+  return absl::InternalError("conv2d: unknown pass");
+}
+template absl::Status ReferenceConv2d<float>(const KernelCall&, ConvPass);
+template absl::Status ReferenceConv2d<double>(const KernelCall&, ConvPass);
+
 }  // namespace tapegrad::cpu

@@ -1,0 +1,44 @@
+// What the CPU kernels that run on oneDNN share: the engine and a stream per
+// thread, oneDNN statuses as absl::Status, and the thread count a call may use.
+//
+//   TG_RETURN_IF_ERROR(onednn::Check(dnnl_primitive_execute(...), "conv2d"));
+//
+// oneDNN (Debian's libdnnl, OpenMP runtime) runs a primitive on an OpenMP team of
+// the calling thread. ThreadsForCall() keeps the kernels' thread count
+// (cpu::NumThreads) authoritative and shares ParallelFor's hold on the threads: a
+// call that starts while another call holds them runs on one thread.
+//
+// Thread safety: every function may be called from any thread.
+#ifndef TAPEGRAD_KERNELS_CPU_ONEDNN_H_
+#define TAPEGRAD_KERNELS_CPU_ONEDNN_H_
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "absl/status/status.h"
+
+namespace tapegrad::cpu::onednn {
+
+// The process's CPU engine (created on first use).
+dnnl_engine_t Engine();
+// The calling thread's stream on Engine().
+dnnl_stream_t Stream();
+
+// Ok, or an Internal error naming `what` and oneDNN's status.
+absl::Status Check(dnnl_status_t status, const char* what);
+
+// Holds the CPU for one oneDNN call: sets the calling thread's OpenMP team size
+// to cpu::NumThreads(), or to 1 while another thread's call holds it.
+class CallScope {
+ public:
+  CallScope();
+  ~CallScope();
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+
+ private:
+  bool owner_;
+};
+
+}  // namespace tapegrad::cpu::onednn
+
+#endif  // TAPEGRAD_KERNELS_CPU_ONEDNN_H_

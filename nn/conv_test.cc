@@ -1,0 +1,204 @@
+// The image modules (Conv2d, pools, Flatten, BatchNorm2d, LayerNorm, Embedding):
+// shapes, PyTorch's initialisations, names and reprs, running statistics by hand,
+// a small CNN that learns, and errors that name the op and the operands.
+#include "nn/conv.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/random.h"
+#include "core/tape.h"
+#include "core/tensor.h"
+#include "core/tensor_ops.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nn/activation.h"
+#include "nn/linear.h"
+#include "nn/loss.h"
+#include "nn/normalization.h"
+#include "nn/optimizer.h"
+#include "nn/sequential.h"
+
+namespace tapegrad::nn {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::vector<std::string> Names(const std::vector<NamedTensor>& named) {
+  std::vector<std::string> out;
+  for (const NamedTensor& n : named) out.push_back(n.name);
+  return out;
+}
+
+std::string Message(const Tensor& t) { return std::string(t.status().message()); }
+
+TEST(Conv2d, ShapesInitAndRepr) {
+  Random rng(1);
+  Conv2dOptions o;
+  o.padding = {1, 1};
+  Conv2d conv(3, 8, 3, rng, o);
+  EXPECT_THAT(conv.weight().shape(), ElementsAre(8, 3, 3, 3));
+  EXPECT_THAT(conv.bias().shape(), ElementsAre(8));
+  double largest = 0;
+  for (double w : conv.weight().ToVector()) largest = std::max(largest, std::fabs(w));
+  EXPECT_LE(largest, 1 / std::sqrt(27.0));  // PyTorch's bound, 1 / sqrt(fan_in)
+  EXPECT_GT(largest, 0.8 / std::sqrt(27.0));
+  EXPECT_THAT(Names(conv.named_parameters()), ElementsAre("weight", "bias"));
+  EXPECT_EQ(conv.ToString(),
+            "Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))");
+  const Tensor y = conv(Tensor::Zeros({2, 3, 5, 5}));
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_THAT(y.shape(), ElementsAre(2, 8, 5, 5));
+
+  Conv2dOptions g;
+  g.stride = {2, 2};
+  g.groups = 2;
+  Conv2d grouped(4, 6, {3, 1}, rng, g, /*bias=*/false);
+  EXPECT_THAT(grouped.weight().shape(), ElementsAre(6, 2, 3, 1));
+  EXPECT_EQ(grouped.ToString(),
+            "Conv2d(4, 6, kernel_size=(3, 1), stride=(2, 2), groups=2, bias=False)");
+}
+
+TEST(Conv2d, ErrorsNameTheOpAndOperands) {
+  Random rng(1);
+  Conv2d conv(3, 8, 3, rng);
+  const Tensor wrong_channels = conv(Tensor::Zeros({2, 4, 5, 5}));
+  EXPECT_THAT(Message(wrong_channels), HasSubstr("conv2d"));
+  EXPECT_THAT(Message(wrong_channels), HasSubstr("f32[2, 4, 5, 5] on cpu"));
+  EXPECT_THAT(Message(wrong_channels), HasSubstr("channels"));
+  const Tensor too_small = conv(Tensor::Zeros({1, 3, 2, 5}));
+  EXPECT_THAT(Message(too_small), HasSubstr("larger than the padded input"));
+  const Tensor rank3 = conv(Tensor::Zeros({3, 5, 5}));
+  EXPECT_THAT(Message(rank3), HasSubstr("(N, C, H, W)"));
+  Conv2dOptions bad;
+  bad.groups = 2;
+  EXPECT_THAT(Message(tapegrad::Conv2d(Tensor::Zeros({1, 3, 5, 5}),
+                                       Tensor::Zeros({4, 1, 3, 3}), bad)),
+              HasSubstr("groups = 2 must divide"));
+  Pool2dOptions wide;
+  wide.kernel = {2, 2};
+  wide.padding = {2, 2};
+  EXPECT_THAT(Message(tapegrad::MaxPool2d(Tensor::Zeros({1, 1, 4, 4}), wide)),
+              HasSubstr("at most half the kernel size"));
+  EXPECT_THAT(Message(tapegrad::Conv2d(Tensor::Zeros({1, 3, 5, 5}),
+                                       Tensor::Zeros({4, 3, 3, 3}), Tensor::Zeros({3}))),
+              HasSubstr("one value per filter"));
+}
+
+TEST(Pooling, ValuesByHandAndReprs) {
+  const Tensor x = Tensor::FromData({1, 5, 2, 0,  //
+                                     3, 4, 8, 1,  //
+                                     0, 2, 6, 7,  //
+                                     9, 1, 3, 3},
+                                    {1, 1, 4, 4}, DType::kF64);
+  MaxPool2d max(2);
+  AvgPool2d avg(2);
+  EXPECT_THAT(max(x).ToVector(), ElementsAre(5, 8, 9, 7));
+  EXPECT_THAT(avg(x).ToVector(), ElementsAre(3.25, 2.75, 3, 4.75));
+  AdaptiveAvgPool2d global({1, 1});
+  EXPECT_THAT(global(x).ToVector(), ElementsAre(3.4375));
+  EXPECT_EQ(max.ToString(),
+            "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)");
+  EXPECT_EQ(avg.ToString(), "AvgPool2d(kernel_size=2, stride=2, padding=0)");
+  EXPECT_EQ(global.ToString(), "AdaptiveAvgPool2d(output_size=1)");
+  Flatten flatten;
+  EXPECT_THAT(flatten(Tensor::Zeros({2, 3, 4, 5})).shape(), ElementsAre(2, 60));
+  EXPECT_EQ(flatten.ToString(), "Flatten(start_dim=1, end_dim=-1)");
+}
+
+TEST(BatchNorm2d, TrainingUpdatesRunningStatisticsAsPyTorch) {
+  BatchNorm2d bn(2, 1e-5, 0.1, true, true, DType::kF64);
+  EXPECT_THAT(Names(bn.named_parameters()), ElementsAre("weight", "bias"));
+  EXPECT_THAT(Names(bn.named_buffers()), ElementsAre("running_mean", "running_var"));
+  EXPECT_EQ(
+      bn.ToString(),
+      "BatchNorm2d(2, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)");
+  // Channel 0 holds 1, 2, 3, 4 (mean 2.5, biased variance 1.25, unbiased 5/3);
+  // channel 1 holds 10 twice and 20 twice (mean 15, variance 25, unbiased 100/3).
+  const Tensor x =
+      Tensor::FromData({1, 2, 10, 20, 3, 4, 10, 20}, {2, 2, 1, 2}, DType::kF64);
+  const Tensor y = bn(x);
+  ASSERT_TRUE(y.ok()) << y.status();
+  const double s0 = 1 / std::sqrt(1.25 + 1e-5);
+  EXPECT_NEAR(y.at({0, 0, 0, 0}), -1.5 * s0, 1e-12);
+  EXPECT_NEAR(y.at({1, 0, 0, 1}), 1.5 * s0, 1e-12);
+  EXPECT_NEAR(bn.running_mean().at({0}), 0.25, 1e-12);
+  EXPECT_NEAR(bn.running_mean().at({1}), 1.5, 1e-12);
+  EXPECT_NEAR(bn.running_var().at({0}), 0.9 + 0.1 * 5.0 / 3, 1e-12);
+  EXPECT_NEAR(bn.running_var().at({1}), 0.9 + 0.1 * 100.0 / 3, 1e-12);
+  bn.eval();
+  const Tensor e = bn(x);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_NEAR(e.at({0, 0, 0, 0}), (1 - 0.25) / std::sqrt(bn.running_var().at({0}) + 1e-5),
+              1e-12);
+  EXPECT_NEAR(bn.running_mean().at({0}), 0.25, 1e-12);  // unchanged in evaluation
+  EXPECT_THAT(Message(bn(Tensor::Zeros({2, 2}, DType::kF64))), HasSubstr("BatchNorm2d"));
+  EXPECT_THAT(Message(bn(Tensor::Zeros({2, 3, 1, 1}, DType::kF64))),
+              HasSubstr("must be [3]"));
+}
+
+TEST(LayerNormAndEmbedding, ValuesShapesAndReprs) {
+  LayerNorm ln({2}, 1e-5, true, DType::kF64);
+  const Tensor y = ln(Tensor::FromData({1, 3, -2, 2}, {2, 2}, DType::kF64));
+  ASSERT_TRUE(y.ok()) << y.status();
+  const double s = 1 / std::sqrt(1 + 1e-5);
+  EXPECT_NEAR(y.at({0, 0}), -s, 1e-12);
+  EXPECT_NEAR(y.at({1, 1}), 2 / std::sqrt(4 + 1e-5), 1e-12);
+  EXPECT_EQ(ln.ToString(), "LayerNorm((2,), eps=1e-05, elementwise_affine=True)");
+
+  Random rng(0);
+  Embedding emb(10, 3, rng);
+  const Tensor tokens = Tensor::FromData(std::vector<int64_t>{1, 9, 1, 0}, {2, 2});
+  const Tensor e = emb(tokens);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_THAT(e.shape(), ElementsAre(2, 2, 3));
+  EXPECT_EQ(e.at({0, 0, 2}), emb.weight().at({1, 2}));
+  EXPECT_EQ(emb.ToString(), "Embedding(10, 3)");
+  const Tensor out_of_range = emb(Tensor::FromData(std::vector<int64_t>{10}, {1}));
+  EXPECT_FALSE(out_of_range.ok());
+  EXPECT_THAT(Message(out_of_range), HasSubstr("f32[10, 3] on cpu"));
+}
+
+// conv-bn-relu-pool, flatten, linear: names as PyTorch's Sequential, and a few
+// Adam steps on one batch bring its loss down.
+TEST(Cnn, NamesBuffersAndLearnsOneBatch) {
+  Random rng(5);
+  Sequential net;
+  Conv2dOptions same;
+  same.padding = {1, 1};
+  net.Emplace<Conv2d>(1, 4, 3, rng, same);
+  net.Emplace<BatchNorm2d>(4);
+  net.Emplace<ReLU>();
+  net.Emplace<MaxPool2d>(2);
+  net.Emplace<Flatten>();
+  net.Emplace<Linear>(4 * 3 * 3, 3, rng);
+  EXPECT_THAT(Names(net.named_parameters()), ElementsAre("0.weight", "0.bias", "1.weight",
+                                                         "1.bias", "5.weight", "5.bias"));
+  EXPECT_THAT(Names(net.named_buffers()), ElementsAre("1.running_mean", "1.running_var"));
+  const Tensor x = Tensor::Randn({8, 1, 6, 6}, rng);
+  const Tensor labels =
+      Tensor::FromData(std::vector<int64_t>{0, 1, 2, 0, 1, 2, 0, 1}, {8});
+  AdamOptions options;
+  options.lr = 0.01;
+  Adam adam(net.parameters(), options);
+  Tape tape;
+  TapeScope scope(&tape);
+  const TapeMark mark = tape.Mark();
+  double first = 0, last = 0;
+  for (int step = 0; step < 50; ++step) {
+    const Tensor loss = CrossEntropy(net(x), labels);
+    ASSERT_TRUE(loss.ok()) << loss.status();
+    (step == 0 ? first : last) = loss.item();
+    net.zero_grad();
+    ASSERT_TRUE(loss.Backward().ok());
+    ASSERT_TRUE(adam.Step().ok());
+    ASSERT_TRUE(tape.Rewind(mark).ok());
+  }
+  EXPECT_LT(last, 0.2 * first);
+}
+
+}  // namespace
+}  // namespace tapegrad::nn
