@@ -47,6 +47,7 @@ const std::vector<KernelSource>& AllKernelSources() {
     AppendIndexSources(v);
     AppendRandomSources(v);
     AppendOptimizerSources(v);
+    AppendWindowSources(v);
     return v;
   }();
   return *all;

@@ -53,6 +53,7 @@ void AppendSoftmaxSources(std::vector<KernelSource>* out);
 void AppendIndexSources(std::vector<KernelSource>* out);
 void AppendRandomSources(std::vector<KernelSource>* out);
 void AppendOptimizerSources(std::vector<KernelSource>* out);
+void AppendWindowSources(std::vector<KernelSource>* out);
 
 }  // namespace tapegrad::cuda
 
