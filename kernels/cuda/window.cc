@@ -36,13 +36,26 @@ struct WinArgs {
   void* out;
   void* out2;
 };
-// The outputs along one axis whose window (start y * s - p, taps t * d) has a tap
-// at input position x: y in [first, last], each with its tap index.
-__device__ __forceinline__ bool tg_tap(i64 x, i64 y, int s, int p, int d, int k, int* tap) {
-  const i64 offset = x - y * s + p;  // = tap * d
-  if (offset < 0 || offset % d != 0) return false;
-  *tap = (int)(offset / d);
-  return *tap < k;
+// Calls f(oy, ox, ki, kj) for every output (oy, ox) whose window has tap (ki, kj)
+// at input (iy, ix), taps dh and dw apart: the outputs the input reaches.
+template <class F>
+__device__ __forceinline__ void tg_windows_covering(const WinArgs& p, i64 iy, i64 ix, int dh,
+                                                    int dw, F f) {
+  // oy * sh - ph + ki * dh = iy for some ki in [0, kh): oy in [lo, hi].
+  const i64 ty = iy + p.ph, tx = ix + p.pw;
+  const i64 span_y = (i64)(p.kh - 1) * dh, span_x = (i64)(p.kw - 1) * dw;
+  const i64 lo_y = ty - span_y <= 0 ? 0 : (ty - span_y + p.sh - 1) / p.sh;
+  const i64 lo_x = tx - span_x <= 0 ? 0 : (tx - span_x + p.sw - 1) / p.sw;
+  const i64 hi_y = ty / p.sh < p.oh - 1 ? ty / p.sh : p.oh - 1;
+  const i64 hi_x = tx / p.sw < p.ow - 1 ? tx / p.sw : p.ow - 1;
+  for (i64 oy = lo_y; oy <= hi_y; ++oy) {
+    const i64 dy = ty - oy * p.sh;
+    if (dy % dh != 0) continue;
+    for (i64 ox = lo_x; ox <= hi_x; ++ox) {
+      const i64 dx = tx - ox * p.sw;
+      if (dx % dw == 0) f(oy, ox, (int)(dy / dh), (int)(dx / dw));
+    }
+  }
 }
 // Average pooling's window of output (y, x), clipped, and its divisor.
 __device__ __forceinline__ void tg_avg_window(const WinArgs& p, i64 y, i64 x, i64* y0, i64* y1,
@@ -97,18 +110,12 @@ extern "C" __global__ void tg_conv2d_input_grad(WinArgs p) {
     const i64 ix = i % p.w, iy = (i / p.w) % p.h, ci = (i / (p.w * p.h)) % p.c;
     const i64 n = i / (p.w * p.h * p.c), g = ci / cg;
     double acc = 0;
-    for (i64 oy = 0; oy < p.oh; ++oy) {
-      int ki;
-      if (!tg_tap(iy, oy, p.sh, p.ph, p.dh, p.kh, &ki)) continue;
-      for (i64 ox = 0; ox < p.ow; ++ox) {
-        int kj;
-        if (!tg_tap(ix, ox, p.sw, p.pw, p.dw, p.kw, &kj)) continue;
-        for (i64 oc = g * og; oc < (g + 1) * og; ++oc) {
-          acc += (double)gy[((n * p.o + oc) * p.oh + oy) * p.ow + ox] *
-                 (double)w[((oc * cg + ci - g * cg) * p.kh + ki) * p.kw + kj];
-        }
+    tg_windows_covering(p, iy, ix, p.dh, p.dw, [&](i64 oy, i64 ox, int ki, int kj) {
+      for (i64 oc = g * og; oc < (g + 1) * og; ++oc) {
+        acc += (double)gy[((n * p.o + oc) * p.oh + oy) * p.ow + ox] *
+               (double)w[((oc * cg + ci - g * cg) * p.kh + ki) * p.kw + kj];
       }
-    }
+    });
     ((T*)p.out)[i] = (T)acc;
   }
 }
@@ -176,16 +183,10 @@ extern "C" __global__ void tg_max_pool2d_grad(WinArgs p) {
     const i64 ix = i % p.w, iy = (i / p.w) % p.h, plane = i / (p.w * p.h);
     const i64 self = iy * p.w + ix;
     double acc = 0;
-    for (i64 oy = 0; oy < p.oh; ++oy) {
-      int ki;
-      if (!tg_tap(iy, oy, p.sh, p.ph, p.dh, p.kh, &ki)) continue;
-      for (i64 ox = 0; ox < p.ow; ++ox) {
-        int kj;
-        if (!tg_tap(ix, ox, p.sw, p.pw, p.dw, p.kw, &kj)) continue;
-        const i64 k = (plane * p.oh + oy) * p.ow + ox;
-        if (where[k] == self) acc += (double)gy[k];
-      }
-    }
+    tg_windows_covering(p, iy, ix, p.dh, p.dw, [&](i64 oy, i64 ox, int, int) {
+      const i64 k = (plane * p.oh + oy) * p.ow + ox;
+      if (where[k] == self) acc += (double)gy[k];
+    });
     ((T*)p.out)[i] = (T)acc;
   }
 }
@@ -216,17 +217,11 @@ extern "C" __global__ void tg_avg_pool2d_grad(WinArgs p) {
   TG_FOR(i, p.n * p.c * p.h * p.w) {
     const i64 ix = i % p.w, iy = (i / p.w) % p.h, plane = i / (p.w * p.h);
     double acc = 0;
-    for (i64 oy = 0; oy < p.oh; ++oy) {
-      int ki;
-      if (!tg_tap(iy, oy, p.sh, p.ph, 1, p.kh, &ki)) continue;
-      for (i64 ox = 0; ox < p.ow; ++ox) {
-        int kj;
-        if (!tg_tap(ix, ox, p.sw, p.pw, 1, p.kw, &kj)) continue;
-        i64 y0, y1, x0, x1, divisor;
-        tg_avg_window(p, oy, ox, &y0, &y1, &x0, &x1, &divisor);
-        acc += (double)gy[(plane * p.oh + oy) * p.ow + ox] / (double)divisor;
-      }
-    }
+    tg_windows_covering(p, iy, ix, 1, 1, [&](i64 oy, i64 ox, int, int) {
+      i64 y0, y1, x0, x1, divisor;
+      tg_avg_window(p, oy, ox, &y0, &y1, &x0, &x1, &divisor);
+      acc += (double)gy[(plane * p.oh + oy) * p.ow + ox] / (double)divisor;
+    });
     ((T*)p.out)[i] = (T)acc;
   }
 }
