@@ -32,8 +32,9 @@
  *    change; compare it with tg_abi_version() at load time.
  *
  * This header holds the conventions, status codes, tapes and scalar values;
- * capi/tapegrad_tensor.h (tensors, the kernel registry) and capi/tapegrad_nn.h
- * (modules, optimizers) come with it.
+ * capi/tapegrad_tensor.h (tensors, the kernel registry), capi/tapegrad_image.h
+ * (convolution, pooling, normalization) and capi/tapegrad_nn.h (modules,
+ * optimizers) come with it.
  *
  * Thread safety: a tape, and every value and tape tensor on it, belongs to one
  * thread at a time; different tapes can be used from different threads at once.
@@ -186,6 +187,7 @@ TG_API tg_status tg_value_inputs(const tg_tape* tape, tg_value v, tg_value* out,
 #endif
 
 /* The rest of the C ABI, one header per part. */
+#include "capi/tapegrad_image.h"  /* IWYU pragma: export */
 #include "capi/tapegrad_nn.h"     /* IWYU pragma: export */
 #include "capi/tapegrad_tensor.h" /* IWYU pragma: export */
 

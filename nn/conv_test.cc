@@ -71,6 +71,11 @@ TEST(Conv2d, ErrorsNameTheOpAndOperands) {
   EXPECT_THAT(Message(wrong_channels), HasSubstr("channels"));
   const Tensor too_small = conv(Tensor::Zeros({1, 3, 2, 5}));
   EXPECT_THAT(Message(too_small), HasSubstr("larger than the padded input"));
+  // A stride does not make a window that does not fit fit (C++ rounds -1 / 3 to 0).
+  Pool2dOptions strided;
+  strided.kernel = {3, 3};
+  EXPECT_THAT(Message(tapegrad::MaxPool2d(Tensor::Zeros({1, 1, 2, 2}), strided)),
+              HasSubstr("larger than the padded input"));
   const Tensor rank3 = conv(Tensor::Zeros({3, 5, 5}));
   EXPECT_THAT(Message(rank3), HasSubstr("(N, C, H, W)"));
   Conv2dOptions bad;

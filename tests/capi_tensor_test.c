@@ -308,11 +308,56 @@ static void test_unary_parameters(void) {
   tg_tensor_destroy(x);
 }
 
+/* The image ops: a 1x1 convolution by hand, pooling, batch norm's running
+ * statistics through the caller's handles, and NULL arguments named. */
+static void test_images(void) {
+  const double xs[8] = {1, 2, 3, 4, 5, 6, 7, 8}; /* [1, 2, 2, 2] */
+  const double ws[2] = {10, -1};                 /* [1, 2, 1, 1] */
+  const int64_t x_shape[4] = {1, 2, 2, 2}, w_shape[4] = {1, 2, 1, 1}, c_shape[1] = {2};
+  const int64_t one[2] = {1, 1}, zero[2] = {0, 0}, two[2] = {2, 2};
+  tg_tensor *x, *w, *y, *m, *a, *mean, *var, *bn, *flat, *bad = NULL;
+  EXPECT_OK(tg_tensor_from_buffer(xs, TG_F64, x_shape, 4, TG_CPU, &x));
+  EXPECT_OK(tg_tensor_from_buffer(ws, TG_F64, w_shape, 4, TG_CPU, &w));
+  EXPECT_OK(tg_tensor_conv2d(x, w, NULL, one, zero, one, 1, &y));
+  double v[4];
+  EXPECT_OK(tg_tensor_to_buffer(y, v, sizeof(v)));
+  EXPECT(v[0] == 10 - 5 && v[3] == 40 - 8);
+  EXPECT_OK(tg_tensor_pool2d(0, x, two, zero, zero, one, 1, &m));
+  EXPECT_OK(tg_tensor_to_buffer(m, v, 2 * sizeof(double)));
+  EXPECT(v[0] == 4 && v[1] == 8);
+  EXPECT_OK(tg_tensor_pool2d(1, x, two, zero, zero, one, 1, &a));
+  EXPECT_OK(tg_tensor_to_buffer(a, v, 2 * sizeof(double)));
+  EXPECT(v[0] == 2.5 && v[1] == 6.5);
+  const double zeros[2] = {0, 0}, ones[2] = {1, 1};
+  EXPECT_OK(tg_tensor_from_buffer(zeros, TG_F64, c_shape, 1, TG_CPU, &mean));
+  EXPECT_OK(tg_tensor_from_buffer(ones, TG_F64, c_shape, 1, TG_CPU, &var));
+  EXPECT_OK(tg_tensor_batch_norm(x, mean, var, NULL, NULL, 1, 0.5, 1e-5, &bn));
+  EXPECT_OK(tg_tensor_to_buffer(mean, v, 2 * sizeof(double)));
+  EXPECT(v[0] == 1.25 && v[1] == 3.25); /* half of each channel's mean, 2.5 and 6.5 */
+  EXPECT_OK(tg_tensor_flatten(x, 1, -1, &flat));
+  size_t ndim = 0;
+  EXPECT_OK(tg_tensor_ndim(flat, &ndim));
+  EXPECT(ndim == 2);
+  EXPECT_ERROR(tg_tensor_conv2d(x, w, NULL, NULL, zero, one, 1, &bad),
+               TG_INVALID_ARGUMENT, "tg_tensor_conv2d: stride is NULL");
+  EXPECT_ERROR(tg_tensor_conv2d(x, w, NULL, one, zero, one, 2, &bad), TG_INVALID_ARGUMENT,
+               "conv2d: groups = 2 must divide the input's 2 channels and the weight's 1 "
+               "filters");
+  EXPECT_ERROR(tg_tensor_pool2d(1, x, two, zero, zero, two, 1, &bad), TG_INVALID_ARGUMENT,
+               "average pooling has no dilation");
+  EXPECT_ERROR(tg_tensor_batch_norm(NULL, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &bad),
+               TG_INVALID_ARGUMENT, "tg_tensor_batch_norm: x is NULL");
+  EXPECT(bad == NULL);
+  tg_tensor* all[] = {x, w, y, m, a, mean, var, bn, flat};
+  for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i) tg_tensor_destroy(all[i]);
+}
+
 int main(void) {
   test_tensors();
   test_views_and_joins();
   test_arg_reduce();
   test_mlp_trains();
   test_unary_parameters();
+  test_images();
   return finish("capi_tensor_test");
 }

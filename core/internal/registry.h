@@ -76,8 +76,12 @@ struct Window2d {
   bool count_include_pad = true;
 
   // The output's size along axis a (0: height, 1: width) for an input of size n.
+  // 0 where the window does not fit (a negative span, which C++'s division would
+  // round up to 0 and count as one position).
   int64_t OutputSize(int a, int64_t n) const {
-    return (n + 2 * padding[a] - dilation[a] * (kernel[a] - 1) - 1) / stride[a] + 1;
+    const int64_t span =
+        n + 2 * int64_t{padding[a]} - int64_t{dilation[a]} * (kernel[a] - 1) - 1;
+    return span < 0 ? 0 : span / stride[a] + 1;
   }
 };
 

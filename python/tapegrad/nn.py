@@ -10,7 +10,9 @@ drawn from Python's `random` in micrograd's order, so `random.seed(1337)` gives
 micrograd's model number for number. Only the Values are tapegrad's.
 
 Tensor side (over the C ABI's nn): Linear, TensorMLP, and the optimizers SGD and
-Adam, which update heap tensors in C.
+Adam, which update heap tensors in C; the image modules Conv2d, MaxPool2d,
+AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d, LayerNorm, Embedding, Flatten and
+Sequential (tapegrad/_image_modules.py, over tapegrad.functional).
 """
 
 import ctypes
@@ -20,6 +22,9 @@ from tapegrad import _lib
 from tapegrad.engine import Value
 from tapegrad._args import _int64, _int64_array
 from tapegrad.tensor import Tensor, _dtype_code, _result
+from tapegrad._image_modules import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d,  # noqa: F401
+                                     Conv2d, Embedding, Flatten, LayerNorm, MaxPool2d,
+                                     Sequential)
 
 _c = _lib.lib
 _check = _lib.check
