@@ -2,9 +2,10 @@
 // so that their gradients are those ops' (checked against finite differences like
 // every other op). Operands are checked first, so that a wrong shape is reported
 // under the function's own name.
+#include <algorithm>
 #include <string>
-#include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_format.h"
 #include "core/grad_mode.h"
 #include "core/internal/tensor_internal.h"
@@ -16,11 +17,15 @@ namespace {
 // A Tensor() given for an optional operand.
 bool Absent(const Tensor& t) { return t.impl() == nullptr && !t.has_error(); }
 
+// The impls of the operands that are present, on the stack (no allocation).
+using Impls = absl::InlinedVector<const TensorImpl*, 5>;
+using Axes = absl::InlinedVector<int64_t, kMaxRank>;
+
 // Checks the operands that are present as Prepare does (ok, one tape, one
 // floating dtype, one device); on failure, *error is the error tensor.
-bool CheckPresent(const char* op, std::initializer_list<const Tensor*> all,
-                  std::vector<const TensorImpl*>* impls, Tape** tape, Tensor* error) {
-  std::vector<const Tensor*> present;
+bool CheckPresent(const char* op, std::initializer_list<const Tensor*> all, Impls* impls,
+                  Tape** tape, Tensor* error) {
+  absl::InlinedVector<const Tensor*, 5> present;
   for (const Tensor* t : all) {
     if (!Absent(*t)) present.push_back(t);
   }
@@ -38,8 +43,7 @@ bool CheckPresent(const char* op, std::initializer_list<const Tensor*> all,
   return false;
 }
 
-Tensor Refuse(Tape* tape, const char* op, const std::vector<const TensorImpl*>& impls,
-              const std::string& what) {
+Tensor Refuse(Tape* tape, const char* op, const Impls& impls, const std::string& what) {
   return internal::Fail(tape, internal::OpError(op, impls, what));
 }
 
@@ -47,8 +51,7 @@ Tensor Refuse(Tape* tape, const char* op, const std::vector<const TensorImpl*>& 
 bool Fits(const Tensor& t, absl::Span<const int64_t> like) {
   if (Absent(t)) return true;
   const Shape shape = t.shape();
-  return std::vector<int64_t>(shape.begin(), shape.end()) ==
-         std::vector<int64_t>(like.begin(), like.end());
+  return std::equal(shape.begin(), shape.end(), like.begin(), like.end());
 }
 
 }  // namespace
@@ -56,7 +59,7 @@ bool Fits(const Tensor& t, absl::Span<const int64_t> like) {
 Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
                  const Tensor& weight, const Tensor& bias, bool training, double momentum,
                  double eps) {
-  std::vector<const TensorImpl*> impls;
+  Impls impls;
   Tape* tape;
   Tensor error;
   if (!CheckPresent("batch_norm", {&x, &weight, &bias, &running_mean, &running_var},
@@ -81,7 +84,7 @@ Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
     return Refuse(tape, "batch_norm", impls,
                   "training needs more than one value per channel");
   }
-  std::vector<int64_t> axes, per_channel_shape(x.dim(), 1);
+  Axes axes, per_channel_shape(x.dim(), 1);
   for (int i = 0; i < x.dim(); ++i) {
     if (i != 1) axes.push_back(i);
   }
@@ -93,13 +96,13 @@ Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
     NoGradScope no_grad;
     const double unbiased = static_cast<double>(per_channel) / (per_channel - 1);
     if (!Absent(running_mean)) {
-      const Tensor step = mean.Detach().Reshape(c) - running_mean;
+      const Tensor step = mean.Reshape(c) - running_mean;
       if (absl::Status s = running_mean.AddInPlace(step, momentum); !s.ok()) {
         return internal::Fail(tape, s);
       }
     }
     if (!Absent(running_var)) {
-      const Tensor step = var.Detach().Reshape(c) * unbiased - running_var;
+      const Tensor step = var.Reshape(c) * unbiased - running_var;
       if (absl::Status s = running_var.AddInPlace(step, momentum); !s.ok()) {
         return internal::Fail(tape, s);
       }
@@ -116,7 +119,7 @@ Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
 
 Tensor LayerNorm(const Tensor& x, int normalized_axes, const Tensor& weight,
                  const Tensor& bias, double eps) {
-  std::vector<const TensorImpl*> impls;
+  Impls impls;
   Tape* tape;
   Tensor error;
   if (!CheckPresent("layer_norm", {&x, &weight, &bias}, &impls, &tape, &error)) {
@@ -134,7 +137,7 @@ Tensor LayerNorm(const Tensor& x, int normalized_axes, const Tensor& weight,
     return Refuse(tape, "layer_norm", impls,
                   "weight and bias must have the shape of the normalized axes");
   }
-  std::vector<int64_t> axes;
+  Axes axes;
   for (int i = x.dim() - normalized_axes; i < x.dim(); ++i) axes.push_back(i);
   const Tensor mean = Mean(x, axes, /*keepdim=*/true);
   const Tensor centered = x - mean;
@@ -158,7 +161,7 @@ Tensor Embedding(const Tensor& weight, const Tensor& indices) {
                                 "needs a weight [V, D] and i64 indices of any shape"));
   }
   const Shape index_shape = indices.shape();
-  std::vector<int64_t> shape(index_shape.begin(), index_shape.end());
+  Axes shape(index_shape.begin(), index_shape.end());
   shape.push_back(weight.size(1));
   return IndexSelect(weight, indices.Contiguous().Reshape({-1})).Reshape(shape);
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_format.h"
 #include "core/internal/tensor_internal.h"
 #include "core/status_macros.h"
@@ -281,7 +282,7 @@ Tensor Flatten(const Tensor& x, int64_t start, int64_t end) {
                                 absl::StrFormat("axes %d to %d do not name a run of axes",
                                                 start, end)));
   }
-  std::vector<int64_t> shape;
+  absl::InlinedVector<int64_t, kMaxRank> shape;
   for (int i = 0; i < first; ++i) shape.push_back(x.size(i));
   int64_t merged = 1;
   for (int i = first; i <= last && i < x.dim(); ++i) merged *= x.size(i);

@@ -3,8 +3,10 @@
 #include "examples/moons_trainer.h"
 #include "gtest/gtest.h"
 #include "nn/activation.h"
+#include "nn/conv.h"
 #include "nn/dataset.h"
 #include "nn/linear.h"
+#include "nn/normalization.h"
 #include "nn/optimizer.h"
 #include "nn/sequential.h"
 #include "nn/trainer.h"
@@ -55,6 +57,40 @@ TEST(SteadyState, TensorMlpStepAllocatesNothingAfterWarmUp) {
   for (int i = 0; i < 20; ++i) last = step();
   EXPECT_EQ(testing::HeapAllocations() - before, 0u);
   EXPECT_LT(last, first);  // and it learns
+}
+
+// A CNN step: conv, batch norm, ReLU, max pooling, flatten, linear, cross-entropy,
+// backward, Adam, rewind. In f64: an f32 step also runs oneDNN's primitives, whose
+// execute builds a map of its arguments (4 allocations per convolution pass,
+// inside libdnnl; docs/performance.md).
+TEST(SteadyState, CnnStepAllocatesNothingAfterWarmUp) {
+  Random rng(3);
+  nn::Sequential net;
+  Conv2dOptions same;
+  same.padding = {1, 1};
+  net.Emplace<nn::Conv2d>(1, 4, 3, rng, same, /*bias=*/true, DType::kF64);
+  net.Emplace<nn::BatchNorm2d>(4, 1e-5, 0.1, true, true, DType::kF64);
+  net.Emplace<nn::ReLU>();
+  net.Emplace<nn::MaxPool2d>(2);
+  net.Emplace<nn::Flatten>();
+  net.Emplace<nn::Linear>(4 * 4 * 4, 3, rng, /*bias=*/true, DType::kF64);
+  nn::Adam adam(net.parameters(), AdamOptions());
+  const Tensor x = Tensor::Randn({6, 1, 8, 8}, rng, DType::kF64);
+  const Tensor labels = Tensor::FromData(std::vector<int64_t>{0, 1, 2, 0, 1, 2}, {6});
+  Tape tape;
+  TapeScope scope(&tape);
+  const TapeMark mark = tape.Mark();
+  auto step = [&] {
+    const Tensor loss = CrossEntropy(net(x), labels);
+    net.zero_grad();
+    EXPECT_TRUE(loss.Backward().ok()) << loss.status();
+    EXPECT_TRUE(adam.Step().ok());
+    EXPECT_TRUE(tape.Rewind(mark).ok());
+  };
+  for (int i = 0; i < 3; ++i) step();
+  const uint64_t before = testing::HeapAllocations();
+  for (int i = 0; i < 10; ++i) step();
+  EXPECT_EQ(testing::HeapAllocations() - before, 0u);
 }
 
 // The nn stack: batches from a BatchIterator, Sequential with Dropout, Adam, the
