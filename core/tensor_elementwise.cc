@@ -3,6 +3,7 @@
 // tensor_reduce.cc, linear algebra in tensor_linalg.cc, losses in
 // tensor_losses.cc, joins and gathers in tensor_joins.cc; their backward formulas
 // in tensor_backward.cc, the shared steps in tensor_dispatch.cc.
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_format.h"
 #include "core/internal/tensor_internal.h"
 #include "core/status_macros.h"
@@ -11,29 +12,22 @@
 namespace tapegrad {
 namespace internal {
 
-bool Prepare(std::initializer_list<const Tensor*> operands, Tape** tape,
-             TensorImpl** impls) {
-  if (!internal::PlaceFast(absl::MakeConstSpan(operands.begin(), operands.size()), tape,
-                           impls)) {
-    return false;
-  }
+bool Prepare(absl::Span<const Tensor* const> operands, Tape** tape, TensorImpl** impls) {
+  if (!internal::PlaceFast(operands, tape, impls)) return false;
   const absl::Span<const TensorImpl* const> checked(impls, operands.size());
   return internal::AllSameDTypeAndDevice(checked) && IsFloating(impls[0]->dtype);
 }
 
 ABSL_ATTRIBUTE_NOINLINE Tensor Unprepared(const char* op,
-                                          std::initializer_list<const Tensor*> operands) {
+                                          absl::Span<const Tensor* const> operands) {
   Tape* tape = nullptr;
-  absl::Status s =
-      internal::Place(op, absl::MakeConstSpan(operands.begin(), operands.size()), &tape);
+  absl::Status s = internal::Place(op, operands, &tape);
   if (s.ok()) {
-    const TensorImpl* impls[3];  // the most any op here checks (where)
-    size_t n = 0;
-    for (const Tensor* t : operands) impls[n++] = t->impl();
-    const absl::Span<const TensorImpl* const> checked(impls, n);
-    s = internal::SameDTypeAndDevice(op, checked);
+    absl::InlinedVector<const TensorImpl*, 5> impls;
+    for (const Tensor* t : operands) impls.push_back(t->impl());
+    s = internal::SameDTypeAndDevice(op, impls);
     TG_CHECK(!s.ok() || !IsFloating(impls[0]->dtype));  // else Prepare accepts them
-    if (s.ok()) s = OpError(op, checked, "needs f32 or f64 operands");
+    if (s.ok()) s = OpError(op, impls, "needs f32 or f64 operands");
   }
   Tape* any = nullptr;
   for (const Tensor* t : operands) any = any ? any : t->tape();

@@ -21,26 +21,21 @@ bool Absent(const Tensor& t) { return t.impl() == nullptr && !t.has_error(); }
 using Impls = absl::InlinedVector<const TensorImpl*, 5>;
 using Axes = absl::InlinedVector<int64_t, kMaxRank>;
 
-// Checks the operands that are present as Prepare does (ok, one tape, one
-// floating dtype, one device); on failure, *error is the error tensor.
-bool CheckPresent(const char* op, std::initializer_list<const Tensor*> all, Impls* impls,
+// Prepare and Unprepared over x and the optional operands that are present.
+bool CheckPresent(const char* op, const Tensor& x,
+                  std::initializer_list<const Tensor*> optional, Impls* impls,
                   Tape** tape, Tensor* error) {
-  absl::InlinedVector<const Tensor*, 5> present;
-  for (const Tensor* t : all) {
+  absl::InlinedVector<const Tensor*, 5> present = {&x};
+  for (const Tensor* t : optional) {
     if (!Absent(*t)) present.push_back(t);
   }
-  *tape = nullptr;
-  absl::Status s = internal::Place(op, present, tape);
-  if (s.ok()) {
-    for (const Tensor* t : present) impls->push_back(t->impl());
-    s = internal::SameDTypeAndDevice(op, *impls);
+  TensorImpl* checked[5];
+  if (!internal::Prepare(present, tape, checked)) {
+    *error = internal::Unprepared(op, present);
+    return false;
   }
-  if (s.ok() && !IsFloating((*impls)[0]->dtype)) {
-    s = internal::OpError(op, *impls, "needs f32 or f64 operands");
-  }
-  if (s.ok()) return true;
-  *error = internal::Fail(*tape != nullptr ? *tape : Tape::Current(), s);
-  return false;
+  impls->assign(checked, checked + present.size());
+  return true;
 }
 
 Tensor Refuse(Tape* tape, const char* op, const Impls& impls, const std::string& what) {
@@ -62,7 +57,7 @@ Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
   Impls impls;
   Tape* tape;
   Tensor error;
-  if (!CheckPresent("batch_norm", {&x, &weight, &bias, &running_mean, &running_var},
+  if (!CheckPresent("batch_norm", x, {&weight, &bias, &running_mean, &running_var},
                     &impls, &tape, &error)) {
     return error;
   }
@@ -89,10 +84,11 @@ Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
     if (i != 1) axes.push_back(i);
   }
   per_channel_shape[1] = channels;
-  Tensor mean, var;
+  Tensor centered, var;
   if (training) {
-    mean = Mean(x, axes, /*keepdim=*/true);
-    var = Mean(Square(x - mean), axes, /*keepdim=*/true);
+    const Tensor mean = Mean(x, axes, /*keepdim=*/true);
+    centered = x - mean;
+    var = Mean(Square(centered), axes, /*keepdim=*/true);
     NoGradScope no_grad;
     const double unbiased = static_cast<double>(per_channel) / (per_channel - 1);
     if (!Absent(running_mean)) {
@@ -108,10 +104,10 @@ Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
       }
     }
   } else {
-    mean = running_mean.Reshape(per_channel_shape);
+    centered = x - running_mean.Reshape(per_channel_shape);
     var = running_var.Reshape(per_channel_shape);
   }
-  Tensor y = (x - mean) * Rsqrt(var + eps);
+  Tensor y = centered * Rsqrt(var + eps);
   if (!Absent(weight)) y = y * weight.Reshape(per_channel_shape);
   if (!Absent(bias)) y = y + bias.Reshape(per_channel_shape);
   return y;
@@ -122,7 +118,7 @@ Tensor LayerNorm(const Tensor& x, int normalized_axes, const Tensor& weight,
   Impls impls;
   Tape* tape;
   Tensor error;
-  if (!CheckPresent("layer_norm", {&x, &weight, &bias}, &impls, &tape, &error)) {
+  if (!CheckPresent("layer_norm", x, {&weight, &bias}, &impls, &tape, &error)) {
     return error;
   }
   if (normalized_axes < 1 || normalized_axes > x.dim()) {

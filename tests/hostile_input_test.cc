@@ -241,5 +241,30 @@ TEST(ByteLimits, ALimitTooSmallForOneValueIsAnErrorAtCreation) {
   }
 }
 
+// Empty handles (Tensor()) where an image op needs a tensor: an error naming the
+// op, never a read through a null impl.
+TEST(ImageOps, EmptyOperandsAreErrors) {
+  const Tensor empty;
+  Tensor none;
+  const Tensor x = Tensor::Zeros({1, 1, 4, 4});
+  const Tensor indices = Tensor::FromData(std::vector<int64_t>{0}, {1});
+  Pool2dOptions pool;
+  const std::pair<const char*, Tensor> results[] = {
+      {"conv2d", Conv2d(empty, x)},
+      {"conv2d", Conv2d(x, empty)},
+      {"max_pool2d", MaxPool2d(empty, pool)},
+      {"avg_pool2d", AvgPool2d(empty, pool)},
+      {"adaptive_avg_pool2d", AdaptiveAvgPool2d(empty, {1, 1})},
+      {"flatten", Flatten(empty)},
+      {"batch_norm", BatchNorm(empty, none, none, Tensor(), Tensor(), true)},
+      {"layer_norm", LayerNorm(empty, 1, Tensor(), Tensor())},
+      {"embedding", Embedding(empty, indices)},
+  };
+  for (const auto& [op, result] : results) {
+    EXPECT_FALSE(result.ok()) << op;
+    EXPECT_THAT(std::string(result.status().message()), HasSubstr(op));
+  }
+}
+
 }  // namespace
 }  // namespace tapegrad

@@ -140,11 +140,10 @@ inline bool AllSameDTypeAndDevice(absl::Span<const TensorImpl* const> ops) {
 // Checks the operands: PlaceFast, then one dtype and device, f32 or f64. Sets
 // *tape and impls[i] (operand i's impl, which the op uses from then on). False if
 // a check fails; Unprepared then says which.
-bool Prepare(std::initializer_list<const Tensor*> operands, Tape** tape,
-             TensorImpl** impls);
+bool Prepare(absl::Span<const Tensor* const> operands, Tape** tape, TensorImpl** impls);
 // The error tensor of `op` for operands that Prepare refused: the first failed
 // check's message, recorded on their tape (or the current one).
-Tensor Unprepared(const char* op, std::initializer_list<const Tensor*> operands);
+Tensor Unprepared(const char* op, absl::Span<const Tensor* const> operands);
 // (a, b) -> kernel(a, b), broadcast; with `constant` (a comparison), the result is
 // recorded without inputs, so no gradient flows through it.
 Tensor Binary(const char* name, OpKind kernel, GradOp grad_op, const Tensor& a,
