@@ -30,10 +30,10 @@ TG_API tg_status tg_tensor_conv2d(const tg_tensor* x, const tg_tensor* weight,
 /* Max pooling, or average pooling if `average` (then dilation must be {1, 1}, and
  * count_include_pad says whether padding counts in the divisor). A stride of 0
  * is the kernel's size. */
-TG_API tg_status tg_tensor_pool2d(int average, const tg_tensor* x, const int64_t kernel[2],
-                                  const int64_t stride[2], const int64_t padding[2],
-                                  const int64_t dilation[2], int count_include_pad,
-                                  tg_tensor** out);
+TG_API tg_status tg_tensor_pool2d(int average, const tg_tensor* x,
+                                  const int64_t kernel[2], const int64_t stride[2],
+                                  const int64_t padding[2], const int64_t dilation[2],
+                                  int count_include_pad, tg_tensor** out);
 TG_API tg_status tg_tensor_adaptive_avg_pool2d(const tg_tensor* x, const int64_t size[2],
                                                tg_tensor** out);
 /* Normalizes x [N, C, ...] per channel. `training`: by the batch's statistics,
@@ -41,8 +41,8 @@ TG_API tg_status tg_tensor_adaptive_avg_pool2d(const tg_tensor* x, const int64_t
  * else by the running statistics, which must then be given. */
 TG_API tg_status tg_tensor_batch_norm(const tg_tensor* x, tg_tensor* running_mean,
                                       tg_tensor* running_var, const tg_tensor* weight,
-                                      const tg_tensor* bias, int training, double momentum,
-                                      double eps, tg_tensor** out);
+                                      const tg_tensor* bias, int training,
+                                      double momentum, double eps, tg_tensor** out);
 /* Normalizes over the last `normalized_axes` axes; weight and bias have their shape. */
 TG_API tg_status tg_tensor_layer_norm(const tg_tensor* x, int64_t normalized_axes,
                                       const tg_tensor* weight, const tg_tensor* bias,

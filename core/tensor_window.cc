@@ -25,7 +25,7 @@ std::string PairString(const std::array<int64_t, 2>& p) {
 
 // The geometry for a kernel, or an error naming `op` and its operands when an
 // argument is out of range (sizes that do not fit the kernels' 32-bit fields
-// included). `min_padding_ratio`: pooling asks for padding <= kernel / 2.
+// included). Pooling also asks for padding <= kernel / 2.
 absl::Status MakeWindow(const char* op, absl::Span<const TensorImpl* const> operands,
                         const std::array<int64_t, 2>& kernel,
                         const std::array<int64_t, 2>& stride,
@@ -33,33 +33,31 @@ absl::Status MakeWindow(const char* op, absl::Span<const TensorImpl* const> oper
                         const std::array<int64_t, 2>& dilation, int64_t groups,
                         bool pooling, Window2d* w) {
   constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
-  for (int a = 0; a < 2; ++a) {
-    if (kernel[a] < 1 || kernel[a] > kMax) {
-      return internal::OpError(op, operands,
-                               "kernel size " + PairString(kernel) + " must be positive");
+  const struct {
+    const char* name;
+    const std::array<int64_t, 2>& sizes;
+    int64_t least;
+    int32_t* out;
+  } fields[] = {{"kernel size", kernel, 1, w->kernel},
+                {"stride", stride, 1, w->stride},
+                {"dilation", dilation, 1, w->dilation},
+                {"padding", padding, 0, w->padding}};
+  for (const auto& f : fields) {
+    for (int a = 0; a < 2; ++a) {
+      if (f.sizes[a] < f.least || f.sizes[a] > kMax) {
+        return internal::OpError(
+            op, operands,
+            absl::StrFormat("%s %s must %s", f.name, PairString(f.sizes),
+                            f.least == 0 ? "not be negative" : "be positive"));
+      }
+      f.out[a] = static_cast<int32_t>(f.sizes[a]);
     }
-    if (stride[a] < 1 || stride[a] > kMax) {
-      return internal::OpError(op, operands,
-                               "stride " + PairString(stride) + " must be positive");
-    }
-    if (dilation[a] < 1 || dilation[a] > kMax) {
-      return internal::OpError(op, operands,
-                               "dilation " + PairString(dilation) + " must be positive");
-    }
-    if (padding[a] < 0 || padding[a] > kMax) {
-      return internal::OpError(
-          op, operands, "padding " + PairString(padding) + " must not be negative");
-    }
-    if (pooling && padding[a] > kernel[a] / 2) {
-      return internal::OpError(op, operands,
-                               "padding " + PairString(padding) +
-                                   " must be at most half the kernel size " +
-                                   PairString(kernel));
-    }
-    w->kernel[a] = static_cast<int32_t>(kernel[a]);
-    w->stride[a] = static_cast<int32_t>(stride[a]);
-    w->padding[a] = static_cast<int32_t>(padding[a]);
-    w->dilation[a] = static_cast<int32_t>(dilation[a]);
+  }
+  if (pooling && (padding[0] > kernel[0] / 2 || padding[1] > kernel[1] / 2)) {
+    return internal::OpError(op, operands,
+                             "padding " + PairString(padding) +
+                                 " must be at most half the kernel size " +
+                                 PairString(kernel));
   }
   w->groups = static_cast<int32_t>(std::min(groups, kMax));
   return absl::OkStatus();

@@ -8,7 +8,6 @@
 // per thread and kept, so a steady state allocates nothing.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -28,24 +27,21 @@ T* ColumnBuffer(int64_t size) {
   return buffer.data();
 }
 
-// col [col_rows, positions] from one group of one image's channels.
-template <class T>
-void Im2col(const T* x, const ConvShape& s, T* col) {
+// Calls f(entry, at) for every entry of the column matrix [col_rows, positions] of
+// one group of one image, in order: `at` is the offset, in the group's channels,
+// of the image element the entry copies, or -1 where the window is in the padding.
+template <class F>
+void ForEachColumnEntry(const ConvShape& s, const F& f) {
+  int64_t entry = 0;
   for (int64_t ch = 0; ch < s.group_channels(); ++ch) {
-    const T* plane = x + ch * s.h * s.w;
     for (int64_t i = 0; i < s.kh; ++i) {
       for (int64_t j = 0; j < s.kw; ++j) {
-        T* row = col + ((ch * s.kh + i) * s.kw + j) * s.positions();
         for (int64_t y = 0; y < s.oh; ++y) {
           const int64_t in_y = y * s.sh - s.ph + i * s.dh;
-          T* out = row + y * s.ow;
-          if (in_y < 0 || in_y >= s.h) {
-            std::fill(out, out + s.ow, T(0));
-            continue;
-          }
-          for (int64_t x_ = 0; x_ < s.ow; ++x_) {
-            const int64_t in_x = x_ * s.sw - s.pw + j * s.dw;
-            out[x_] = in_x >= 0 && in_x < s.w ? plane[in_y * s.w + in_x] : T(0);
+          for (int64_t x = 0; x < s.ow; ++x, ++entry) {
+            const int64_t in_x = x * s.sw - s.pw + j * s.dw;
+            const bool inside = in_y >= 0 && in_y < s.h && in_x >= 0 && in_x < s.w;
+            f(entry, inside ? (ch * s.h + in_y) * s.w + in_x : -1);
           }
         }
       }
@@ -53,25 +49,19 @@ void Im2col(const T* x, const ConvShape& s, T* col) {
   }
 }
 
+// col from one group of one image's channels at x.
+template <class T>
+void Im2col(const T* x, const ConvShape& s, T* col) {
+  ForEachColumnEntry(
+      s, [&](int64_t entry, int64_t at) { col[entry] = at < 0 ? T(0) : x[at]; });
+}
+
 // The adjoint of Im2col: adds col's entries into the group's channels at gx.
 template <class T>
 void Col2imAdd(const T* col, const ConvShape& s, T* gx) {
-  for (int64_t ch = 0; ch < s.group_channels(); ++ch) {
-    T* plane = gx + ch * s.h * s.w;
-    for (int64_t i = 0; i < s.kh; ++i) {
-      for (int64_t j = 0; j < s.kw; ++j) {
-        const T* row = col + ((ch * s.kh + i) * s.kw + j) * s.positions();
-        for (int64_t y = 0; y < s.oh; ++y) {
-          const int64_t in_y = y * s.sh - s.ph + i * s.dh;
-          if (in_y < 0 || in_y >= s.h) continue;
-          for (int64_t x_ = 0; x_ < s.ow; ++x_) {
-            const int64_t in_x = x_ * s.sw - s.pw + j * s.dw;
-            if (in_x >= 0 && in_x < s.w) plane[in_y * s.w + in_x] += row[y * s.ow + x_];
-          }
-        }
-      }
-    }
-  }
+  ForEachColumnEntry(s, [&](int64_t entry, int64_t at) {
+    if (at >= 0) gx[at] += col[entry];
+  });
 }
 
 template <class T>
@@ -82,10 +72,9 @@ const T* Data(const TensorImpl& t) {
 // (x, w) -> y.
 template <class T>
 absl::Status Conv2dForward(const KernelCall& c) {
-  const TensorImpl& xi = *c.inputs[0];
   TensorImpl& yi = *c.outputs[0];
-  const ConvShape s(xi, yi, c.attrs.window);
-  const T* x = Data<T>(xi);
+  const ConvShape s = ShapeOf(c, ConvPass::kForward);
+  const T* x = Data<T>(*c.inputs[0]);
   const T* w = Data<T>(*c.inputs[1]);
   T* y = yi.data_as<T>();
   if (s.col_rows() == 0) {
@@ -108,10 +97,9 @@ absl::Status Conv2dForward(const KernelCall& c) {
 // (gy, w) -> gx.
 template <class T>
 absl::Status Conv2dInputGrad(const KernelCall& c) {
-  const TensorImpl& gyi = *c.inputs[0];
   TensorImpl& gxi = *c.outputs[0];
-  const ConvShape s(gxi, gyi, c.attrs.window);
-  const T* gy = Data<T>(gyi);
+  const ConvShape s = ShapeOf(c, ConvPass::kInputGrad);
+  const T* gy = Data<T>(*c.inputs[0]);
   const T* w = Data<T>(*c.inputs[1]);
   T* gx = gxi.data_as<T>();
   std::fill(gx, gx + gxi.numel(), T(0));
@@ -133,12 +121,10 @@ absl::Status Conv2dInputGrad(const KernelCall& c) {
 // (gy, x) -> gw.
 template <class T>
 absl::Status Conv2dWeightGrad(const KernelCall& c) {
-  const TensorImpl& gyi = *c.inputs[0];
-  const TensorImpl& xi = *c.inputs[1];
   TensorImpl& gwi = *c.outputs[0];
-  const ConvShape s(xi, gyi, c.attrs.window);
-  const T* gy = Data<T>(gyi);
-  const T* x = Data<T>(xi);
+  const ConvShape s = ShapeOf(c, ConvPass::kWeightGrad);
+  const T* gy = Data<T>(*c.inputs[0]);
+  const T* x = Data<T>(*c.inputs[1]);
   T* gw = gwi.data_as<T>();
   std::fill(gw, gw + gwi.numel(), T(0));
   if (s.col_rows() == 0 || s.group_filters() == 0) return absl::OkStatus();

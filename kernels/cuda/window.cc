@@ -57,6 +57,12 @@ __device__ __forceinline__ void tg_windows_covering(const WinArgs& p, i64 iy, i6
     }
   }
 }
+// The offset, in its plane, of the input element that tap (ki, kj) of output
+// (oy, ox) reads, or -1 where the tap lies in the padding.
+__device__ __forceinline__ i64 tg_tap_input(const WinArgs& p, i64 oy, i64 ox, int ki, int kj) {
+  const i64 iy = oy * p.sh - p.ph + (i64)ki * p.dh, ix = ox * p.sw - p.pw + (i64)kj * p.dw;
+  return iy < 0 || iy >= p.h || ix < 0 || ix >= p.w ? -1 : iy * p.w + ix;
+}
 // Average pooling's window of output (y, x), clipped, and its divisor.
 __device__ __forceinline__ void tg_avg_window(const WinArgs& p, i64 y, i64 x, i64* y0, i64* y1,
                                               i64* x0, i64* x1, i64* divisor) {
@@ -87,11 +93,9 @@ extern "C" __global__ void tg_conv2d(WinArgs p) {
       const T* plane = x + ((n * p.c + g * cg + ci) * p.h) * p.w;
       const T* taps = w + ((oc * cg + ci) * p.kh) * p.kw;
       for (int ki = 0; ki < p.kh; ++ki) {
-        const i64 iy = oy * p.sh - p.ph + (i64)ki * p.dh;
-        if (iy < 0 || iy >= p.h) continue;
         for (int kj = 0; kj < p.kw; ++kj) {
-          const i64 ix = ox * p.sw - p.pw + (i64)kj * p.dw;
-          if (ix >= 0 && ix < p.w) acc += (double)plane[iy * p.w + ix] * (double)taps[ki * p.kw + kj];
+          const i64 at = tg_tap_input(p, oy, ox, ki, kj);
+          if (at >= 0) acc += (double)plane[at] * (double)taps[ki * p.kw + kj];
         }
       }
     }
@@ -135,11 +139,9 @@ extern "C" __global__ void tg_conv2d_weight_grad(WinArgs p) {
       const T* plane = x + ((n * p.c + g * cg + ci) * p.h) * p.w;
       const T* grad = gy + ((n * p.o + oc) * p.oh) * p.ow;
       for (i64 oy = 0; oy < p.oh; ++oy) {
-        const i64 iy = oy * p.sh - p.ph + (i64)ki * p.dh;
-        if (iy < 0 || iy >= p.h) continue;
         for (i64 ox = 0; ox < p.ow; ++ox) {
-          const i64 ix = ox * p.sw - p.pw + (i64)kj * p.dw;
-          if (ix >= 0 && ix < p.w) acc += (double)grad[oy * p.ow + ox] * (double)plane[iy * p.w + ix];
+          const i64 at = tg_tap_input(p, oy, ox, ki, kj);
+          if (at >= 0) acc += (double)grad[oy * p.ow + ox] * (double)plane[at];
         }
       }
     }

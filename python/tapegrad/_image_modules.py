@@ -31,7 +31,9 @@ class ImageModule:
         return []
 
     def _own_parameters(self):
-        return []
+        """weight, then bias, of those the module has."""
+        return [p for p in (getattr(self, "weight", None), getattr(self, "bias", None))
+                if p is not None]
 
     def parameters(self):
         params = list(self._own_parameters())
@@ -73,9 +75,6 @@ class Conv2d(ImageModule):
         self.weight = _uniform(rng, (out_channels, in_channels // groups) + self.kernel_size,
                                bound, dtype)
         self.bias = _uniform(rng, (out_channels,), bound, dtype) if bias else None
-
-    def _own_parameters(self):
-        return [self.weight] + ([self.bias] if self.bias is not None else [])
 
     def __call__(self, x):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
@@ -167,9 +166,6 @@ class BatchNorm2d(ImageModule):
         self.running_var = Tensor(np.ones(num_features), dtype=dtype) \
             if track_running_stats else None
 
-    def _own_parameters(self):
-        return [p for p in (self.weight, self.bias) if p is not None]
-
     def __call__(self, x):
         if len(x.shape) != 4:
             raise ValueError("BatchNorm2d: expected a 4-D input [N, C, H, W], got shape %s"
@@ -197,9 +193,6 @@ class LayerNorm(ImageModule):
         self.bias = Tensor(np.zeros(self.normalized_shape), dtype=dtype,
                            requires_grad=True) if affine else None
 
-    def _own_parameters(self):
-        return [p for p in (self.weight, self.bias) if p is not None]
-
     def __call__(self, x):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
@@ -214,9 +207,6 @@ class Embedding(ImageModule):
         rng = np.random.default_rng(seed)
         self.weight = Tensor(rng.standard_normal((num_embeddings, embedding_dim)),
                              dtype=dtype, requires_grad=True)
-
-    def _own_parameters(self):
-        return [self.weight]
 
     def __call__(self, indices):
         return F.embedding(indices, self.weight)
