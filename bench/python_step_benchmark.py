@@ -107,6 +107,27 @@ def main():
         print("%-50s %12.3f %13.1fx" % (name, ms, micrograd / ms))
     print("(vs micrograd with GC disabled: unchanged code %.1fx, tensors %.0fx)"
           % (micrograd_nogc / ours, micrograd_nogc / tensor))
+    print()
+    print("%-50s %12s" % ("one op from Python (median of 7 x 10^5)", "ns/op"))
+    for name, ns in op_costs():
+        print("%-50s %12.0f" % (name, ns))
+
+
+def op_costs():
+    """ns per `a * b` (and `a + 1.0`) from Python, each in one timeit statement."""
+    import timeit
+    from tapegrad.engine import Value
+    rows = []
+    for name, make in (("Python floats", float), ("micrograd Value, GC disabled",
+                                                  micrograd_reference.Value),
+                       ("tapegrad Value", Value)):
+        for stmt in ("a * b", "a + 1.0"):
+            a, b = make(1.5), make(0.5)
+            gc.disable()
+            runs = timeit.repeat(stmt, globals={"a": a, "b": b}, number=100_000, repeat=7)
+            gc.enable()
+            rows.append(("%s: %s" % (name, stmt), statistics.median(runs) * 1e4))
+    return rows
 
 
 if __name__ == "__main__":

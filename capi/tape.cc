@@ -131,6 +131,31 @@ tg_status tg_tape_compact(tg_tape* tape, const tg_mark* gap, size_t n_keep,
   });
 }
 
+tg_status tg_tape_retain(tg_tape* tape, const tg_mark* from, const uint8_t* keep,
+                         size_t count, uint64_t* new_values) {
+  constexpr char kCall[] = "tg_tape_retain";
+  TG_CAPI_NOT_NULL(kCall, tape);
+  TG_CAPI_NOT_NULL(kCall, from);
+  if (count != 0) {
+    TG_CAPI_NOT_NULL(kCall, keep);
+    TG_CAPI_NOT_NULL(kCall, new_values);
+  }
+  if (tg_status s = tapegrad::capi::CheckMarkTape(kCall, tape, from)) return s;
+  return Guard(kCall, [&] {
+    std::vector<uint32_t> slots(count);
+    tapegrad::Tape& t = tape->tape;
+    if (tg_status s = Fail(t.Retain(from->mark, absl::MakeConstSpan(keep, count),
+                                    absl::MakeSpan(slots)))) {
+      return s;
+    }
+    const uint64_t generation = uint64_t{t.generation()} << 32;
+    for (size_t i = 0; i < count; ++i) {
+      new_values[i] = slots[i] == 0xffffffffu ? 0 : generation | slots[i];
+    }
+    return TG_OK;
+  });
+}
+
 tg_status tg_tape_stats_get(const tg_tape* tape, tg_tape_stats* out) {
   TG_CAPI_NOT_NULL("tg_tape_stats_get", tape);
   TG_CAPI_NOT_NULL("tg_tape_stats_get", out);

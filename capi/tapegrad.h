@@ -136,6 +136,15 @@ TG_API tg_status tg_tape_reset(tg_tape* tape);
  * new position. Scalar values only. */
 TG_API tg_status tg_tape_compact(tg_tape* tape, const tg_mark* gap, size_t n_keep,
                                  tg_mark* const* keep);
+/* Keeps the values made after `from` whose flag keep[i] is non-zero (keep[i] for
+ * the i-th value after the mark; count must be their number) and drops the others,
+ * moving the kept ones down: how a tape whose live and dead values interleave
+ * gives the dead ones' memory back. new_values[i] receives the i-th value's new
+ * handle (0 if dropped); every other handle after `from`, and marks taken after
+ * it, become stale. Fails, changing nothing, if a kept value was computed from a
+ * dropped one. Scalar values only (see Tape::Retain in core/tape.h). */
+TG_API tg_status tg_tape_retain(tg_tape* tape, const tg_mark* from, const uint8_t* keep,
+                                size_t count, uint64_t* new_values);
 TG_API tg_status tg_tape_stats_get(const tg_tape* tape, tg_tape_stats* out);
 /* Sets every scalar grad on the tape to 0. */
 TG_API tg_status tg_tape_zero_grad(tg_tape* tape);

@@ -145,6 +145,20 @@ class Tape : public internal::TapeCore {
   // stale or out of order. Scalar tapes only: see python/tapegrad/_graph.py.
   absl::Status Compact(const TapeMark& gap, absl::Span<TapeMark* const> keep);
 
+  // Keeps, of the Values made after `from`, those whose flag in `keep` is set
+  // (keep[i] for the i-th Value after the mark) and drops the rest, moving the kept
+  // ones down in order: how a tape whose dead and live Values interleave gives the
+  // dead ones' memory back. new_slot[i] receives the i-th Value's new slot (or
+  // 0xffffffff if dropped); every kept Value gets the tape's new generation, so
+  // the caller rebuilds handles as (generation() << 32) | new_slot. Grads and data
+  // move with the Values; marks taken after `from` become stale.
+  //
+  // Fails, changing nothing, when a kept record reads a dropped Value, when a
+  // tensor was recorded or allocated after `from`, when the mark is stale, or when
+  // the spans do not hold one entry per Value after the mark.
+  absl::Status Retain(const TapeMark& from, absl::Span<const uint8_t> keep,
+                      absl::Span<uint32_t> new_slot);
+
   // See Value::Backward.
   absl::Status Backward(const Value& root) { return BackwardFrom(root.Bits()); }
   // Sets every grad on the tape to 0.
@@ -162,6 +176,13 @@ class Tape : public internal::TapeCore {
 
   // The tape ops record on when a Value is built from a double (see TapeScope).
   static Tape* Current() { return internal::current_tape; }
+
+ private:
+  // Compact and Retain: rewrites the Values after `to` that keep(slot) selects at
+  // consecutive slots from `to`, calling moved(old_slot, new_slot) before each.
+  template <class Keep, class Moved>
+  absl::Status MoveDown(const TapeMark& to, const Keep& keep, const Moved& moved,
+                        const char* op);
 };
 
 // Makes `tape` this thread's current tape for the scope's lifetime (restoring the

@@ -1,5 +1,6 @@
-// Tape::Compact: dropping a dead middle of the tape while the Values above it live
-// on, with their data, grads and gradient flow intact.
+// Tape::Compact and Tape::Retain: dropping dead Values from the tape while the
+// Values above them live on, with their data, grads and gradient flow intact.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,18 @@ Value Loss(const std::vector<Value>& params, double x) {
 
 std::vector<Value> MakeParams(Tape& tape) {
   return {tape.Leaf(0.3), tape.Leaf(-0.2), tape.Leaf(0.7)};
+}
+
+// `loss` (after its Backward) has the value and parameter grads of Loss(x) on a
+// tape that never held anything else.
+void ExpectAsOnAFreshTape(const Value& loss, const std::vector<Value>& params, double x) {
+  Tape reference;
+  TapeScope reference_scope(&reference);
+  std::vector<Value> ref_params = MakeParams(reference);
+  Value ref_loss = Loss(ref_params, x);
+  ASSERT_TRUE(ref_loss.Backward().ok());
+  EXPECT_EQ(loss.data(), ref_loss.data());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(params[i].grad(), ref_params[i].grad()) << i;
 }
 
 TEST(TapeCompact, DropsTheDeadMiddleAndKeepsTheLiveTop) {
@@ -48,14 +61,7 @@ TEST(TapeCompact, DropsTheDeadMiddleAndKeepsTheLiveTop) {
   for (const Value& p : params) p.set_grad(0);
   ASSERT_TRUE(moved.Backward().ok());
 
-  // The same step on a tape that never held the old one.
-  Tape reference;
-  TapeScope reference_scope(&reference);
-  std::vector<Value> ref_params = MakeParams(reference);
-  Value ref_loss = Loss(ref_params, -0.4);
-  ASSERT_TRUE(ref_loss.Backward().ok());
-  EXPECT_EQ(moved.data(), ref_loss.data());
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(params[i].grad(), ref_params[i].grad()) << i;
+  ExpectAsOnAFreshTape(moved, params, -0.4);
 }
 
 TEST(TapeCompact, GradsMoveWithTheValuesAndRepeatedBackwardMatches) {
@@ -113,7 +119,7 @@ TEST(TapeCompact, RefusesWhenTheGapIsStillRead) {
   const size_t before = tape.size();
   const absl::Status s = tape.Compact(dead, {&live});
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(s.message()), HasSubstr("inside the range"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("which is dropped"));
   EXPECT_EQ(tape.size(), before);
   EXPECT_TRUE(y.ok()) << "a refused compaction changes nothing";
   EXPECT_TRUE(h.ok());
@@ -212,6 +218,69 @@ TEST(TapeCompact, MovesRecordsThatSpanManyBlocks) {
   ASSERT_TRUE(moved.Backward().ok());
   EXPECT_TRUE(std::isfinite(w.grad()));
   EXPECT_NE(w.grad(), 0.0);
+}
+
+// ---- Tape::Retain: dropping dead Values that interleave with live ones.
+
+TEST(TapeRetain, KeepsInterleavedLiveGraphsAndDropsTheDeadOnes) {
+  // Two steps' graphs recorded in turns, as threads or a forward-only loop leave
+  // them; the first step's dies. Its Values are not one range, so only Retain can
+  // drop them.
+  Tape tape;
+  TapeScope scope(&tape);
+  std::vector<Value> params = MakeParams(tape);
+  TapeMark from = tape.Mark();
+  Value dead_h = (params[0] * 1.5 + params[1]).tanh();
+  Value live_h = (params[0] * -0.4 + params[1]).tanh();
+  Value dead_loss = (dead_h * params[2] - 0.5).pow(2.0);
+  Value live_y = live_h * params[2] + live_h.pow(2.0);
+  Value live_loss = (live_y - 0.5).pow(2.0);
+  const uint32_t count = tape.size() - from.values;
+
+  // Keep exactly what live_loss reads, found by walking its records back.
+  std::vector<uint8_t> keep(count, 0);
+  keep[live_loss.index() - from.values] = 1;
+  for (uint32_t slot = tape.size(); slot-- > from.values;) {
+    if (!keep[slot - from.values]) continue;
+    ASSERT_TRUE(tape.ForEachInput(slot, slot,
+                                  [&](uint32_t, uint32_t in, double) {
+                                    if (in >= from.values) keep[in - from.values] = 1;
+                                  })
+                    .ok());
+  }
+  const size_t kept = std::count(keep.begin(), keep.end(), 1);
+  ASSERT_LT(kept, count);
+  std::vector<uint32_t> new_slot(count);
+  ASSERT_TRUE(tape.Retain(from, keep, absl::MakeSpan(new_slot)).ok()) << tape.status();
+  EXPECT_EQ(tape.size(), from.values + kept);
+  EXPECT_FALSE(live_loss.ok()) << "moved handles are stale";
+  EXPECT_EQ(new_slot[dead_loss.index() - from.values], 0xffffffffu);
+
+  Value moved = tape.ValueAt(new_slot[live_loss.index() - from.values]);
+  ASSERT_TRUE(moved.ok());
+  ASSERT_TRUE(moved.Backward().ok());
+
+  ExpectAsOnAFreshTape(moved, params, -0.4);
+}
+
+TEST(TapeRetain, RefusesToDropWhatAKeptValueReadsAndChangesNothing) {
+  Tape tape;
+  TapeScope scope(&tape);
+  std::vector<Value> params = MakeParams(tape);
+  TapeMark from = tape.Mark();
+  Value h = params[0] * params[1];
+  Value y = h + params[2];
+  std::vector<uint8_t> keep = {0, 1};  // y kept, h (which y reads) dropped
+  std::vector<uint32_t> new_slot(2);
+  const absl::Status s = tape.Retain(from, keep, absl::MakeSpan(new_slot));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("reads Value"));
+  ASSERT_TRUE(y.ok()) << "nothing changed";
+  EXPECT_EQ(y.data(), 0.3 * -0.2 + 0.7);
+
+  std::vector<uint8_t> short_keep = {1};
+  EXPECT_EQ(tape.Retain(from, short_keep, absl::MakeSpan(new_slot)).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -215,6 +215,7 @@ class TapeCore {
   std::vector<char> compact_bytes_;
   std::vector<uint32_t> compact_sizes_;
   std::vector<internal::record::Input> compact_inputs_;
+  std::vector<uint32_t> compact_slots_;
 
   struct Pinned {
     void* object;

@@ -15,7 +15,8 @@ Graphs are freed by Python's garbage collector as in micrograd (see
 tapegrad/_graph.py for how); `with tapegrad.step():` frees a step's graph at the
 end of the block instead, with no allocation in steady state.
 
-Everything here calls libtapegrad.so through ctypes (capi/tapegrad.h).
+Everything here calls libtapegrad.so (capi/tapegrad.h): Value through the
+extension module tapegrad._engine (python/ext), the rest through ctypes.
 """
 
 import ctypes
@@ -28,6 +29,7 @@ from tapegrad._lib import lib as _clib
 from tapegrad.device import Device
 from tapegrad.draw import draw_dot
 from tapegrad.engine import Value
+from tapegrad.engine import _engine
 from tapegrad._functions import (binary_cross_entropy_with_logits, cat, cross_entropy,
                                  from_dlpack, mse_loss, stack, where)
 from tapegrad.tensor import Tensor
@@ -64,8 +66,7 @@ def kernels():
 
 def write_dot(root, path):
     """Writes the tape's records below Value `root` as a Graphviz DOT file (from C)."""
-    s = root._s
-    _check(_clib.tg_tape_write_dot(s.ctx.tape, s.key + root._i, path.encode()))
+    _engine.write_dot(root, path)
 
 
 __all__ = ["Value", "Tensor", "Device", "draw_dot", "write_dot", "step", "no_grad",

@@ -1,8 +1,12 @@
-"""Loads libtapegrad.so and declares the C ABI (capi/tapegrad.h) for ctypes.
+"""Loads libtapegrad.so and the extension module, and declares the C ABI
+(capi/tapegrad.h) for ctypes.
 
 The library is found, in order, at $TAPEGRAD_LIBRARY, next to this package
 (an installed layout), or as capi/libtapegrad.so in the Bazel runfiles or build
-output above this file (`bazel build //capi:libtapegrad.so` in a checkout).
+output above this file (`bazel build //python:tapegrad` in a checkout). The
+extension module tapegrad._engine (python/ext) sits next to this file, or in the
+build output's python/tapegrad; it takes its tg_* symbols from this library,
+which is therefore loaded with RTLD_GLOBAL first.
 
 The library is loaded with ctypes.PyDLL: calls keep the GIL. They are short (a
 scalar op is tens of nanoseconds of C), so releasing and re-taking the GIL would
@@ -11,7 +15,10 @@ library's per-tape state at once.
 """
 
 import ctypes
+import importlib.machinery
+import importlib.util
 import os
+import sys
 
 from tapegrad import errors
 
@@ -34,7 +41,7 @@ def _load():
     tried = []
     for path in _candidates():
         if os.path.exists(path):
-            return ctypes.PyDLL(path)
+            return ctypes.PyDLL(path, mode=ctypes.RTLD_GLOBAL)
         tried.append(path)
     raise ImportError(
         "tapegrad: libtapegrad.so not found (tried %s); build it with "
@@ -42,6 +49,27 @@ def _load():
 
 
 lib = _load()
+
+
+def load_engine():
+    """The extension module tapegrad._engine, imported normally when it sits in the
+    package, else from the Bazel build output of a checkout."""
+    try:
+        from tapegrad import _engine
+        return _engine
+    except ImportError:
+        pass
+    root = os.path.dirname(os.path.dirname(_HERE))
+    path = os.path.join(root, "bazel-bin", "python", "tapegrad", "_engine.so")
+    if not os.path.exists(path):
+        raise ImportError("tapegrad: the extension module _engine.so is not built (tried "
+                          "%s and %s); run `bazel build //python:tapegrad`" % (_HERE, path))
+    loader = importlib.machinery.ExtensionFileLoader("tapegrad._engine", path)
+    spec = importlib.util.spec_from_file_location("tapegrad._engine", path, loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["tapegrad._engine"] = module
+    loader.exec_module(module)
+    return module
 
 c_p = ctypes.c_void_p
 u64 = ctypes.c_uint64
@@ -73,29 +101,12 @@ _SIGNATURES = {
     "tg_tape_create": (c_int, [u64, P(c_p)]),
     "tg_tape_destroy": (None, [c_p]),
     "tg_tape_set_current": (c_int, [c_p]),
-    "tg_tape_mark": (c_int, [c_p, P(c_p)]),
-    "tg_mark_destroy": (None, [c_p]),
-    "tg_mark_first_value": (c_int, [c_p, P(u64)]),
-    "tg_tape_rewind": (c_int, [c_p, c_p]),
     "tg_tape_reset": (c_int, [c_p]),
-    "tg_tape_compact": (c_int, [c_p, c_p, size_t, P(c_p)]),
     "tg_tape_stats_get": (c_int, [c_p, P(TapeStats)]),
-    "tg_tape_write_dot": (c_int, [c_p, u64, ctypes.c_char_p]),
     "tg_no_grad_enter": (c_int, []),
     "tg_no_grad_exit": (c_int, []),
     "tg_is_grad_enabled": (c_int, []),
-    # scalar values
-    # The scalar calls take their out-parameters as addresses (c_void_p from an
-    # int): ctypes converts that about twice as fast as a byref(), and these run
-    # once per op.
-    "tg_value_leaf": (c_int, [c_p, f64, c_p]),
-    "tg_value_pow": (c_int, [c_p, u64, f64, c_p]),
-    "tg_value_data": (c_int, [c_p, u64, c_p]),
-    "tg_value_grad": (c_int, [c_p, u64, c_p]),
-    "tg_value_set_data": (c_int, [c_p, u64, f64]),
-    "tg_value_set_grad": (c_int, [c_p, u64, f64]),
-    "tg_value_backward": (c_int, [c_p, u64]),
-    "tg_value_inputs": (c_int, [c_p, u64, P(u64), size_t, P(size_t)]),
+    # (scalar values are the extension module's: python/ext)
     # tensors
     "tg_tensor_from_buffer": (c_int, [c_p, c_int, P(i64), size_t, c_int, P(c_p)]),
     "tg_tensor_destroy": (None, [c_p]),
@@ -165,10 +176,6 @@ _SIGNATURES = {
     "tg_registry_kernels": (c_int, [P(KernelInfo), size_t, P(size_t)]),
     "tg_cuda_available": (c_int, []),
 }
-for _name in ("add", "sub", "mul", "div"):
-    _SIGNATURES["tg_value_" + _name] = (c_int, [c_p, u64, u64, c_p])
-for _name in ("neg", "relu", "tanh", "exp", "log", "sigmoid"):
-    _SIGNATURES["tg_value_" + _name] = (c_int, [c_p, u64, c_p])
 
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
     _fn = getattr(lib, _name)

@@ -157,13 +157,86 @@ def test_stale_value_after_step_scope_is_a_clear_error():
         inner + w
 
 
-def test_values_of_another_thread_are_rejected():
+def test_values_of_another_thread_work_as_in_micrograd():
     made = []
-    thread = threading.Thread(target=lambda: made.append(Value(1.0)))
+    thread = threading.Thread(target=lambda: made.append(Value(1.0) * 3))
     thread.start()
     thread.join()
-    with pytest.raises(ValueError, match="different threads"):
-        Value(1.0) + made[0]
+    y = Value(2.0) + made[0]
+    y.backward()
+    assert (y.data, made[0].grad) == (5.0, 1.0)
+
+
+# ---- micrograd's behaviour where code depends on it
+
+def test_division_by_zero_and_overflow_raise_pythons_errors():
+    for ours, theirs in ((Value, micrograd_reference.Value),):
+        for expr in (lambda V: V(0.0) ** -1, lambda V: V(1.0) / V(0.0),
+                     lambda V: 1 / V(0.0), lambda V: V(1.0) / 0):
+            with pytest.raises(ZeroDivisionError):
+                expr(theirs)
+            with pytest.raises(ZeroDivisionError):
+                expr(ours)
+        with pytest.raises(OverflowError):
+            theirs(10.0) ** 400
+        with pytest.raises(OverflowError):
+            ours(10.0) ** 400
+    with pytest.raises(OverflowError):
+        Value(1000.0).exp()  # math.exp's error (micrograd's lecture)
+    with pytest.raises(ValueError, match="complex"):
+        Value(-8.0) ** (1 / 3)
+    assert (Value(0.0) ** 0).data == 1.0 and (Value(float("inf")) ** 2).data == float("inf")
+
+
+def test_attributes_and_micrograd_style_constructed_ops():
+    a = Value(2.0)
+    a.label = "a"  # micrograd's lecture labels its nodes
+    b = Value(-3.0, _op="", _children=())
+    b.label = "b"
+    e = a * b
+    e.label = "e"
+    assert (a.label, e.label, vars(e)) == ("a", "e", {"label": "e"})
+    # An op written micrograd's way: Value(data, children, op). Without a _backward
+    # it is a leaf, as micrograd's default `lambda: None` makes it.
+    t = Value(np.tanh(e.data), (e,), "tanh")
+    assert t._prev == {e} and t._op == "tanh"
+    t.backward()
+    assert (t.grad, e.grad, a.grad) == (1.0, 0.0, 0.0)
+    with pytest.raises(NotImplementedError, match="_backward"):
+        t._backward = lambda: None
+
+
+def test_prev_is_a_stable_set():
+    a, b = Value(1.0), Value(2.0)
+    c = a + b
+    assert c._prev is c._prev and c._prev == {a, b}
+    assert Value(1.0)._prev == set()
+
+
+def test_copies_and_pickles_are_independent_values():
+    import copy
+    import pickle
+    a = Value(3.0)
+    a.label = "a"
+    c = a * 2
+    c.backward()
+    for twin in (copy.copy(c), copy.deepcopy(c), pickle.loads(pickle.dumps(c))):
+        assert (twin.data, twin.grad, twin._op) == (6.0, 1.0, "*")
+        assert sorted(x.data for x in twin._prev) == [2.0, 3.0]
+        twin.data = 10.0
+        twin.grad = 0.0
+        assert (c.data, c.grad) == (6.0, 1.0)
+    twin = pickle.loads(pickle.dumps(a))
+    assert (twin.data, twin.grad, twin.label) == (3.0, 2.0, "a")
+    twin.label = "b"
+    assert a.label == "a"
+
+
+def test_a_long_chain_is_freed_without_recursion():
+    x = Value(1.0)
+    for _ in range(200_000):
+        x = x * 1.0
+    del x  # a C recursion per link would overflow the stack here
 
 
 def test_draw_dot_and_write_dot(tmp_path):

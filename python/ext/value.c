@@ -1,0 +1,643 @@
+/* tapegrad.engine.Value: micrograd's Value as an extension type over the C ABI.
+ *
+ * Every operator is one entry point (Note [Atomic entry points] in graph.c) that
+ * records micrograd's composition on the tape: a - b is a + (b * -1), a / b is
+ * a * b**-1, a number becomes a leaf. So a seeded run gives micrograd's numbers to
+ * the last bit, and _op and _prev are micrograd's.
+ *
+ * Values are not tracked by the cyclic garbage collector until they can be part of
+ * a cycle: an op result refers only to older Values, so reference counting frees
+ * every graph built from operators. A Value that gets attributes (a __dict__) or
+ * children from the constructor is tracked from then on. A cycle that passes
+ * through an untracked Value (x.attr = y where y is computed from x) is not
+ * collected.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+
+#include "python/ext/graph.h"
+
+static struct {
+  PyObject* real;         /* numbers.Real */
+  PyObject* cpu;          /* Device.cpu() */
+  PyObject* require;      /* require(device, what): raises if unavailable */
+  PyObject* require_cuda; /* require_cuda(index) */
+  PyObject* rebuild;      /* _engine._rebuild, for __reduce__ */
+  PyObject* minus_one;    /* the exponent of micrograd's a / b */
+  PyObject* names[kUserOp];
+} cfg;
+
+static inline int IsValue(PyObject* o) { return PyObject_TypeCheck(o, &ValueType); }
+
+/* A new untracked Value of `type`: a lazy leaf of 0. */
+static ValueObject* Alloc(PyTypeObject* type) {
+  ValueObject* v;
+  if (type == &ValueType) {
+    v = PyObject_GC_New(ValueObject, &ValueType);
+  } else {
+    v = (ValueObject*)type->tp_alloc(type, 0);
+  }
+  if (v == NULL) return NULL;
+  v->handle = 0;
+  v->state = kLazy;
+  v->kind = kLeaf;
+  v->data = v->grad = 0.0;
+  v->a = v->b = v->children = v->op = v->prev = v->dict = v->weakrefs = NULL;
+  v->tape_prev = v->tape_next = NULL;
+  return v;
+}
+
+/* 1 and *out for a real number (micrograd's operand), 0 for anything else,
+ * -1 with an exception if converting a number failed. */
+static int AsReal(PyObject* o, double* out) {
+  if (PyFloat_Check(o)) {
+    *out = PyFloat_AS_DOUBLE(o);
+    return 1;
+  }
+  if (!PyLong_Check(o)) {
+    int real = PyObject_IsInstance(o, cfg.real);
+    if (real <= 0) return real;
+  }
+  *out = PyFloat_AsDouble(o);
+  return *out == -1.0 && PyErr_Occurred() ? -1 : 1;
+}
+
+static ValueObject* LeafOf(double data) {
+  ValueObject* v = Alloc(&ValueType);
+  if (v) v->data = data;
+  return v;
+}
+
+/* ---- recording */
+
+/* The tape handle of `v`, putting a lazy leaf on the tape first. */
+static int Handle(ValueObject* v, tg_value* out) {
+  if (v->state == kLazy && ValueMaterialize(v) < 0) return -1;
+  *out = v->handle;
+  return 0;
+}
+
+/* Makes `out` the result at `handle` (just recorded). */
+static PyObject* Finish(ValueObject* out, tg_value handle, int kind, ValueObject* x,
+                        ValueObject* y, PyObject* op) {
+  GraphLink(out, handle);
+  out->kind = (uint8_t)kind;
+  Py_INCREF(x);
+  out->a = (PyObject*)x;
+  Py_XINCREF(y);
+  out->b = (PyObject*)y;
+  Py_XINCREF(op);
+  out->op = op;
+  return (PyObject*)out;
+}
+
+typedef tg_status (*BinaryFn)(tg_tape*, tg_value, tg_value, tg_value*);
+typedef tg_status (*UnaryFn)(tg_tape*, tg_value, tg_value*);
+
+static PyObject* Record2(int kind, ValueObject* x, ValueObject* y) {
+  ValueObject* out = Alloc(&ValueType);
+  if (out == NULL) return NULL;
+  tg_value hx, hy, h;
+  if (GraphBeforeRecord() < 0 || Handle(x, &hx) < 0 || Handle(y, &hy) < 0) goto fail;
+  const BinaryFn fn = kind == kAdd ? tg_value_add : tg_value_mul;
+  tg_status status = fn(GraphTape(), hx, hy, &h);
+  if (status) {
+    RaiseStatus(status);
+    goto fail;
+  }
+  return Finish(out, h, kind, x, y, NULL);
+fail:
+  Py_DECREF(out);
+  return NULL;
+}
+
+/* x op number: the number becomes a leaf, as in micrograd. */
+static PyObject* Record2Number(int kind, ValueObject* x, double number,
+                               int number_first) {
+  ValueObject* leaf = LeafOf(number);
+  if (leaf == NULL) return NULL;
+  PyObject* out = number_first ? Record2(kind, leaf, x) : Record2(kind, x, leaf);
+  Py_DECREF(leaf);
+  return out;
+}
+
+static int DataOf(ValueObject* v, double* out) {
+  if (v->state == kLazy) {
+    *out = v->data;
+    return 0;
+  }
+  tg_status status = tg_value_data(GraphTape(), v->handle, out);
+  return status ? RaiseStatus(status) : 0;
+}
+
+static PyObject* Record1(int kind, UnaryFn fn, ValueObject* x, double exponent,
+                         PyObject* op) {
+  ValueObject* out = Alloc(&ValueType);
+  if (out == NULL) return NULL;
+  tg_value hx, h;
+  if (GraphBeforeRecord() < 0 || Handle(x, &hx) < 0) goto fail;
+  tg_status status =
+      fn ? fn(GraphTape(), hx, &h) : tg_value_pow(GraphTape(), hx, exponent, &h);
+  if (status) {
+    RaiseStatus(status);
+    goto fail;
+  }
+  return Finish(out, h, kind, x, NULL, op);
+fail:
+  Py_DECREF(out);
+  return NULL;
+}
+
+/* Python's float ** float errors (CPython's float_pow), which micrograd users see. */
+static int CheckPow(double base, double exponent) {
+  if (exponent == 0.0 || isnan(base) || isnan(exponent) || isinf(exponent)) return 0;
+  if (base == 0.0 && exponent < 0.0) {
+    PyErr_SetString(PyExc_ZeroDivisionError, "0.0 cannot be raised to a negative power");
+    return -1;
+  }
+  if (base < 0.0 && exponent != floor(exponent)) {
+    PyObject* e = PyFloat_FromDouble(exponent);
+    if (e) {
+      PyErr_Format(PyExc_ValueError,
+                   "Value ** %R: a negative number to a fractional power is complex, "
+                   "and Values are real",
+                   e);
+      Py_DECREF(e);
+    }
+    return -1;
+  }
+  if (isfinite(base) && isinf(pow(base, exponent))) {
+    errno = ERANGE;
+    PyErr_SetFromErrno(PyExc_OverflowError);
+    return -1;
+  }
+  return 0;
+}
+
+static PyObject* Pow(ValueObject* x, PyObject* exponent) {
+  double e, base;
+  int real = AsReal(exponent, &e);
+  if (real < 0) return NULL;
+  if (real == 0 || IsValue(exponent)) {
+    return PyErr_Format(PyExc_TypeError,
+                        "only supporting int/float powers for now, not %s",
+                        Py_TYPE(exponent)->tp_name);
+  }
+  if (DataOf(x, &base) < 0 || CheckPow(base, e) < 0) return NULL;
+  return Record1(kPow, NULL, x, e, exponent);
+}
+
+static PyObject* Neg(ValueObject* x) { return Record2Number(kMul, x, -1.0, 0); }
+
+/* ---- number protocol: micrograd's operators */
+
+/* `self op other` for add and mul (other + self is self + other in micrograd). */
+static PyObject* AddOrMul(int kind, PyObject* p, PyObject* q) {
+  ValueObject* self = (ValueObject*)(IsValue(p) ? p : q);
+  PyObject* other = IsValue(p) ? q : p;
+  if (IsValue(other)) return Record2(kind, self, (ValueObject*)other);
+  double number;
+  int real = AsReal(other, &number);
+  if (real <= 0) return real < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+  return Record2Number(kind, self, number, 0);
+}
+
+static PyObject* ValueAdd(PyObject* p, PyObject* q) { return AddOrMul(kAdd, p, q); }
+static PyObject* ValueMul(PyObject* p, PyObject* q) { return AddOrMul(kMul, p, q); }
+
+static PyObject* ValueSub(PyObject* p, PyObject* q) {
+  double number = 0.0;
+  if (!IsValue(p) || !IsValue(q)) {
+    int real = AsReal(IsValue(p) ? q : p, &number);
+    if (real <= 0) return real < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+  }
+  if (!IsValue(p)) {  // number - self: micrograd's other + (-self)
+    PyObject* neg = Neg((ValueObject*)q);
+    if (neg == NULL) return NULL;
+    PyObject* out = Record2Number(kAdd, (ValueObject*)neg, number, 0);
+    Py_DECREF(neg);
+    return out;
+  }
+  if (!IsValue(q)) return Record2Number(kAdd, (ValueObject*)p, -number, 0);
+  PyObject* neg = Neg((ValueObject*)q);  // self + (-other)
+  if (neg == NULL) return NULL;
+  PyObject* out = Record2(kAdd, (ValueObject*)p, (ValueObject*)neg);
+  Py_DECREF(neg);
+  return out;
+}
+
+static PyObject* ValueTrueDiv(PyObject* p, PyObject* q) {
+  if (IsValue(q)) {  // p * q**-1, or (q**-1) * p for a number p
+    double number = 0.0;
+    if (!IsValue(p)) {
+      int real = AsReal(p, &number);
+      if (real <= 0) return real < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+    }
+    PyObject* inverse = Pow((ValueObject*)q, cfg.minus_one);
+    if (inverse == NULL) return NULL;
+    PyObject* out = IsValue(p) ? Record2(kMul, (ValueObject*)p, (ValueObject*)inverse)
+                               : Record2Number(kMul, (ValueObject*)inverse, number, 0);
+    Py_DECREF(inverse);
+    return out;
+  }
+  double number;
+  int real = AsReal(q, &number);
+  if (real <= 0) return real < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+  // self * other**-1, with Python's own number ** -1 (its errors included)
+  PyObject* inverse = PyNumber_Power(q, cfg.minus_one, Py_None);
+  if (inverse == NULL) return NULL;
+  real = AsReal(inverse, &number);
+  Py_DECREF(inverse);
+  if (real <= 0) return real < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+  return Record2Number(kMul, (ValueObject*)p, number, 0);
+}
+
+static PyObject* ValuePow(PyObject* p, PyObject* q, PyObject* modulo) {
+  if (!IsValue(p)) Py_RETURN_NOTIMPLEMENTED;
+  if (modulo != Py_None) {
+    PyErr_SetString(PyExc_TypeError, "Value ** : no modulo");
+    return NULL;
+  }
+  return Pow((ValueObject*)p, q);
+}
+
+static PyObject* ValueNeg(PyObject* p) { return Neg((ValueObject*)p); }
+
+static PyNumberMethods kNumber = {
+    .nb_add = ValueAdd,
+    .nb_subtract = ValueSub,
+    .nb_multiply = ValueMul,
+    .nb_power = ValuePow,
+    .nb_negative = ValueNeg,
+    .nb_true_divide = ValueTrueDiv,
+};
+
+/* ---- methods */
+
+static PyObject* Unary(PyObject* self, int kind, UnaryFn fn) {
+  return Record1(kind, fn, (ValueObject*)self, 0.0, NULL);
+}
+
+static PyObject* ValueRelu(PyObject* self, PyObject* unused) {
+  return Unary(self, kRelu, tg_value_relu);
+}
+static PyObject* ValueTanh(PyObject* self, PyObject* unused) {
+  return Unary(self, kTanh, tg_value_tanh);
+}
+static PyObject* ValueLog(PyObject* self, PyObject* unused) {
+  return Unary(self, kLog, tg_value_log);
+}
+static PyObject* ValueSigmoid(PyObject* self, PyObject* unused) {
+  return Unary(self, kSigmoid, tg_value_sigmoid);
+}
+static PyObject* ValueExp(PyObject* self, PyObject* unused) {
+  double x;
+  if (DataOf((ValueObject*)self, &x) < 0) return NULL;
+  if (isfinite(x) && isinf(exp(x))) {  // math.exp's error, as in micrograd's lecture
+    PyErr_SetString(PyExc_OverflowError, "math range error");
+    return NULL;
+  }
+  return Unary(self, kExp, tg_value_exp);
+}
+
+static PyObject* ValueBackward(PyObject* self, PyObject* unused) {
+  tg_value h;
+  if (GraphBeforeRecord() < 0 || Handle((ValueObject*)self, &h) < 0) return NULL;
+  tg_status status = tg_value_backward(GraphTape(), h);
+  if (status) return RaiseStatusNull(status);
+  Py_RETURN_NONE;
+}
+
+static PyObject* ValueReduce(PyObject* self, PyObject* unused);
+
+static PyObject* ValueDevice(PyObject* self, void* unused) {
+  return Py_NewRef(cfg.cpu ? cfg.cpu : Py_None);
+}
+
+static PyObject* ValueTo(PyObject* self, PyObject* device) {
+  PyObject* ok = PyObject_CallFunction(cfg.require, "Os", device, "Value.to");
+  if (ok == NULL) return NULL;
+  Py_DECREF(ok);
+  return Py_NewRef(self);
+}
+
+static PyObject* ValueCpu(PyObject* self, PyObject* unused) { return Py_NewRef(self); }
+
+static PyObject* ValueCuda(PyObject* self, PyObject* args) {
+  PyObject* index = NULL;
+  if (!PyArg_ParseTuple(args, "|O:cuda", &index)) return NULL;
+  PyObject* ok =
+      PyObject_CallFunctionObjArgs(cfg.require_cuda, index ? index : Py_None, NULL);
+  if (ok == NULL) return NULL;
+  Py_DECREF(ok);
+  return Py_NewRef(self);
+}
+
+static PyMethodDef kMethods[] = {
+    {"relu", ValueRelu, METH_NOARGS, "max(0, x)"},
+    {"tanh", ValueTanh, METH_NOARGS, NULL},
+    {"exp", ValueExp, METH_NOARGS, NULL},
+    {"log", ValueLog, METH_NOARGS, NULL},
+    {"sigmoid", ValueSigmoid, METH_NOARGS, NULL},
+    {"backward", ValueBackward, METH_NOARGS,
+     "Sets this Value's grad to 1 and accumulates the grads of everything it "
+     "depends on (micrograd's backward)."},
+    {"to", ValueTo, METH_O, "This Value on `device` (only the CPU holds Values)."},
+    {"cpu", ValueCpu, METH_NOARGS, NULL},
+    {"cuda", ValueCuda, METH_VARARGS, NULL},
+    {"__reduce__", ValueReduce, METH_NOARGS,
+     "copy, deepcopy and pickle: an independent leaf with the same data, grad, _op, "
+     "_prev and attributes."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ---- attributes */
+
+static PyObject* ValueGetData(PyObject* self, void* unused) {
+  double x;
+  return DataOf((ValueObject*)self, &x) < 0 ? NULL : PyFloat_FromDouble(x);
+}
+
+static PyObject* ValueGetGrad(PyObject* self, void* unused) {
+  ValueObject* v = (ValueObject*)self;
+  if (v->state == kLazy) return PyFloat_FromDouble(v->grad);
+  double x;
+  tg_status status = tg_value_grad(GraphTape(), v->handle, &x);
+  return status ? RaiseStatusNull(status) : PyFloat_FromDouble(x);
+}
+
+static int SetNumber(ValueObject* v, PyObject* value, int grad) {
+  if (value == NULL) {
+    PyErr_Format(PyExc_AttributeError, "Value.%s cannot be deleted",
+                 grad ? "grad" : "data");
+    return -1;
+  }
+  double x = PyFloat_AsDouble(value);
+  if (x == -1.0 && PyErr_Occurred()) return -1;
+  if (v->state == kLazy) {
+    *(grad ? &v->grad : &v->data) = x;
+    return 0;
+  }
+  tg_tape* tape = GraphTape();
+  tg_status status = grad ? tg_value_set_grad(tape, v->handle, x)
+                          : tg_value_set_data(tape, v->handle, x);
+  return status ? RaiseStatus(status) : 0;
+}
+
+static int ValueSetData(PyObject* self, PyObject* value, void* unused) {
+  return SetNumber((ValueObject*)self, value, 0);
+}
+static int ValueSetGrad(PyObject* self, PyObject* value, void* unused) {
+  return SetNumber((ValueObject*)self, value, 1);
+}
+
+static PyObject* ValueGetOp(PyObject* self, void* unused) {
+  ValueObject* v = (ValueObject*)self;
+  if (v->kind == kUserOp) return Py_NewRef(v->op);
+  if (v->kind == kPow) return PyUnicode_FromFormat("**%S", v->op);
+  return Py_NewRef(cfg.names[v->kind]);
+}
+
+static int ValueSetOp(PyObject* self, PyObject* value, void* unused) {
+  ValueObject* v = (ValueObject*)self;
+  if (value == NULL) {
+    PyErr_SetString(PyExc_AttributeError, "Value._op cannot be deleted");
+    return -1;
+  }
+  Py_INCREF(value);
+  Py_XSETREF(v->op, value);
+  v->kind = kUserOp;
+  return 0;
+}
+
+static PyObject* Children(ValueObject* v) {
+  if (v->children) return Py_NewRef(v->children);
+  if (v->a == NULL) return PyTuple_New(0);
+  return v->b ? PyTuple_Pack(2, v->a, v->b) : PyTuple_Pack(1, v->a);
+}
+
+static PyObject* ValueGetChildren(PyObject* self, void* unused) {
+  return Children((ValueObject*)self);
+}
+
+/* micrograd's _prev: the set of inputs, the same object each time. */
+static PyObject* ValueGetPrev(PyObject* self, void* unused) {
+  ValueObject* v = (ValueObject*)self;
+  if (v->prev == NULL) {
+    PyObject* children = Children(v);
+    if (children == NULL) return NULL;
+    v->prev = PySet_New(children);
+    Py_DECREF(children);
+    if (v->prev == NULL) return NULL;
+  }
+  return Py_NewRef(v->prev);
+}
+
+/* A Value with attributes may be part of a cycle: the collector must see it. */
+static void Track(PyObject* self) {
+  if (!PyObject_GC_IsTracked(self)) PyObject_GC_Track(self);
+}
+
+static PyObject* ValueGetDict(PyObject* self, void* context) {
+  PyObject* dict = PyObject_GenericGetDict(self, context);
+  if (dict) Track(self);
+  return dict;
+}
+
+static int ValueSetattro(PyObject* self, PyObject* name, PyObject* value) {
+  if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "_backward") == 0) {
+    PyErr_SetString(PyExc_NotImplementedError,
+                    "Value._backward: tapegrad records each op's local derivatives on "
+                    "its tape and runs no Python closure in backward(); build the op "
+                    "from Value operators (x.tanh(), x.exp(), ...) instead");
+    return -1;
+  }
+  int result = PyObject_GenericSetAttr(self, name, value);
+  if (result == 0 && ((ValueObject*)self)->dict) Track(self);
+  return result;
+}
+
+static PyGetSetDef kGetSet[] = {
+    {"data", ValueGetData, ValueSetData, "the value (settable, as in micrograd)", NULL},
+    {"grad", ValueGetGrad, ValueSetGrad, "d(root)/d(this) after backward()", NULL},
+    {"_op", ValueGetOp, ValueSetOp, "the op that made this Value ('' for a leaf)", NULL},
+    {"_prev", ValueGetPrev, NULL, "the Values this one was computed from (a set)", NULL},
+    {"_children", ValueGetChildren, NULL, "the same, as a tuple in operand order", NULL},
+    {"device", ValueDevice, NULL, "where the Value lives: always the CPU", NULL},
+    {"__dict__", ValueGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+/* ---- lifetime */
+
+static int ValueTraverse(ValueObject* v, visitproc visit, void* arg) {
+  Py_VISIT(v->a);
+  Py_VISIT(v->b);
+  Py_VISIT(v->children);
+  Py_VISIT(v->op);
+  Py_VISIT(v->prev);
+  Py_VISIT(v->dict);
+  return 0;
+}
+
+static int ValueClear(ValueObject* v) {
+  Py_CLEAR(v->a);
+  Py_CLEAR(v->b);
+  Py_CLEAR(v->children);
+  Py_CLEAR(v->op);
+  Py_CLEAR(v->prev);
+  Py_CLEAR(v->dict);
+  return 0;
+}
+
+/* Takes v out of the graph (its record goes at the next collection). */
+static void Detach(ValueObject* v) {
+  GraphUnlink(v);
+  v->state = kLazy;
+}
+
+static void ValueDealloc(ValueObject* v) {
+  PyObject_GC_UnTrack(v);
+  // A long chain of Values is freed iteratively, not by C recursion.
+  Py_TRASHCAN_BEGIN(v, ValueDealloc);
+  if (v->weakrefs) PyObject_ClearWeakRefs((PyObject*)v);
+  Detach(v);
+  ValueClear(v);
+  Py_TYPE(v)->tp_free((PyObject*)v);
+  Py_TRASHCAN_END;
+}
+
+static PyObject* ValueNew(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+  return (PyObject*)Alloc(type);
+}
+
+/* Value(data, _children=(), _op='', device=None) */
+static int ValueInit(PyObject* self, PyObject* args, PyObject* kwargs) {
+  static char* kwlist[] = {"data", "_children", "_op", "device", NULL};
+  PyObject *data, *children = NULL, *op = NULL, *device = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OOO:Value", kwlist, &data, &children,
+                                   &op, &device)) {
+    return -1;
+  }
+  double x;
+  int real = AsReal(data, &x);
+  if (real <= 0 || IsValue(data)) {
+    if (real >= 0) {
+      PyErr_Format(PyExc_TypeError, "Value(data): data must be a real number, not %s",
+                   Py_TYPE(data)->tp_name);
+    }
+    return -1;
+  }
+  if (device != Py_None) {
+    PyObject* ok = PyObject_CallFunction(cfg.require, "Os", device, "Value");
+    if (ok == NULL) return -1;
+    Py_DECREF(ok);
+  }
+  PyObject* kids = children ? PySequence_Tuple(children) : NULL;
+  if (children && kids == NULL) return -1;
+  ValueObject* v = (ValueObject*)self;
+  Detach(v);
+  ValueClear(v);
+  v->kind = kLeaf;
+  v->data = x;
+  v->grad = 0.0;
+  if (kids && PyTuple_GET_SIZE(kids)) {
+    v->children = kids;  // micrograd's Value(data, children, op): a leaf with _prev
+    Track(self);
+  } else {
+    Py_XDECREF(kids);
+  }
+  if (op && !(PyUnicode_Check(op) && PyUnicode_GET_LENGTH(op) == 0)) {
+    v->op = Py_NewRef(op);
+    v->kind = kUserOp;
+  }
+  return 0;
+}
+
+static PyObject* ValueRepr(PyObject* self) {
+  PyObject* data = ValueGetData(self, NULL);
+  PyObject* grad = data ? ValueGetGrad(self, NULL) : NULL;
+  PyObject* repr =
+      grad ? PyUnicode_FromFormat("Value(data=%R, grad=%R)", data, grad) : NULL;
+  Py_XDECREF(data);
+  Py_XDECREF(grad);
+  return repr;
+}
+
+static PyObject* ValueReduce(PyObject* self, PyObject* unused) {
+  ValueObject* v = (ValueObject*)self;
+  PyObject* data = ValueGetData(self, NULL);
+  PyObject* grad = data ? ValueGetGrad(self, NULL) : NULL;
+  PyObject* op = grad ? ValueGetOp(self, NULL) : NULL;
+  PyObject* children = op ? Children(v) : NULL;
+  PyObject* reduced = NULL;
+  if (children) {
+    reduced = Py_BuildValue("O(OOOO)O", cfg.rebuild, data, grad, op, children,
+                            v->dict ? v->dict : Py_None);
+  }
+  Py_XDECREF(data);
+  Py_XDECREF(grad);
+  Py_XDECREF(op);
+  Py_XDECREF(children);
+  return reduced;
+}
+
+/* _rebuild(data, grad, op, children): what __reduce__ makes a copy from. */
+PyObject* ValueRebuild(PyObject* module, PyObject* args) {
+  PyObject *data, *grad, *op, *children;
+  if (!PyArg_ParseTuple(args, "OOOO:_rebuild", &data, &grad, &op, &children)) return NULL;
+  PyObject* v =
+      PyObject_CallFunctionObjArgs((PyObject*)&ValueType, data, children, op, NULL);
+  if (v && SetNumber((ValueObject*)v, grad, 1) < 0) Py_CLEAR(v);
+  return v;
+}
+
+PyTypeObject ValueType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tapegrad.engine.Value",
+    .tp_basicsize = sizeof(ValueObject),
+    .tp_dealloc = (destructor)ValueDealloc,
+    .tp_repr = ValueRepr,
+    .tp_as_number = &kNumber,
+    .tp_setattro = ValueSetattro,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "stores a single scalar value and its gradient",
+    .tp_traverse = (traverseproc)ValueTraverse,
+    .tp_clear = (inquiry)ValueClear,
+    .tp_weaklistoffset = offsetof(ValueObject, weakrefs),
+    .tp_methods = kMethods,
+    .tp_getset = kGetSet,
+    .tp_dictoffset = offsetof(ValueObject, dict),
+    .tp_init = ValueInit,
+    .tp_new = ValueNew,
+};
+
+int ValueTypeReady(void) {
+  static const char* names[kUserOp] = {"",     "+",   "*",   "**",     "ReLU",
+                                       "tanh", "exp", "log", "sigmoid"};
+  for (int k = 0; k < kUserOp; k++) {
+    cfg.names[k] = PyUnicode_InternFromString(names[k]);
+    if (cfg.names[k] == NULL) return -1;
+  }
+  cfg.minus_one = PyLong_FromLong(-1);
+  if (cfg.minus_one == NULL || PyType_Ready(&ValueType) < 0) return -1;
+  // NumPy's binary ops defer to ours, so np.float64(2) * v is a Value.
+  return PyDict_SetItemString(ValueType.tp_dict, "__array_ufunc__", Py_None);
+}
+
+/* _configure(real, cpu, require, require_cuda, rebuild): what the Python side
+ * provides (numbers.Real, the CPU Device, device checks). */
+PyObject* ValueConfigure(PyObject* module, PyObject* args, PyObject* kwargs) {
+  static char* kwlist[] = {"real", "cpu", "require", "require_cuda", "rebuild", NULL};
+  PyObject *real, *cpu, *require, *require_cuda, *rebuild;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO:_configure", kwlist, &real, &cpu,
+                                   &require, &require_cuda, &rebuild)) {
+    return NULL;
+  }
+  Py_XSETREF(cfg.real, Py_NewRef(real));
+  Py_XSETREF(cfg.cpu, Py_NewRef(cpu));
+  Py_XSETREF(cfg.require, Py_NewRef(require));
+  Py_XSETREF(cfg.require_cuda, Py_NewRef(require_cuda));
+  Py_XSETREF(cfg.rebuild, Py_NewRef(rebuild));
+  Py_RETURN_NONE;
+}
