@@ -17,7 +17,9 @@
  * one over the records above the innermost step scope (copying the kept ones).
  * It runs when as many records have been made since the last one as it kept then
  * (at least kCollectMin), so its cost per record made is O(1), and the tape holds
- * at most twice the live Values plus kCollectMin records. Memory follows the
+ * at most twice the live Values plus kCollectMin records; and before a backward()
+ * when the records made since the last one outnumber the live Values 4 to 1 (so a
+ * backward() sweeps a few times its live graph at most). Memory follows the
  * Values whether or not backward() ever runs, as in micrograd: a forward-only
  * loop, a kept scalar or a thread that ended holds nothing of the graphs that are
  * gone. kCollectMin records are ~3 MB of tape. */
@@ -33,7 +35,8 @@ static struct {
   tg_mark* base;          /* the tape's start: collections above it */
   ValueObject* values;    /* every Value in state kOnTape */
   Py_ssize_t live;        /* their number */
-  uint64_t until_collect; /* records to make before the next collection */
+  uint64_t since_collect; /* records made since the last collection */
+  uint64_t collect_at;    /* ... and how many trigger the next one */
   Scope* scopes;          /* open step scopes, innermost last */
   Py_ssize_t n_scopes, cap_scopes;
   int step_foreign; /* another thread recorded inside the open scopes */
@@ -49,7 +52,7 @@ tg_tape* GraphTape(void) {
   if (!status) status = tg_tape_mark(tape, &g.base);
   if (status) return (tg_tape*)(RaiseStatus(status), NULL);
   g.tape = tape;
-  g.until_collect = kCollectMin;
+  g.collect_at = kCollectMin;
   return tape;
 }
 
@@ -124,7 +127,8 @@ int GraphCollect(void) {
       g.keep[Slot(v->handle) - Slot(first)] = 1;
     }
   }
-  g.until_collect = kCollectMin > (uint64_t)g.live ? kCollectMin : (uint64_t)g.live;
+  g.since_collect = 0;
+  g.collect_at = kCollectMin > (uint64_t)g.live ? kCollectMin : (uint64_t)g.live;
   if (kept == count) return 0;  // nothing to drop
   status = tg_tape_retain(g.tape, from, g.keep, count, g.moved);
   if (status) return RaiseStatus(status);
@@ -140,7 +144,18 @@ int GraphBeforeRecord(void) {
   if (g.n_scopes && g.scopes[g.n_scopes - 1].thread != PyThread_get_thread_ident()) {
     g.step_foreign = 1;
   }
-  if (--g.until_collect == 0) return GraphCollect();
+  if (++g.since_collect >= g.collect_at) return GraphCollect();
+  return 0;
+}
+
+int GraphBeforeBackward(void) {
+  // The sweep walks the whole tape below its root, garbage included. Collecting
+  // once the records made since the last collection outnumber the live Values
+  // kBackwardSlack times keeps each backward() within a few times the live graph
+  // (a per-sample loop with a small model stays fast), while a loop whose graph is
+  // rebuilt every step collects only every few steps.
+  enum { kBackwardSlack = 4 };
+  if (g.since_collect > kBackwardSlack * (uint64_t)g.live) return GraphCollect();
   return 0;
 }
 

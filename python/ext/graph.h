@@ -60,6 +60,9 @@ tg_tape* GraphTape(void);
  * (Note [Collection]), and notes ops of other threads inside a step scope. -1 with
  * an exception on failure. */
 int GraphBeforeRecord(void);
+/* Called before a backward() sweep: collects when the tape may be mostly garbage
+ * (Note [Collection]). -1 with an exception on failure. */
+int GraphBeforeBackward(void);
 /* Makes `v` an on-tape Value at `handle` (just recorded). */
 void GraphLink(ValueObject* v, tg_value handle);
 /* Takes `v` out of the graph's list (it is being freed or made anew). */

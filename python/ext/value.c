@@ -303,7 +303,11 @@ static PyObject* ValueExp(PyObject* self, PyObject* unused) {
 
 static PyObject* ValueBackward(PyObject* self, PyObject* unused) {
   tg_value h;
-  if (GraphBeforeRecord() < 0 || Handle((ValueObject*)self, &h) < 0) return NULL;
+  if (GraphBeforeRecord() < 0 || Handle((ValueObject*)self, &h) < 0 ||
+      GraphBeforeBackward() < 0) {
+    return NULL;
+  }
+  h = ((ValueObject*)self)->handle;  // a collection moves Values
   tg_status status = tg_value_backward(GraphTape(), h);
   if (status) return RaiseStatusNull(status);
   Py_RETURN_NONE;

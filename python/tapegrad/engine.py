@@ -7,7 +7,8 @@
 
 The API and the numbers are micrograd's: the same operators, composed the same
 way (a - b is a + (-b), a / b is a * b**-1, a number becomes a leaf), so a seeded
-run gives micrograd's results to the last bit, and Python's errors where micrograd
+run gives micrograd's results (to rounding: the order in which a grad's terms are
+summed follows the tape's layout), and Python's errors where micrograd
 raises them (ZeroDivisionError for 0 ** -1, OverflowError when a power or exp
 overflows). Values take attributes (micrograd's lecture sets .label), and
 copy.copy, copy.deepcopy and pickle give independent Values.

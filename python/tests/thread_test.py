@@ -98,8 +98,11 @@ def test_a_model_built_on_one_thread_serves_gradients_to_others():
     expected = [input_grads(x) for x in inputs]
 
     def check(rank):
+        # Grads may differ in the last bit when a collection has moved the records
+        # (the sweep's accumulation order follows their layout), never more.
         k = random.randrange(len(inputs))
-        return input_grads(inputs[k]) == expected[k]
+        data, grads = input_grads(inputs[k])
+        return data == expected[k][0] and grads == pytest.approx(expected[k][1], rel=1e-12)
 
     assert_always_right(check)
 
