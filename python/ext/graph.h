@@ -49,8 +49,9 @@ enum ValueKind { kLeaf, kAdd, kMul, kPow, kRelu, kTanh, kExp, kLog, kSigmoid, kU
 
 extern PyTypeObject ValueType;
 
-/* value.c: readies ValueType; its module-level helpers (_configure, _rebuild). */
-int ValueTypeReady(void);
+/* value.c: readies ValueType and adds it to `module` (whose _rebuild it keeps for
+ * __reduce__); the module-level helpers _configure and _rebuild. */
+int ValueTypeReady(PyObject* module);
 PyObject* ValueConfigure(PyObject* self, PyObject* args, PyObject* kwargs);
 PyObject* ValueRebuild(PyObject* self, PyObject* args);
 
@@ -67,8 +68,9 @@ int GraphBeforeBackward(void);
 void GraphLink(ValueObject* v, tg_value handle);
 /* Takes `v` out of the graph's list (it is being freed or made anew). */
 void GraphUnlink(ValueObject* v);
-/* Puts a lazy leaf on the tape. -1 on failure. */
-int ValueMaterialize(ValueObject* v);
+/* The tape handle of `v` in *out, putting a lazy leaf on the tape first. -1 on
+ * failure. */
+int ValueOnTape(ValueObject* v, tg_value* out);
 
 /* step(): begin returns a token (an int); end takes it back. */
 PyObject* GraphStepBegin(void);

@@ -54,10 +54,10 @@ static PyObject* WriteDot(PyObject* module, PyObject* args) {
   PyObject* root;
   const char* path;
   if (!PyArg_ParseTuple(args, "O!s:write_dot", &ValueType, &root, &path)) return NULL;
-  ValueObject* v = (ValueObject*)root;
-  if (GraphBeforeRecord() < 0) return NULL;
-  if (v->state == kLazy && ValueMaterialize(v) < 0) return NULL;
-  tg_status status = tg_tape_write_dot(GraphTape(), v->handle, path);
+  tg_value handle;
+  if (GraphBeforeRecord() < 0 || ValueOnTape((ValueObject*)root, &handle) < 0)
+    return NULL;
+  tg_status status = tg_tape_write_dot(GraphTape(), handle, path);
   if (status) return RaiseStatusNull(status);
   Py_RETURN_NONE;
 }
@@ -89,12 +89,7 @@ static struct PyModuleDef kModule = {
 };
 
 PyMODINIT_FUNC PyInit__engine(void) {
-  if (ValueTypeReady() < 0) return NULL;
   PyObject* module = PyModule_Create(&kModule);
-  if (module == NULL) return NULL;
-  if (PyModule_AddObjectRef(module, "Value", (PyObject*)&ValueType) < 0) {
-    Py_DECREF(module);
-    return NULL;
-  }
+  if (module && ValueTypeReady(module) < 0) Py_CLEAR(module);
   return module;
 }

@@ -23,7 +23,7 @@ static struct {
   PyObject* cpu;          /* Device.cpu() */
   PyObject* require;      /* require(device, what): raises if unavailable */
   PyObject* require_cuda; /* require_cuda(index) */
-  PyObject* rebuild;      /* _engine._rebuild, for __reduce__ */
+  PyObject* rebuild;      /* the module's _rebuild, for __reduce__ */
   PyObject* minus_one;    /* the exponent of micrograd's a / b */
   PyObject* names[kUserOp];
 } cfg;
@@ -71,13 +71,6 @@ static ValueObject* LeafOf(double data) {
 
 /* ---- recording */
 
-/* The tape handle of `v`, putting a lazy leaf on the tape first. */
-static int Handle(ValueObject* v, tg_value* out) {
-  if (v->state == kLazy && ValueMaterialize(v) < 0) return -1;
-  *out = v->handle;
-  return 0;
-}
-
 /* Makes `out` the result at `handle` (just recorded). */
 static PyObject* Finish(ValueObject* out, tg_value handle, int kind, ValueObject* x,
                         ValueObject* y, PyObject* op) {
@@ -99,7 +92,8 @@ static PyObject* Record2(int kind, ValueObject* x, ValueObject* y) {
   ValueObject* out = Alloc(&ValueType);
   if (out == NULL) return NULL;
   tg_value hx, hy, h;
-  if (GraphBeforeRecord() < 0 || Handle(x, &hx) < 0 || Handle(y, &hy) < 0) goto fail;
+  if (GraphBeforeRecord() < 0 || ValueOnTape(x, &hx) < 0 || ValueOnTape(y, &hy) < 0)
+    goto fail;
   const BinaryFn fn = kind == kAdd ? tg_value_add : tg_value_mul;
   tg_status status = fn(GraphTape(), hx, hy, &h);
   if (status) {
@@ -136,7 +130,7 @@ static PyObject* Record1(int kind, UnaryFn fn, ValueObject* x, double exponent,
   ValueObject* out = Alloc(&ValueType);
   if (out == NULL) return NULL;
   tg_value hx, h;
-  if (GraphBeforeRecord() < 0 || Handle(x, &hx) < 0) goto fail;
+  if (GraphBeforeRecord() < 0 || ValueOnTape(x, &hx) < 0) goto fail;
   tg_status status =
       fn ? fn(GraphTape(), hx, &h) : tg_value_pow(GraphTape(), hx, exponent, &h);
   if (status) {
@@ -302,13 +296,13 @@ static PyObject* ValueExp(PyObject* self, PyObject* unused) {
 }
 
 static PyObject* ValueBackward(PyObject* self, PyObject* unused) {
+  ValueObject* v = (ValueObject*)self;
   tg_value h;
-  if (GraphBeforeRecord() < 0 || Handle((ValueObject*)self, &h) < 0 ||
-      GraphBeforeBackward() < 0) {
+  // On the tape before the collection, which then moves it with the rest.
+  if (GraphBeforeRecord() < 0 || ValueOnTape(v, &h) < 0 || GraphBeforeBackward() < 0) {
     return NULL;
   }
-  h = ((ValueObject*)self)->handle;  // a collection moves Values
-  tg_status status = tg_value_backward(GraphTape(), h);
+  tg_status status = tg_value_backward(GraphTape(), v->handle);
   if (status) return RaiseStatusNull(status);
   Py_RETURN_NONE;
 }
@@ -616,7 +610,7 @@ PyTypeObject ValueType = {
     .tp_new = ValueNew,
 };
 
-int ValueTypeReady(void) {
+int ValueTypeReady(PyObject* module) {
   static const char* names[kUserOp] = {"",     "+",   "*",   "**",     "ReLU",
                                        "tanh", "exp", "log", "sigmoid"};
   for (int k = 0; k < kUserOp; k++) {
@@ -624,24 +618,27 @@ int ValueTypeReady(void) {
     if (cfg.names[k] == NULL) return -1;
   }
   cfg.minus_one = PyLong_FromLong(-1);
-  if (cfg.minus_one == NULL || PyType_Ready(&ValueType) < 0) return -1;
+  cfg.rebuild = PyObject_GetAttrString(module, "_rebuild");
+  if (cfg.minus_one == NULL || cfg.rebuild == NULL || PyType_Ready(&ValueType) < 0) {
+    return -1;
+  }
   // NumPy's binary ops defer to ours, so np.float64(2) * v is a Value.
-  return PyDict_SetItemString(ValueType.tp_dict, "__array_ufunc__", Py_None);
+  if (PyDict_SetItemString(ValueType.tp_dict, "__array_ufunc__", Py_None) < 0) return -1;
+  return PyModule_AddObjectRef(module, "Value", (PyObject*)&ValueType);
 }
 
-/* _configure(real, cpu, require, require_cuda, rebuild): what the Python side
- * provides (numbers.Real, the CPU Device, device checks). */
+/* _configure(real, cpu, require, require_cuda): what the Python side provides
+ * (numbers.Real, the CPU Device, device checks). */
 PyObject* ValueConfigure(PyObject* module, PyObject* args, PyObject* kwargs) {
-  static char* kwlist[] = {"real", "cpu", "require", "require_cuda", "rebuild", NULL};
-  PyObject *real, *cpu, *require, *require_cuda, *rebuild;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO:_configure", kwlist, &real, &cpu,
-                                   &require, &require_cuda, &rebuild)) {
+  static char* kwlist[] = {"real", "cpu", "require", "require_cuda", NULL};
+  PyObject *real, *cpu, *require, *require_cuda;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO:_configure", kwlist, &real, &cpu,
+                                   &require, &require_cuda)) {
     return NULL;
   }
   Py_XSETREF(cfg.real, Py_NewRef(real));
   Py_XSETREF(cfg.cpu, Py_NewRef(cpu));
   Py_XSETREF(cfg.require, Py_NewRef(require));
   Py_XSETREF(cfg.require_cuda, Py_NewRef(require_cuda));
-  Py_XSETREF(cfg.rebuild, Py_NewRef(rebuild));
   Py_RETURN_NONE;
 }

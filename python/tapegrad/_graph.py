@@ -1,30 +1,16 @@
-"""Graph lifetime: how Python's garbage collector frees what the tape recorded.
+"""Graph lifetime: how Python's garbage collector frees what the tapes recorded.
 
 micrograd never frees a graph explicitly: a step's graph goes when its last Value
-does. A linear tape can only drop its top, and in a training loop the top is
-always alive: `total_loss, acc = loss()` builds step k+1's graph on top of step
-k's, and only then lets step k's go. So tapegrad cuts the tape into segments and
-moves the live ones down over the dead (python/ext/graph.c does this for the
-scalar tape; this module for tensor tapes):
+does. tapegrad keeps that contract on a linear tape.
 
-  - A segment is the part of the tape recorded between two cuts: a backward(), a
-    step() scope's start and end, and every 2^16 records (so that loops which
-    never call backward() free their graphs too).
-  - Every op result holds its segment; a segment that no Value holds any more is
-    dead (its reference count says so, at no cost per op).
-  - At each cut, dead segments are dropped: by Tape::Compact, which moves the live
-    segments above them down (one copy of their records) and re-addresses their
-    Values through the segment object (a Value's handle is its segment's key plus
-    its offset).
-  - A dead segment whose values a live one still reads is not dropped (compaction
-    refuses, since the tape would be wrong); it goes when that reader goes.
-    Values hold their inputs (micrograd's _prev), so this only happens to a graph
-    that is reachable anyway.
-  - Leaves made from numbers take a tape slot only when an op first reads them,
-    and a segment held by nothing but leaves is dropped too: its leaves keep
-    their data and grad in the object until an op reads them again. So neither a
-    model's parameters nor a kept Value(loss.data) pin the graph they were used
-    in, and a training loop holds its current graphs and nothing else.
+Scalar Values (python/ext/graph.c) share one process-wide tape. Every Value on it
+is in one list; now and then the tape keeps the slots of the listed Values and
+drops the rest with Tape::Retain, which moves the kept records down and
+re-addresses their Values. A Value holds its inputs (micrograd's _prev), so what a
+kept record reads is kept too. This runs as the tape grows (Note [Collection] in
+graph.c), whether or not backward() ever runs: forward-only loops, kept scalars
+and threads that ended hold nothing of the graphs that are gone. A leaf made from
+a number takes a slot only when an op first reads it.
 
 `with tapegrad.step():` is the explicit alternative: everything recorded inside
 is dropped at the end with one rewind, with no reference counting and no copy,
@@ -34,9 +20,11 @@ thread records scalar ops while a scope is open, the scope does not rewind (that
 would make the other thread's Values stale): its graph then goes as outside a
 scope, when its Values go.
 
-Tensors record on tapes of their own, one per segment, taken from a per-thread
-pool: a dead tensor segment's tape is reset and reused, and tensor parameters
-(heap tensors) live outside every tape. A tape tensor of one segment cannot be an
+Tensors record on tapes of their own, one per segment (what is recorded between
+two tensor backward() calls or step() scopes), taken from a per-thread pool: a
+segment that no tensor holds any more is dead (its reference count says so), and
+its tape is reset and reused. Tensor parameters (heap tensors) live outside every
+tape. A tape tensor of one segment cannot be an
 operand of an op in another (detach() it to carry it over). A thread's tensor
 tapes are destroyed when the thread has ended and none of its tensors is left.
 

@@ -50,6 +50,6 @@ def _require_cuda(index):
 
 
 _engine._configure(real=numbers.Real, cpu=Device.cpu(), require=_require,
-                   require_cuda=_require_cuda, rebuild=_engine._rebuild)
+                   require_cuda=_require_cuda)
 
 __all__ = ["Value"]
