@@ -79,15 +79,12 @@ void GraphUnlink(ValueObject* v) {
   g.live--;
 }
 
-int ValueOnTape(ValueObject* v, tg_value* out) {
-  if (v->state == kLazy) {
-    tg_value handle;
-    tg_status status = tg_value_leaf(g.tape, v->data, &handle);
-    if (!status && v->grad != 0.0) status = tg_value_set_grad(g.tape, handle, v->grad);
-    if (status) return RaiseStatus(status);
-    GraphLink(v, handle);
-  }
-  *out = v->handle;
+int ValueMaterialize(ValueObject* v) {
+  tg_value handle;
+  tg_status status = tg_value_leaf(g.tape, v->data, &handle);
+  if (!status && v->grad != 0.0) status = tg_value_set_grad(g.tape, handle, v->grad);
+  if (status) return RaiseStatus(status);
+  GraphLink(v, handle);
   return 0;
 }
 

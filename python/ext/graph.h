@@ -68,9 +68,15 @@ int GraphBeforeBackward(void);
 void GraphLink(ValueObject* v, tg_value handle);
 /* Takes `v` out of the graph's list (it is being freed or made anew). */
 void GraphUnlink(ValueObject* v);
-/* The tape handle of `v` in *out, putting a lazy leaf on the tape first. -1 on
- * failure. */
-int ValueOnTape(ValueObject* v, tg_value* out);
+/* Puts a lazy leaf on the tape. -1 on failure. */
+int ValueMaterialize(ValueObject* v);
+/* The tape handle of `v` in *out, putting a lazy leaf on the tape first (inline:
+ * every op calls it for each operand). -1 on failure. */
+static inline int ValueOnTape(ValueObject* v, tg_value* out) {
+  if (v->state == kLazy && ValueMaterialize(v) < 0) return -1;
+  *out = v->handle;
+  return 0;
+}
 
 /* step(): begin returns a token (an int); end takes it back. */
 PyObject* GraphStepBegin(void);
