@@ -324,8 +324,9 @@ struct Rsqrt {
   }
 };
 
-// -1, 0 or 1 (and NaN for NaN, 0 keeps its sign bit as in PyTorch). No gradient:
-// the row saves nothing, so Backward never runs.
+// -1, 0 or 1; 0 keeps its sign bit as in PyTorch, and NaN stays NaN as in NumPy
+// (PyTorch gives 0 there: its x > 0 - x < 0). No gradient: the row saves nothing,
+// so Backward never runs.
 struct Sign {
   template <class T>
   static TAPEGRAD_MATH T Forward(T x, T, T) {

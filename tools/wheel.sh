@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the Python wheel: tools/wheel.sh [OUTDIR] (default dist/). It holds the
+# package, its extension module and libtapegrad.so, found beside the package once
+# installed: `pip install OUTDIR/tapegrad-*.whl` needs no network and no variables.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$(realpath -m "${1:-dist}")
+tools/setup.sh
+
+bazel build -c opt //python:tapegrad //capi:libtapegrad.so
+bin=$(bazel info -c opt bazel-bin)
+version=$(sed -n 's/.*tg_version(void) { return "\(.*\)"; }/\1/p' capi/status.cc)
+[[ -n "$version" ]] || { echo "wheel: no version in capi/status.cc" >&2; exit 1; }
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/tapegrad" "$out"
+cp python/setup.py "$stage/"
+cp python/tapegrad/*.py "$stage/tapegrad/"
+# Bazel's outputs are read-only; the copies must not be.
+install -m 0755 "$bin/python/tapegrad/_engine.so" "$bin/capi/libtapegrad.so" "$stage/tapegrad/"
+strip --strip-unneeded "$stage/tapegrad/_engine.so" "$stage/tapegrad/libtapegrad.so"
+
+# Debian's python3, the one whose headers the extension was built against.
+TAPEGRAD_VERSION="$version" /usr/bin/python3 -m pip wheel --quiet --no-deps --no-index \
+  --no-build-isolation --wheel-dir "$out" "$stage"
+ls "$out"/tapegrad-"$version"-*.whl
