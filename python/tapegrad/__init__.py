@@ -69,7 +69,15 @@ def write_dot(root, path):
     _engine.write_dot(root, path)
 
 
+def from_torch(module):
+    """Traces a torch.nn.Module with torch.fx and returns a module that runs it on
+    tapegrad with a copy of its weights (tapegrad/_from_torch.py). torch is imported
+    here, not when tapegrad is."""
+    from tapegrad._from_torch import from_torch as trace
+    return trace(module)
+
+
 __all__ = ["Value", "Tensor", "Device", "draw_dot", "write_dot", "step", "no_grad",
            "is_grad_enabled", "kernels", "tape_stats", "from_dlpack", "mse_loss",
            "cross_entropy", "binary_cross_entropy_with_logits", "cat", "stack", "where",
-           "errors"]
+           "errors", "from_torch"]
