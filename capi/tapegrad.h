@@ -190,6 +190,11 @@ TG_API tg_status tg_value_backward(tg_tape* tape, tg_value v);
  * most `capacity`, and the full number to *count. */
 TG_API tg_status tg_value_inputs(const tg_tape* tape, tg_value v, tg_value* out,
                                  size_t capacity, size_t* count);
+/* The local derivatives of `v` with respect to those inputs, in the same order,
+ * as its record holds them (taken when the op ran); a repeated input may appear
+ * once with their sum. Writes at most `capacity`, and the full number to *count. */
+TG_API tg_status tg_value_partials(const tg_tape* tape, tg_value v, double* out,
+                                   size_t capacity, size_t* count);
 
 #ifdef __cplusplus
 } /* extern "C" */

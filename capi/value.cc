@@ -39,6 +39,27 @@ tg_status Emit(tg_tape* tape, const Value& result, tg_value* out) {
   return TG_OK;
 }
 
+// tg_value_inputs and tg_value_partials: calls write(n, input slot, partial) for the
+// first `capacity` inputs of v's record and counts them all.
+template <class Write>
+tg_status VisitInputs(const char* call, const tg_tape* tape, tg_value v, const void* out,
+                      size_t capacity, size_t* count, const Write& write) {
+  TG_CAPI_NOT_NULL(call, count);
+  if (out == nullptr && capacity != 0) return NullArgument(call, "out");
+  Value value;
+  if (tg_status s = Resolve(call, "v", tape, v, &value)) return s;
+  return Guard(call, [&] {
+    size_t n = 0;
+    const absl::Status s = tape->tape.ForEachInput(
+        value.index(), value.index(), [&](uint32_t, uint32_t index, double partial) {
+          if (n < capacity) write(n, index, partial);
+          ++n;
+        });
+    *count = n;
+    return Fail(s);
+  });
+}
+
 // Passes `s` on, noting it as the tape's first failure if it is one.
 tg_status Noted(tg_tape* tape, tg_status s) {
   if (s != TG_OK && tape != nullptr && tape->first_error == TG_OK) {
@@ -172,21 +193,18 @@ tg_status tg_value_backward(tg_tape* tape, tg_value v) {
 
 tg_status tg_value_inputs(const tg_tape* tape, tg_value v, tg_value* out, size_t capacity,
                           size_t* count) {
-  constexpr char kCall[] = "tg_value_inputs";
-  TG_CAPI_NOT_NULL(kCall, count);
-  if (out == nullptr && capacity != 0) return tapegrad::capi::NullArgument(kCall, "out");
-  Value value;
-  if (tg_status s = Resolve(kCall, "v", tape, v, &value)) return s;
-  return tapegrad::capi::Guard(kCall, [&] {
-    size_t n = 0;
-    const absl::Status s = tape->tape.ForEachInput(
-        value.index(), value.index(), [&](uint32_t, uint32_t index, double) {
-          if (n < capacity) out[n] = tapegrad::capi::Pack(tape->tape.ValueAt(index));
-          ++n;
-        });
-    *count = n;
-    return Fail(s);
-  });
+  return tapegrad::capi::VisitInputs(
+      "tg_value_inputs", tape, v, out, capacity, count,
+      [&](size_t n, uint32_t index, double) {
+        out[n] = tapegrad::capi::Pack(tape->tape.ValueAt(index));
+      });
+}
+
+tg_status tg_value_partials(const tg_tape* tape, tg_value v, double* out, size_t capacity,
+                            size_t* count) {
+  return tapegrad::capi::VisitInputs(
+      "tg_value_partials", tape, v, out, capacity, count,
+      [&](size_t n, uint32_t, double partial) { out[n] = partial; });
 }
 
 }  // extern "C"

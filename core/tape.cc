@@ -118,6 +118,7 @@ absl::Status Tape::Rewind(const TapeMark& mark) {
   record_end_ = mark.record_end;
   LimitRecords();
   generation_ = (generation_ + 1) & Value::kGenerationMask;
+  ++layout_epoch_;
   persistent_slots_ = size_;
   if (dirty_begin_ >= size_) dirty_begin_ = kNone;
   return absl::OkStatus();
@@ -133,6 +134,7 @@ void Tape::Reset() {
   record_end_ = record_limit_ = nullptr;
   generation_ = (generation_ + 1) & Value::kGenerationMask;
   ++reset_epoch_;
+  ++layout_epoch_;
   persistent_slots_ = 0;
   dirty_begin_ = kNone;
   error_ = absl::OkStatus();

@@ -92,7 +92,16 @@ void internal::TapeCore::FindRecordEnd(uint32_t o, Block** block,
                                        const char** end) const {
   Block* b = block_;
   const char* p = record_end_;
-  for (uint32_t slot = size_ - 1; slot > o; --slot) {
+  uint32_t slot = size_ - 1;
+  // Only a record below the last slot is remembered: the last one may still be
+  // rewritten in place (Note [Temporaries fuse]); those below it never are.
+  if (last_found_.layout_epoch == layout_epoch_ && last_found_.slot >= o &&
+      last_found_.slot < slot) {
+    b = last_found_.block;
+    p = last_found_.end;
+    slot = last_found_.slot;
+  }
+  for (; slot > o; --slot) {
     const char* args;
     ReadRecord(&b, &p, &args);
     p = args;
@@ -100,6 +109,7 @@ void internal::TapeCore::FindRecordEnd(uint32_t o, Block** block,
   SkipEmptyBlocks(&b, &p);
   *block = b;
   *end = p;
+  if (o + 1 < size_) last_found_ = {layout_epoch_, o, b, p};
 }
 
 // Note [Chain adjoint]: in the sweep, the adjoint of slot o - 1 is the next one

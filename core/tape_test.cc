@@ -326,6 +326,55 @@ TEST(Tape, SlotsGrowUnderSmallRecords) {
 // Note [Record layout]: the running update x = x * w + b is one record of 24
 // bytes (w in full, the chain input's partial alone, a header that holds b's index),
 // and the walks over the tape still see all three inputs with their partials.
+// One record's inputs, as (input slot, partial) pairs.
+std::vector<std::pair<uint32_t, double>> InputsOf(const Tape& tape, const Value& v) {
+  std::vector<std::pair<uint32_t, double>> inputs;
+  EXPECT_TRUE(tape.ForEachInput(v.index(), v.index(),
+                                [&](uint32_t, uint32_t input, double partial) {
+                                  inputs.emplace_back(input, partial);
+                                })
+                  .ok());
+  return inputs;
+}
+
+// Queries one record at a time start where the last one stopped (FindRecordEnd's
+// memory); what they see must follow every rewind, reset and fused rewrite.
+TEST(Tape, RecordQueriesFollowRewindsResetsAndFusion) {
+  using Inputs = std::vector<std::pair<uint32_t, double>>;
+  Tape tape;
+  const Value a = tape.Leaf(3.0), b = tape.Leaf(5.0);
+  const TapeMark mark = tape.Mark();
+  std::vector<Value> chain = {a * b};
+  for (int k = 0; k < 1000; ++k) chain.push_back(chain.back() * 2.0);  // many blocks
+  const Value tail = chain.back() + 1.0;
+  EXPECT_EQ(InputsOf(tape, chain[1]), (Inputs{{chain[0].index(), 2.0}}));
+  EXPECT_EQ(InputsOf(tape, chain[0]), (Inputs{{a.index(), 5.0}, {b.index(), 3.0}}));
+  EXPECT_EQ(InputsOf(tape, chain[500]), (Inputs{{chain[499].index(), 2.0}}));
+  EXPECT_EQ(InputsOf(tape, tail), (Inputs{{chain.back().index(), 1.0}}));
+
+  // Rewound and recorded again: the same slots hold other records.
+  ASSERT_TRUE(tape.Rewind(mark).ok());
+  const Value c = a + b;
+  const Value d = c * c;  // the last record: may still fuse
+  EXPECT_EQ(InputsOf(tape, c), (Inputs{{a.index(), 1.0}, {b.index(), 1.0}}));
+  Value e = d * 3.0;
+  EXPECT_EQ(InputsOf(tape, d), (Inputs{{c.index(), 16.0}}));
+  EXPECT_EQ(InputsOf(tape, e), (Inputs{{d.index(), 3.0}}));
+  e = std::move(e) + a;  // folds into e's record, which was the last
+  const Value f = e * 1.0;
+  EXPECT_THAT(InputsOf(tape, e), ::testing::UnorderedElementsAre(
+                                     std::pair<uint32_t, double>{d.index(), 3.0},
+                                     std::pair<uint32_t, double>{a.index(), 1.0}));
+  EXPECT_EQ(InputsOf(tape, d), (Inputs{{c.index(), 16.0}}));
+  EXPECT_EQ(InputsOf(tape, f), (Inputs{{e.index(), 1.0}}));
+
+  tape.Reset();
+  const Value x = tape.Leaf(2.0), y = x * x, z = y * 4.0, w = z * 1.0;
+  EXPECT_EQ(InputsOf(tape, z), (Inputs{{y.index(), 4.0}}));
+  EXPECT_EQ(InputsOf(tape, y), (Inputs{{x.index(), 4.0}}));
+  EXPECT_EQ(InputsOf(tape, w), (Inputs{{z.index(), 1.0}}));
+}
+
 TEST(Tape, RunningUpdateIsOneCompactRecord) {
   Tape tape;
   const Value w = tape.Leaf(0.5), b = tape.Leaf(0.25), x0 = tape.Leaf(2.0);

@@ -63,6 +63,16 @@ static void test_micrograd_example(void) {
   EXPECT(n == 2);
   EXPECT_OK(tg_value_inputs(t, a, inputs, 4, &n));
   EXPECT(n == 0);
+  double partials[4];
+  double ed;
+  EXPECT_OK(tg_value_data(t, e, &ed));
+  EXPECT_OK(tg_value_partials(t, f, partials, 4, &n)); /* f = e**2: 2e */
+  EXPECT(n == 1 && partials[0] == 2.0 * ed);
+  EXPECT_OK(tg_value_partials(t, e, partials, 1, &n)); /* e = c - d: 1, -1 */
+  EXPECT(n == 2 && partials[0] == 1.0);
+  EXPECT_OK(tg_value_partials(t, e, partials, 4, &n));
+  EXPECT(n == 2 && partials[0] == 1.0 && partials[1] == -1.0);
+  EXPECT(tg_value_partials(t, e, NULL, 4, &n) == TG_INVALID_ARGUMENT);
 
   /* Into Bazel's scratch directory (or /tmp when run by hand), then removed. */
   const char* dir = getenv("TEST_TMPDIR");

@@ -174,7 +174,8 @@ class TapeCore {
   absl::Status SweepFast(uint32_t root);
   absl::Status SweepExact(uint32_t root);
   static absl::Status RunOpaque(const char* arg, Tape& tape);
-  // Walks back from the tail to the end of slot `o`'s record.
+  // Walks back from the tail (or from the last record it found, if that is at or
+  // above `o`) to the end of slot `o`'s record.
   void FindRecordEnd(uint32_t o, Block** block, const char** end) const;
   // Moves (*block, *end) back over blocks that have no records before *end.
   static void SkipEmptyBlocks(Block** block, const char** end);
@@ -196,6 +197,18 @@ class TapeCore {
   uint32_t capacity_ = 0;
   uint32_t generation_ = 1;  // < 2^30 (Value::kGenerationMask)
   uint64_t reset_epoch_ = 0;
+  // Counts Rewinds and Resets: the records below the last slot move only then.
+  uint64_t layout_epoch_ = 0;
+  // FindRecordEnd's last answer below the last slot, while layout_epoch_ is
+  // unchanged: one query after another down the tape (tg_value_inputs over a
+  // graph, in reverse) then walks each record once, not from the tail each time.
+  struct FoundRecord {
+    uint64_t layout_epoch = ~uint64_t{0};
+    uint32_t slot = 0;
+    Block* block = nullptr;
+    const char* end = nullptr;
+  };
+  mutable FoundRecord last_found_;
 
   // Record stream: the open block and the free space in it, capped by the free
   // slots (Note [One room check]).

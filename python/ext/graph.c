@@ -43,6 +43,7 @@ static struct {
   uint8_t* keep;    /* collection buffers, kept for the next one */
   uint64_t* moved;
   size_t buffer_size;
+  int collect_paused; /* GraphPauseCollection's count */
 } g;
 
 tg_tape* GraphTape(void) {
@@ -109,8 +110,11 @@ static int Reserve(size_t count) {
   return 0;
 }
 
+void GraphPauseCollection(int pause) { g.collect_paused += pause ? 1 : -1; }
+
 int GraphCollect(void) {
   if (GraphTape() == NULL) return -1;
+  if (g.collect_paused) return 0;
   tg_mark* from = InnermostMark();
   tg_value first;
   tg_tape_stats stats;

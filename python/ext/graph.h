@@ -32,6 +32,7 @@ typedef struct ValueObject {
   PyObject* b;
   PyObject* children; /* a tuple given to Value(data, children, op), or NULL */
   PyObject* op;       /* pow's exponent, or the op given to the constructor */
+  PyObject* backward; /* a _backward the user assigned, or NULL */
   PyObject* prev;     /* the cached _prev set */
   PyObject* dict;
   PyObject* weakrefs;
@@ -81,8 +82,12 @@ static inline int ValueOnTape(ValueObject* v, tg_value* out) {
 /* step(): begin returns a token (an int); end takes it back. */
 PyObject* GraphStepBegin(void);
 int GraphStepEnd(PyObject* token);
-/* Drops every Value on the tape that no Python object holds. -1 on failure. */
+/* Drops every Value on the tape that no Python object holds, unless paused. -1 on
+ * failure. */
 int GraphCollect(void);
+/* While paused (pause = 1 adds a pause, 0 ends one), no collection moves a Value,
+ * so tape handles read before stay valid. */
+void GraphPauseCollection(int pause);
 /* The tape's statistics and the number of Values on it, as a dict. */
 PyObject* GraphStats(void);
 

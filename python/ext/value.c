@@ -43,7 +43,8 @@ static ValueObject* Alloc(PyTypeObject* type) {
   v->state = kLazy;
   v->kind = kLeaf;
   v->data = v->grad = 0.0;
-  v->a = v->b = v->children = v->op = v->prev = v->dict = v->weakrefs = NULL;
+  v->a = v->b = v->children = v->op = v->backward = v->prev = v->dict = v->weakrefs =
+      NULL;
   v->tape_prev = v->tape_next = NULL;
   return v;
 }
@@ -295,8 +296,206 @@ static PyObject* ValueExp(PyObject* self, PyObject* unused) {
   return Unary(self, kExp, tg_value_exp);
 }
 
+static int SetNumber(ValueObject* v, PyObject* value, int grad);
+static PyObject* Children(ValueObject* v);
+
+/* Note [User backward]: micrograd's way to write an op is
+ *     out = Value(t, (self,), 'tanh')
+ *     def _backward(): self.grad += (1 - t**2) * out.grad
+ *     out._backward = _backward
+ * and backward() calls each Value's _backward in reverse topological order. The
+ * tape's sweep cannot call Python, so while any Value holds an assigned _backward
+ * (user_backwards > 0), backward() first orders the root's graph as micrograd does
+ * (through each Value's inputs and constructor children) and, if a Value in it has
+ * one, runs micrograd's loop: every Value's _backward in turn, the assigned closure
+ * or the built-in one, which adds its record's partials (taken when the op ran)
+ * times its grad to its inputs' grads. Graphs without an assigned _backward keep
+ * the sweep. The loop calls Python, so it is not one atomic entry point: another
+ * thread may record between two closures (the handles it reads are current). */
+static Py_ssize_t user_backwards;
+
+static void SetBackward(ValueObject* v, PyObject* fn) {
+  user_backwards += (fn != NULL) - (v->backward != NULL);
+  Py_XINCREF(fn);
+  Py_XSETREF(v->backward, fn);
+}
+
+/* An op's record: its inputs and their partials (Python's ops have at most 2). */
+typedef struct {
+  size_t count;
+  tg_value inputs[4];
+  double partials[4];
+} Edges;
+
+static int ReadEdges(tg_tape* tape, tg_value v, Edges* e) {
+  size_t n;
+  tg_status s = tg_value_inputs(tape, v, e->inputs, 4, &e->count);
+  if (!s) s = tg_value_partials(tape, v, e->partials, 4, &n);
+  if (s) return RaiseStatus(s);
+  if (e->count > 4) {
+    PyErr_Format(PyExc_SystemError, "Value._backward: a record of %zu inputs", e->count);
+    return -1;
+  }
+  return 0;
+}
+
+/* grad(input) += partial * grad(v) over v's edges. */
+static int AddPartials(tg_tape* tape, tg_value v, const Edges* e) {
+  double g;
+  tg_status s = tg_value_grad(tape, v, &g);
+  if (s || g == 0.0) return s ? RaiseStatus(s) : 0;  // Note [Zero adjoints] (core)
+  for (size_t k = 0; k < e->count; k++) {
+    double x;
+    s = tg_value_grad(tape, e->inputs[k], &x);
+    if (!s) s = tg_value_set_grad(tape, e->inputs[k], x + e->partials[k] * g);
+    if (s) return RaiseStatus(s);
+  }
+  return 0;
+}
+
+static inline int HasRecord(const ValueObject* v) { return v->a && v->state == kOnTape; }
+
+/* The built-in _backward. */
+static int Propagate(ValueObject* v) {
+  if (!HasRecord(v)) return 0;  // a leaf: nothing to add
+  Edges e;
+  return ReadEdges(GraphTape(), v->handle, &e) < 0
+             ? -1
+             : AddPartials(GraphTape(), v->handle, &e);
+}
+
+static PyObject* ValuePropagate(PyObject* self, PyObject* unused) {
+  return Propagate((ValueObject*)self) < 0 ? NULL : Py_NewRef(Py_None);
+}
+
+static PyMethodDef kPropagate = {
+    "_backward", ValuePropagate, METH_NOARGS,
+    "adds this Value's grad times its op's local derivatives to its inputs' grads"};
+
+/* Appends to `order` the Values that `root` depends on, each after its inputs
+ * (micrograd's build_topo, with an explicit stack for deep graphs); *user is set
+ * if one has an assigned _backward. -1 with an exception on failure. */
+typedef struct {
+  ValueObject* v;     /* held by `seen` */
+  PyObject* children; /* its inputs and constructor children (owned) */
+  Py_ssize_t next;    /* the next of them to visit */
+} Frame;
+
+static int Order(ValueObject* root, PyObject* order, int* user) {
+  PyObject* seen = PySet_New(NULL);
+  Py_ssize_t depth = 0, capacity = 64;
+  Frame* stack = PyMem_New(Frame, capacity);
+  int ok = seen && stack;
+  if (stack == NULL) PyErr_NoMemory();
+  PyObject* next = (PyObject*)root;
+  while (ok) {
+    if (next) {  // visit it: mark, then its children
+      if (depth == capacity) {
+        Frame* grown = PyMem_Realloc(stack, 2 * capacity * sizeof(Frame));
+        if (grown == NULL) {
+          PyErr_NoMemory();
+          ok = 0;
+          break;
+        }
+        stack = grown;
+        capacity *= 2;
+      }
+      Frame* f = &stack[depth];
+      ok = PySet_Add(seen, next) == 0 &&
+           (f->children = Children((ValueObject*)next)) != NULL;
+      if (!ok) break;
+      f->v = (ValueObject*)next;
+      f->next = 0;
+      depth++;
+      next = NULL;
+    }
+    if (depth == 0) break;
+    Frame* f = &stack[depth - 1];
+    if (f->next < PyTuple_GET_SIZE(f->children)) {
+      PyObject* c = PyTuple_GET_ITEM(f->children, f->next++);
+      int had = IsValue(c) ? PySet_Contains(seen, c) : 1;
+      ok = had >= 0;
+      if (had == 0) next = c;
+    } else {  // every input is in `order`: this Value goes after them
+      *user |= f->v->backward != NULL;
+      ok = PyList_Append(order, (PyObject*)f->v) == 0;
+      Py_DECREF(f->children);
+      depth--;
+    }
+  }
+  while (depth > 0) Py_DECREF(stack[--depth].children);
+  PyMem_Free(stack);
+  Py_XDECREF(seen);
+  return ok ? 0 : -1;
+}
+
+/* For RunBackwards: the Values of `order` that have a record, by slot, highest
+ * first. */
+typedef struct {
+  uint32_t slot;
+  Py_ssize_t k;
+} Position;
+
+static int HigherSlotFirst(const void* p, const void* q) {
+  const uint32_t a = ((const Position*)p)->slot, b = ((const Position*)q)->slot;
+  return (a < b) - (a > b);
+}
+
+/* micrograd's backward, for a graph with an assigned _backward (Note [User
+ * backward]). The records' edges are read first, down the tape (each read then
+ * starts where the last stopped), with collections paused so that the handles
+ * read stay valid while closures run. */
+static int RunBackwards(ValueObject* root, PyObject* order) {
+  const Py_ssize_t n = PyList_GET_SIZE(order);
+  tg_tape* tape = GraphTape();
+  Edges* edges = PyMem_New(Edges, n);
+  Position* by_slot = PyMem_New(Position, n);
+  int ok = tape && edges && by_slot;
+  if (tape && !ok) PyErr_NoMemory();
+  Py_ssize_t m = 0;
+  for (Py_ssize_t k = 0; ok && k < n; k++) {
+    const ValueObject* v = (const ValueObject*)PyList_GET_ITEM(order, k);
+    edges[k].count = 0;
+    if (HasRecord(v) && !v->backward) by_slot[m++] = (Position){(uint32_t)v->handle, k};
+  }
+  if (ok) qsort(by_slot, (size_t)m, sizeof(Position), HigherSlotFirst);
+  for (Py_ssize_t i = 0; ok && i < m; i++) {
+    const ValueObject* v = (const ValueObject*)PyList_GET_ITEM(order, by_slot[i].k);
+    ok = ReadEdges(tape, v->handle, &edges[by_slot[i].k]) == 0;
+  }
+  PyObject* one = ok ? PyFloat_FromDouble(1.0) : NULL;
+  ok = one && SetNumber(root, one, 1) == 0;
+  Py_XDECREF(one);
+  GraphPauseCollection(1);
+  for (Py_ssize_t k = n; ok && k-- > 0;) {
+    ValueObject* v = (ValueObject*)PyList_GET_ITEM(order, k);
+    if (v->backward) {
+      PyObject* fn = Py_NewRef(v->backward);  // the closure may reassign it
+      PyObject* r = PyObject_CallNoArgs(fn);
+      Py_DECREF(fn);
+      ok = r != NULL;
+      Py_XDECREF(r);
+    } else if (edges[k].count) {
+      ok = AddPartials(tape, v->handle, &edges[k]) == 0;
+    }
+  }
+  GraphPauseCollection(0);
+  PyMem_Free(edges);
+  PyMem_Free(by_slot);
+  return ok ? 0 : -1;
+}
+
 static PyObject* ValueBackward(PyObject* self, PyObject* unused) {
   ValueObject* v = (ValueObject*)self;
+  if (user_backwards > 0) {
+    PyObject* order = PyList_New(0);
+    int user = 0;
+    int ok =
+        order && Order(v, order, &user) == 0 && (!user || RunBackwards(v, order) == 0);
+    Py_XDECREF(order);
+    if (!ok) return NULL;
+    if (user) Py_RETURN_NONE;
+  }
   tg_value h;
   // On the tape before the collection, which then moves it with the rest.
   if (GraphBeforeRecord() < 0 || ValueOnTape(v, &h) < 0 || GraphBeforeBackward() < 0) {
@@ -444,16 +643,26 @@ static PyObject* ValueGetDict(PyObject* self, void* context) {
 }
 
 static int ValueSetattro(PyObject* self, PyObject* name, PyObject* value) {
-  if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "_backward") == 0) {
-    PyErr_SetString(PyExc_NotImplementedError,
-                    "Value._backward: tapegrad records each op's local derivatives on "
-                    "its tape and runs no Python closure in backward(); build the op "
-                    "from Value operators (x.tanh(), x.exp(), ...) instead");
-    return -1;
-  }
   int result = PyObject_GenericSetAttr(self, name, value);
   if (result == 0 && ((ValueObject*)self)->dict) Track(self);
   return result;
+}
+
+/* _backward: the assigned closure, else the built-in one (Note [User backward]). */
+static PyObject* ValueGetBackward(PyObject* self, void* unused) {
+  ValueObject* v = (ValueObject*)self;
+  return v->backward ? Py_NewRef(v->backward) : PyCFunction_New(&kPropagate, self);
+}
+
+static int ValueSetBackward(PyObject* self, PyObject* fn, void* unused) {
+  if (fn != NULL && !PyCallable_Check(fn)) {
+    PyErr_Format(PyExc_TypeError, "Value._backward must be callable, not %s",
+                 Py_TYPE(fn)->tp_name);
+    return -1;
+  }
+  SetBackward((ValueObject*)self, fn);  // deleting it restores the built-in one
+  if (fn) Track(self);                  // the closure usually refers to the Value
+  return 0;
 }
 
 static PyGetSetDef kGetSet[] = {
@@ -462,6 +671,9 @@ static PyGetSetDef kGetSet[] = {
     {"_op", ValueGetOp, ValueSetOp, "the op that made this Value ('' for a leaf)", NULL},
     {"_prev", ValueGetPrev, NULL, "the Values this one was computed from (a set)", NULL},
     {"_children", ValueGetChildren, NULL, "the same, as a tuple in operand order", NULL},
+    {"_backward", ValueGetBackward, ValueSetBackward,
+     "adds to the inputs' grads; assign a closure for an op of your own, as in micrograd",
+     NULL},
     {"device", ValueDevice, NULL, "where the Value lives: always the CPU", NULL},
     {"__dict__", ValueGetDict, PyObject_GenericSetDict, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -474,6 +686,7 @@ static int ValueTraverse(ValueObject* v, visitproc visit, void* arg) {
   Py_VISIT(v->b);
   Py_VISIT(v->children);
   Py_VISIT(v->op);
+  Py_VISIT(v->backward);
   Py_VISIT(v->prev);
   Py_VISIT(v->dict);
   return 0;
@@ -484,6 +697,7 @@ static int ValueClear(ValueObject* v) {
   Py_CLEAR(v->b);
   Py_CLEAR(v->children);
   Py_CLEAR(v->op);
+  SetBackward(v, NULL);
   Py_CLEAR(v->prev);
   Py_CLEAR(v->dict);
   return 0;

@@ -1,6 +1,7 @@
 """tapegrad.engine.Value against micrograd: its examples, its demo loop's numbers,
 its API details, and every error path."""
 
+import math
 import random
 import sys
 import threading
@@ -202,8 +203,85 @@ def test_attributes_and_micrograd_style_constructed_ops():
     assert t._prev == {e} and t._op == "tanh"
     t.backward()
     assert (t.grad, e.grad, a.grad) == (1.0, 0.0, 0.0)
-    with pytest.raises(NotImplementedError, match="_backward"):
-        t._backward = lambda: None
+
+
+def custom_tanh(cls, self):
+    """tanh written micrograd's way (its lecture's), for either Value class."""
+    t = (math.exp(2 * self.data) - 1) / (math.exp(2 * self.data) + 1)
+    out = cls(t, (self,), "tanh")
+
+    def _backward():
+        self.grad += (1 - t**2) * out.grad
+    out._backward = _backward
+    return out
+
+
+def custom_mul(cls, a, b):
+    out = cls(a.data * b.data, (a, b), "mul")
+
+    def _backward():
+        a.grad += b.data * out.grad
+        b.grad += a.data * out.grad
+    out._backward = _backward
+    return out
+
+
+def custom_graph(cls):
+    """Built-in and user ops mixed: a user op reads a user op, a Value reaches the
+    root along several paths, and a child of a user op is a fresh leaf."""
+    a, b = cls(0.7), cls(-0.3)
+    c = custom_tanh(cls, a * b + a)
+    d = custom_mul(cls, c, c + b) * a + custom_mul(cls, cls(2.0), c).relu()
+    return (d * d + c).relu() + a, (a, b)
+
+
+def test_user_backward_closures_run_as_in_micrograd():
+    root, (a, b) = custom_graph(Value)
+    ref_root, (ra, rb) = custom_graph(micrograd_reference.Value)
+    root.backward()
+    ref_root.backward()
+    assert root.data == pytest.approx(ref_root.data, rel=1e-15)
+    assert (a.grad, b.grad) == pytest.approx((ra.grad, rb.grad), rel=1e-14)
+    # The same graph with built-in ops: the same gradients.
+    x, y = Value(0.7), Value(-0.3)
+    z = (x * y + x).tanh()
+    w = (z * (z + y)) * x + (2.0 * z).relu()
+    ((w * w + z).relu() + x).backward()
+    assert (a.grad, b.grad) == pytest.approx((x.grad, y.grad), rel=1e-14)
+    assert isinstance(root._prev, set) and root._op == "+"
+
+
+def test_micrograd_lecture_topological_loop_over_builtin_backwards():
+    # micrograd's own backward (build_topo over _prev, then each _backward()), run
+    # on tapegrad's Values: built-in ops' _backward add their partials.
+    root, (a, b) = custom_graph(Value)
+    micrograd_reference.Value.backward(root)
+    by_hand = (a.grad, b.grad)
+    root, (a, b) = custom_graph(Value)
+    root.backward()
+    assert by_hand == pytest.approx((a.grad, b.grad), rel=1e-14)
+
+
+def test_user_backward_on_a_deep_graph_and_its_errors():
+    x = Value(1.0)
+    y = x
+    for _ in range(50000):  # far deeper than Python's recursion limit
+        y = y * 1.0 + 0.0
+    z = custom_tanh(Value, y)
+    z.backward()
+    assert x.grad == pytest.approx(1 - math.tanh(1.0)**2, rel=1e-14)
+    with pytest.raises(TypeError, match="callable"):
+        z._backward = 3.0
+
+    def fails():
+        raise KeyError("from the closure")
+    z._backward = fails
+    with pytest.raises(KeyError, match="from the closure"):
+        z.backward()
+    del z._backward  # back to the built-in one: a leaf's, which adds nothing
+    x.grad = 0.0
+    z.backward()
+    assert (z.grad, x.grad) == (1.0, 0.0)
 
 
 def test_prev_is_a_stable_set():

@@ -57,6 +57,26 @@ def assert_always_right(check):
     assert all(c > 0 for _, c in results)
 
 
+def test_user_backward_closures_from_8_threads():
+    # Closures run between tape accesses, so threads interleave inside backward();
+    # each thread's own gradients must still be exact, and collections (paused
+    # while a loop holds tape handles) must not disturb them.
+    w = Value(0.5)
+
+    def check(rank):
+        x = Value(float(rank + 1))
+        out = Value(w.data * x.data, (w, x), "mul")
+
+        def _backward():
+            x.grad += w.data * out.grad
+        out._backward = _backward
+        y = out * 3.0 + x * x
+        y.backward()
+        return x.grad == 3.0 * 0.5 + 2.0 * (rank + 1) and y.grad == 1.0
+
+    assert_always_right(check)
+
+
 def test_backward_on_a_shared_value_from_8_threads():
     # The program that used to abort with a corrupted heap: every thread builds
     # on the same leaf and runs backward; the grads accumulate, as in micrograd.

@@ -79,6 +79,7 @@ void Session::ScalarQueries() {
   const tg_value v = AnyValue();
   double x = 0;
   tg_value inputs[4];
+  double partials[4];
   size_t count = 0;
   switch (in_.ConsumeIntegralInRange<int>(0, 7)) {
     case 0:
@@ -98,6 +99,8 @@ void Session::ScalarQueries() {
       break;
     case 5:
       tg_value_inputs(tape, v, inputs, in_.ConsumeIntegralInRange<size_t>(0, 4), &count);
+      tg_value_partials(tape, v, partials, in_.ConsumeIntegralInRange<size_t>(0, 4),
+                        &count);
       break;
     case 6:
       tg_tape_zero_grad(tape);
