@@ -56,6 +56,13 @@ int ValueTypeReady(PyObject* module);
 PyObject* ValueConfigure(PyObject* self, PyObject* args, PyObject* kwargs);
 PyObject* ValueRebuild(PyObject* self, PyObject* args);
 
+/* tensor.c: readies TensorBase and adds it to `module`; _configure_tensor(Tensor,
+ * as_tensor, context, real) and _set_segment(seg), which tapegrad.tensor and
+ * tapegrad._graph call. */
+int TensorTypeReady(PyObject* module);
+PyObject* TensorConfigure(PyObject* module, PyObject* args);
+PyObject* TensorSetCurrentSegment(PyObject* module, PyObject* seg);
+
 /* The tape, made on first use. NULL with an exception set if it cannot be made. */
 tg_tape* GraphTape(void);
 /* Called before an op records: counts it, collects dead Values now and then

@@ -1,6 +1,7 @@
 /* tapegrad._engine: the extension module behind tapegrad.engine.
  *
- * It calls only the C ABI (capi/tapegrad.h). Its tg_* symbols are resolved at
+ * Value (value.c, graph.c) and the C half of Tensor (tensor.c). It calls only the C
+ * ABI (capi/tapegrad.h, capi/tapegrad_tensor.h). Its tg_* symbols are resolved at
  * load time against the libtapegrad.so that tapegrad/_lib.py has already loaded
  * with RTLD_GLOBAL, so the process holds one copy of the library, found by one
  * search, however the package was installed.
@@ -67,6 +68,10 @@ static PyMethodDef kFunctions[] = {
      METH_VARARGS | METH_KEYWORDS,
      "Hands the module what it needs from Python (see value.c)."},
     {"_rebuild", ValueRebuild, METH_VARARGS, "A Value from what __reduce__ saved."},
+    {"_configure_tensor", TensorConfigure, METH_VARARGS,
+     "Hands TensorBase tapegrad.Tensor and its helpers (see tensor.c)."},
+    {"_set_segment", TensorSetCurrentSegment, METH_O,
+     "Makes `seg` this thread's current tensor segment."},
     {"_step_begin", StepBegin, METH_NOARGS, "Begins a step scope; returns its token."},
     {"_step_end", StepEnd, METH_O, "Ends the step scope of `token`."},
     {"tape_stats", TapeStats, METH_NOARGS,
@@ -90,6 +95,8 @@ static struct PyModuleDef kModule = {
 
 PyMODINIT_FUNC PyInit__engine(void) {
   PyObject* module = PyModule_Create(&kModule);
-  if (module && ValueTypeReady(module) < 0) Py_CLEAR(module);
+  if (module && (ValueTypeReady(module) < 0 || TensorTypeReady(module) < 0)) {
+    Py_CLEAR(module);
+  }
   return module;
 }

@@ -94,6 +94,7 @@ class Context:
         seg = TensorSegment(self, tape)
         self.tensor_segments.append(seg)
         self.tensor_current = seg
+        _engine._set_segment(seg)  # where TensorBase's ops find it
         check(lib.tg_tape_set_current(tape))
         return seg
 

@@ -121,7 +121,6 @@ _SIGNATURES = {
     "tg_tensor_unary_with": (c_int, [c_int, c_p, f64, f64, P(c_p)]),
     "tg_tensor_binary": (c_int, [c_int, c_p, c_p, P(c_p)]),
     "tg_tensor_pow": (c_int, [c_p, f64, P(c_p)]),
-    "tg_tensor_affine": (c_int, [c_p, f64, f64, P(c_p)]),
     "tg_tensor_reduce": (c_int, [c_int, c_p, P(i64), size_t, c_int, P(c_p)]),
     "tg_tensor_arg_reduce": (c_int, [c_int, c_p, P(i64), c_int, P(c_p)]),
     "tg_tensor_softmax": (c_int, [c_p, i64, c_int, P(c_p)]),

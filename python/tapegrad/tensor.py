@@ -30,7 +30,7 @@ import numpy as np
 from tapegrad import _dlpack, _lib
 from tapegrad._args import _axis, _int64_array, _number
 from tapegrad._elementwise import ElementwiseMath
-from tapegrad._graph import context
+from tapegrad._graph import _engine, context
 from tapegrad._views import Views
 from tapegrad.device import Device
 
@@ -53,8 +53,10 @@ def _dtype_code(dtype):
     return _NAMES[name]
 
 
-class Tensor(ElementwiseMath, Views):
-    __slots__ = ("_h", "_seg", "__weakref__")
+class Tensor(_engine.TensorBase, ElementwiseMath, Views):
+    """The handle, its segment, its release and the arithmetic operators (+ - * / @,
+    unary -) are TensorBase's, in C (python/ext/tensor.c); the rest is here."""
+    __slots__ = ()
     __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
@@ -86,7 +88,6 @@ class Tensor(ElementwiseMath, Views):
         _check(_c.tg_tensor_from_buffer(array.ctypes.data, code, shape, array.ndim, 0,
                                         ctypes.byref(out)))
         self._h = out.value
-        self._seg = None
         if device is not None and not device.is_cpu:  # made on the host, then copied
             moved = ctypes.c_void_p()
             _check(_c.tg_tensor_to(self._h, 1, device.index, ctypes.byref(moved)))
@@ -98,15 +99,14 @@ class Tensor(ElementwiseMath, Views):
     @classmethod
     def _from_heap(cls, handle):
         context()  # as in __init__
-        t = object.__new__(cls)
+        t = cls.__new__(cls)
         t._h = handle
-        t._seg = None
         return t
 
     @classmethod
     def _from_result(cls, handle, operands):
         """A new op result: it lives in its operands' tensor segment."""
-        t = object.__new__(cls)
+        t = cls.__new__(cls)
         t._h = handle
         seg = None
         for x in operands:
@@ -115,12 +115,6 @@ class Tensor(ElementwiseMath, Views):
                 break
         t._seg = seg if seg is not None else context().tensor_current
         return t
-
-    def __del__(self):
-        handle = getattr(self, "_h", None)
-        if handle:
-            _c.tg_tensor_destroy(handle)
-            self._h = None
 
     # ---- properties
 
@@ -268,59 +262,11 @@ class Tensor(ElementwiseMath, Views):
         other = _as_tensor(other, self)
         return _result((self, other), _c.tg_tensor_binary, _BINARY[name], self._h, other._h)
 
-    def _affine(self, factor, offset):
-        return self._apply(_c.tg_tensor_affine, float(factor), float(offset))
-
-    def __add__(self, other):
-        if isinstance(other, numbers.Real):
-            return self._affine(1.0, other)
-        return self._binary("add", other)
-
-    def __radd__(self, other):
-        return self + other
-
-    def __sub__(self, other):
-        if isinstance(other, numbers.Real):
-            return self._affine(1.0, -other)
-        return self._binary("sub", other)
-
-    def __rsub__(self, other):
-        if isinstance(other, numbers.Real):
-            return self._affine(-1.0, other)
-        return _as_tensor(other, self)._binary("sub", self)
-
-    def __mul__(self, other):
-        if isinstance(other, numbers.Real):
-            return self._affine(other, 0.0)
-        return self._binary("mul", other)
-
-    def __rmul__(self, other):
-        return self * other
-
-    def __truediv__(self, other):
-        if isinstance(other, numbers.Real):
-            return self._affine(1.0 / other, 0.0)
-        return self._binary("div", other)
-
-    def __rtruediv__(self, other):
-        if isinstance(other, numbers.Real):
-            return (self ** -1.0)._affine(other, 0.0)
-        return _as_tensor(other, self)._binary("div", self)
-
-    def __neg__(self):
-        return self._unary("neg")
-
     def __pow__(self, exponent):
         if not isinstance(exponent, numbers.Real):
             raise TypeError("Tensor ** x: x must be a number, not %s"
                             % type(exponent).__name__)
         return self._apply(_c.tg_tensor_pow, float(exponent))
-
-    def __matmul__(self, other):
-        return self._binary("matmul", other)
-
-    def __rmatmul__(self, other):
-        return _as_tensor(other, self)._binary("matmul", self)
 
     # Comparisons: 1.0 where true, else 0.0, in this tensor's dtype (tapegrad has
     # no bool dtype), so a mask goes straight into where() or a product. No
@@ -445,3 +391,6 @@ def _result(operands, call, *args):
     out = ctypes.c_void_p()
     _check(call(*args, ctypes.byref(out)))
     return Tensor._from_result(out.value, operands)
+
+
+_engine._configure_tensor(Tensor, _as_tensor, context, numbers.Real)
