@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   bazel-bootstrap bazel-platforms bazel-rules-java   # Bazel 4.2.3, WORKSPACE mode
-  g++ libabsl-dev python3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  g++ make cmake pkg-config libabsl-dev python3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev zlib1g-dev python3 python3-pytest python3-numpy clang-format
   libdnnl-dev                                         # oneDNN: f32 convolutions
   python3-sklearn dataset-fashion-mnist               # the digits and Fashion-MNIST data

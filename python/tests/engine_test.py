@@ -17,7 +17,11 @@ from tapegrad.engine import Value
 from tapegrad.nn import MLP, Layer, Neuron
 
 
-def test_readme_example():
+def test_readme_examples():
+    a, b = Value(-4.0), Value(3.0)
+    g = (a * b + b**3).relu()
+    g.backward()
+    assert (a.grad, b.grad) == (3.0, 23.0)
     a = Value(-4.0)
     b = Value(2.0)
     c = a + b
