@@ -62,6 +62,31 @@ TG_API tg_status tg_optimizer_zero_grad(tg_optimizer* opt);
 TG_API tg_status tg_optimizer_set_lr(tg_optimizer* opt, double lr);
 TG_API tg_status tg_optimizer_lr(const tg_optimizer* opt, double* out);
 
+/* ---- Checkpoints: the safetensors format (nn/checkpoint.h) ------------------ */
+
+/* Named tensors read from a file. */
+typedef struct tg_tensor_list tg_tensor_list;
+
+/* Writes tensors[i] under names[i] (unique; any device or layout) to `path`,
+ * atomically: a crash leaves the old file or the new one, never a part. */
+TG_API tg_status tg_tensors_save(const char* path, const char* const* names,
+                                 const tg_tensor* const* tensors, size_t count);
+/* Reads every tensor of a safetensors file (F32, F64, I64) as new heap tensors, in
+ * file order. A truncated or malformed file is TG_DATA_LOSS naming the tensor. */
+TG_API tg_status tg_tensors_load(const char* path, tg_tensor_list** out);
+TG_API tg_status tg_tensor_list_size(const tg_tensor_list* list, size_t* out);
+/* Tensor i: its name (valid until the list is destroyed) and a new handle. */
+TG_API tg_status tg_tensor_list_get(const tg_tensor_list* list, size_t i,
+                                    const char** name, tg_tensor** tensor);
+TG_API void tg_tensor_list_destroy(tg_tensor_list* list);
+/* A module's parameters and buffers (PyTorch's state_dict names), and the
+ * optimizer's state unless `opt` is NULL. */
+TG_API tg_status tg_module_save(const tg_module* m, const tg_optimizer* opt,
+                                const char* path);
+/* Restores what tg_module_save wrote into a module (and optimizer) of the same
+ * structure; nothing changes unless every tensor matches. */
+TG_API tg_status tg_module_load(tg_module* m, tg_optimizer* opt, const char* path);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -2,9 +2,19 @@
 
 #include <ostream>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace tapegrad::nn {
+namespace {
+
+std::string ShapeString(Shape shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
+
+}  // namespace
 
 void Module::RegisterParameter(std::string name, Tensor* parameter) {
   parameter->RequiresGrad();
@@ -82,5 +92,42 @@ void Module::train(bool on) {
 }
 
 std::ostream& operator<<(std::ostream& os, const Module& m) { return os << m.ToString(); }
+
+absl::Status MatchByName(const char* op, absl::Span<const NamedTensor> into,
+                         absl::Span<const NamedTensor> from,
+                         std::vector<Tensor>* matched) {
+  absl::flat_hash_map<absl::string_view, const Tensor*> by_name;
+  for (const NamedTensor& t : from) by_name[t.name] = &t.tensor;
+  matched->clear();
+  for (const NamedTensor& t : into) {
+    auto found = by_name.find(t.name);
+    if (found == by_name.end()) {
+      return absl::NotFoundError(absl::StrFormat("%s: no tensor '%s' (%s%s) to load", op,
+                                                 t.name, DTypeName(t.tensor.dtype()),
+                                                 ShapeString(t.tensor.shape())));
+    }
+    const Tensor& given = *found->second;
+    if (given.dtype() != t.tensor.dtype() || given.shape() != t.tensor.shape()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: tensor '%s' is %s%s where %s%s is expected", op, t.name,
+                          DTypeName(given.dtype()), ShapeString(given.shape()),
+                          DTypeName(t.tensor.dtype()), ShapeString(t.tensor.shape())));
+    }
+    matched->push_back(given);
+    by_name.erase(found);
+  }
+  if (!by_name.empty()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: tensor '%s' has no place to load into", op, by_name.begin()->first));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CopyElements(Tensor into, const Tensor& from) {
+  if (into.dtype() == DType::kF32) return into.CopyFrom(from.ToFloatVector());
+  if (into.dtype() == DType::kF64) return into.CopyFrom(from.ToVector());
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "CopyElements: %s tensors are not loaded in place", DTypeName(into.dtype())));
+}
 
 }  // namespace tapegrad::nn

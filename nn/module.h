@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "core/tensor.h"
 
 namespace tapegrad::nn {
@@ -97,6 +98,18 @@ class Module {
 };
 
 std::ostream& operator<<(std::ostream& os, const Module& m);
+
+// For loading state into tensors that exist (a checkpoint into a model or an
+// optimizer): finds, for each of `into`, the tensor of `from` with its name, with
+// the same dtype and shape, and writes it to (*matched)[i]. An error, naming the
+// tensor and `op`, if one is missing, differs, or `from` has a name `into` lacks;
+// nothing is written then.
+absl::Status MatchByName(const char* op, absl::Span<const NamedTensor> into,
+                         absl::Span<const NamedTensor> from,
+                         std::vector<Tensor>* matched);
+// Copies `from`'s elements into the heap tensor `into` (same dtype and shape, f32
+// or f64).
+absl::Status CopyElements(Tensor into, const Tensor& from);
 
 }  // namespace tapegrad::nn
 

@@ -24,11 +24,14 @@
 #define TAPEGRAD_NN_OPTIMIZER_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "core/internal/parameter_update.h"
 #include "core/tensor.h"
+#include "nn/module.h"
 
 namespace tapegrad::nn {
 
@@ -46,6 +49,15 @@ class Optimizer {
   // Number of Step calls so far.
   int64_t steps() const { return steps_; }
 
+  // The optimizer's state, for checkpoints (nn/checkpoint.h): "steps", then for
+  // parameter i "state.i.<name>" with PyTorch's names (momentum_buffer,
+  // square_avg, exp_avg, exp_avg_sq, step). Counters are i64 scalars; buffers
+  // are the optimizer's own tensors (shared storage).
+  std::vector<NamedTensor> state() const;
+  // Restores what state() gave, from tensors with its names, dtypes and shapes
+  // (all of them: nothing changes on an error). Needs exclusive access.
+  absl::Status set_state(absl::Span<const NamedTensor> state);
+
  protected:
   explicit Optimizer(std::vector<Tensor> parameters)
       : parameters_(std::move(parameters)) {}
@@ -53,6 +65,11 @@ class Optimizer {
   std::vector<Tensor> ZerosLikeParameters() const;
   // Updates parameter i, whose gradient is `grad`.
   virtual absl::Status Update(size_t i, const Tensor& grad) = 0;
+  // Parameter i's entries of state(): a buffer's own tensor, or a counter's value
+  // as an i64 scalar.
+  virtual void AppendState(size_t i, std::vector<NamedTensor>* out) const = 0;
+  // Sets counter `name` of parameter i (buffers are copied by set_state itself).
+  virtual void SetCounter(size_t i, const std::string& name, int64_t value) = 0;
 
   std::vector<Tensor> parameters_;
   int64_t steps_ = 0;
@@ -78,6 +95,8 @@ class Sgd : public OptimizerWith<SgdOptions> {
 
  private:
   absl::Status Update(size_t i, const Tensor& grad) override;
+  void AppendState(size_t i, std::vector<NamedTensor>* out) const override;
+  void SetCounter(size_t i, const std::string& name, int64_t value) override;
   std::vector<Tensor> velocity_;  // empty without momentum
   std::vector<bool> started_;     // velocity i has history
 };
@@ -88,6 +107,8 @@ class RmsProp : public OptimizerWith<RmspropOptions> {
 
  private:
   absl::Status Update(size_t i, const Tensor& grad) override;
+  void AppendState(size_t i, std::vector<NamedTensor>* out) const override;
+  void SetCounter(size_t i, const std::string& name, int64_t value) override;
   std::vector<Tensor> square_avg_;
 };
 
@@ -98,6 +119,8 @@ class Adam : public OptimizerWith<AdamOptions> {
 
  private:
   absl::Status Update(size_t i, const Tensor& grad) override;
+  void AppendState(size_t i, std::vector<NamedTensor>* out) const override;
+  void SetCounter(size_t i, const std::string& name, int64_t value) override;
   std::vector<Tensor> exp_avg_, exp_avg_sq_;
   std::vector<int64_t> updates_;  // per parameter: its bias-correction step
 };

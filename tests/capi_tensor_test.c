@@ -352,7 +352,62 @@ static void test_images(void) {
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i) tg_tensor_destroy(all[i]);
 }
 
+/* Checkpoints from C: named tensors and a module with its optimizer round trip;
+ * bad arguments and a mismatched module are errors that load nothing. */
+static void test_checkpoints(void) {
+  const char* dir = getenv("TEST_TMPDIR");
+  char path[512];
+  snprintf(path, sizeof(path), "%s/capi_checkpoint.safetensors", dir ? dir : "/tmp");
+  const double xs[3] = {1.5, -2.0, 0.25};
+  const int64_t shape[1] = {3};
+  tg_tensor* x;
+  EXPECT_OK(tg_tensor_from_buffer(xs, TG_F64, shape, 1, TG_CPU, &x));
+  const char* names[1] = {"x"};
+  const tg_tensor* tensors[1] = {x};
+  EXPECT_OK(tg_tensors_save(path, names, tensors, 1));
+  tg_tensor_list* list;
+  EXPECT_OK(tg_tensors_load(path, &list));
+  size_t n = 0;
+  EXPECT_OK(tg_tensor_list_size(list, &n));
+  EXPECT(n == 1);
+  const char* name;
+  tg_tensor* y;
+  EXPECT_OK(tg_tensor_list_get(list, 0, &name, &y));
+  EXPECT(strcmp(name, "x") == 0);
+  double ys[3];
+  EXPECT_OK(tg_tensor_to_buffer(y, ys, sizeof(ys)));
+  EXPECT(memcmp(xs, ys, sizeof(xs)) == 0);
+  EXPECT(tg_tensor_list_get(list, 1, &name, &y) == TG_OUT_OF_RANGE);
+  tg_tensor_destroy(y);
+  tg_tensor_list_destroy(list);
+  EXPECT(tg_tensors_save(NULL, names, tensors, 1) == TG_INVALID_ARGUMENT);
+  EXPECT(tg_tensors_save(path, NULL, tensors, 1) == TG_INVALID_ARGUMENT);
+  EXPECT(tg_tensors_load(path, NULL) == TG_INVALID_ARGUMENT);
+
+  const int64_t sizes[2] = {4, 1}, other_sizes[2] = {5, 1};
+  tg_module *mlp, *other;
+  tg_tensor* params[4];
+  EXPECT_OK(tg_mlp_create(2, sizes, 2, TG_ACT_TANH, TG_F64, 7, &mlp));
+  EXPECT_OK(tg_module_parameters(mlp, params, 4, &n));
+  tg_optimizer* adam;
+  EXPECT_OK(tg_adam_create(params, n, 0.05, 0.9, 0.999, 1e-8, 0.0, 0, &adam));
+  EXPECT_OK(tg_module_save(mlp, adam, path));
+  EXPECT_OK(tg_module_load(mlp, adam, path));
+  EXPECT(tg_module_load(mlp, NULL, path) == TG_INVALID_ARGUMENT); /* optimizer state */
+  EXPECT_OK(tg_mlp_create(2, other_sizes, 2, TG_ACT_TANH, TG_F64, 7, &other));
+  EXPECT(tg_module_load(other, NULL, path) == TG_INVALID_ARGUMENT);
+  EXPECT(strstr(tg_last_error_message(), "0.weight") != NULL);
+  EXPECT(tg_module_save(NULL, NULL, path) == TG_INVALID_ARGUMENT);
+  EXPECT(tg_tensors_load("/nonexistent/x.safetensors", &list) == TG_NOT_FOUND);
+  for (size_t i = 0; i < 4; i++) tg_tensor_destroy(params[i]);
+  tg_optimizer_destroy(adam);
+  tg_module_destroy(other);
+  tg_module_destroy(mlp);
+  tg_tensor_destroy(x);
+}
+
 int main(void) {
+  test_checkpoints();
   test_tensors();
   test_views_and_joins();
   test_arg_reduce();

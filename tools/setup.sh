@@ -10,6 +10,7 @@ packages=(
   libdnnl-dev                                         # oneDNN: f32 convolutions
   python3-sklearn dataset-fashion-mnist               # the digits and Fashion-MNIST data
   libdlpack-dev                                      # the C ABI's tensor exchange format
+  nlohmann-json3-dev                                 # safetensors checkpoint headers
   graphviz python3-graphviz python3-matplotlib        # tapegrad.draw_dot, the Python example's plot
   clang-14 libclang-rt-14-dev                         # tests/fuzz: libFuzzer, FuzzedDataProvider.h
   python3-pip python3-setuptools python3-wheel python3-venv  # tools/wheel.sh, CI's installed-package test

@@ -33,6 +33,7 @@ from tapegrad.engine import _engine
 from tapegrad._functions import (binary_cross_entropy_with_logits, cat, cross_entropy,
                                  from_dlpack, mse_loss, stack, where)
 from tapegrad.tensor import Tensor
+from tapegrad.checkpoint import load, save
 
 __version__ = _clib.tg_version().decode()
 
@@ -80,4 +81,4 @@ def from_torch(module):
 __all__ = ["Value", "Tensor", "Device", "draw_dot", "write_dot", "step", "no_grad",
            "is_grad_enabled", "kernels", "tape_stats", "from_dlpack", "mse_loss",
            "cross_entropy", "binary_cross_entropy_with_logits", "cat", "stack", "where",
-           "errors", "from_torch"]
+           "errors", "from_torch", "save", "load"]

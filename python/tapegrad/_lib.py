@@ -170,6 +170,14 @@ _SIGNATURES = {
     "tg_optimizer_zero_grad": (c_int, [c_p]),
     "tg_optimizer_set_lr": (c_int, [c_p, f64]),
     "tg_optimizer_lr": (c_int, [c_p, P(f64)]),
+    # checkpoints (safetensors)
+    "tg_tensors_save": (c_int, [ctypes.c_char_p, P(ctypes.c_char_p), P(c_p), size_t]),
+    "tg_tensors_load": (c_int, [ctypes.c_char_p, P(c_p)]),
+    "tg_tensor_list_size": (c_int, [c_p, P(size_t)]),
+    "tg_tensor_list_get": (c_int, [c_p, size_t, P(ctypes.c_char_p), P(c_p)]),
+    "tg_tensor_list_destroy": (None, [c_p]),
+    "tg_module_save": (c_int, [c_p, c_p, ctypes.c_char_p]),
+    "tg_module_load": (c_int, [c_p, c_p, ctypes.c_char_p]),
     # registry
     "tg_op_name": (ctypes.c_char_p, [c_int, c_int]),
     "tg_registry_kernels": (c_int, [P(KernelInfo), size_t, P(size_t)]),

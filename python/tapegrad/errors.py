@@ -3,8 +3,9 @@
 Every failure of the library is a TapegradError, and also the built-in exception a
 Python programmer expects: a bad shape or argument is a ValueError, a stale value
 (its graph was freed by a rewind, a step scope or compaction) a RuntimeError, a
-memory limit a MemoryError, a missing file a FileNotFoundError, an absent
-feature (such as CUDA in a CPU build) a NotImplementedError.
+memory limit a MemoryError, a missing file a FileNotFoundError, a corrupt file
+a ValueError (DataLossError), a failed write an OSError, an absent feature (such
+as CUDA in a CPU build) a NotImplementedError.
 """
 
 
@@ -34,6 +35,14 @@ class UnimplementedError(TapegradError, NotImplementedError):
     status = "UNIMPLEMENTED"
 
 
+class UnavailableError(TapegradError, OSError):
+    status = "UNAVAILABLE"
+
+
+class DataLossError(TapegradError, ValueError):
+    status = "DATA_LOSS"
+
+
 class InternalError(TapegradError, RuntimeError):
     status = "INTERNAL"
 
@@ -45,6 +54,8 @@ _BY_CODE = {
     9: StaleValueError,
     11: InvalidArgumentError,  # OUT_OF_RANGE: a bad index is a bad argument
     12: UnimplementedError,
+    14: UnavailableError,
+    15: DataLossError,
 }
 
 

@@ -18,7 +18,7 @@ Sequential (tapegrad/_image_modules.py, over tapegrad.functional).
 import ctypes
 import random
 
-from tapegrad import _lib
+from tapegrad import _lib, checkpoint
 from tapegrad.engine import Value
 from tapegrad._args import _int64, _int64_array
 from tapegrad.tensor import Tensor, _dtype_code, _result
@@ -141,6 +141,17 @@ class TensorModule:
     def eval(self):
         return self.train(False)
 
+    def save(self, path, optimizer=None):
+        """Writes the parameters and buffers (and `optimizer`'s state) to a
+        safetensors file, atomically (tapegrad/checkpoint.py)."""
+        _check_optimizer(optimizer)
+        checkpoint.save_module(self._handle, optimizer, path)
+
+    def load(self, path, optimizer=None):
+        """Restores what save() wrote; nothing changes unless every tensor matches."""
+        _check_optimizer(optimizer)
+        checkpoint.load_module(self._handle, optimizer, path)
+
     def __repr__(self):
         return _lib.read_text(_c.tg_module_format, self._handle)
 
@@ -206,6 +217,12 @@ class _Optimizer:
     @lr.setter
     def lr(self, value):
         _check(_c.tg_optimizer_set_lr(self._handle, float(value)))
+
+
+def _check_optimizer(optimizer):
+    if optimizer is not None and not isinstance(optimizer, _Optimizer):
+        raise TypeError("optimizer must be a tapegrad.nn optimizer or None, not %s"
+                        % type(optimizer).__name__)
 
 
 def _param_handles(params):
