@@ -103,8 +103,21 @@ Tensor Tensor::grad() const {
 }
 
 void Tensor::ZeroGrad() {
-  if (!ok() || impl_->grad == nullptr) return;
-  (void)Run(OpKind::kFill, {}, {impl_->grad}, OpAttrs{});
+  if (!ok()) return;
+  if (impl_->grad != nullptr) (void)Run(OpKind::kFill, {}, {impl_->grad}, OpAttrs{});
+  // Note [Shared parameters]: the next backward to add may be any thread's.
+  __atomic_store_n(&impl_->grad_owner, 0, __ATOMIC_RELEASE);
+}
+
+absl::Status Tensor::BackwardInto(absl::Span<const Tensor> inputs) const {
+  internal::AccumulateOnly& only = internal::ThisThreadAccumulateOnly();
+  if (only.active) {
+    return absl::FailedPreconditionError("BackwardInto: already inside a BackwardInto");
+  }
+  only = {inputs.data(), inputs.size(), true};
+  const absl::Status status = Backward();
+  only = {};
+  return status;
 }
 
 absl::Status Tensor::Backward() const {

@@ -162,8 +162,17 @@ class Tensor {
   // Sets the gradient to zero, keeping its memory.
   void ZeroGrad();
   // Backpropagates from this one-element tape tensor: its grad is set to 1 and
-  // every tensor and Value it depends on accumulates its gradient.
+  // every tensor and Value it depends on accumulates its gradient. A heap tensor's
+  // gradient (a parameter's) takes one thread's backward passes at a time: while
+  // one thread adds to it, another's Backward is a FailedPrecondition error, not a
+  // data race; ZeroGrad hands it on (Note [Shared parameters]).
   absl::Status Backward() const;
+  // Backward that adds to no heap tensor but those in `inputs` (tape tensors get
+  // their gradients as usual): the gradient of a request with respect to its input
+  // while threads share the model, whose parameters' gradients stay untouched.
+  //   Tensor x = Tensor::FromData(request, {1, 784}); x.RequiresGrad();
+  //   TG_RETURN_IF_ERROR(Sum(model(x)).BackwardInto({x}));   // x.grad()
+  absl::Status BackwardInto(absl::Span<const Tensor> inputs) const;
 
   // NumPy-style text, like str(ndarray): "[[1. 2.]\n [3. 4.]]".
   std::string ToString() const;

@@ -14,7 +14,7 @@ namespace {
 using R = TensorRecord;
 
 TensorImpl& In(R& r, int i) { return *r.inputs[i]; }
-bool Wants(R& r, int i) { return r.inputs[i]->requires_grad; }
+bool Wants(R& r, int i) { return Wanted(*r.inputs[i]); }
 
 // A stack view of `base` with `layout`.
 struct ViewOf : TensorImpl {
@@ -213,7 +213,8 @@ absl::Status CrossEntropyBackward(R& r, Tape& tape, TensorImpl& g) {
 }
 
 absl::Status IndexSelectBackward(R& r, Tape& tape, TensorImpl& g) {
-  if (!Wants(r, 0)) return absl::OkStatus();
+  TG_ASSIGN_OR_RETURN(const bool adds, AddsTo(In(r, 0)));
+  if (!adds) return absl::OkStatus();
   TG_ASSIGN_OR_RETURN(TensorImpl * grad, GradOf(tape, In(r, 0)));
   TG_RETURN_IF_ERROR(Run(OpKind::kIndexAdd, {&g, &In(r, 1)}, {grad}));
   In(r, 0).grad_epoch = tape.sweep_epoch();
@@ -247,7 +248,8 @@ absl::Status ReshapeBackward(R& r, Tape& tape, TensorImpl& g) {
 }
 
 absl::Status SliceBackward(R& r, Tape& tape, TensorImpl& g) {
-  if (!Wants(r, 0)) return absl::OkStatus();
+  TG_ASSIGN_OR_RETURN(const bool adds, AddsTo(In(r, 0)));
+  if (!adds) return absl::OkStatus();
   TG_ASSIGN_OR_RETURN(TensorImpl * grad, GradOf(tape, In(r, 0)));
   ViewOf part(*grad, grad->layout.Sliced(static_cast<int>(r.extra[0]), r.extra[1],
                                          r.extra[2], r.extra[3]));

@@ -1,6 +1,7 @@
 // Steps 1-4 of every tensor op (see tensor_internal.h), and the gradient
 // accumulation that every backward formula ends with.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <new>
 #include <string>
@@ -369,9 +370,70 @@ absl::StatusOr<TensorImpl*> GradOf(Tape& tape, TensorImpl& input) {
   return grad;
 }
 
+AccumulateOnly& ThisThreadAccumulateOnly() {
+  thread_local AccumulateOnly only;
+  return only;
+}
+
+namespace {
+
+// A number for this thread, never 0 and never reused.
+uint64_t ThisThreadToken() {
+  static std::atomic<uint64_t> next{1};
+  thread_local const uint64_t token = next.fetch_add(1, std::memory_order_relaxed);
+  return token;
+}
+
+// Note [Shared parameters]: threads may share heap tensors (a model's parameters)
+// for forward passes, which only read them. A backward adds to their grad, so one
+// thread at a time may: the first to add claims the grad, and another thread's
+// backward is then an error instead of a data race on the grad's elements and
+// fields. ZeroGrad (an optimizer's, between steps) releases it. Input gradients
+// of a shared model come from Tensor::BackwardInto, which adds to no parameter.
+absl::Status ClaimGrad(TensorImpl& input) {
+  const uint64_t me = ThisThreadToken();
+  uint64_t owner = __atomic_load_n(&input.grad_owner, __ATOMIC_ACQUIRE);
+  if (owner == me) return absl::OkStatus();
+  if (owner == 0 && __atomic_compare_exchange_n(&input.grad_owner, &owner, me, false,
+                                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    return absl::OkStatus();
+  }
+  const TensorImpl* operands[] = {&input};
+  return absl::FailedPreconditionError(
+      OpError("backward", operands,
+              "another thread's backward is adding to this heap tensor's gradient (a "
+              "parameter shared by threads); use Tensor::BackwardInto(inputs) for "
+              "gradients that leave parameters alone, give each thread its own "
+              "parameters, or ZeroGrad to hand the gradient on")
+          .message());
+}
+
+bool Listed(const AccumulateOnly& only, const TensorImpl& input) {
+  for (size_t i = 0; i < only.size; ++i) {
+    if (only.begin[i].impl() == &input) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool Wanted(const TensorImpl& input) {
+  if (!input.requires_grad) return false;
+  if (!input.heap) return true;  // a tape tensor: this thread's own
+  const AccumulateOnly& only = ThisThreadAccumulateOnly();
+  return !only.active || Listed(only, input);
+}
+
+absl::StatusOr<bool> AddsTo(TensorImpl& input) {
+  if (!Wanted(input)) return false;
+  if (input.heap) TG_RETURN_IF_ERROR(ClaimGrad(input));
+  return true;
+}
+
 absl::Status Accumulate(Tape& tape, TensorImpl& input, const TensorImpl& contribution,
                         bool owned) {
-  if (!input.requires_grad) return absl::OkStatus();
+  TG_ASSIGN_OR_RETURN(const bool adds, AddsTo(input));
+  if (!adds) return absl::OkStatus();
   const TensorImpl* c = &contribution;
   TensorImpl reshaped;
   if (!SameShape(c->layout, input.layout)) {

@@ -309,12 +309,12 @@ absl::StatusOr<TensorImpl*> RunInto(Tape& tape, OpKind kernel, const TensorImpl&
 absl::Status Conv2dBackward(R& r, Tape& tape, TensorImpl& g) {
   TensorImpl& x = *r.inputs[0];
   TensorImpl& w = *r.inputs[1];
-  if (x.requires_grad) {
+  if (Wanted(x)) {
     TG_ASSIGN_OR_RETURN(TensorImpl * dx,
                         RunInto(tape, OpKind::kConv2dInputGrad, x, {&g, &w}, r.attrs));
     TG_RETURN_IF_ERROR(Accumulate(tape, x, *dx, /*owned=*/true));
   }
-  if (w.requires_grad) {
+  if (Wanted(w)) {
     TG_ASSIGN_OR_RETURN(TensorImpl * dw,
                         RunInto(tape, OpKind::kConv2dWeightGrad, w, {&g, &x}, r.attrs));
     TG_RETURN_IF_ERROR(Accumulate(tape, w, *dw, /*owned=*/true));

@@ -1,5 +1,7 @@
 // A training step after warm-up performs no heap allocation, and training is
 // deterministic for a seed.
+#include <cmath>
+
 #include "examples/moons_trainer.h"
 #include "gtest/gtest.h"
 #include "nn/activation.h"
@@ -141,6 +143,40 @@ TEST(SteadyState, TensorMoonsStepAllocatesNothingAfterWarmUp) {
   const uint64_t before = testing::HeapAllocations();
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(trainer.Step(0.1).ok());
   EXPECT_EQ(testing::HeapAllocations() - before, 0u);
+}
+
+// A service's request (tests/serving_test.cc): a prediction without recording, or
+// the gradient of the outputs' sum with respect to the input, then a rewind.
+TEST(SteadyState, ServingRequestsAllocateNothingAfterWarmUp) {
+  Random rng(3);
+  nn::MLP model(16, {32, 4}, rng, nn::Nonlinearity::kTanh);
+  Tape tape;
+  TapeScope scope(&tape);
+  Tensor x = Tensor::Zeros({1, 16});
+  x.RequiresGrad();
+  const TapeMark mark = tape.Mark();
+  float input[16];
+  double checksum = 0;
+  auto request = [&](int k) {
+    for (int i = 0; i < 16; ++i) input[i] = static_cast<float>(std::sin(0.3 * k + i));
+    EXPECT_TRUE(x.CopyFrom(absl::MakeConstSpan(input)).ok());
+    const int64_t first[2] = {0, 0};
+    if (k % 2 == 0) {
+      NoGradScope no_grad;
+      checksum += model(x).at(first);
+    } else {
+      x.ZeroGrad();
+      EXPECT_TRUE(Sum(model(x)).BackwardInto({x}).ok());
+      checksum += x.grad().at(first);
+    }
+    EXPECT_TRUE(tape.Rewind(mark).ok());
+  };
+  for (int k = 0; k < 4; ++k) request(k);
+  const uint64_t before = testing::HeapAllocations();
+  for (int k = 4; k < 104; ++k) request(k);
+  EXPECT_EQ(testing::HeapAllocations() - before, 0u);
+  EXPECT_TRUE(std::isfinite(checksum));
+  for (const Tensor& p : model.parameters()) EXPECT_FALSE(p.grad().ok());
 }
 
 TEST(SteadyState, CounterSeesAllocations) {  // the test above could not pass vacuously

@@ -85,6 +85,11 @@ struct TensorImpl : HeapCounted<TensorImpl> {
   // The tape sweep that last added to grad: a record runs in a sweep only if its
   // output was reached in that sweep (micrograd visits only the root's ancestors).
   uint32_t grad_epoch = 0;
+  // A heap impl's grad may be added to by one thread at a time (a parameter that
+  // threads share): the first backward that adds to it claims it for its thread
+  // (internal::Accumulate), Tensor::ZeroGrad releases it; 0 while unclaimed. Read
+  // and written with atomic builtins.
+  uint64_t grad_owner = 0;
 
   char* data() const {
     return static_cast<char*>(storage->data) +

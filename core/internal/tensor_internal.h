@@ -219,6 +219,23 @@ absl::Status Accumulate(Tape& tape, TensorImpl& input, const TensorImpl& contrib
                         bool owned);
 // input.grad, allocated and zeroed if absent.
 absl::StatusOr<TensorImpl*> GradOf(Tape& tape, TensorImpl& input);
+// Whether this sweep adds to input's gradient: it requires grad and, if it is a
+// heap tensor, BackwardInto lists it (when active) and its grad is this thread's
+// to add to, which it claims (an error if another thread holds it). Every backward
+// rule that adds to an input's grad asks this first (Accumulate does).
+absl::StatusOr<bool> AddsTo(TensorImpl& input);
+// Whether a backward rule should compute input's share at all: it requires grad
+// and BackwardInto does not leave it out (what AddsTo answers, without claiming).
+bool Wanted(const TensorImpl& input);
+
+// Tensor::BackwardInto's list, for the sweep it runs on this thread: while set,
+// Accumulate adds to no heap tensor outside it (shared parameters are left alone).
+struct AccumulateOnly {
+  const Tensor* begin = nullptr;
+  size_t size = 0;
+  bool active = false;
+};
+AccumulateOnly& ThisThreadAccumulateOnly();
 
 }  // namespace tapegrad::internal
 
