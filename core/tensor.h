@@ -29,8 +29,10 @@
 // for Backward. Accessors on an error or stale tensor return NaN / empty results.
 //
 // Thread safety: a heap tensor may be read from many threads; mutating calls
-// (RequiresGrad, ZeroGrad, CopyFrom, set_data) need exclusive access. Tape tensors
-// belong to the tape's thread. Handle copies are thread-safe (atomic refcounts).
+// (RequiresGrad, ZeroGrad, CopyFrom, set_data) need exclusive access. A backward
+// adds to a heap tensor's gradient from one thread at a time (see Backward;
+// BackwardInto leaves shared parameters alone). Tape tensors belong to the tape's
+// thread. Handle copies are thread-safe (atomic refcounts).
 #ifndef TAPEGRAD_CORE_TENSOR_H_
 #define TAPEGRAD_CORE_TENSOR_H_
 
