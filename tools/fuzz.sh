@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-if ((${#targets[@]} == 0)); then targets=(capi_fuzzer shape_fuzzer data_fuzzer checkpoint_fuzzer); fi
+if ((${#targets[@]} == 0)); then targets=(capi_fuzzer shape_fuzzer data_fuzzer checkpoint_fuzzer server_request_fuzzer); fi
 
 bazel build --config=fuzz "${targets[@]/#///tests/fuzz:}" 2>&1 | grep -E '^(ERROR|FAIL)' && exit 1
 bin=$(bazel info --config=fuzz bazel-bin 2>/dev/null)/tests/fuzz
