@@ -1,6 +1,9 @@
 // A training step after warm-up performs no heap allocation, and training is
 // deterministic for a seed.
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 
 #include "examples/moons_trainer.h"
 #include "gtest/gtest.h"
@@ -177,6 +180,47 @@ TEST(SteadyState, ServingRequestsAllocateNothingAfterWarmUp) {
   EXPECT_EQ(testing::HeapAllocations() - before, 0u);
   EXPECT_TRUE(std::isfinite(checksum));
   for (const Tensor& p : model.parameters()) EXPECT_FALSE(p.grad().ok());
+}
+
+// Resident memory of this process, in KiB, from /proc.
+long ResidentKiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+// TAPEGRAD_SERVING_REQUESTS requests (default 20000; the README's long run uses
+// 10^6): resident memory after them is what it was after the first thousand.
+TEST(SteadyState, ServingKeepsResidentMemoryFlat) {
+  const char* n = std::getenv("TAPEGRAD_SERVING_REQUESTS");
+  const long requests = n != nullptr ? std::atol(n) : 20000;
+  Random rng(4);
+  nn::MLP model(784, {256, 10}, rng);
+  Tape tape;
+  TapeScope scope(&tape);
+  Tensor x = Tensor::Zeros({1, 784});
+  x.RequiresGrad();
+  const TapeMark mark = tape.Mark();
+  auto request = [&](long k) {
+    const int64_t first[2] = {0, 0};
+    if (k % 2 == 0) {
+      NoGradScope no_grad;
+      (void)model(x).at(first);
+    } else {
+      x.ZeroGrad();
+      EXPECT_TRUE(Sum(model(x)).BackwardInto({x}).ok());
+    }
+    EXPECT_TRUE(tape.Rewind(mark).ok());
+  };
+  for (long k = 0; k < 1000; ++k) request(k);
+  const long before = ResidentKiB();
+  for (long k = 1000; k < requests; ++k) request(k);
+  const long after = ResidentKiB();
+  ASSERT_GT(before, 0);
+  EXPECT_LE(after - before, 1024) << "KiB, over " << requests << " requests";
 }
 
 TEST(SteadyState, CounterSeesAllocations) {  // the test above could not pass vacuously
