@@ -39,7 +39,8 @@ tg_status tg_tape_create(uint64_t byte_limit, tg_tape** out) {
   return Guard("tg_tape_create", [&] {
     tapegrad::TapeOptions options;
     options.byte_limit = byte_limit;
-    auto tape = std::unique_ptr<tg_tape>(new tg_tape{tapegrad::Tape(options), TG_OK, {}});
+    auto tape =
+        std::unique_ptr<tg_tape>(new tg_tape{tapegrad::Tape(options), TG_OK, {}, {}, {}});
     if (!tape->tape.status().ok()) return Fail(tape->tape.status());  // a limit too small
     tapegrad::capi::RegisterTape(tape.get());
     *out = tape.release();
