@@ -7,9 +7,9 @@
  * than of ctypes. tapegrad.Tensor (tensor.py) derives from it and adds the rest.
  *
  * A result joins its first operand's segment that has one, else this thread's
- * current segment, which _graph.Context keeps in the thread state's dict
- * (_set_segment), so finding it is one lookup; the first op of a thread makes the
- * thread's Context first, which also makes its tape current.
+ * current segment (SegmentOf), which _graph.Context keeps in the thread state's
+ * dict (_set_segment), so finding it is one lookup; the first op of a thread makes
+ * the thread's Context first, which also makes its tape current.
  *
  * Thread safety: every function requires the GIL.
  */
@@ -49,13 +49,20 @@ static PyObject* CurrentSegment(void) {
   return seg;
 }
 
-/* The Tensor for a handle an op just made from `x` and `y` (y may be NULL). */
-static PyObject* Result(tg_status status, tg_tensor* out, PyObject* x, PyObject* y) {
-  if (status) return RaiseStatusNull(status);
+/* The segment (borrowed) that an op's result from `x` and `y` (y may be NULL)
+ * joins: the first operand's that has one, as the op records on that operand's
+ * tape; else this thread's current one, whose tape an op of heap operands records
+ * on (made first if the thread has none). NULL with an exception on failure. */
+static PyObject* SegmentOf(PyObject* x, PyObject* y) {
   PyObject* seg = ((TensorObject*)x)->seg;
   if (seg == NULL && y) seg = ((TensorObject*)y)->seg;
-  if (seg == NULL) seg = CurrentSegment();  // the op's tape was current: it exists
-  TensorObject* t = seg ? (TensorObject*)tcfg.tensor->tp_alloc(tcfg.tensor, 0) : NULL;
+  return seg ? seg : CurrentSegment();
+}
+
+/* The Tensor for a handle an op just made, in segment `seg`. */
+static PyObject* Result(tg_status status, tg_tensor* out, PyObject* seg) {
+  if (status) return RaiseStatusNull(status);
+  TensorObject* t = (TensorObject*)tcfg.tensor->tp_alloc(tcfg.tensor, 0);
   if (t == NULL) {
     tg_tensor_destroy(out);
     return NULL;
@@ -81,21 +88,23 @@ static PyObject* AsTensor(PyObject* o, PyObject* like) {
 }
 
 static PyObject* Affine(PyObject* x, double factor, double offset) {
-  if (CurrentSegment() == NULL) return NULL;  // this thread's tape is current
+  PyObject* seg = SegmentOf(x, NULL);
+  if (seg == NULL) return NULL;
   tg_tensor* out = NULL;
   tg_status s = tg_tensor_affine(((TensorObject*)x)->handle, factor, offset, &out);
-  return Result(s, out, x, NULL);
+  return Result(s, out, seg);
 }
 
 static PyObject* Binary(tg_binary_op op, PyObject* a, PyObject* b) {
   PyObject* x = AsTensor(a, IsTensor(a) ? a : b);
   PyObject* y = x ? AsTensor(b, IsTensor(b) ? b : a) : NULL;
+  PyObject* seg = y ? SegmentOf(x, y) : NULL;
   PyObject* r = NULL;
-  if (y && CurrentSegment()) {
+  if (seg) {
     tg_tensor* out = NULL;
     tg_status s = tg_tensor_binary(op, ((TensorObject*)x)->handle,
                                    ((TensorObject*)y)->handle, &out);
-    r = Result(s, out, x, y);
+    r = Result(s, out, seg);
   }
   Py_XDECREF(x);
   Py_XDECREF(y);
@@ -128,10 +137,11 @@ static PyObject* Arithmetic(tg_binary_op op, PyObject* a, PyObject* b) {
         }
         return Affine(x, 1.0 / number, 0.0);
       } else {  // number / x = x ** -1 * number
-        if (CurrentSegment() == NULL) return NULL;
+        PyObject* seg = SegmentOf(x, NULL);
+        if (seg == NULL) return NULL;
         tg_tensor* inverse = NULL;
         tg_status s = tg_tensor_pow(((TensorObject*)x)->handle, -1.0, &inverse);
-        PyObject* r = Result(s, inverse, x, NULL);
+        PyObject* r = Result(s, inverse, seg);
         PyObject* scaled = r ? Affine(r, number, 0.0) : NULL;
         Py_XDECREF(r);
         return scaled;
@@ -150,10 +160,11 @@ static PyObject* TensorMatMul(PyObject* a, PyObject* b) {
 }
 
 static PyObject* TensorNeg(PyObject* x) {
-  if (CurrentSegment() == NULL) return NULL;
+  PyObject* seg = SegmentOf(x, NULL);
+  if (seg == NULL) return NULL;
   tg_tensor* out = NULL;
   tg_status s = tg_tensor_unary(TG_NEG, ((TensorObject*)x)->handle, &out);
-  return Result(s, out, x, NULL);
+  return Result(s, out, seg);
 }
 
 static PyNumberMethods kTensorNumber = {
