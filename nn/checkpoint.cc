@@ -327,20 +327,21 @@ absl::Status LoadCheckpoint(const std::string& path, const Module& model,
   }
   std::vector<Tensor> matched;
   TG_RETURN_IF_ERROR(MatchByName(op.c_str(), model_state, model_part, &matched));
-  if (optimizer != nullptr) {
-    std::vector<Tensor> unused;
-    TG_RETURN_IF_ERROR(
-        MatchByName(op.c_str(), optimizer->state(), optimizer_part, &unused));
-  } else if (!optimizer_part.empty()) {
+  if (optimizer == nullptr && !optimizer_part.empty()) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: the file holds optimizer state ('optimizer.%s') and no optimizer was given",
         op, optimizer_part[0].name));
   }
-  // Everything matched: now write.
+  // The model's part matched. The optimizer's is checked and written next
+  // (set_state writes nothing unless all of it matches), then the model's.
+  if (optimizer != nullptr) {
+    if (absl::Status s = optimizer->set_state(optimizer_part); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(op, ": ", s.message()));
+    }
+  }
   for (size_t k = 0; k < model_state.size(); ++k) {
     TG_RETURN_IF_ERROR(CopyElements(model_state[k].tensor, matched[k]));
   }
-  if (optimizer != nullptr) TG_RETURN_IF_ERROR(optimizer->set_state(optimizer_part));
   return absl::OkStatus();
 }
 

@@ -36,39 +36,39 @@ Tensor Counter(int64_t value) {
   return Tensor::FromData(absl::MakeConstSpan(data), {});
 }
 
-std::string StateName(size_t i, const char* name) {
-  return absl::StrCat("state.", i, ".", name);
-}
-
 }  // namespace
 
 std::vector<NamedTensor> Optimizer::state() const {
   std::vector<NamedTensor> out = {{"steps", Counter(steps_)}};
-  for (size_t i = 0; i < parameters_.size(); ++i) AppendState(i, &out);
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const size_t first = out.size();
+    AppendState(i, &out);
+    for (size_t k = first; k < out.size(); ++k) {
+      out[k].name = absl::StrCat("state.", i, ".", out[k].name);
+    }
+  }
   return out;
 }
 
 absl::Status Optimizer::set_state(absl::Span<const NamedTensor> state) {
-  const std::vector<NamedTensor> current = this->state();
   std::vector<Tensor> given;
-  TG_RETURN_IF_ERROR(MatchByName("Optimizer::set_state", current, state, &given));
-  // Counters are i64 scalars; a buffer's tensor is the optimizer's own.
-  for (size_t k = 0; k < current.size(); ++k) {
-    if (current[k].tensor.dtype() != DType::kI64) {
-      TG_RETURN_IF_ERROR(CopyElements(current[k].tensor, given[k]));
+  TG_RETURN_IF_ERROR(MatchByName("Optimizer::set_state", this->state(), state, &given));
+  // given[k] is for state()'s entry k: "steps", then parameter by parameter in
+  // AppendState's order.
+  steps_ = static_cast<int64_t>(given[0].item());
+  size_t k = 1;
+  std::vector<NamedTensor> own;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    own.clear();
+    AppendState(i, &own);
+    for (const NamedTensor& entry : own) {
+      const Tensor& value = given[k++];
+      if (entry.tensor.dtype() == DType::kI64) {
+        SetCounter(i, entry.name, static_cast<int64_t>(value.item()));
+      } else {
+        TG_RETURN_IF_ERROR(CopyElements(entry.tensor, value));
+      }
     }
-  }
-  for (size_t k = 0; k < current.size(); ++k) {
-    if (current[k].tensor.dtype() != DType::kI64) continue;
-    const int64_t value = static_cast<int64_t>(given[k].item());
-    const std::string& name = current[k].name;
-    if (name == "steps") {
-      steps_ = value;
-      continue;
-    }
-    // "state.<i>.<counter>"
-    const size_t dot = name.find('.', 6);
-    SetCounter(std::stoul(name.substr(6, dot - 6)), name.substr(dot + 1), value);
   }
   return absl::OkStatus();
 }
@@ -108,8 +108,8 @@ absl::Status Adam::Update(size_t i, const Tensor& grad) {
 
 void Sgd::AppendState(size_t i, std::vector<NamedTensor>* out) const {
   if (velocity_.empty()) return;
-  out->push_back({StateName(i, "momentum_buffer"), velocity_[i]});
-  out->push_back({StateName(i, "started"), Counter(started_[i] ? 1 : 0)});
+  out->push_back({"momentum_buffer", velocity_[i]});
+  out->push_back({"started", Counter(started_[i] ? 1 : 0)});
 }
 
 void Sgd::SetCounter(size_t i, const std::string& name, int64_t value) {
@@ -117,15 +117,15 @@ void Sgd::SetCounter(size_t i, const std::string& name, int64_t value) {
 }
 
 void RmsProp::AppendState(size_t i, std::vector<NamedTensor>* out) const {
-  out->push_back({StateName(i, "square_avg"), square_avg_[i]});
+  out->push_back({"square_avg", square_avg_[i]});
 }
 
 void RmsProp::SetCounter(size_t, const std::string&, int64_t) {}
 
 void Adam::AppendState(size_t i, std::vector<NamedTensor>* out) const {
-  out->push_back({StateName(i, "exp_avg"), exp_avg_[i]});
-  out->push_back({StateName(i, "exp_avg_sq"), exp_avg_sq_[i]});
-  out->push_back({StateName(i, "step"), Counter(updates_[i])});
+  out->push_back({"exp_avg", exp_avg_[i]});
+  out->push_back({"exp_avg_sq", exp_avg_sq_[i]});
+  out->push_back({"step", Counter(updates_[i])});
 }
 
 void Adam::SetCounter(size_t i, const std::string& name, int64_t value) {

@@ -65,8 +65,8 @@ class Optimizer {
   std::vector<Tensor> ZerosLikeParameters() const;
   // Updates parameter i, whose gradient is `grad`.
   virtual absl::Status Update(size_t i, const Tensor& grad) = 0;
-  // Parameter i's entries of state(): a buffer's own tensor, or a counter's value
-  // as an i64 scalar.
+  // Parameter i's entries of state(), named without the "state.i." that state()
+  // puts before them: a buffer's own tensor, or a counter's value as an i64 scalar.
   virtual void AppendState(size_t i, std::vector<NamedTensor>* out) const = 0;
   // Sets counter `name` of parameter i (buffers are copied by set_state itself).
   virtual void SetCounter(size_t i, const std::string& name, int64_t value) = 0;
