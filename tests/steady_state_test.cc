@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "examples/moons_trainer.h"
 #include "gtest/gtest.h"
@@ -148,38 +149,63 @@ TEST(SteadyState, TensorMoonsStepAllocatesNothingAfterWarmUp) {
   EXPECT_EQ(testing::HeapAllocations() - before, 0u);
 }
 
-// A service's request (tests/serving_test.cc): a prediction without recording, or
-// the gradient of the outputs' sum with respect to the input, then a rewind.
-TEST(SteadyState, ServingRequestsAllocateNothingAfterWarmUp) {
-  Random rng(3);
-  nn::MLP model(16, {32, 4}, rng, nn::Nonlinearity::kTanh);
-  Tape tape;
-  TapeScope scope(&tape);
-  Tensor x = Tensor::Zeros({1, 16});
-  x.RequiresGrad();
-  const TapeMark mark = tape.Mark();
-  float input[16];
-  double checksum = 0;
-  auto request = [&](int k) {
-    for (int i = 0; i < 16; ++i) input[i] = static_cast<float>(std::sin(0.3 * k + i));
-    EXPECT_TRUE(x.CopyFrom(absl::MakeConstSpan(input)).ok());
+// One request thread of a service (tests/serving_test.cc) on its own tape: request
+// k is a prediction without recording (k even) or the gradient of the outputs' sum
+// with respect to the input (k odd), then a rewind.
+class ServingThread {
+ public:
+  ServingThread(int64_t inputs, std::initializer_list<int64_t> sizes,
+                nn::Nonlinearity nonlinearity, uint64_t seed)
+      : rng_(seed),
+        model_(inputs, sizes, rng_, nonlinearity),
+        scope_(&tape_),
+        input_(inputs) {
+    x_ = Tensor::Zeros({1, inputs});
+    x_.RequiresGrad();
+    mark_ = tape_.Mark();
+  }
+
+  // The first output, or the first element of the input's gradient.
+  double Request(long k) {
+    for (size_t i = 0; i < input_.size(); ++i) {
+      input_[i] = static_cast<float>(std::sin(0.3 * k + i));
+    }
+    EXPECT_TRUE(x_.CopyFrom(absl::MakeConstSpan(input_)).ok());
     const int64_t first[2] = {0, 0};
+    double out;
     if (k % 2 == 0) {
       NoGradScope no_grad;
-      checksum += model(x).at(first);
+      out = model_(x_).at(first);
     } else {
-      x.ZeroGrad();
-      EXPECT_TRUE(Sum(model(x)).BackwardInto({x}).ok());
-      checksum += x.grad().at(first);
+      x_.ZeroGrad();
+      EXPECT_TRUE(Sum(model_(x_)).BackwardInto({x_}).ok());
+      out = x_.grad().at(first);
     }
-    EXPECT_TRUE(tape.Rewind(mark).ok());
-  };
-  for (int k = 0; k < 4; ++k) request(k);
+    EXPECT_TRUE(tape_.Rewind(mark_).ok());
+    return out;
+  }
+
+  const nn::MLP& model() const { return model_; }
+
+ private:
+  Random rng_;
+  nn::MLP model_;
+  Tape tape_;
+  TapeScope scope_;
+  std::vector<float> input_;
+  Tensor x_;
+  TapeMark mark_;
+};
+
+TEST(SteadyState, ServingRequestsAllocateNothingAfterWarmUp) {
+  ServingThread server(16, {32, 4}, nn::Nonlinearity::kTanh, 3);
+  double checksum = 0;
+  for (int k = 0; k < 4; ++k) checksum += server.Request(k);
   const uint64_t before = testing::HeapAllocations();
-  for (int k = 4; k < 104; ++k) request(k);
+  for (int k = 4; k < 104; ++k) checksum += server.Request(k);
   EXPECT_EQ(testing::HeapAllocations() - before, 0u);
   EXPECT_TRUE(std::isfinite(checksum));
-  for (const Tensor& p : model.parameters()) EXPECT_FALSE(p.grad().ok());
+  for (const Tensor& p : server.model().parameters()) EXPECT_FALSE(p.grad().ok());
 }
 
 // Resident memory of this process, in KiB, from /proc.
@@ -197,33 +223,16 @@ long ResidentKiB() {
 TEST(SteadyState, ServingKeepsResidentMemoryFlat) {
   const char* n = std::getenv("TAPEGRAD_SERVING_REQUESTS");
   const long requests = n != nullptr ? std::atol(n) : 20000;
-  Random rng(4);
-  nn::MLP model(784, {256, 10}, rng);
-  Tape tape;
-  TapeScope scope(&tape);
-  Tensor x = Tensor::Zeros({1, 784});
-  x.RequiresGrad();
-  const TapeMark mark = tape.Mark();
-  auto request = [&](long k) {
-    const int64_t first[2] = {0, 0};
-    if (k % 2 == 0) {
-      NoGradScope no_grad;
-      (void)model(x).at(first);
-    } else {
-      x.ZeroGrad();
-      EXPECT_TRUE(Sum(model(x)).BackwardInto({x}).ok());
-    }
-    EXPECT_TRUE(tape.Rewind(mark).ok());
-  };
-  for (long k = 0; k < 1000; ++k) request(k);
+  ServingThread server(784, {256, 10}, nn::Nonlinearity::kReLU, 4);
+  for (long k = 0; k < 1000; ++k) server.Request(k);
   const long before = ResidentKiB();
-  for (long k = 1000; k < requests; ++k) request(k);
+  for (long k = 1000; k < requests; ++k) server.Request(k);
   const long after = ResidentKiB();
   ASSERT_GT(before, 0);
   EXPECT_LE(after - before, 1024) << "KiB, over " << requests << " requests";
 }
 
-TEST(SteadyState, CounterSeesAllocations) {  // the test above could not pass vacuously
+TEST(SteadyState, CounterSeesAllocations) {  // the tests above could not pass vacuously
   const uint64_t before = testing::HeapAllocations();
   // Through a volatile pointer, so that the optimizer cannot elide the pair.
   static std::vector<int>* volatile escaped;
