@@ -19,8 +19,7 @@ tools/setup.sh
 
 bazel build -c opt "$@" //tools/install:tapegrad_cpp //capi:libtapegrad.so
 bin=$(bazel info -c opt "$@" bazel-bin)
-version=$(sed -n 's/.*tg_version(void) { return "\(.*\)"; }/\1/p' capi/status.cc)
-[[ -n "$version" ]] || { echo "install: no version in capi/status.cc" >&2; exit 1; }
+version=$(tools/version.sh)
 
 include="$prefix/include/tapegrad"
 mkdir -p "$include" "$prefix/lib/cmake/tapegrad" "$prefix/lib/pkgconfig"

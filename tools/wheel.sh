@@ -9,8 +9,7 @@ tools/setup.sh
 
 bazel build -c opt //python:tapegrad //capi:libtapegrad.so
 bin=$(bazel info -c opt bazel-bin)
-version=$(sed -n 's/.*tg_version(void) { return "\(.*\)"; }/\1/p' capi/status.cc)
-[[ -n "$version" ]] || { echo "wheel: no version in capi/status.cc" >&2; exit 1; }
+version=$(tools/version.sh)
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
