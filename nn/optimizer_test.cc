@@ -157,6 +157,24 @@ TEST_F(OptimizerF32Test, AdamInF32AgreesWithF64) {
   }
 }
 
+// A subnormal gradient counts as zero in the update (kernels/cpu/flush_subnormals.h):
+// unflushed, Adam would move a zero parameter to -lr * g / eps (g * g underflows).
+TEST(OptimizerSubnormals, AdamTreatsASubnormalGradientAsZero) {
+  for (DType dtype : {DType::kF32, DType::kF64}) {
+    const double tiny = dtype == DType::kF32 ? 1e-40 : 1e-310;  // subnormal in each
+    Tensor p = Tensor::Zeros({2}, dtype).RequiresGrad();
+    const Tensor g = Tensor::FromData({tiny, 1.0}, {2}, dtype);
+    Adam adam({p}, AdamOptions());
+    Tape tape;
+    TapeScope scope(&tape);
+    ASSERT_TRUE(Sum(p * g).Backward().ok());
+    ASSERT_TRUE(adam.Step().ok());
+    const std::vector<double> after = p.ToVector();
+    EXPECT_EQ(after[0], 0.0) << DTypeName(dtype);
+    EXPECT_NEAR(after[1], -1e-3, 1e-7) << DTypeName(dtype);  // a normal one moves
+  }
+}
+
 TEST_F(OptimizerTest, ParametersWithoutAGradientAreLeftAlone) {
   Tensor unused = Tensor::Of({3}, DType::kF64).RequiresGrad();
   SgdOptions o;

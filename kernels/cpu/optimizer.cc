@@ -4,11 +4,13 @@
 // (core/internal/registry.h): inputs[0] is the gradient; outputs are the parameter then
 // its state tensors; all contiguous, one shape, one dtype. The hyperparameters arrive in
 // call.scalars, in the order core/internal/parameter_update.h writes them. Formulas are
-// PyTorch's (torch.optim, single-tensor path).
+// PyTorch's (torch.optim, single-tensor path), but for subnormal values, which
+// the updates flush to zero (flush_subnormals.h says why).
 #include <cmath>
 
 #include "core/internal/parameter_update.h"
 #include "core/internal/registry.h"
+#include "kernels/cpu/flush_subnormals.h"
 #include "kernels/cpu/loops.h"
 
 namespace tapegrad::cpu {
@@ -26,6 +28,7 @@ absl::Status SgdStep(const KernelCall& c) {
   T* p = c.outputs[0]->data_as<T>();
   T* v = c.outputs.size() > 1 ? c.outputs[1]->data_as<T>() : nullptr;
   ParallelFor(c.outputs[0]->numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+    const FlushSubnormals flush;
     if (v == nullptr) {
       for (int64_t i = begin; i < end; ++i) p[i] -= lr * (g[i] + decay * p[i]);
       return;
@@ -50,6 +53,7 @@ absl::Status RmspropStep(const KernelCall& c) {
   T* p = c.outputs[0]->data_as<T>();
   T* sq = c.outputs[1]->data_as<T>();
   ParallelFor(c.outputs[0]->numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+    const FlushSubnormals flush;
 #pragma omp simd
     for (int64_t i = begin; i < end; ++i) {
       const T d = g[i] + decay * p[i];
@@ -75,6 +79,7 @@ absl::Status AdamStep(const KernelCall& c) {
   T* m = c.outputs[1]->data_as<T>();
   T* v = c.outputs[2]->data_as<T>();
   ParallelFor(c.outputs[0]->numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+    const FlushSubnormals flush;
 #pragma omp simd
     for (int64_t i = begin; i < end; ++i) {
       const T pi = p[i] * shrink;
