@@ -6,6 +6,8 @@
 //
 // BM_Libtorch_MlpStep/B/T   MLP 784-256-256-10, Adam, batch B, T threads: zero_grad,
 //                           forward, cross_entropy, backward, step (eager mode).
+// BM_Libtorch_CnnStep/B/T   conv32-bn-relu-pool, conv64-bn-relu-pool, fc128, fc10
+//                           (examples::FashionCnn), Adam, batch B, T threads.
 // BM_Libtorch_MoonsStep/T   MLP 2-16-16-1 on 100 points, hinge loss + 1e-4 L2, SGD.
 //
 // libtorch's matrix products run on the same OpenBLAS as tapegrad's, so each
@@ -13,6 +15,7 @@
 #include <cblas.h>
 #include <torch/torch.h>
 
+#include <utility>
 #include <vector>
 
 #include "benchmark/benchmark.h"
@@ -51,6 +54,38 @@ void BM_Libtorch_MlpStep(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 
+torch::nn::Sequential FashionCnn() {
+  torch::nn::Sequential net;
+  for (auto [in, out] : {std::pair<int64_t, int64_t>{1, 32}, {32, 64}}) {
+    net->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1)));
+    net->push_back(torch::nn::BatchNorm2d(out));
+    net->push_back(torch::nn::ReLU());
+    net->push_back(torch::nn::MaxPool2d(2));
+  }
+  net->push_back(torch::nn::Flatten());
+  net->push_back(torch::nn::Linear(64 * 7 * 7, 128));
+  net->push_back(torch::nn::ReLU());
+  net->push_back(torch::nn::Linear(128, 10));
+  return net;
+}
+
+void BM_Libtorch_CnnStep(benchmark::State& state) {
+  const int64_t batch = state.range(0);
+  SetThreads(static_cast<int>(state.range(1)));
+  torch::manual_seed(0);
+  torch::nn::Sequential net = FashionCnn();
+  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
+  const torch::Tensor x = torch::rand({batch, 1, 28, 28});
+  const torch::Tensor y = torch::arange(batch, torch::kLong).remainder(10);
+  for (auto _ : state) {
+    adam.zero_grad();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+    loss.backward();
+    adam.step();
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
 void BM_Libtorch_MoonsStep(benchmark::State& state) {
   SetThreads(static_cast<int>(state.range(0)));
   torch::manual_seed(0);
@@ -75,6 +110,12 @@ BENCHMARK(BM_Libtorch_MlpStep)
     ->Args({256, 1})
     ->Args({256, 2})
     ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK(BM_Libtorch_CnnStep)
+    ->ArgNames({"batch", "threads"})
+    ->Args({64, 1})
+    ->Args({64, 2})
+    ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_Libtorch_MoonsStep)
     ->ArgName("threads")

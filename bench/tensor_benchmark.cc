@@ -16,12 +16,17 @@
 // which it cannot. BM_Copy then measures the cache and BM_Add the memory, and the
 // ratio swings with where the pages land. BM_CopyFootprint moves exactly the add's
 // bytes through the add's footprint, so both meet the same cache.
-// BM_MatMul_Tapegrad vs BM_MatMul_OpenBLAS
-//                    f32 n x n products through MatMul (recorded) and through
-//                    cblas_sgemm called directly -> target >= 90%
+// BM_MatMul_Tapegrad vs BM_MatMul_DnnlSgemm
+//                    f32 M x K x N products (the MLP step's shapes, then squares
+//                    of 256..1024) through MatMul (recorded) and through oneDNN's
+//                    dnnl_sgemm called directly -> target >= 90%
+// BM_MatMul_OpenBLAS the same through cblas_sgemm, for scale: OpenBLAS picks its
+//                    kernels by CPU model and may not know this one
 // BM_OpOverhead      a chain of 1-element multiplies recorded with grad on
 //                    -> ns per op, target <= 50
 #include <cblas.h>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <cstring>
 #include <vector>
@@ -68,36 +73,69 @@ void BM_Elementwise(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * n * 3 * int64_t(sizeof(float)));
 }
 
+// f32 products of shape M x K x N (state.range 0..2): through MatMul, recorded on
+// a tape; through oneDNN's dnnl_sgemm and OpenBLAS's cblas_sgemm called directly.
+struct MatMulOperands {
+  explicit MatMulOperands(const benchmark::State& state)
+      : m(state.range(0)), k(state.range(1)), n(state.range(2)) {
+    Random rng(2);
+    a = Tensor::Randn({m, k}, rng);
+    b = Tensor::Randn({k, n}, rng);
+    a_data = a.ToFloatVector();
+    b_data = b.ToFloatVector();
+    c_data.resize(static_cast<size_t>(m * n));
+  }
+  void Count(benchmark::State& state) const {
+    state.counters["GFLOPS"] = benchmark::Counter(
+        2.0 * m * k * n * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  }
+  int64_t m, k, n;
+  Tensor a, b;
+  std::vector<float> a_data, b_data, c_data;
+};
+
 void BM_MatMul_Tapegrad(benchmark::State& state) {
-  const int64_t n = state.range(0);
-  Random rng(2);
-  const Tensor a = Tensor::Randn({n, n}, rng);
-  const Tensor b = Tensor::Randn({n, n}, rng);
+  const MatMulOperands p(state);
   Tape tape;
   TapeScope scope(&tape);
   const TapeMark mark = tape.Mark();
   for (auto _ : state) {
-    Tensor c = MatMul(a, b);
+    Tensor c = MatMul(p.a, p.b);
     benchmark::DoNotOptimize(c.impl());
     (void)tape.Rewind(mark);
   }
-  state.counters["GFLOPS"] = benchmark::Counter(
-      2.0 * n * n * n * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  p.Count(state);
+}
+
+void BM_MatMul_DnnlSgemm(benchmark::State& state) {
+  MatMulOperands p(state);
+  omp_set_num_threads(cpu::NumThreads());
+  for (auto _ : state) {
+    dnnl_sgemm('N', 'N', p.m, p.n, p.k, 1.0f, p.a_data.data(), p.k, p.b_data.data(), p.n,
+               0.0f, p.c_data.data(), p.n);
+    benchmark::DoNotOptimize(p.c_data.data());
+  }
+  p.Count(state);
 }
 
 void BM_MatMul_OpenBLAS(benchmark::State& state) {
-  const int64_t n = state.range(0);
-  Random rng(2);
-  const std::vector<float> a = Tensor::Randn({n, n}, rng).ToFloatVector();
-  const std::vector<float> b = Tensor::Randn({n, n}, rng).ToFloatVector();
-  std::vector<float> c(n * n);
+  MatMulOperands p(state);
   for (auto _ : state) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n,
-                b.data(), n, 0.0f, c.data(), n);
-    benchmark::DoNotOptimize(c.data());
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p.m, p.n, p.k, 1.0f,
+                p.a_data.data(), p.k, p.b_data.data(), p.n, 0.0f, p.c_data.data(), p.n);
+    benchmark::DoNotOptimize(p.c_data.data());
   }
-  state.counters["GFLOPS"] = benchmark::Counter(
-      2.0 * n * n * n * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  p.Count(state);
+}
+
+// The MLP step's shapes (batch 64 and 256 through 784-256-256-10), then squares.
+void MatMulShapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"m", "k", "n"});
+  for (int64_t batch : {64, 256}) {
+    b->Args({batch, 784, 256})->Args({batch, 256, 256})->Args({batch, 256, 10});
+  }
+  for (int64_t n : {256, 512, 1024}) b->Args({n, n, n});
+  b->UseRealTime();
 }
 
 void BM_OpOverhead(benchmark::State& state) {
@@ -132,18 +170,9 @@ BENCHMARK_TEMPLATE(BM_Elementwise, Mul)
     ->Arg(1 << 22)
     ->Arg(1 << 24)
     ->UseRealTime();
-BENCHMARK(BM_MatMul_Tapegrad)
-    ->Arg(256)
-    ->Arg(512)
-    ->Arg(1024)
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_MatMul_OpenBLAS)
-    ->Arg(256)
-    ->Arg(512)
-    ->Arg(1024)
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MatMul_Tapegrad)->Apply(MatMulShapes);
+BENCHMARK(BM_MatMul_DnnlSgemm)->Apply(MatMulShapes);
+BENCHMARK(BM_MatMul_OpenBLAS)->Apply(MatMulShapes);
 BENCHMARK(BM_OpOverhead);
 
 }  // namespace

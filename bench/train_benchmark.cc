@@ -8,19 +8,25 @@
 //                      (nn::Trainer::Step). Target: no slower than libtorch 1.13 at
 //                      the same thread count (1 thread on this machine: about
 //                      1.0 ms at B = 64, 3.8 ms at B = 256).
-// BM_MlpGemmFloor/B/T  the same step's nine matrix products alone, as cblas_sgemm
-//                      calls on preallocated buffers: no framework can go below
-//                      it on this BLAS; BM_MlpStep / BM_MlpGemmFloor is the
-//                      framework's overhead.
+// BM_MlpGemmFloor/B/T  the same step's eight matrix products alone, as dnnl_sgemm
+//                      calls on preallocated buffers (the GEMM tapegrad's f32
+//                      matmul runs on): no framework can go below it there; BM_MlpStep /
+//                      BM_MlpGemmFloor is the framework's overhead.
+// BM_CnnStep/B/T       one Adam step of examples::FashionCnn (conv32-bn-relu-pool,
+//                      conv64-bn-relu-pool, fc128, fc10; f32) at batch B on T
+//                      threads. Target: at least 1.5x faster than libtorch 1.13's
+//                      same step (BM_Libtorch_CnnStep, --config=peers).
 // BM_TensorMoonsStep/T micrograd's moons model as tensors, f32, 100 points, SGD
 //                      (examples::TensorMoonsTrainer). Target: at least 5x faster
 //                      than libtorch (about 106 us there).
 // BM_ScalarMoonsStep   the same model on scalar Values (micrograd's way), for scale.
-#include <cblas.h>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "examples/fashion_cnn_model.h"
 #include "examples/moons_trainer.h"
 #include "kernels/cpu/parallel.h"
 #include "nn/optimizer.h"
@@ -54,6 +60,7 @@ void BM_MlpStep(benchmark::State& state) {
 void BM_MlpGemmFloor(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
   cpu::SetNumThreads(static_cast<int>(state.range(1)));
+  omp_set_num_threads(static_cast<int>(state.range(1)));
   std::vector<std::vector<float>> w, act, grad_act, grad_w;
   for (int l = 0; l < 3; ++l) {
     w.emplace_back(kSizes[l] * kSizes[l + 1], 0.01f);
@@ -66,22 +73,39 @@ void BM_MlpGemmFloor(benchmark::State& state) {
   for (auto _ : state) {
     for (int l = 0; l < 3; ++l) {  // act[l+1] = act[l] @ w[l]
       const int k = static_cast<int>(kSizes[l]), n = static_cast<int>(kSizes[l + 1]);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n, k, 1.0f,
-                  act[l].data(), k, w[l].data(), n, 0.0f, act[l + 1].data(), n);
+      dnnl_sgemm('N', 'N', batch, n, k, 1.0f, act[l].data(), k, w[l].data(), n, 0.0f,
+                 act[l + 1].data(), n);
     }
     for (int l = 2; l >= 0; --l) {
       const int k = static_cast<int>(kSizes[l]), n = static_cast<int>(kSizes[l + 1]);
       // dW = act^T @ dY; dX = dY @ W^T (the first layer's dX is not needed, as in
       // the step, whose input does not require grad).
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, batch, 1.0f,
-                  act[l].data(), k, grad_act[l + 1].data(), n, 0.0f, grad_w[l].data(), n);
+      dnnl_sgemm('T', 'N', k, n, batch, 1.0f, act[l].data(), k, grad_act[l + 1].data(), n,
+                 0.0f, grad_w[l].data(), n);
       if (l > 0) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, k, n, 1.0f,
-                    grad_act[l + 1].data(), n, w[l].data(), n, 0.0f, grad_act[l].data(),
-                    k);
+        dnnl_sgemm('N', 'T', batch, k, n, 1.0f, grad_act[l + 1].data(), n, w[l].data(), n,
+                   0.0f, grad_act[l].data(), k);
       }
     }
     benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
+void BM_CnnStep(benchmark::State& state) {
+  const int64_t batch = state.range(0);
+  cpu::SetNumThreads(static_cast<int>(state.range(1)));
+  Random rng(0);
+  examples::FashionCnn model(rng);
+  nn::Adam adam(model.parameters(), AdamOptions());
+  nn::Trainer trainer(model, adam);
+  const Tensor x = Tensor::Rand({batch, 784}, rng);
+  std::vector<int64_t> labels(static_cast<size_t>(batch));
+  for (int64_t i = 0; i < batch; ++i) labels[i] = i % 10;
+  const Tensor y = Tensor::FromData(absl::MakeConstSpan(labels), {batch});
+  for (auto _ : state) {
+    absl::StatusOr<nn::StepStats> step = trainer.Step(x, y);
+    if (!step.ok()) state.SkipWithError(step.status().ToString().c_str());
   }
   state.SetItemsProcessed(state.iterations() * batch);
 }
@@ -113,6 +137,12 @@ void MlpArgs(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_MlpStep)->Apply(MlpArgs);
 BENCHMARK(BM_MlpGemmFloor)->Apply(MlpArgs);
+BENCHMARK(BM_CnnStep)
+    ->ArgNames({"batch", "threads"})
+    ->Args({64, 1})
+    ->Args({64, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_TensorMoonsStep)
     ->ArgName("threads")
     ->Arg(1)

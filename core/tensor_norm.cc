@@ -1,7 +1,9 @@
-// Normalization (batch and layer) and embedding lookup, composed of recorded ops,
-// so that their gradients are those ops' (checked against finite differences like
-// every other op). Operands are checked first, so that a wrong shape is reported
-// under the function's own name.
+// Normalization (batch and layer) and embedding lookup. Batch normalization with
+// batch statistics, weight and bias runs as one kernel each way (kBatchNorm,
+// kBatchNormGrad) where the device has them; every other form is composed of
+// recorded ops, so that its gradients are those ops'. Both are checked against
+// finite differences and against each other. Operands are checked first, so that a
+// wrong shape is reported under the function's own name.
 #include <algorithm>
 #include <string>
 
@@ -9,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "core/grad_mode.h"
 #include "core/internal/tensor_internal.h"
+#include "core/status_macros.h"
 #include "core/tensor_ops.h"
 
 namespace tapegrad {
@@ -49,6 +52,57 @@ bool Fits(const Tensor& t, absl::Span<const int64_t> like) {
   return std::equal(shape.begin(), shape.end(), like.begin(), like.end());
 }
 
+// Adds momentum * (batch - running) to a running statistic, off the record.
+absl::Status UpdateRunning(Tensor& running, const Tensor& batch, double momentum) {
+  if (Absent(running)) return absl::OkStatus();
+  NoGradScope no_grad;
+  return running.AddInPlace(batch - running, momentum);
+}
+
+// Training-mode batch norm as one kernel: y is recorded with (x, weight, bias) and
+// the batch's mean and variance, which its backward reads.
+Tensor FusedBatchNorm(Tape* tape, const Tensor& input, Tensor& running_mean,
+                      Tensor& running_var, const Tensor& weight, const Tensor& bias,
+                      double momentum, double eps, double unbiased) {
+  const Tensor x = input.Contiguous(), w = weight.Contiguous(), b = bias.Contiguous();
+  for (const Tensor* t : {&x, &w, &b}) {
+    if (!t->ok()) return *t;
+  }
+  const int64_t c[] = {x.size(1)};
+  absl::StatusOr<TensorImpl*> out =
+      internal::NewResult(tape, x.shape(), x.dtype(), x.device());
+  if (!out.ok()) return internal::Fail(tape, out.status());
+  TensorImpl* stats[2];
+  for (TensorImpl*& stat : stats) {
+    absl::StatusOr<TensorImpl*> fresh =
+        internal::NewResult(tape, c, x.dtype(), x.device());
+    if (!fresh.ok()) return internal::Fail(tape, internal::Discard(*out, fresh.status()));
+    stat = *fresh;
+  }
+  OpAttrs attrs;
+  attrs.scalar0 = eps;
+  if (absl::Status s = internal::Run(OpKind::kBatchNorm, {x.impl(), w.impl(), b.impl()},
+                                     {*out, stats[0], stats[1]}, attrs);
+      !s.ok()) {
+    internal::Discard(stats[0], s).IgnoreError();
+    internal::Discard(stats[1], s).IgnoreError();
+    return internal::Fail(tape, internal::Discard(*out, s));
+  }
+  // The statistics as constants, then y reading them.
+  const Tensor mean = internal::Finish(tape, stats[0], internal::GradOp::kCopy, {});
+  const Tensor var = internal::Finish(tape, stats[1], internal::GradOp::kCopy, {});
+  Tensor y = internal::Finish(tape, *out, internal::GradOp::kBatchNorm,
+                              {x.impl(), w.impl(), b.impl(), stats[0], stats[1]}, attrs);
+  if (!y.ok()) return y;
+  if (absl::Status s = UpdateRunning(running_mean, mean, momentum); !s.ok()) {
+    return internal::Fail(tape, s);
+  }
+  if (absl::Status s = UpdateRunning(running_var, var * unbiased, momentum); !s.ok()) {
+    return internal::Fail(tape, s);
+  }
+  return y;
+}
+
 }  // namespace
 
 Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
@@ -79,6 +133,13 @@ Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
     return Refuse(tape, "batch_norm", impls,
                   "training needs more than one value per channel");
   }
+  const double unbiased = static_cast<double>(per_channel) / (per_channel - 1);
+  if (training && !Absent(weight) && !Absent(bias) &&
+      KernelRegistry::Global().FindOrNull(OpKind::kBatchNorm, x.dtype(),
+                                          x.device().type) != nullptr) {
+    return FusedBatchNorm(tape, x, running_mean, running_var, weight, bias, momentum, eps,
+                          unbiased);
+  }
   Axes axes, per_channel_shape(x.dim(), 1);
   for (int i = 0; i < x.dim(); ++i) {
     if (i != 1) axes.push_back(i);
@@ -89,19 +150,13 @@ Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
     const Tensor mean = Mean(x, axes, /*keepdim=*/true);
     centered = x - mean;
     var = Mean(Square(centered), axes, /*keepdim=*/true);
-    NoGradScope no_grad;
-    const double unbiased = static_cast<double>(per_channel) / (per_channel - 1);
-    if (!Absent(running_mean)) {
-      const Tensor step = mean.Reshape(c) - running_mean;
-      if (absl::Status s = running_mean.AddInPlace(step, momentum); !s.ok()) {
-        return internal::Fail(tape, s);
-      }
+    if (absl::Status s = UpdateRunning(running_mean, mean.Reshape(c), momentum);
+        !s.ok()) {
+      return internal::Fail(tape, s);
     }
-    if (!Absent(running_var)) {
-      const Tensor step = var.Reshape(c) * unbiased - running_var;
-      if (absl::Status s = running_var.AddInPlace(step, momentum); !s.ok()) {
-        return internal::Fail(tape, s);
-      }
+    if (absl::Status s = UpdateRunning(running_var, var.Reshape(c) * unbiased, momentum);
+        !s.ok()) {
+      return internal::Fail(tape, s);
     }
   } else {
     centered = x - running_mean.Reshape(per_channel_shape);
@@ -162,4 +217,27 @@ Tensor Embedding(const Tensor& weight, const Tensor& indices) {
   return IndexSelect(weight, indices.Contiguous().Reshape({-1})).Reshape(shape);
 }
 
+namespace internal {
+
+absl::Status BatchNormBackward(TensorRecord& r, Tape& tape, TensorImpl& g) {
+  TensorImpl* const x = r.inputs[0];
+  TensorImpl* const w = r.inputs[1];
+  TensorImpl* const b = r.inputs[2];
+  if (!Wanted(*x) && !Wanted(*w) && !Wanted(*b)) return absl::OkStatus();
+  TensorImpl* grads[3];
+  const TensorImpl* const likes[] = {x, w, b};
+  for (int i = 0; i < 3; ++i) {
+    TG_ASSIGN_OR_RETURN(grads[i], NewResult(&tape, likes[i]->layout.shape(),
+                                            likes[i]->dtype, likes[i]->device));
+  }
+  TG_RETURN_IF_ERROR(Run(OpKind::kBatchNormGrad, {&g, x, w, r.inputs[3], r.inputs[4]},
+                         {grads[0], grads[1], grads[2]}, r.attrs));
+  for (int i = 0; i < 3; ++i) {
+    TensorImpl& input = *r.inputs[i];
+    if (Wanted(input)) TG_RETURN_IF_ERROR(Accumulate(tape, input, *grads[i], true));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
 }  // namespace tapegrad

@@ -114,6 +114,59 @@ TEST(Pooling, ValuesByHandAndReprs) {
   EXPECT_EQ(flatten.ToString(), "Flatten(start_dim=1, end_dim=-1)");
 }
 
+// With weight and bias, training-mode batch norm is one kernel each way; without
+// them it is composed of recorded ops. Both must give the same values, gradients
+// and running statistics (f64 to rounding, f32 to its precision), over odd sizes,
+// rank 2 and rank 4, and a strided input.
+TEST(BatchNorm, FusedKernelMatchesTheComposition) {
+  for (DType dtype : {DType::kF64, DType::kF32}) {
+    const double tol = dtype == DType::kF64 ? 1e-12 : 2e-5;
+    for (std::vector<int64_t> shape :
+         {std::vector<int64_t>{3, 5, 7, 2}, std::vector<int64_t>{1, 2, 3, 3},
+          std::vector<int64_t>{6, 4}}) {
+      Random rng(7);
+      const int64_t c = shape[1];
+      std::vector<int64_t> wide = shape;
+      wide.back() *= 2;
+      // Every other column of a wider tensor: a strided input.
+      const Tensor base = Tensor::Randn(wide, rng, dtype) * 3.0 + 1.0;
+      const Tensor w0 = Tensor::Randn({c}, rng, dtype);
+      const Tensor b0 = Tensor::Randn({c}, rng, dtype);
+      const Tensor upstream = Tensor::Randn(shape, rng, dtype);
+      std::vector<int64_t> per_channel(shape.size(), 1);
+      per_channel[1] = c;
+      std::vector<std::vector<double>> results[2];
+      for (int fused = 0; fused < 2; ++fused) {
+        Tensor x = base.Slice(-1, 0, wide.back(), 2);  // a fresh view each run
+        x.RequiresGrad();
+        Tensor w = w0 * 1.0, b = b0 * 1.0;  // fresh parameters each run
+        w.RequiresGrad();
+        b.RequiresGrad();
+        Tensor mean = Tensor::Zeros({c}, dtype), var = Tensor::Ones({c}, dtype);
+        Tape tape;
+        TapeScope scope(&tape);
+        const Tensor y =
+            fused ? BatchNorm(x, mean, var, w, b, true, 0.1, 1e-5)
+                  : BatchNorm(x, mean, var, Tensor(), Tensor(), true, 0.1, 1e-5) *
+                            w.Reshape(per_channel) +
+                        b.Reshape(per_channel);
+        ASSERT_TRUE(y.ok()) << y.status();
+        ASSERT_TRUE(Sum(y * upstream).Backward().ok());
+        results[fused] = {y.ToVector(),        x.grad().ToVector(), w.grad().ToVector(),
+                          b.grad().ToVector(), mean.ToVector(),     var.ToVector()};
+      }
+      for (size_t i = 0; i < results[0].size(); ++i) {
+        ASSERT_EQ(results[0][i].size(), results[1][i].size());
+        for (size_t k = 0; k < results[0][i].size(); ++k) {
+          EXPECT_NEAR(results[1][i][k], results[0][i][k],
+                      tol * (1 + std::abs(results[0][i][k])))
+              << DTypeName(dtype) << " result " << i << " element " << k;
+        }
+      }
+    }
+  }
+}
+
 TEST(BatchNorm2d, TrainingUpdatesRunningStatisticsAsPyTorch) {
   BatchNorm2d bn(2, 1e-5, 0.1, true, true, DType::kF64);
   EXPECT_THAT(Names(bn.named_parameters()), ElementsAre("weight", "bias"));

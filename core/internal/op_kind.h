@@ -48,6 +48,9 @@ namespace tapegrad {
   X(kMaxPool2dGrad, "max_pool2d_grad", 2, 1)             \
   X(kAvgPool2d, "avg_pool2d", 1, 1)                      \
   X(kAvgPool2dGrad, "avg_pool2d_grad", 1, 1)             \
+  /* batch normalization with batch statistics */        \
+  X(kBatchNorm, "batch_norm", 3, 3)                      \
+  X(kBatchNormGrad, "batch_norm_grad", 5, 3)             \
   /* along one axis */                                   \
   X(kSoftmax, "softmax", 1, 1)                           \
   X(kLogSoftmax, "log_softmax", 1, 1)                    \

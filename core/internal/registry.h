@@ -36,6 +36,11 @@
 //    writes y and, as outputs[1], the i64 position (h * W + w) of each window's
 //    maximum in its plane, the first one in a tie, a NaN winning;
 //    kMaxPool2dGrad (gy, positions) -> gx and kAvgPool2dGrad gy -> gx overwrite gx.
+//  - kBatchNorm (x, weight, bias) -> (y, mean, var) normalizes a contiguous
+//    [N, C, ...] over every axis but 1 with the batch's statistics: mean and var
+//    (biased) are [C]; y = (x - mean) / sqrt(var + eps) * weight + bias, eps =
+//    attrs.scalar0. kBatchNormGrad (gy, x, weight, mean, var) -> (gx, gweight,
+//    gbias) overwrites its outputs.
 //  - Optimizer steps (kSgdStep, kRmspropStep, kAdamStep) read the gradient as
 //    inputs[0] and update outputs[0] (the parameter) and their state tensors in
 //    place; all are contiguous and of one shape; call.scalars holds the

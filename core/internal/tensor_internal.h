@@ -48,6 +48,7 @@ namespace tapegrad::internal {
   X(kConv2d, Conv2dBackward)                           \
   X(kMaxPool2d, MaxPool2dBackward)                     \
   X(kAvgPool2d, AvgPool2dBackward)                     \
+  X(kBatchNorm, BatchNormBackward)                     \
   X(kSoftmax, SoftmaxBackward)                         \
   X(kLogSoftmax, LogSoftmaxBackward)                   \
   X(kCrossEntropy, CrossEntropyBackward)               \
@@ -94,11 +95,12 @@ struct TensorRecord : OpaqueRecord {
 
 using BackwardFn = absl::Status (*)(TensorRecord& record, Tape& tape, TensorImpl& grad);
 BackwardFn BackwardFor(GradOp op);
-// The rules defined beside their ops (core/tensor_window.cc), not in
-// tensor_backward.cc.
+// The rules defined beside their ops (core/tensor_window.cc, core/tensor_norm.cc),
+// not in tensor_backward.cc.
 absl::Status Conv2dBackward(TensorRecord& record, Tape& tape, TensorImpl& grad);
 absl::Status MaxPool2dBackward(TensorRecord& record, Tape& tape, TensorImpl& grad);
 absl::Status AvgPool2dBackward(TensorRecord& record, Tape& tape, TensorImpl& grad);
+absl::Status BatchNormBackward(TensorRecord& record, Tape& tape, TensorImpl& grad);
 
 // Step 1. On error, the status names `op` and every operand, and *tape is where to
 // record it (the first operand's tape, else the current one).

@@ -1,11 +1,15 @@
 // f32 convolutions on oneDNN: forward, backward data and backward weights
-// primitives on the tensors' own NCHW / OIHW memory (no reorders).
+// primitives. Each pass lets oneDNN choose its operands' layouts (format "any"):
+// on AVX-512 it picks blocked layouts (nChw16c) and its direct JIT kernels, about
+// twice as fast as the im2col + GEMM kernels it must use on plain NCHW. Operands
+// are reordered from and to the tensors' NCHW / OIHW memory around each pass
+// where the chosen layout differs.
 //
 // Primitives are made once per shape and thread and kept in a thread-local cache,
-// with their memory objects, whose data handles are set per call; scratchpads are
-// the caller's (a per-thread buffer that only grows). A steady state therefore
-// allocates nothing and takes no lock. A shape oneDNN has no implementation for
-// runs on the reference kernel.
+// with their memory objects, whose data handles are set per call; scratchpads and
+// blocked copies live in the caller's per-thread buffer, which only grows. A
+// steady state therefore allocates nothing of its own and takes no lock. A shape
+// oneDNN has no implementation for runs on the reference kernel.
 #include <array>
 #include <cstring>
 #include <memory>
@@ -36,6 +40,10 @@ class ConvPrimitives {
       if (p.primitive != nullptr) dnnl_primitive_destroy(p.primitive);
       if (p.pd != nullptr) dnnl_primitive_desc_destroy(p.pd);
       if (p.scratch != nullptr) dnnl_memory_destroy(p.scratch);
+      for (Operand& o : p.operands) {
+        if (o.reorder != nullptr) dnnl_primitive_destroy(o.reorder);
+        if (o.blocked != nullptr) dnnl_memory_destroy(o.blocked);
+      }
     }
     for (dnnl_memory_t m : {src_, weights_, dst_}) {
       if (m != nullptr) dnnl_memory_destroy(m);
@@ -66,6 +74,7 @@ class ConvPrimitives {
       TG_RETURN_IF_ERROR(
           Check(dnnl_memory_create(memory, md, onednn::Engine(), DNNL_MEMORY_NONE)));
     }
+    work_ = s.n * s.o * s.oh * s.ow * s.group_channels() * s.kh * s.kw;
     strides_[0] = s.sh;
     strides_[1] = s.sw;
     dilates_[0] = s.dh - 1;  // oneDNN counts the gaps
@@ -83,59 +92,113 @@ class ConvPrimitives {
   absl::Status Run(ConvPass pass, void* x, void* w, void* y) {
     Pass& p = passes_[static_cast<int>(pass)];
     if (p.primitive == nullptr) TG_RETURN_IF_ERROR(Make(pass));
-    void* scratch = ScratchBuffer(p.scratch_bytes);
-    TG_RETURN_IF_ERROR(Check(dnnl_memory_set_data_handle(src_, x)));
-    TG_RETURN_IF_ERROR(Check(dnnl_memory_set_data_handle(weights_, w)));
-    TG_RETURN_IF_ERROR(Check(dnnl_memory_set_data_handle(dst_, y)));
-    TG_RETURN_IF_ERROR(Check(dnnl_memory_set_data_handle(p.scratch, scratch)));
+    char* buffer = static_cast<char*>(ScratchBuffer(p.buffer_bytes));
+    const dnnl_memory_t user[] = {src_, weights_, dst_};
+    void* const data[] = {x, w, y};
+    for (int k = 0; k < 3; ++k) {
+      TG_RETURN_IF_ERROR(Check(dnnl_memory_set_data_handle(user[k], data[k])));
+      Operand& o = p.operands[k];
+      if (o.blocked != nullptr) {
+        TG_RETURN_IF_ERROR(
+            Check(dnnl_memory_set_data_handle(o.blocked, buffer + o.offset)));
+      }
+    }
+    TG_RETURN_IF_ERROR(Check(dnnl_memory_set_data_handle(p.scratch, buffer)));
+    const int output = OutputRole(pass);
+    onednn::CallScope scope(work_);
+    for (int k = 0; k < 3; ++k) {
+      if (k != output) TG_RETURN_IF_ERROR(Reorder(p.operands[k], user[k], /*in=*/true));
+    }
+    auto memory = [&](int k) {
+      return p.operands[k].blocked != nullptr ? p.operands[k].blocked : user[k];
+    };
     const int src_arg = pass == ConvPass::kInputGrad ? DNNL_ARG_DIFF_SRC : DNNL_ARG_SRC;
     const int weights_arg =
         pass == ConvPass::kWeightGrad ? DNNL_ARG_DIFF_WEIGHTS : DNNL_ARG_WEIGHTS;
     const int dst_arg = pass == ConvPass::kForward ? DNNL_ARG_DST : DNNL_ARG_DIFF_DST;
-    const dnnl_exec_arg_t args[] = {{src_arg, src_},
-                                    {weights_arg, weights_},
-                                    {dst_arg, dst_},
+    const dnnl_exec_arg_t args[] = {{src_arg, memory(0)},
+                                    {weights_arg, memory(1)},
+                                    {dst_arg, memory(2)},
                                     {DNNL_ARG_SCRATCHPAD, p.scratch}};
-    onednn::CallScope scope;
     TG_RETURN_IF_ERROR(
         Check(dnnl_primitive_execute(p.primitive, onednn::Stream(), 4, args)));
+    TG_RETURN_IF_ERROR(Reorder(p.operands[output], user[output], /*in=*/false));
     return Check(dnnl_stream_wait(onednn::Stream()));
   }
 
  private:
+  // One of a pass's three operands (0: src or its gradient, 1: weights or theirs,
+  // 2: dst or its gradient) in the layout the primitive chose: where that differs
+  // from the tensor's, a blocked copy at `offset` in the buffer and the reorder
+  // that fills it (an input) or empties it (the output).
+  struct Operand {
+    dnnl_memory_t blocked = nullptr;
+    dnnl_primitive_t reorder = nullptr;
+    size_t offset = 0;
+  };
   struct Pass {
     dnnl_primitive_desc_t pd = nullptr;
     dnnl_primitive_t primitive = nullptr;
-    dnnl_memory_t scratch = nullptr;
-    size_t scratch_bytes = 0;
+    dnnl_memory_t scratch = nullptr;  // at the buffer's start
+    std::array<Operand, 3> operands;
+    size_t buffer_bytes = 0;  // scratchpad, then the blocked copies
   };
+
+  // The operand a pass writes: dst, src's gradient or the weights' gradient.
+  static int OutputRole(ConvPass pass) {
+    switch (pass) {
+      case ConvPass::kForward:
+        return 2;
+      case ConvPass::kInputGrad:
+        return 0;
+      case ConvPass::kWeightGrad:
+        break;
+    }
+    return 1;
+  }
+
+  static absl::Status Reorder(const Operand& o, dnnl_memory_t user, bool in) {
+    if (o.reorder == nullptr) return absl::OkStatus();
+    const dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, in ? user : o.blocked},
+                                    {DNNL_ARG_TO, in ? o.blocked : user}};
+    return Check(dnnl_primitive_execute(o.reorder, onednn::Stream(), 2, args));
+  }
 
   static absl::Status Check(dnnl_status_t s) { return onednn::Check(s, "conv2d"); }
 
+  // The calling thread's buffer, 64-byte aligned, of at least `bytes`.
   static void* ScratchBuffer(size_t bytes) {
     thread_local std::vector<char> buffer;
-    if (buffer.size() < bytes) buffer.resize(bytes);
-    return buffer.empty() ? nullptr : buffer.data();
+    if (buffer.size() < bytes + 64) buffer.resize(bytes + 64);
+    const auto at = reinterpret_cast<uintptr_t>(buffer.data());
+    return buffer.data() + (AlignUp(at) - at);
   }
 
   absl::Status Make(ConvPass pass) {
+    dnnl_memory_desc_t any[3];
+    for (int k = 0; k < 3; ++k) {
+      const dnnl_memory_desc_t& user = *UserMd(k);
+      TG_RETURN_IF_ERROR(Check(dnnl_memory_desc_init_by_tag(
+          &any[k], user.ndims, user.dims, dnnl_f32, dnnl_format_tag_any)));
+    }
+    dnnl_memory_desc_t &src_md = any[0], &weights_md = any[1], &dst_md = any[2];
     dnnl_convolution_desc_t desc;
     const dnnl_alg_kind_t alg = dnnl_convolution_direct;
     dnnl_status_t made;
     switch (pass) {
       case ConvPass::kForward:
         made = dnnl_dilated_convolution_forward_desc_init(
-            &desc, dnnl_forward_training, alg, &src_md_, &weights_md_, nullptr, &dst_md_,
+            &desc, dnnl_forward_training, alg, &src_md, &weights_md, nullptr, &dst_md,
             strides_, dilates_, padding_, padding_r_);
         break;
       case ConvPass::kInputGrad:
         made = dnnl_dilated_convolution_backward_data_desc_init(
-            &desc, alg, &src_md_, &weights_md_, &dst_md_, strides_, dilates_, padding_,
+            &desc, alg, &src_md, &weights_md, &dst_md, strides_, dilates_, padding_,
             padding_r_);
         break;
       case ConvPass::kWeightGrad:
         made = dnnl_dilated_convolution_backward_weights_desc_init(
-            &desc, alg, &src_md_, &weights_md_, nullptr, &dst_md_, strides_, dilates_,
+            &desc, alg, &src_md, &weights_md, nullptr, &dst_md, strides_, dilates_,
             padding_, padding_r_);
         break;
     }
@@ -154,12 +217,52 @@ class ConvPrimitives {
     TG_RETURN_IF_ERROR(Check(made));
     const dnnl_memory_desc_t* scratch_md =
         dnnl_primitive_desc_query_md(p.pd, dnnl_query_scratchpad_md, 0);
-    p.scratch_bytes = dnnl_memory_desc_get_size(scratch_md);
+    p.buffer_bytes = AlignUp(dnnl_memory_desc_get_size(scratch_md));
     TG_RETURN_IF_ERROR(Check(
         dnnl_memory_create(&p.scratch, scratch_md, onednn::Engine(), DNNL_MEMORY_NONE)));
+    const int output = OutputRole(pass);
+    for (int k = 0; k < 3; ++k) {
+      const dnnl_query_t query = OperandQuery(pass, k);
+      const dnnl_memory_desc_t* chosen = dnnl_primitive_desc_query_md(p.pd, query, 0);
+      if (chosen == nullptr || dnnl_memory_desc_equal(chosen, UserMd(k))) continue;
+      Operand& o = p.operands[k];
+      o.offset = p.buffer_bytes;
+      p.buffer_bytes += AlignUp(dnnl_memory_desc_get_size(chosen));
+      TG_RETURN_IF_ERROR(Check(
+          dnnl_memory_create(&o.blocked, chosen, onednn::Engine(), DNNL_MEMORY_NONE)));
+      const bool in = k != output;
+      dnnl_primitive_desc_t reorder_pd;
+      TG_RETURN_IF_ERROR(Check(dnnl_reorder_primitive_desc_create(
+          &reorder_pd, in ? UserMd(k) : chosen, onednn::Engine(), in ? chosen : UserMd(k),
+          onednn::Engine(), nullptr)));
+      const dnnl_status_t created = dnnl_primitive_create(&o.reorder, reorder_pd);
+      dnnl_primitive_desc_destroy(reorder_pd);
+      TG_RETURN_IF_ERROR(Check(created));
+    }
     return Check(dnnl_primitive_create(&p.primitive, p.pd));
   }
 
+  const dnnl_memory_desc_t* UserMd(int k) const {
+    const dnnl_memory_desc_t* mds[] = {&src_md_, &weights_md_, &dst_md_};
+    return mds[k];
+  }
+
+  // What to ask a pass's descriptor for operand k's layout.
+  static dnnl_query_t OperandQuery(ConvPass pass, int k) {
+    const bool grad = k == OutputRole(pass);
+    switch (k) {
+      case 0:
+        return grad ? dnnl_query_diff_src_md : dnnl_query_src_md;
+      case 1:
+        return grad ? dnnl_query_diff_weights_md : dnnl_query_weights_md;
+    }
+    return pass == ConvPass::kForward ? dnnl_query_dst_md : dnnl_query_diff_dst_md;
+  }
+
+  // Blocked copies start on cache lines (oneDNN asks 64-byte alignment).
+  static size_t AlignUp(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+  int64_t work_ = 0;  // multiply-adds of one pass
   dnnl_memory_desc_t src_md_, weights_md_, dst_md_;
   dnnl_memory_t src_ = nullptr, weights_ = nullptr, dst_ = nullptr;
   dnnl_dims_t strides_, dilates_, padding_, padding_r_;

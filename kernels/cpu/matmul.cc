@@ -1,4 +1,4 @@
-// Matrix products through OpenBLAS's CBLAS.
+// Matrix products: f32 on oneDNN's sgemm, f64 on OpenBLAS's dgemm (gemm.h).
 // Contract: a [..., M, K] and b [..., K, N] of one rank >= 2 whose batch axes are
 // already expanded to the output's (stride 0 where broadcast); out contiguous
 // [..., M, N]. A matrix whose rows or columns have unit stride is handed to BLAS
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/internal/registry.h"
+#include "core/status_macros.h"
 #include "kernels/cpu/gemm.h"
 
 namespace tapegrad::cpu {
@@ -64,9 +65,9 @@ absl::Status MatMul(const KernelCall& c) {
       bm = Pack(bm, k, n, brs, bcs, &pack_b);
       ub = BlasMatrix{true, false, n};
     }
-    Gemm<T>(ua.transposed ? CblasTrans : CblasNoTrans,
-            ub.transposed ? CblasTrans : CblasNoTrans, m, n, k, am, ua.ld, bm, ub.ld, cm,
-            n);
+    TG_RETURN_IF_ERROR(Gemm<T>(ua.transposed ? CblasTrans : CblasNoTrans,
+                               ub.transposed ? CblasTrans : CblasNoTrans, m, n, k, am,
+                               ua.ld, bm, ub.ld, cm, n));
   }
   return absl::OkStatus();
 }

@@ -63,7 +63,8 @@ absl::Status Check(dnnl_status_t status, const char* what) {
   return absl::Status(code, absl::StrFormat("%s: oneDNN: %s", what, StatusName(status)));
 }
 
-CallScope::CallScope() : owner_(HoldThreads()) {
+CallScope::CallScope(int64_t work)
+    : owner_(work >= kParallelWork && NumThreads() > 1 && HoldThreads()) {
 #ifdef __SANITIZE_THREAD__
   // The OpenMP runtime is not instrumented: ThreadSanitizer would take its
   // barriers' hand-offs for races. Its own threads are tested without it.

@@ -14,6 +14,8 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
+#include <cstdint>
+
 #include "absl/status/status.h"
 
 namespace tapegrad::cpu::onednn {
@@ -26,11 +28,19 @@ dnnl_stream_t Stream();
 // Ok, or an Internal error naming `what` and oneDNN's status.
 absl::Status Check(dnnl_status_t status, const char* what);
 
-// Holds the CPU for one oneDNN call: sets the calling thread's OpenMP team size
-// to cpu::NumThreads(), or to 1 while another thread's call holds it.
+// Multiply-adds below which a oneDNN call runs on the calling thread alone: about
+// 10 us of one core, where an OpenMP team's fork and join cost more than they
+// save. Above all, a team's barriers wait for every member: on cores that other
+// work keeps busy (parallel tests, a loaded server), many small calls each wait
+// for a descheduled thread, measured here as a request loop slowed 60-fold.
+inline constexpr int64_t kParallelWork = int64_t{1} << 20;
+
+// Holds the CPU for one oneDNN call of `work` multiply-adds: sets the calling
+// thread's OpenMP team size to cpu::NumThreads(), or to 1 for work below
+// kParallelWork or while another thread's call holds the threads.
 class CallScope {
  public:
-  CallScope();
+  explicit CallScope(int64_t work);
   ~CallScope();
   CallScope(const CallScope&) = delete;
   CallScope& operator=(const CallScope&) = delete;

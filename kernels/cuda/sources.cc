@@ -48,6 +48,7 @@ const std::vector<KernelSource>& AllKernelSources() {
     AppendRandomSources(v);
     AppendOptimizerSources(v);
     AppendWindowSources(v);
+    AppendBatchNormSources(v);
     return v;
   }();
   return *all;

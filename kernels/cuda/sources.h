@@ -54,6 +54,7 @@ void AppendIndexSources(std::vector<KernelSource>* out);
 void AppendRandomSources(std::vector<KernelSource>* out);
 void AppendOptimizerSources(std::vector<KernelSource>* out);
 void AppendWindowSources(std::vector<KernelSource>* out);
+void AppendBatchNormSources(std::vector<KernelSource>* out);
 
 }  // namespace tapegrad::cuda
 
