@@ -247,21 +247,27 @@ Tensor AdaptiveAvgPool2d(const Tensor& x, std::array<int64_t, 2> size) {
                           "of at least (1, 1), not " +
                               PairString(size)));
   }
-  // PyTorch's bins: [floor(i H / n), ceil((i + 1) H / n)), each a mean.
-  auto bin = [](int64_t i, int64_t n, int64_t in_size) {
-    return std::array<int64_t, 2>{i * in_size / n, ((i + 1) * in_size + n - 1) / n};
-  };
-  std::vector<Tensor> rows;
-  for (int64_t i = 0; i < size[0]; ++i) {
-    const auto h = bin(i, size[0], x.size(2));
-    std::vector<Tensor> cells;
-    for (int64_t j = 0; j < size[1]; ++j) {
-      const auto w = bin(j, size[1], x.size(3));
-      cells.push_back(Mean(x.Slice(2, h[0], h[1]).Slice(3, w[0], w[1]), {2, 3}));
-    }
-    rows.push_back(Stack(cells, -1));
+  if (size[0] > x.size(2) || size[1] > x.size(3)) {
+    // Larger outputs repeat input cells; refused so that the composition below
+    // stays within as many ops as the input has rows and columns.
+    return internal::Fail(
+        tape, internal::OpError("adaptive_avg_pool2d", impls,
+                                "an uneven output size " + PairString(size) +
+                                    " must not exceed the input's height and width"));
   }
-  return Stack(rows, -2);
+  // PyTorch's bins, [floor(i H / n), ceil((i + 1) H / n)). A bin's mean is the
+  // mean over its rows of the means over its columns, so the rows are pooled
+  // first (one mean per row bin), then the columns: size[0] + size[1] ops.
+  auto pool_axis = [](const Tensor& t, int axis, int64_t n) {
+    const int64_t in_size = t.size(axis);
+    std::vector<Tensor> bins;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t begin = i * in_size / n, end = ((i + 1) * in_size + n - 1) / n;
+      bins.push_back(Mean(t.Slice(axis, begin, end), {axis}, /*keepdim=*/true));
+    }
+    return Concatenate(bins, axis);
+  };
+  return pool_axis(pool_axis(x, 2, size[0]), 3, size[1]);
 }
 
 Tensor Flatten(const Tensor& x, int64_t start, int64_t end) {

@@ -88,6 +88,12 @@ TEST(Conv2d, ErrorsNameTheOpAndOperands) {
   wide.padding = {2, 2};
   EXPECT_THAT(Message(tapegrad::MaxPool2d(Tensor::Zeros({1, 1, 4, 4}), wide)),
               HasSubstr("at most half the kernel size"));
+  // An output larger than the input (bins repeating cells) is refused, so that an
+  // adversary's size cannot make millions of ops.
+  const std::string huge =
+      Message(tapegrad::AdaptiveAvgPool2d(Tensor::Zeros({1, 1, 4, 4}), {1 << 30, 3}));
+  EXPECT_THAT(huge, HasSubstr("adaptive_avg_pool2d"));
+  EXPECT_THAT(huge, HasSubstr("must not exceed the input's height and width"));
   EXPECT_THAT(Message(tapegrad::Conv2d(Tensor::Zeros({1, 3, 5, 5}),
                                        Tensor::Zeros({4, 3, 3, 3}), Tensor::Zeros({3}))),
               HasSubstr("one value per filter"));

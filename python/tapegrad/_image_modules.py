@@ -215,6 +215,16 @@ class Embedding(ImageModule):
         return "Embedding(%d, %d)" % tuple(self.weight.shape)
 
 
+class ReLU(ImageModule):
+    """max(x, 0) elementwise, as torch.nn.ReLU (for Sequential)."""
+
+    def __call__(self, x):
+        return x.relu()
+
+    def __repr__(self):
+        return "ReLU()"
+
+
 class Sequential(ImageModule):
     """Modules applied in order; parameters in order, as torch.nn.Sequential's."""
 

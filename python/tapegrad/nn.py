@@ -24,7 +24,7 @@ from tapegrad._args import _int64, _int64_array
 from tapegrad.tensor import Tensor, _dtype_code, _result
 from tapegrad._image_modules import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d,  # noqa: F401
                                      Conv2d, Embedding, Flatten, LayerNorm, MaxPool2d,
-                                     Sequential)
+                                     ReLU, Sequential)
 
 _c = _lib.lib
 _check = _lib.check

@@ -1,7 +1,7 @@
 // The state of one capi_fuzzer run: the handles made so far, and one step per
 // call to Step that picks a C ABI call from the fuzzer's bytes and makes it. The
 // steps are defined by subject in capi_fuzzer.cc (tapes and scalar values),
-// capi_fuzzer_tensor.cc and capi_fuzzer_nn.cc.
+// capi_fuzzer_tensor.cc, capi_fuzzer_image.cc and capi_fuzzer_nn.cc.
 #ifndef TAPEGRAD_TESTS_FUZZ_CAPI_FUZZ_SESSION_H_
 #define TAPEGRAD_TESTS_FUZZ_CAPI_FUZZ_SESSION_H_
 
@@ -58,7 +58,7 @@ class Session {
   }
 
   void Step() {
-    switch (in_.ConsumeIntegralInRange<int>(0, 15)) {
+    switch (in_.ConsumeIntegralInRange<int>(0, 16)) {
       case 0:
         return NewTape();
       case 1:
@@ -89,6 +89,8 @@ class Session {
         return Optimizer();
       case 14:
         return DestroyTensor();
+      case 15:
+        return Image();
       default:
         return NoGrad();
     }
@@ -147,6 +149,9 @@ class Session {
   void Backward();
   void DLPack();
   void DestroyTensor();
+
+  // Image ops (capi_fuzzer_image.cc).
+  void Image();
 
   // Modules and optimizers (capi_fuzzer_nn.cc).
   void Module();

@@ -1,7 +1,7 @@
 // Sequences of C ABI calls picked by the fuzzer's bytes: tapes with small byte
 // limits, scalar values (live, stale and made up), tensors of fuzzed shapes,
 // dtypes and devices, every op, views, joins, losses, marks, rewinds, compaction,
-// DLPack round trips, modules and optimizers, NULL handles. The contract under
+// DLPack round trips, image ops, modules and optimizers, NULL handles. The contract under
 // test is the C ABI's: any call returns a status, and nothing crashes, leaks or
 // touches memory it should not (ASan + UBSan report those).
 //
