@@ -7,8 +7,8 @@
 
 Each bar is tapegrad's throughput as a percentage of its ceiling measured in the
 same run: two two-thread memcpys for elementwise ops (bytes per second; one of n
-floats, one of the op's bytes through the op's footprint), OpenBLAS's
-sgemm called directly for matmul (flops). The dashed line marks the issue's target.
+floats, one of the op's bytes through the op's footprint), oneDNN's
+dnnl_sgemm called directly for matmul (flops). The dashed line marks the issue's target.
 """
 import json
 import sys
@@ -33,10 +33,12 @@ def main(src, dst):
             for copy, kind in (("BM_Copy", "n"), ("BM_CopyFootprint", "same bytes")):
                 ceiling = r[f"{copy}/{n}"]["bytes_per_second"]
                 bars.append((f"{op.lower()} {label} / copy {kind}", 100 * ours / ceiling, 80))
-    for n in (256, 512, 1024):
-        ours = r[f"BM_MatMul_Tapegrad/{n}"]["GFLOPS"]
-        ceiling = r[f"BM_MatMul_OpenBLAS/{n}"]["GFLOPS"]
-        bars.append((f"matmul {n}", 100 * ours / ceiling, 90))
+    for m, k, n in ((64, 784, 256), (256, 784, 256), (64, 256, 10), (256, 256, 256),
+                    (512, 512, 512), (1024, 1024, 1024)):
+        shape = f"m:{m}/k:{k}/n:{n}"
+        ours = r[f"BM_MatMul_Tapegrad/{shape}"]["GFLOPS"]
+        ceiling = r[f"BM_MatMul_DnnlSgemm/{shape}"]["GFLOPS"]
+        bars.append((f"matmul {m}x{k}x{n}", 100 * ours / ceiling, 90))
     svg_bars.draw(dst, "tapegrad f32 kernels, % of the ceiling measured in the same run",
                   bars, 130, lambda v: f"{v:.0f}%")
 

@@ -9,7 +9,7 @@ built with --config=peers so that libtorch runs in the same binary).
 
 Each bar is libtorch's step time divided by tapegrad's (the speed-up; > 1 means
 tapegrad is faster), from the medians of one run. The dashed line marks the
-issue's target: 1x for the MLP, 5x for the moons model.
+issue's target: 1x for the MLP, 1.5x for the CNN, 5x for the moons model.
 """
 import json
 import sys
@@ -33,6 +33,9 @@ def main(src, dst):
             key = f"MlpStep/batch:{batch}/threads:{threads}"
             bars.append((f"MLP b{batch} {threads}T",
                          r[f"BM_Libtorch_{key}"] / r[f"BM_{key}"], 1.0))
+    for threads in (1, 2):
+        key = f"CnnStep/batch:64/threads:{threads}"
+        bars.append((f"CNN b64 {threads}T", r[f"BM_Libtorch_{key}"] / r[f"BM_{key}"], 1.5))
     for threads in (1, 2):
         bars.append((f"moons {threads}T",
                      r[f"BM_Libtorch_MoonsStep/threads:{threads}"] /

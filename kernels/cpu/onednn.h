@@ -29,11 +29,11 @@ dnnl_stream_t Stream();
 absl::Status Check(dnnl_status_t status, const char* what);
 
 // Multiply-adds below which a oneDNN call runs on the calling thread alone: about
-// 10 us of one core, where an OpenMP team's fork and join cost more than they
-// save. Above all, a team's barriers wait for every member: on cores that other
+// 3 us of one AVX-512 core, where an OpenMP team's fork and join cost about what
+// they save. Above all, a team's barriers wait for every member: on cores that other
 // work keeps busy (parallel tests, a loaded server), many small calls each wait
 // for a descheduled thread, measured here as a request loop slowed 60-fold.
-inline constexpr int64_t kParallelWork = int64_t{1} << 20;
+inline constexpr int64_t kParallelWork = int64_t{1} << 18;
 
 // Holds the CPU for one oneDNN call of `work` multiply-adds: sets the calling
 // thread's OpenMP team size to cpu::NumThreads(), or to 1 for work below

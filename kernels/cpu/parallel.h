@@ -5,10 +5,12 @@
 //   });
 //
 // Ranges shorter than two grains run on the calling thread, so small kernels pay
-// nothing. One process-wide pool of NumThreads() - 1 workers (the caller is the
-// last) serves all tapes; if another thread is using it, the call runs inline
-// instead of waiting, so many tapes on many threads never queue behind each other.
-// The pool allocates nothing per call.
+// nothing. A longer one is split over the calling thread's OpenMP team of
+// NumThreads(), the team oneDNN's calls use too, so kernels and oneDNN never
+// oversubscribe the cores (Note [One team] in parallel.cc). One job at a time
+// holds the threads, process-wide: if another thread's job or oneDNN call holds
+// them, the call runs inline instead of waiting, so many tapes on many threads
+// never queue behind each other. Nothing is allocated through operator new.
 //
 // Thread safety: every function may be called from any thread.
 #ifndef TAPEGRAD_KERNELS_CPU_PARALLEL_H_
