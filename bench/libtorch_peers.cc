@@ -37,13 +37,14 @@ torch::nn::Sequential Mlp(const std::vector<int64_t>& sizes) {
   return net;
 }
 
-void BM_Libtorch_MlpStep(benchmark::State& state) {
+// Adam steps of `net` (state.range: batch, threads) on a fixed batch of random
+// inputs of `shape` after the batch axis, labels 0..9 in turn.
+void RunAdamSteps(benchmark::State& state, torch::nn::Sequential& net,
+                  std::vector<int64_t> shape) {
   const int64_t batch = state.range(0);
-  SetThreads(static_cast<int>(state.range(1)));
-  torch::manual_seed(0);
-  torch::nn::Sequential net = Mlp({784, 256, 256, 10});
   torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
-  const torch::Tensor x = torch::rand({batch, 784});
+  shape.insert(shape.begin(), batch);
+  const torch::Tensor x = torch::rand(shape);
   const torch::Tensor y = torch::arange(batch, torch::kLong).remainder(10);
   for (auto _ : state) {
     adam.zero_grad();
@@ -52,6 +53,13 @@ void BM_Libtorch_MlpStep(benchmark::State& state) {
     adam.step();
   }
   state.SetItemsProcessed(state.iterations() * batch);
+}
+
+void BM_Libtorch_MlpStep(benchmark::State& state) {
+  SetThreads(static_cast<int>(state.range(1)));
+  torch::manual_seed(0);
+  torch::nn::Sequential net = Mlp({784, 256, 256, 10});
+  RunAdamSteps(state, net, {784});
 }
 
 torch::nn::Sequential FashionCnn() {
@@ -70,20 +78,10 @@ torch::nn::Sequential FashionCnn() {
 }
 
 void BM_Libtorch_CnnStep(benchmark::State& state) {
-  const int64_t batch = state.range(0);
   SetThreads(static_cast<int>(state.range(1)));
   torch::manual_seed(0);
   torch::nn::Sequential net = FashionCnn();
-  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
-  const torch::Tensor x = torch::rand({batch, 1, 28, 28});
-  const torch::Tensor y = torch::arange(batch, torch::kLong).remainder(10);
-  for (auto _ : state) {
-    adam.zero_grad();
-    torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), y);
-    loss.backward();
-    adam.step();
-  }
-  state.SetItemsProcessed(state.iterations() * batch);
+  RunAdamSteps(state, net, {1, 28, 28});
 }
 
 void BM_Libtorch_MoonsStep(benchmark::State& state) {
