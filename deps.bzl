@@ -8,7 +8,8 @@ another Bazel workspace (WORKSPACE mode, Debian's Bazel 4.2, offline):
 then depend on @tapegrad//:tapegrad (C++, "tapegrad.h"), @tapegrad//nn and its
 siblings, or @tapegrad//capi:libtapegrad.so. tapegrad's own WORKSPACE calls it too.
 A repository that the workspace has declared already is left as it is. The system
-libraries (abseil, oneDNN, OpenBLAS, zlib) come from Debian (tools/setup.sh).
+libraries (abseil, oneDNN, OpenBLAS, zlib, Open MPI) come from Debian
+(tools/setup.sh).
 """
 
 def _tapegrad_directory_impl(repository_ctx):
@@ -31,7 +32,8 @@ def _declare(name, rule, **kwargs):
         rule(name = name, **kwargs)
 
 def tapegrad_deps():
-    """Declares rules_cc, rules_java, platforms, remote_coverage_tools and cuda."""
+    """Declares rules_cc, rules_java, platforms, remote_coverage_tools, cuda and
+    openmpi."""
 
     # Bazel 4.2.3's C++ rules are native; this stand-in forwards rules_cc's names to
     # them (Debian's rules_cc is too new for 4.2.3).
@@ -53,4 +55,12 @@ def tapegrad_deps():
         native.new_local_repository,
         build_file = str(Label("//third_party:cuda.BUILD")),
         path = "/usr/local/cuda",
+    )
+
+    # Open MPI's headers and library (libopenmpi-dev), for //dist.
+    _declare(
+        "openmpi",
+        native.new_local_repository,
+        build_file = str(Label("//third_party:openmpi.BUILD")),
+        path = "/usr/lib/x86_64-linux-gnu/openmpi",
     )

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Builds the Python wheel: tools/wheel.sh [OUTDIR] (default dist/). It holds the
+# Builds the Python wheel: tools/wheel.sh [OUTDIR] (default wheels/). It holds the
 # package, its extension module and libtapegrad.so, found beside the package once
 # installed: `pip install OUTDIR/tapegrad-*.whl` needs no network and no variables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=$(realpath -m "${1:-dist}")
+out=$(realpath -m "${1:-wheels}")
 tools/setup.sh
 
 bazel build -c opt //python:tapegrad //capi:libtapegrad.so

@@ -131,6 +131,7 @@ def test_module_reprs_match_torch():
         (nn.BatchNorm2d(32), torch.nn.BatchNorm2d(32)),
         (nn.LayerNorm(128), torch.nn.LayerNorm(128)),
         (nn.Embedding(10, 3), torch.nn.Embedding(10, 3)),
+        (nn.ReLU(), torch.nn.ReLU()),
     ]
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs)
@@ -156,6 +157,9 @@ def test_errors_name_the_op_and_operands():
         F.conv2d(x, w, bias=3)
     with pytest.raises(ValueError, match="BatchNorm2d"):
         nn.BatchNorm2d(4)(Tensor(np.zeros((2, 4), np.float32)))
+    with pytest.raises(tapegrad.errors.InvalidArgumentError,
+                       match="must not exceed the input's height and width"):
+        F.adaptive_avg_pool2d(Tensor(np.zeros((1, 1, 4, 4), np.float32)), (1 << 30, 3))
 
 
 def test_a_small_cnn_learns_one_batch():

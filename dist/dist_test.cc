@@ -1,0 +1,197 @@
+// The process group and DataParallel across real processes: run by
+// dist/mpi_test.sh under `mpirun -np 2` and `-np 3` (every rank runs every test,
+// in the same order, as collectives require). Outside mpirun it is a group of one.
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "dist/data_parallel.h"
+#include "dist/process_group.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nn/activation.h"
+#include "nn/linear.h"
+#include "nn/loss.h"
+#include "nn/optimizer.h"
+#include "nn/sequential.h"
+#include "tapegrad.h"
+#include "tests/alloc_counter.h"
+
+namespace tapegrad::dist {
+namespace {
+
+using ::testing::HasSubstr;
+
+ProcessGroup& World() {
+  static ProcessGroup* group = [] {
+    absl::StatusOr<std::unique_ptr<ProcessGroup>> made = ProcessGroup::Mpi();
+    if (!made.ok()) {
+      ADD_FAILURE() << made.status();
+      std::abort();
+    }
+    return made->release();
+  }();
+  return *group;
+}
+
+TEST(ProcessGroup, AllReduceBroadcastAndAgreement) {
+  ProcessGroup& g = World();
+  const int n = g.size(), r = g.rank();
+  Tensor t = Tensor::FromData({double(r), 1.0, -2.0 * r}, {3}, DType::kF64);
+  ASSERT_TRUE(g.AllReduce(t, Reduce::kSum).ok());
+  const double ranks = n * (n - 1) / 2.0;
+  EXPECT_EQ(t.ToVector(), (std::vector<double>{ranks, double(n), -2 * ranks}));
+  Tensor f = Tensor::FromData(std::vector<float>{float(r), 2.0f}, {2});
+  ASSERT_TRUE(g.AllReduce(f, Reduce::kMean).ok());
+  EXPECT_FLOAT_EQ(f.ToVector()[0], float(ranks / n));
+  EXPECT_FLOAT_EQ(f.ToVector()[1], 2.0f);
+  const int root = n - 1;
+  Tensor b = Tensor::Full({4}, r == root ? 7.0 : double(r));
+  ASSERT_TRUE(g.Broadcast(b, root).ok());
+  EXPECT_EQ(b.ToVector(), std::vector<double>(4, 7.0));
+  EXPECT_TRUE(*g.AllAgree(42, "a constant"));
+  EXPECT_EQ(*g.AllAgree(r == 0 ? 1 : 2, "the rank's parity"), n == 1);
+  ASSERT_TRUE(g.Barrier().ok());
+}
+
+TEST(ProcessGroup, BadOperandsAreErrorsNamingThem) {
+  ProcessGroup& g = World();
+  Tensor labels = Tensor::FromData(std::vector<int64_t>{1, 2}, {2});
+  absl::Status s = g.AllReduce(labels, Reduce::kSum);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("allreduce"));
+  EXPECT_THAT(s.message(), HasSubstr("i64[2]"));
+  Tensor x = Tensor::Zeros({2, 3});
+  Tensor strided = x.T();
+  EXPECT_THAT(g.Broadcast(strided, 0).message(), HasSubstr("contiguous"));
+  EXPECT_THAT(g.Broadcast(x, g.size()).message(), HasSubstr("is not a rank"));
+}
+
+// A model whose parameters depend on the seed (each rank seeds its own).
+void BuildModel(nn::Sequential& model, uint64_t seed, int64_t hidden = 8) {
+  Random rng(seed);
+  model.Emplace<nn::Linear>(4, hidden, rng, /*bias=*/true, DType::kF64);
+  model.Emplace<nn::ReLU>();
+  model.Emplace<nn::Linear>(hidden, 3, rng, /*bias=*/true, DType::kF64);
+}
+
+// One SGD step on rows [begin, end) of (x, y): mean cross-entropy, backward,
+// optionally averaged over ranks, update.
+void Step(nn::Sequential& model, nn::Sgd& sgd, DataParallel* ddp, const Tensor& x,
+          const std::vector<int64_t>& y, int64_t begin, int64_t end) {
+  Tape tape;
+  TapeScope scope(&tape);
+  const std::vector<int64_t> labels(y.begin() + begin, y.begin() + end);
+  const Tensor loss =
+      CrossEntropy(model(x.Slice(0, begin, end)),
+                   Tensor::FromData(absl::MakeConstSpan(labels), {end - begin}));
+  sgd.ZeroGrad();
+  ASSERT_TRUE(loss.Backward().ok()) << loss.status();
+  if (ddp != nullptr) ASSERT_TRUE(ddp->AverageGradients().ok());
+  ASSERT_TRUE(sgd.Step().ok());
+}
+
+// k steps of 2- or 3-rank training, each rank on its shard of a global batch,
+// equal single-process training on the whole batch, and the replicas stay bitwise
+// equal.
+TEST(DataParallel, EqualsOneProcessOnTheWholeBatch) {
+  ProcessGroup& g = World();
+  const int64_t shard = 5, global = shard * g.size();
+  Random data(11);  // the same global batch on every rank
+  const Tensor x = Tensor::Randn({global, 4}, data, DType::kF64);
+  std::vector<int64_t> y(global);
+  for (int64_t i = 0; i < global; ++i) y[i] = i % 3;
+
+  nn::Sequential model, reference;
+  BuildModel(model, 100 + g.rank());  // different on every rank until Create
+  BuildModel(reference, 100);         // rank 0's initialisation
+  SgdOptions o;
+  o.lr = 0.5;
+  o.momentum = 0.9;
+  DataParallelOptions options;
+  options.bucket_bytes = 100;  // several buckets
+  absl::StatusOr<std::unique_ptr<DataParallel>> ddp =
+      DataParallel::Create(g, model, options);
+  ASSERT_TRUE(ddp.ok()) << ddp.status();
+  nn::Sgd sgd(model.parameters(), o), reference_sgd(reference.parameters(), o);
+  for (int k = 0; k < 6; ++k) {
+    Step(model, sgd, ddp->get(), x, y, g.rank() * shard, (g.rank() + 1) * shard);
+    Step(reference, reference_sgd, nullptr, x, y, 0, global);
+  }
+  const std::vector<Tensor> ours = model.parameters(), theirs = reference.parameters();
+  ASSERT_EQ(ours.size(), theirs.size());
+  uint64_t bits = 1469598103934665603ull;
+  for (size_t i = 0; i < ours.size(); ++i) {
+    const std::vector<double> a = ours[i].ToVector(), b = theirs[i].ToVector();
+    for (size_t j = 0; j < a.size(); ++j) {
+      EXPECT_NEAR(a[j], b[j], 1e-6) << "parameter " << i << " element " << j;
+      uint64_t word;
+      std::memcpy(&word, &a[j], sizeof(word));
+      bits = (bits ^ word) * 1099511628211ull;
+    }
+  }
+  absl::StatusOr<bool> identical = g.AllAgree(bits, "the parameters' bits");
+  ASSERT_TRUE(identical.ok());
+  EXPECT_TRUE(*identical) << "the replicas differ";
+}
+
+TEST(DataParallel, AveragingAllocatesNothing) {
+  ProcessGroup& g = World();
+  nn::Sequential model;
+  BuildModel(model, 7);
+  absl::StatusOr<std::unique_ptr<DataParallel>> ddp = DataParallel::Create(g, model);
+  ASSERT_TRUE(ddp.ok()) << ddp.status();
+  Tape tape;
+  TapeScope scope(&tape);
+  const TapeMark mark = tape.Mark();
+  const Tensor x = Tensor::Ones({2, 4}, DType::kF64);
+  ASSERT_TRUE(Sum(model(x)).Backward().ok());
+  ASSERT_TRUE((*ddp)->AverageGradients().ok());
+  const uint64_t before = testing::HeapAllocations();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*ddp)->AverageGradients().ok());
+  EXPECT_EQ(testing::HeapAllocations() - before, 0u);
+  (void)tape.Rewind(mark);
+}
+
+TEST(DataParallel, DifferentModelsAreAnErrorOnEveryRank) {
+  ProcessGroup& g = World();
+  if (g.size() == 1) GTEST_SKIP() << "needs two ranks";
+  nn::Sequential model;
+  BuildModel(model, 1, /*hidden=*/8 + g.rank());
+  absl::StatusOr<std::unique_ptr<DataParallel>> ddp = DataParallel::Create(g, model);
+  ASSERT_FALSE(ddp.ok());
+  EXPECT_THAT(ddp.status().message(), HasSubstr("different models"));
+}
+
+// A rank that does not join makes the others' collective fail within the
+// timeout (2 s); the late rank's own call then completes (at 3 s), while the
+// others' groups wait out one more timeout for it before they are destroyed.
+TEST(ProcessGroup, AMissingRankIsADeadlineNotAHang) {
+  if (World().size() == 1) GTEST_SKIP() << "needs two ranks";
+  ProcessGroupOptions options;
+  options.timeout = std::chrono::seconds(2);
+  absl::StatusOr<std::unique_ptr<ProcessGroup>> group = ProcessGroup::Mpi(options);
+  ASSERT_TRUE(group.ok());
+  ProcessGroup& g = **group;
+  if (g.rank() == 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+    // The others' barriers are still posted, so this one completes.
+    EXPECT_TRUE(g.Barrier().ok());
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status s = g.Barrier();
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_THAT(s.message(), HasSubstr("barrier on rank"));
+  EXPECT_GE(waited, 2.0);
+  EXPECT_LT(waited, 3.0);
+  Tensor t = Tensor::Zeros({1});
+  EXPECT_EQ(g.AllReduce(t, Reduce::kSum).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace tapegrad::dist
