@@ -10,6 +10,13 @@
 #include <thread>
 #include <vector>
 
+// libgomp's entry for a parallel region, what GCC compiles `#pragma omp parallel`
+// to: the calling thread and a team of num_threads - 1 others run fn(data). Called
+// by name, so that code built by clang (whose own OpenMP runtime is another
+// library) still runs on the libgomp team that Debian's oneDNN uses.
+extern "C" void GOMP_parallel(void (*fn)(void*), void* data, unsigned num_threads,
+                              unsigned flags);
+
 namespace tapegrad::cpu {
 namespace {
 
@@ -46,8 +53,7 @@ class Pool {
 #ifdef __SANITIZE_THREAD__
     RunOnWorkers(n, shares, fn);
 #else
-#pragma omp parallel num_threads(shares)
-    RunShare(fn, n, shares, omp_get_thread_num());
+    RunOnTeam(n, shares, fn);
 #endif
     Release();
   }
@@ -74,6 +80,26 @@ class Pool {
     std::unique_lock<std::mutex> lock(mu_);
     done_.wait(lock, [&] { return pending_ == 0; });
     fn_ = nullptr;
+  }
+
+  // A job for the team: each member runs the shares numbered like it, so that a
+  // smaller team than asked for (OpenMP may give one) still covers all of them.
+  struct TeamJob {
+    absl::FunctionRef<void(int64_t, int64_t)>* fn;
+    int64_t n;
+    int shares;
+  };
+  static void RunTeamShares(void* data) {
+    const TeamJob& job = *static_cast<const TeamJob*>(data);
+    for (int share = omp_get_thread_num(); share < job.shares;
+         share += omp_get_num_threads()) {
+      RunShare(*job.fn, job.n, job.shares, share);
+    }
+  }
+  static void RunOnTeam(int64_t n, int shares,
+                        absl::FunctionRef<void(int64_t, int64_t)> fn) {
+    TeamJob job{&fn, n, shares};
+    GOMP_parallel(&RunTeamShares, &job, static_cast<unsigned>(shares), 0);
   }
 
   static void RunShare(absl::FunctionRef<void(int64_t, int64_t)> fn, int64_t n,
