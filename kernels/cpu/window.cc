@@ -179,63 +179,36 @@ void ForEachPlane(const TensorImpl& out, int64_t window, const F& fn) {
 }
 
 // PyTorch's rule for the running maximum of a window: the first strict maximum,
-// but any NaN takes over.
+// but any NaN takes over. Replaces(v, best): whether v becomes the maximum.
+template <class T>
+inline bool Replaces(T v, T best) {
+  return (v > best) | (v != v);
+}
+
 template <class T>
 inline void TakeIfLarger(T v, int64_t position, T* best, int64_t* at) {
-  const bool take = (v > *best) | (v != v);
+  const bool take = Replaces(v, *best);
   *best = take ? v : *best;
   *at = take ? position : *at;
 }
 
-// One output row of 2x2 windows at stride 2, the usual pooling after a
-// convolution: TakeIfLarger's rule over each window's four values in row-major
-// order, written so that the compiler vectorises it across windows (selects, not
-// branches; the comparison goes either way on real data).
+// One output row of 2x2 windows at stride 2 without padding, the usual pooling
+// after a convolution: Replaces over each window's four values in row-major order,
+// written so that the compiler vectorises it across windows (selects on locals,
+// not branches or TakeIfLarger's pointers; the comparison goes either way on
+// real data).
 template <class T>
 void MaxPool2x2Row(const T* top, const T* bottom, int64_t top_position, int64_t w,
                    int64_t ow, T* y, int64_t* where) {
 #pragma omp simd
   for (int64_t j = 0; j < ow; ++j) {
     const T v[4] = {top[2 * j], top[2 * j + 1], bottom[2 * j], bottom[2 * j + 1]};
-    T best = v[0];
+    T best = -std::numeric_limits<T>::infinity();
     int64_t offset = 0;
-    for (int k = 1; k < 4; ++k) {
-      const bool take = (v[k] > best) | (v[k] != v[k]);
-      best = take ? v[k] : best;
-      offset = take ? (k >> 1) * w + (k & 1) : offset;
-    }
+    for (int k = 0; k < 4; ++k)
+      TakeIfLarger(v[k], (k >> 1) * w + (k & 1), &best, &offset);
     y[j] = best;
     where[j] = top_position + 2 * j + offset;
-  }
-}
-
-// One plane of max pooling with dense windows and no padding, the common case
-// (2x2, stride 2): every window lies inside the plane, so its rows are read
-// straight, without the general path's clipping and dilation steps.
-template <class T>
-void MaxPoolDensePlane(const T* plane, int64_t w, int64_t oh, int64_t ow,
-                       const Window2d& win, T* y, int64_t* where) {
-  const int64_t kh = win.kernel[0], kw = win.kernel[1];
-  const bool two_by_two = kh == 2 && kw == 2 && win.stride[0] == 2 && win.stride[1] == 2;
-  for (int64_t i = 0; i < oh; ++i) {
-    const int64_t y0 = i * win.stride[0];
-    if (two_by_two) {
-      MaxPool2x2Row(plane + y0 * w, plane + (y0 + 1) * w, y0 * w, w, ow, y + i * ow,
-                    where + i * ow);
-      continue;
-    }
-    for (int64_t j = 0; j < ow; ++j) {
-      const int64_t x0 = j * win.stride[1];
-      T best = -std::numeric_limits<T>::infinity();
-      int64_t at = y0 * w + x0;
-      for (int64_t yy = y0; yy < y0 + kh; ++yy) {
-        const T* row = plane + yy * w;
-        for (int64_t xx = x0; xx < x0 + kw; ++xx)
-          TakeIfLarger(row[xx], yy * w + xx, &best, &at);
-      }
-      y[i * ow + j] = best;
-      where[i * ow + j] = at;
-    }
   }
 }
 
@@ -250,12 +223,17 @@ absl::Status MaxPool2dForward(const KernelCall& c) {
   const T* x = Data<T>(xi);
   T* y = yi.data_as<T>();
   int64_t* where = c.outputs[1]->data_as<int64_t>();
-  const bool dense = win.padding[0] == 0 && win.padding[1] == 0 && win.dilation[0] == 1 &&
-                     win.dilation[1] == 1;
+  const bool two_by_two = win.kernel[0] == 2 && win.kernel[1] == 2 &&
+                          win.stride[0] == 2 && win.stride[1] == 2 &&
+                          win.padding[0] == 0 && win.padding[1] == 0 &&
+                          win.dilation[0] == 1 && win.dilation[1] == 1;
   ForEachPlane(yi, int64_t{win.kernel[0]} * win.kernel[1], [&](int64_t p) {
     const T* plane = x + p * h * w;
-    if (dense) {
-      MaxPoolDensePlane(plane, w, oh, ow, win, y + p * oh * ow, where + p * oh * ow);
+    if (two_by_two) {
+      for (int64_t i = 0; i < oh; ++i) {
+        MaxPool2x2Row(plane + 2 * i * w, plane + (2 * i + 1) * w, 2 * i * w, w, ow,
+                      y + (p * oh + i) * ow, where + (p * oh + i) * ow);
+      }
       return;
     }
     for (int64_t i = 0; i < oh; ++i) {
