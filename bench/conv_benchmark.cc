@@ -63,16 +63,23 @@ using Tag = memory::format_tag;
 
 // A primitive's operand: the user's NCHW/OIHW memory, and the layout the
 // primitive chose (the same memory, or a copy that a reorder fills or empties).
+// The reorders are made once, as tapegrad makes its own.
 struct Operand {
   Operand(const dnnl::engine& engine, const memory::desc& chosen, const memory& user)
-      : user(user), inner(chosen == user.get_desc() ? user : memory(chosen, engine)) {}
+      : user(user), inner(chosen == user.get_desc() ? user : memory(chosen, engine)) {
+    if (inner != user) {
+      fill = dnnl::reorder(user, inner);
+      empty = dnnl::reorder(inner, user);
+    }
+  }
   void In(dnnl::stream& stream) {
-    if (inner != user) dnnl::reorder(user, inner).execute(stream, user, inner);
+    if (inner != user) fill.execute(stream, user, inner);
   }
   void Out(dnnl::stream& stream) {
-    if (inner != user) dnnl::reorder(inner, user).execute(stream, inner, user);
+    if (inner != user) empty.execute(stream, inner, user);
   }
   memory user, inner;
+  dnnl::reorder fill, empty;
 };
 
 void BM_Conv2d_OneDnn(benchmark::State& state) {
