@@ -7,9 +7,9 @@
 // f32 runs on oneDNN's dnnl_sgemm, which picks its kernels by instruction set;
 // OpenBLAS picks them from a table of CPU models and falls back to SSE3 on models
 // newer than the table (Debian's 0.3.21 on recent Xeons), a 4-5x loss. A product
-// of one row stays on OpenBLAS (below). f64 is the
-// gradient oracle and stays on OpenBLAS's dgemm. The f32 call holds the kernels'
-// threads (onednn::CallScope), so cpu::NumThreads() stays authoritative.
+// of one row stays on OpenBLAS (below). f64 is the gradient oracle and stays on
+// OpenBLAS's dgemm. The f32 call holds the kernels' threads (onednn::CallScope),
+// so cpu::NumThreads() stays authoritative.
 //
 // Thread safety: any thread; reentrant.
 #ifndef TAPEGRAD_KERNELS_CPU_GEMM_H_
