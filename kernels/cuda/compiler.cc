@@ -1,6 +1,7 @@
 #include "kernels/cuda/compiler.h"
 
 #include <nvrtc.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -75,6 +76,8 @@ uint64_t StableHash(uint64_t h, const std::string& s) {
   return h;
 }
 
+}  // namespace
+
 std::string DiskCachePath(const KernelSource& source, int arch) {
   const char* dir = std::getenv("TAPEGRAD_CUDA_CACHE_DIR");
   if (dir == nullptr || *dir == '\0') return "";
@@ -86,6 +89,8 @@ std::string DiskCachePath(const KernelSource& source, int arch) {
   return absl::StrFormat("%s/%s-sm%d-%016x.cubin", dir, source.name, arch, h);
 }
 
+namespace {
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "";
@@ -94,26 +99,59 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// Written to a temporary name and renamed, so a reader never sees half a file.
+// Written to a temporary name unique to this process and call, checked, and
+// renamed, so that a reader (in any process) sees the whole file or none. The
+// cache is an optimisation: a file that cannot be written is left out.
 void WriteFile(const std::string& path, const std::string& bytes) {
-  const std::string temp =
-      absl::StrCat(path, ".tmp", reinterpret_cast<uintptr_t>(&bytes));
-  {
-    std::ofstream out(temp, std::ios::binary);
-    if (!out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()))) return;
-  }
-  std::rename(temp.c_str(), path.c_str());
+  static std::atomic<uint64_t> serial{0};
+  const std::string temp = absl::StrCat(path, ".tmp.", getpid(), ".", serial++);
+  std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out || std::rename(temp.c_str(), path.c_str()) != 0) std::remove(temp.c_str());
 }
 
-absl::StatusOr<std::string> CubinFor(const KernelSource& source, int arch) {
-  const std::string path = DiskCachePath(source, arch);
-  if (!path.empty()) {
-    std::string cached = ReadFile(path);
-    if (!cached.empty()) return cached;
+struct Cubin {
+  std::string bytes;
+  std::string cache_path;  // where it was read from or written to; empty if nowhere
+  bool from_cache = false;
+};
+
+absl::StatusOr<Cubin> CubinFor(const KernelSource& source, int arch, bool use_cache) {
+  Cubin cubin;
+  if (use_cache) cubin.cache_path = DiskCachePath(source, arch);
+  if (!cubin.cache_path.empty()) {
+    cubin.bytes = ReadFile(cubin.cache_path);
+    cubin.from_cache = !cubin.bytes.empty();
+    if (cubin.from_cache) return cubin;
   }
-  absl::StatusOr<std::string> cubin = CompileToCubin(source, arch);
-  if (cubin.ok() && !path.empty()) WriteFile(path, *cubin);
+  absl::StatusOr<std::string> compiled = CompileToCubin(source, arch);
+  if (!compiled.ok()) return compiled.status();
+  cubin.bytes = *std::move(compiled);
+  if (!cubin.cache_path.empty()) WriteFile(cubin.cache_path, cubin.bytes);
   return cubin;
+}
+
+// Loads the module's CUBIN, from the disk cache when it holds one. A cached file
+// that the driver rejects (truncated, corrupt, from another toolkit) is
+// recompiled and replaced instead of failing every later process.
+absl::Status LoadLibrary(const KernelSource& source, int arch, cudaLibrary_t* library) {
+  for (bool use_cache : {true, false}) {
+    absl::StatusOr<Cubin> cubin = CubinFor(source, arch, use_cache);
+    if (!cubin.ok()) return cubin.status();
+    const cudaError_t loaded = cudaLibraryLoadData(library, cubin->bytes.data(), nullptr,
+                                                   nullptr, 0, nullptr, nullptr, 0);
+    if (loaded == cudaSuccess) {
+      if (!use_cache && !cubin->cache_path.empty()) {
+        WriteFile(cubin->cache_path, cubin->bytes);
+      }
+      return absl::OkStatus();
+    }
+    *library = nullptr;
+    if (!cubin->from_cache) return CudaStatus(loaded, "cudaLibraryLoadData");
+    cudaGetLastError();  // clear it; the compiled module is tried next
+  }
+  return absl::InternalError("unreachable");
 }
 
 struct Loaded {
@@ -123,6 +161,11 @@ struct Loaded {
 class ModuleCache {
  public:
   absl::StatusOr<cudaKernel_t> Get(OpKind op, DType dtype, int entry, Device device) {
+    // Before the index: cuda:16 would otherwise read the next dtype's cuda:0 slot.
+    if (ABSL_PREDICT_FALSE(static_cast<unsigned>(device.index) >=
+                           static_cast<unsigned>(kMaxDevices))) {
+      return CheckDevice(device);  // an error: no device has an index past the table
+    }
     Loaded& slot = loaded_[Index(op, dtype, device.index)];
     cudaKernel_t k = slot.kernels[entry].load(std::memory_order_acquire);
     if (ABSL_PREDICT_TRUE(k != nullptr)) return k;
@@ -151,17 +194,8 @@ class ModuleCache {
     // One library per (module, arch): devices of one architecture share it.
     cudaLibrary_t& library = libraries_[std::make_pair(source->name, arch)];
     if (library == nullptr) {
-      absl::StatusOr<std::string> cubin = CubinFor(*source, arch);
-      if (!cubin.ok()) return cubin.status();
       if (absl::Status s = Activate(device).status(); !s.ok()) return s;
-      if (absl::Status s =
-              CudaStatus(cudaLibraryLoadData(&library, cubin->data(), nullptr, nullptr, 0,
-                                             nullptr, nullptr, 0),
-                         "cudaLibraryLoadData");
-          !s.ok()) {
-        library = nullptr;
-        return s;
-      }
+      if (absl::Status s = LoadLibrary(*source, arch, &library); !s.ok()) return s;
     }
     for (size_t e = 0; e < source->entries.size(); ++e) {
       cudaKernel_t k = nullptr;

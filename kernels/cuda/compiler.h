@@ -38,6 +38,12 @@ absl::StatusOr<std::string> CompileToPtx(const KernelSource& source, int arch);
 // A CUBIN for sm_<arch>.
 absl::StatusOr<std::string> CompileToCubin(const KernelSource& source, int arch);
 
+// Where the CUBIN for sm_<arch> is kept on disk: a file in TAPEGRAD_CUDA_CACHE_DIR
+// named after the module and a hash of what it is compiled from; empty when the
+// variable is unset. A file there that the driver rejects is recompiled and
+// replaced at the module's first use.
+std::string DiskCachePath(const KernelSource& source, int arch);
+
 // Kernel `entry` of the (op, dtype) module, loaded for `device`.
 absl::StatusOr<cudaKernel_t> GetKernel(OpKind op, DType dtype, int entry, Device device);
 

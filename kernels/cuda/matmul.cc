@@ -98,30 +98,32 @@ absl::Status Pack(const TensorImpl& t, Packed* out) {
   return (*copy)(KernelCall{OpKind::kCopy, inputs, outputs, attrs});
 }
 
+// cuBLAS's 64-bit interface: sizes, leading dimensions and batch counts are
+// int64_t, so no size past 2^31 is narrowed on its way in.
 template <class T>
-cublasStatus_t Gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
-                    int n, int k, const T* a, int lda, const T* b, int ldb, T* c,
-                    int ldc) {
+cublasStatus_t Gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
+                    int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+                    int64_t ldb, T* c, int64_t ldc) {
   const T one = 1, zero = 0;
   if constexpr (std::is_same_v<T, float>) {
-    return cublasSgemm(h, ta, tb, m, n, k, &one, a, lda, b, ldb, &zero, c, ldc);
+    return cublasSgemm_64(h, ta, tb, m, n, k, &one, a, lda, b, ldb, &zero, c, ldc);
   } else {
-    return cublasDgemm(h, ta, tb, m, n, k, &one, a, lda, b, ldb, &zero, c, ldc);
+    return cublasDgemm_64(h, ta, tb, m, n, k, &one, a, lda, b, ldb, &zero, c, ldc);
   }
 }
 
 template <class T>
 cublasStatus_t GemmBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
-                           int m, int n, int k, const T* a, int lda, int64_t sa,
-                           const T* b, int ldb, int64_t sb, T* c, int ldc, int64_t sc,
-                           int batches) {
+                           int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+                           int64_t sa, const T* b, int64_t ldb, int64_t sb, T* c,
+                           int64_t ldc, int64_t sc, int64_t batches) {
   const T one = 1, zero = 0;
   if constexpr (std::is_same_v<T, float>) {
-    return cublasSgemmStridedBatched(h, ta, tb, m, n, k, &one, a, lda, sa, b, ldb, sb,
-                                     &zero, c, ldc, sc, batches);
+    return cublasSgemmStridedBatched_64(h, ta, tb, m, n, k, &one, a, lda, sa, b, ldb, sb,
+                                        &zero, c, ldc, sc, batches);
   } else {
-    return cublasDgemmStridedBatched(h, ta, tb, m, n, k, &one, a, lda, sa, b, ldb, sb,
-                                     &zero, c, ldc, sc, batches);
+    return cublasDgemmStridedBatched_64(h, ta, tb, m, n, k, &one, a, lda, sa, b, ldb, sb,
+                                        &zero, c, ldc, sc, batches);
   }
 }
 
@@ -173,10 +175,9 @@ absl::Status MatMulOn(const TensorImpl& a_in, const TensorImpl& b_in, TensorImpl
         "matmul: cublas gemm");
   } else if (UniformBatchStride(a.layout, rank - 2, &sa) &&
              UniformBatchStride(b.layout, rank - 2, &sb)) {
-    status = CublasStatus(
-        GemmBatched<T>(handle, tb, ta, n, m, k, pb, desc[1].ld, sb, pa, desc[0].ld, sa,
-                       pc, n, m * n, static_cast<int>(batches)),
-        "matmul: cublas strided batched gemm");
+    status = CublasStatus(GemmBatched<T>(handle, tb, ta, n, m, k, pb, desc[1].ld, sb, pa,
+                                         desc[0].ld, sa, pc, n, m * n, batches),
+                          "matmul: cublas strided batched gemm");
   } else {
     for (int64_t batch = 0; batch < batches && status.ok(); ++batch) {
       int64_t a_off, b_off;
