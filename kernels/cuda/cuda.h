@@ -18,9 +18,13 @@
 // there); a tape belongs to one thread at a time, so a tape's work is ordered on
 // one stream, and tapes on different threads overlap. Ops return once their work
 // is queued; reading elements on the host (Tensor::item, at, ToVector, Cpu())
-// waits for it. Memory freed by a thread's ops is reused only by work on that
-// thread's stream, which runs after everything already queued there. A tensor
-// written on one thread and read on another needs Synchronize in between.
+// waits for it. Memory a thread frees is reused only by work on that thread's
+// stream, which runs after everything already queued there, and, when another
+// thread's stream used it before, only once that stream's queued work is done
+// (the caching allocator records an event there). A tensor written on one
+// thread and read on another needs Synchronize in between; a thread that reads
+// a tensor whose last reference another thread drops synchronises before it
+// lets go of its own. Memory of a thread that has exited is reused by any.
 //
 // Thread safety: all functions may be called from any thread.
 #ifndef TAPEGRAD_KERNELS_CUDA_CUDA_H_

@@ -9,17 +9,22 @@
 //
 // Why per stream: a freed block may still be read by work queued on the stream
 // that used it. Reuse by the same stream is ordered after that work; another
-// stream could overtake it, so blocks never change streams.
+// stream could overtake it. A block is filed under the stream of the thread that
+// frees it (that thread's queued work is what may still touch it). When that is
+// not the stream it was filed under, the other stream's queued work must finish
+// too: an event recorded there holds the block back until it has. A thread's
+// stream dies with the thread after a synchronize, so its blocks then become
+// idle: any stream may take them.
 //
-// Thread safety: one mutex around the lists (uncontended in the common case of
-// one tape per thread); device calls are made outside it where possible.
 #include <cstdint>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "core/internal/device_memory.h"
+#include "core/status_macros.h"
 #include "kernels/cuda/cuda.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/status.h"
@@ -38,7 +43,7 @@ size_t RoundSize(size_t bytes) {
 
 struct ListKey {
   int device;
-  cudaStream_t stream;
+  cudaStream_t stream;  // nullptr: idle, no stream has work on it
   size_t size;
   template <typename H>
   friend H AbslHashValue(H h, const ListKey& k) {
@@ -50,8 +55,16 @@ struct ListKey {
 };
 
 struct Block {
-  ListKey key;
+  ListKey key;  // the stream whose work last touched it
   bool in_use;
+};
+
+// A block freed on another stream than its own, reusable by `key.stream` once
+// `done` (recorded on its previous stream) has completed.
+struct Pending {
+  void* data;
+  ListKey key;
+  cudaEvent_t done;
 };
 
 class CachingAllocator final : public DeviceMemory {
@@ -62,12 +75,13 @@ class CachingAllocator final : public DeviceMemory {
     const ListKey key{device.index, *stream, RoundSize(bytes)};
     {
       absl::MutexLock lock(&mu_);
-      auto it = free_.find(key);
-      if (it != free_.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
-        blocks_[p].in_use = true;
-        stats_.bytes_in_use += key.size;
+      if (void* p = TakeFree(key)) return p;
+      if (!pending_.empty()) {
+        ReapPending();
+        if (void* p = TakeFree(key)) return p;
+      }
+      if (void* p = TakeFree(ListKey{key.device, nullptr, key.size})) {
+        blocks_[p].key = key;
         return p;
       }
     }
@@ -93,12 +107,56 @@ class CachingAllocator final : public DeviceMemory {
   }
 
   void Free(Device device, void* data) override {
+    // nullptr: this thread has queued no work on the device.
+    const cudaStream_t freeing = ExistingStream(device.index);
     absl::MutexLock lock(&mu_);
     auto it = blocks_.find(data);
     if (it == blocks_.end() || !it->second.in_use) return;  // not ours: ignore
-    it->second.in_use = false;
-    stats_.bytes_in_use -= it->second.key.size;
-    free_[it->second.key].push_back(data);
+    Block& block = it->second;
+    block.in_use = false;
+    stats_.bytes_in_use -= block.key.size;
+    const cudaStream_t previous = block.key.stream;
+    if (freeing == nullptr || freeing == previous || previous == nullptr) {
+      if (freeing != nullptr) block.key.stream = freeing;
+      free_[block.key].push_back(data);
+      return;
+    }
+    block.key.stream = freeing;
+    cudaEvent_t done = nullptr;
+    if (RecordOn(device, previous, &done)) {
+      pending_.push_back(Pending{data, block.key, done});
+      return;
+    }
+    // No event to be had: wait for the previous stream here instead.
+    cudaStreamSynchronize(previous);
+    cudaGetLastError();
+    free_[block.key].push_back(data);
+  }
+
+  // The thread that owned `stream` has synchronised and destroyed it: its blocks
+  // have no work queued and become idle.
+  void RetireStream(int device, cudaStream_t stream) {
+    absl::MutexLock lock(&mu_);
+    for (auto& [data, block] : blocks_) {
+      if (block.key.device == device && block.key.stream == stream) {
+        block.key.stream = nullptr;
+      }
+    }
+    for (Pending& p : pending_) {
+      if (p.key.device == device && p.key.stream == stream) p.key.stream = nullptr;
+    }
+    std::vector<ListKey> retired;
+    for (const auto& [key, list] : free_) {
+      if (key.device == device && key.stream == stream && !list.empty()) {
+        retired.push_back(key);
+      }
+    }
+    for (const ListKey& key : retired) {
+      std::vector<void*>& idle = free_[ListKey{device, nullptr, key.size}];
+      std::vector<void*>& list = free_[key];
+      idle.insert(idle.end(), list.begin(), list.end());
+      free_.erase(key);
+    }
   }
 
   absl::Status CopyToHost(void* host, Device device, const void* src,
@@ -124,19 +182,37 @@ class CachingAllocator final : public DeviceMemory {
 
   absl::Status CopyOnDevice(Device dst_device, void* dst, Device src_device,
                             const void* src, size_t bytes) override {
-    absl::StatusOr<cudaStream_t> stream = Activate(dst_device);
-    if (!stream.ok()) return stream.status();
     if (dst_device == src_device) {
+      absl::StatusOr<cudaStream_t> stream = Activate(dst_device);
+      if (!stream.ok()) return stream.status();
       return CudaStatus(
           cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, *stream),
           "device copy: cudaMemcpyAsync");
     }
-    // The source's own queued work must finish first: it is on another stream.
-    if (absl::Status s = Synchronize(src_device); !s.ok()) return s;
-    if (absl::Status s = Activate(dst_device).status(); !s.ok()) return s;
-    return CudaStatus(
-        cudaMemcpyPeerAsync(dst, dst_device.index, src, src_device.index, bytes, *stream),
-        "device copy: cudaMemcpyPeerAsync");
+    // Between devices, on the destination's stream, ordered both ways without
+    // blocking the host: after the work queued on the source's stream (which
+    // wrote `src`), and before any later work there (which may reuse `src` once
+    // the caller frees it).
+    TG_ASSIGN_OR_RETURN(cudaStream_t src_stream, Activate(src_device));
+    TG_ASSIGN_OR_RETURN(cudaEvent_t written, NewEvent(src_stream, "source written"));
+    TG_ASSIGN_OR_RETURN(cudaStream_t dst_stream, Activate(dst_device));
+    absl::Status status = CudaStatus(cudaStreamWaitEvent(dst_stream, written, 0),
+                                     "device copy: cudaStreamWaitEvent");
+    cudaEventDestroy(written);  // released once it completes
+    if (status.ok()) {
+      status = CudaStatus(cudaMemcpyPeerAsync(dst, dst_device.index, src,
+                                              src_device.index, bytes, dst_stream),
+                          "device copy: cudaMemcpyPeerAsync");
+    }
+    if (!status.ok()) return status;
+    TG_ASSIGN_OR_RETURN(cudaEvent_t copied, NewEvent(dst_stream, "copy queued"));
+    status = Activate(src_device).status();
+    if (status.ok()) {
+      status = CudaStatus(cudaStreamWaitEvent(src_stream, copied, 0),
+                          "device copy: cudaStreamWaitEvent");
+    }
+    cudaEventDestroy(copied);
+    return status;
   }
 
   MemoryStats Stats() {
@@ -148,6 +224,7 @@ class CachingAllocator final : public DeviceMemory {
     std::vector<void*> idle;
     {
       absl::MutexLock lock(&mu_);
+      ReapPending();
       for (auto& [key, list] : free_) {
         for (void* p : list) {
           idle.push_back(p);
@@ -163,9 +240,72 @@ class CachingAllocator final : public DeviceMemory {
   }
 
  private:
+  void* TakeFree(const ListKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = free_.find(key);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    void* p = it->second.back();
+    it->second.pop_back();
+    blocks_[p].in_use = true;
+    stats_.bytes_in_use += key.size;
+    return p;
+  }
+
+  // Files the pending blocks whose previous stream has finished with them.
+  void ReapPending() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    size_t kept = 0;
+    for (Pending& p : pending_) {
+      const cudaError_t state = cudaEventQuery(p.done);
+      if (state == cudaErrorNotReady) {
+        pending_[kept++] = p;
+        continue;
+      }
+      if (state != cudaSuccess) cudaGetLastError();  // an earlier kernel's error
+      spare_events_[p.key.device].push_back(p.done);
+      blocks_[p.data].key = p.key;
+      free_[p.key].push_back(p.data);
+    }
+    pending_.resize(kept);
+  }
+
+  // Records a spare (or new) event of `device` on `stream`, one of its streams.
+  bool RecordOn(Device device, cudaStream_t stream, cudaEvent_t* event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!Activate(device).ok()) return false;
+    std::vector<cudaEvent_t>& spare = spare_events_[device.index];
+    if (!spare.empty()) {
+      *event = spare.back();
+      spare.pop_back();
+    } else if (cudaEventCreateWithFlags(event, cudaEventDisableTiming) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    if (cudaEventRecord(*event, stream) != cudaSuccess) {
+      cudaGetLastError();
+      spare.push_back(*event);
+      return false;
+    }
+    return true;
+  }
+
+  // A new event recorded on `stream` (of the current device), for one ordering.
+  static absl::StatusOr<cudaEvent_t> NewEvent(cudaStream_t stream, const char* what) {
+    cudaEvent_t event = nullptr;
+    TG_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&event, cudaEventDisableTiming),
+                            "device copy: cudaEventCreate");
+    if (absl::Status s =
+            CudaStatus(cudaEventRecord(event, stream), "device copy: cudaEventRecord");
+        !s.ok()) {
+      cudaEventDestroy(event);
+      return absl::Status(s.code(), absl::StrCat(s.message(), " (", what, ")"));
+    }
+    return event;
+  }
+
   absl::Mutex mu_;
   absl::flat_hash_map<ListKey, std::vector<void*>> free_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<void*, Block> blocks_ ABSL_GUARDED_BY(mu_);
+  std::vector<Pending> pending_ ABSL_GUARDED_BY(mu_);
+  std::vector<cudaEvent_t> spare_events_[kMaxDevices] ABSL_GUARDED_BY(mu_);
   MemoryStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -177,6 +317,10 @@ CachingAllocator& Allocator() {
 const absl::Status installed = InstallDeviceMemory(DeviceType::kCuda, &Allocator());
 
 }  // namespace
+
+void RetireStream(int device, cudaStream_t stream) {
+  Allocator().RetireStream(device, stream);
+}
 
 MemoryStats GetMemoryStats() { return Allocator().Stats(); }
 absl::Status EmptyCache() { return Allocator().EmptyCache(); }

@@ -43,11 +43,16 @@ struct ThreadStreams {
   int current = -1;
   ~ThreadStreams() {
     for (int i = 0; i < kMaxDevices; ++i) {
-      if (streams[i] == nullptr) continue;
+      cudaStream_t stream = streams[i];
+      if (stream == nullptr) continue;
       cudaSetDevice(i);
-      cudaStreamSynchronize(streams[i]);
-      cudaStreamDestroy(streams[i]);
+      cudaStreamSynchronize(stream);
+      // Before the handle dies: no other thread then records on it.
+      RetireStream(i, stream);
+      streams[i] = nullptr;
+      cudaStreamDestroy(stream);
     }
+    current = -1;
   }
 };
 thread_local ThreadStreams thread_streams;
@@ -87,6 +92,11 @@ absl::StatusOr<cudaStream_t> Activate(Device device) {
   }
   t.current = index;
   return t.streams[index];
+}
+
+cudaStream_t ExistingStream(int index) {
+  if (index < 0 || index >= kMaxDevices) return nullptr;
+  return thread_streams.streams[index];
 }
 
 int Arch(int index) {

@@ -24,6 +24,13 @@ absl::Status CheckDevice(Device device);
 // Makes `device` this thread's current GPU and returns this thread's stream on
 // it (created at first use, destroyed when the thread exits).
 absl::StatusOr<cudaStream_t> Activate(Device device);
+// This thread's stream on device `index` if it has made one, else nullptr (it
+// has queued no work there). Creates nothing.
+cudaStream_t ExistingStream(int index);
+// Defined by the caching allocator (memory.cc): a thread's stream on `device`
+// has been synchronised and is about to be destroyed, so the blocks filed under
+// it become free for any stream.
+void RetireStream(int device, cudaStream_t stream);
 // Properties of an existing device (CheckDevice first), read once.
 int Arch(int index);             // 90 for sm_90
 int Multiprocessors(int index);  // SM count

@@ -2,8 +2,11 @@
 // cases of tensor_grad_test (broadcast, strided and composite graphs) in f64 and
 // f32 against the CPU's f64, by relative L2 error; shapes large enough for the
 // multi-block paths; dropout masks equal to the CPU's; optimizer updates; and a
-// training step that stops asking the driver for memory. Skips without a GPU.
+// training step that stops asking the driver for memory; the caching allocator
+// across threads. Skips without a GPU.
 #include <cmath>
+#include <future>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -139,6 +142,54 @@ TEST(CudaErrors, MixingDevicesNamesBoth) {
                         "to(device) first (operands: f32[2] on cpu, f32[2] on cuda:0)"));
   const Tensor far = Tensor::Ones({2}, DType::kF32, Device::Cuda(99));
   EXPECT_THAT(far.status().message(), HasSubstr("cuda:99: no such CUDA device"));
+}
+
+// A block that thread T's queued work still reads, freed by T, must not go to
+// the thread that allocated it: that thread's next allocation of the same size
+// would be written while T's work runs. T queues matrix products reading a and b
+// (allocated here), drops them and signals; this thread then allocates and
+// fills blocks of their size at once. T's products must still read ones.
+TEST(CudaMemory, ABlockFreedByAnotherThreadWaitsForItsWork) {
+  SKIP_WITHOUT_GPU();
+  constexpr int64_t n = 4096;
+  Tensor a = Tensor::Ones({n, n}, DType::kF32, kGpu);
+  Tensor b = Tensor::Ones({n, n}, DType::kF32, kGpu);
+  ASSERT_TRUE(cuda::Synchronize(kGpu).ok());
+  std::promise<void> dropped;
+  std::vector<double> sums;
+  absl::Status status;
+  std::thread reader([&, a = std::move(a), b = std::move(b)]() mutable {
+    std::vector<Tensor> products;
+    for (int i = 0; i < 8; ++i) products.push_back(MatMul(a, b));
+    a = Tensor();
+    b = Tensor();
+    dropped.set_value();
+    status = cuda::Synchronize(kGpu);
+    for (const Tensor& p : products) sums.push_back(Sum(p).item());
+  });
+  dropped.get_future().wait();
+  std::vector<Tensor> fillers;
+  for (int i = 0; i < 4; ++i)
+    fillers.push_back(Tensor::Full({n, n}, -7.0, DType::kF32, kGpu));
+  reader.join();
+  ASSERT_TRUE(status.ok()) << status;
+  for (double sum : sums) EXPECT_EQ(sum, double(n) * n * n);
+}
+
+// A thread's blocks outlive it: after it exits, another thread's allocation of
+// the same size takes one back instead of asking the driver.
+TEST(CudaMemory, AnExitedThreadsBlocksAreReused) {
+  SKIP_WITHOUT_GPU();
+  constexpr int64_t n = (int64_t{3} << 20) + 17;  // a size no other test uses
+  std::thread([] {
+    const Tensor t = Tensor::Ones({n}, DType::kF32, kGpu);
+    ASSERT_TRUE(cuda::Synchronize(kGpu).ok());
+  }).join();
+  const int64_t before = cuda::GetMemoryStats().driver_allocations;
+  const Tensor again = Tensor::Zeros({n}, DType::kF32, kGpu);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(cuda::GetMemoryStats().driver_allocations, before);
+  EXPECT_EQ(Sum(again).item(), 0.0);
 }
 
 TEST(CudaTraining, StepsStopAskingTheDriverForMemory) {
