@@ -137,8 +137,10 @@ void AddWindowCases(std::vector<Case>* c) {
   add(
       "batch_norm_evaluation",
       [](S t) {
-        Tensor mean = Tensor::FromData({0.5, -0.25, 1.0}, {3}, t[0].dtype());
-        Tensor var = Tensor::FromData({2.0, 0.5, 1.5}, {3}, t[0].dtype());
+        Tensor mean =
+            Tensor::FromData({0.5, -0.25, 1.0}, {3}, t[0].dtype()).To(t[0].device());
+        Tensor var =
+            Tensor::FromData({2.0, 0.5, 1.5}, {3}, t[0].dtype()).To(t[0].device());
         return BatchNorm(t[0], mean, var, t[1], t[2], /*training=*/false);
       },
       [](Random& r) {

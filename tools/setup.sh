@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev                                 # safetensors checkpoint headers, the server's JSON
   libcpp-httplib-dev                                 # examples/server
   libopenmpi-dev openmpi-bin                          # //dist: MPI process groups, mpirun
+  libboost-context-dev                                # the CUDA simulator's fibers (--config=cudasim)
   graphviz python3-graphviz python3-matplotlib        # tapegrad.draw_dot, the Python example's plot
   clang-14 libclang-rt-14-dev                         # tests/fuzz: libFuzzer, FuzzedDataProvider.h
   python3-pip python3-setuptools python3-wheel python3-venv  # tools/wheel.sh, CI's installed-package test

@@ -113,22 +113,23 @@ void WriteFile(const std::string& path, const std::string& bytes) {
 
 struct Cubin {
   std::string bytes;
-  std::string cache_path;  // where it was read from or written to; empty if nowhere
   bool from_cache = false;
 };
 
-absl::StatusOr<Cubin> CubinFor(const KernelSource& source, int arch, bool use_cache) {
+// The module's CUBIN from the disk cache (unless !read_cache) or from NVRTC,
+// which then replaces what the cache held.
+absl::StatusOr<Cubin> CubinFor(const KernelSource& source, int arch, bool read_cache) {
+  const std::string path = DiskCachePath(source, arch);
   Cubin cubin;
-  if (use_cache) cubin.cache_path = DiskCachePath(source, arch);
-  if (!cubin.cache_path.empty()) {
-    cubin.bytes = ReadFile(cubin.cache_path);
+  if (read_cache && !path.empty()) {
+    cubin.bytes = ReadFile(path);
     cubin.from_cache = !cubin.bytes.empty();
     if (cubin.from_cache) return cubin;
   }
   absl::StatusOr<std::string> compiled = CompileToCubin(source, arch);
   if (!compiled.ok()) return compiled.status();
   cubin.bytes = *std::move(compiled);
-  if (!cubin.cache_path.empty()) WriteFile(cubin.cache_path, cubin.bytes);
+  if (!path.empty()) WriteFile(path, cubin.bytes);
   return cubin;
 }
 
@@ -136,17 +137,12 @@ absl::StatusOr<Cubin> CubinFor(const KernelSource& source, int arch, bool use_ca
 // that the driver rejects (truncated, corrupt, from another toolkit) is
 // recompiled and replaced instead of failing every later process.
 absl::Status LoadLibrary(const KernelSource& source, int arch, cudaLibrary_t* library) {
-  for (bool use_cache : {true, false}) {
-    absl::StatusOr<Cubin> cubin = CubinFor(source, arch, use_cache);
+  for (bool read_cache : {true, false}) {
+    absl::StatusOr<Cubin> cubin = CubinFor(source, arch, read_cache);
     if (!cubin.ok()) return cubin.status();
     const cudaError_t loaded = cudaLibraryLoadData(library, cubin->bytes.data(), nullptr,
                                                    nullptr, 0, nullptr, nullptr, 0);
-    if (loaded == cudaSuccess) {
-      if (!use_cache && !cubin->cache_path.empty()) {
-        WriteFile(cubin->cache_path, cubin->bytes);
-      }
-      return absl::OkStatus();
-    }
+    if (loaded == cudaSuccess) return absl::OkStatus();
     *library = nullptr;
     if (!cubin->from_cache) return CudaStatus(loaded, "cudaLibraryLoadData");
     cudaGetLastError();  // clear it; the compiled module is tried next

@@ -32,7 +32,10 @@ const Device kGpu = Device::Cuda(0);
 #define SKIP_WITHOUT_GPU() \
   if (!cuda::IsAvailable()) GTEST_SKIP() << cuda::UnavailableReason()
 
-// ||a - b|| / max(||b||, tiny): the relative L2 error of `a` against `b`.
+// ||a - b|| / max(||b||, 1): the relative L2 error of `a` against `b`, absolute
+// where b is small. A gradient that is zero in exact arithmetic (a bias before
+// batch normalisation) is rounding noise in both runs; relative to its own norm
+// one noise would be compared with the other.
 double RelativeL2(const std::vector<double>& a, const std::vector<double>& b) {
   if (a.size() != b.size()) return INFINITY;
   double diff = 0, norm = 0;
@@ -40,7 +43,7 @@ double RelativeL2(const std::vector<double>& a, const std::vector<double>& b) {
     diff += (a[i] - b[i]) * (a[i] - b[i]);
     norm += b[i] * b[i];
   }
-  return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-300);
+  return std::sqrt(diff) / std::max(std::sqrt(norm), 1.0);
 }
 
 void ExpectClose(const TensorRun& run, const TensorRun& reference, double bound,
@@ -83,7 +86,7 @@ TEST(CudaLarge, ReductionsSoftmaxAndMatMulMatchTheCpu) {
                         const char* what) {
     ASSERT_TRUE(on_gpu.ok()) << what << ": " << on_gpu.status();
     EXPECT_EQ(on_gpu.device(), kGpu) << what;
-    EXPECT_LT(RelativeL2(on_gpu.ToVector(), on_cpu.ToVector()), bound) << what;
+    EXPECT_LE(RelativeL2(on_gpu.ToVector(), on_cpu.ToVector()), bound) << what;
   };
   check(Sum(g, {0}), Sum(x, {0}), 1e-5, "sum over rows (columns kernel)");
   check(Sum(g, {1}), Sum(x, {1}), 1e-5, "sum over columns (rows kernel)");
@@ -151,7 +154,7 @@ TEST(CudaErrors, MixingDevicesNamesBoth) {
 // fills blocks of their size at once. T's products must still read ones.
 TEST(CudaMemory, ABlockFreedByAnotherThreadWaitsForItsWork) {
   SKIP_WITHOUT_GPU();
-  constexpr int64_t n = 4096;
+  constexpr int64_t n = 1024;
   Tensor a = Tensor::Ones({n, n}, DType::kF32, kGpu);
   Tensor b = Tensor::Ones({n, n}, DType::kF32, kGpu);
   ASSERT_TRUE(cuda::Synchronize(kGpu).ok());
@@ -160,7 +163,7 @@ TEST(CudaMemory, ABlockFreedByAnotherThreadWaitsForItsWork) {
   absl::Status status;
   std::thread reader([&, a = std::move(a), b = std::move(b)]() mutable {
     std::vector<Tensor> products;
-    for (int i = 0; i < 8; ++i) products.push_back(MatMul(a, b));
+    for (int i = 0; i < 16; ++i) products.push_back(MatMul(a, b));
     a = Tensor();
     b = Tensor();
     dropped.set_value();
