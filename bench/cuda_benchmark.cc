@@ -1,6 +1,8 @@
 // The CUDA backend against the device's own ceilings, in one process:
 //  - elementwise add/mul of 64M f32 elements, as a fraction of the device-to-
 //    device copy bandwidth measured first (target: >= 85%);
+//  - reductions (a full sum, a bias gradient) by bytes read, as a fraction of the
+//    copy bandwidth;
 //  - matmul through tapegrad, as a fraction of cuBLAS called directly on the same
 //    operands (target: >= 90%);
 //  - one 784-256-256-10 training step at batch 256 (Adam), for the comparison
@@ -75,18 +77,25 @@ double CublasFlopsPerSecond(int n) {
   return 2.0 * n * n * n / s;
 }
 
+// Runs `op` once per benchmark iteration, each followed by a sync of tapegrad's
+// stream; the wall-clock seconds of the whole loop.
+template <class Op>
+double TimedLoop(benchmark::State& state, Op op) {
+  (void)cuda::Synchronize(kGpu);
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    op();
+    (void)cuda::Synchronize(kGpu);
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 void Elementwise(benchmark::State& state, Tensor (*op)(const Tensor&, const Tensor&)) {
   const Tensor a = Tensor::Ones({kElements}, DType::kF32, kGpu);
   const Tensor b = Tensor::Full({kElements}, 2.0, DType::kF32, kGpu);
   const double copy = CopyBytesPerSecond();
-  (void)cuda::Synchronize(kGpu);
-  const auto start = std::chrono::steady_clock::now();
-  for (auto _ : state) {
-    Tensor c = op(a, b);  // a heap result: the caching allocator reuses its block
-    (void)cuda::Synchronize(kGpu);
-  }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Heap results: the caching allocator reuses their blocks.
+  const double seconds = TimedLoop(state, [&] { Tensor c = op(a, b); });
   const double bytes = 3.0 * kElements * sizeof(float) * state.iterations();
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
   state.counters["of_copy_bw"] = bytes / seconds / copy;
@@ -99,19 +108,31 @@ void BM_Mul64M(benchmark::State& state) { Elementwise(state, MulOp); }
 BENCHMARK(BM_Add64M)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Mul64M)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
+// Reductions read their input once: bytes read per second against the copy's
+// bytes moved per second. A full sum (one output, split over the device) and a
+// bias gradient (the sum over the rows of [4096, 4096]).
+void Reduction(benchmark::State& state, std::vector<int64_t> shape,
+               std::vector<int64_t> axes) {
+  const Tensor x = Tensor::Ones(shape, DType::kF32, kGpu);
+  const double copy = CopyBytesPerSecond();
+  const double seconds = TimedLoop(state, [&] { Tensor s = Sum(x, axes); });
+  const double bytes = 4.0 * x.numel() * state.iterations();
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.counters["of_copy_bw"] = bytes / seconds / copy;
+}
+void BM_SumAll64M(benchmark::State& state) { Reduction(state, {kElements}, {}); }
+void BM_BiasGradient4096x4096(benchmark::State& state) {
+  Reduction(state, {4096, 4096}, {0});
+}
+BENCHMARK(BM_SumAll64M)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_BiasGradient4096x4096)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
 void BM_MatMul(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const double cublas = CublasFlopsPerSecond(n);
   const Tensor a = Tensor::Ones({n, n}, DType::kF32, kGpu);
   const Tensor b = Tensor::Ones({n, n}, DType::kF32, kGpu);
-  (void)cuda::Synchronize(kGpu);
-  const auto start = std::chrono::steady_clock::now();
-  for (auto _ : state) {
-    Tensor c = MatMul(a, b);
-    (void)cuda::Synchronize(kGpu);
-  }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = TimedLoop(state, [&] { Tensor c = MatMul(a, b); });
   const double flops = 2.0 * n * n * n * state.iterations() / seconds;
   state.counters["tflops"] = flops / 1e12;
   state.counters["of_cublas"] = flops / cublas;

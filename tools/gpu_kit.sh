@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the GPU kit: tools/gpu_kit.sh [OUTDIR] (default gpu_kit/).
+# Builds the GPU kit: tools/gpu_kit.sh [OUTDIR [BAZEL_FLAG...]] (default gpu_kit/;
+# extra flags follow the kit's own, so `-c fastbuild` makes a quicker kit).
 #
 # The kit is a folder that runs the CUDA backend's tests and benchmarks on a
 # machine with an NVIDIA GPU and the CUDA 13 driver and toolkit, but no Bazel,
@@ -17,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(realpath -m "${1:-gpu_kit}")
-flags=(-c opt --config=cuda)
+flags=(-c opt --config=cuda "${@:2}")
 binaries=(tests/cuda/cuda_ops_test tests/cuda/nvrtc_test tests/cuda/cuda_unavailable_test
   bench/cuda_benchmark)
 

@@ -4,19 +4,29 @@
 // input's rank and the reduced axes of size 1; attrs.axes = bit set of reduced
 // axes; attrs.scalar0 scales a sum.
 //
-// The input splits into kept and reduced sub-layouts; output j reduces the
-// elements of kept position j. Two kernels:
+// The input splits into kept and reduced sub-layouts (adjacent axes that are
+// contiguous with each other merged, size-1 axes dropped, so that a contiguous
+// operand costs one multiply per element, not a div/mod per axis); output j
+// reduces the elements of kept position j. Two kernels:
 //  - rows (entry 0), when the innermost input axis is reduced or outputs are few:
 //    one block per output, threads stride over its elements (coalesced along the
 //    reduced axis), then a shared-memory tree;
 //  - columns (entry 1), when the innermost axis is kept (bias gradients): one
 //    thread per output, neighbouring threads read neighbouring columns.
+// When that leaves the device mostly idle (a full sum is one block; a bias
+// gradient over 4096 rows of 64 columns is 64 threads), each output's elements
+// are split into chunks reduced in parallel into a scratch buffer of partial
+// results, and a second launch combines the partials (no atomics: the result
+// does not depend on scheduling). Index reductions stay one block per output.
 // NaN propagates through max and min, as on the CPU.
+#include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "core/internal/device_memory.h"
 #include "core/internal/registry.h"
+#include "core/status_macros.h"
 #include "kernels/cuda/compiler.h"
 #include "kernels/cuda/sources.h"
 
@@ -30,10 +40,15 @@ struct RedArgs {
   const void* in;
   void* out;
   double scale;
+  int64_t splits, chunk;  // each output's elements in `splits` chunks of `chunk`
   int32_t kept_rank, red_rank;
 };
 
 constexpr unsigned kRowBlock = 256;
+// The least work worth a chunk of its own: per block (rows) and per thread
+// (columns).
+constexpr int64_t kRowChunk = 8 * kRowBlock;
+constexpr int64_t kColumnChunk = 64;
 
 // What every reduction source starts with: the arguments and the offset helper.
 constexpr char kHelpers[] = R"(
@@ -44,10 +59,12 @@ struct RedArgs {
   const void* in;
   void* out;
   double scale;
+  i64 splits, chunk;
   int kept_rank, red_rank;
 };
 __device__ __forceinline__ i64 tg_offset(i64 index, int rank, const i64* sizes,
                                          const i64* strides) {
+  if (rank <= 1) return rank == 1 ? index * strides[0] : 0;
   i64 offset = 0;
   for (int d = rank - 1; d >= 0; --d) {
     offset += (index % sizes[d]) * strides[d];
@@ -64,10 +81,12 @@ constexpr char kValueKernels[] = R"(
 extern "C" __global__ void tg_rows(RedArgs p) {
   __shared__ T partial[256];
   const T* x = (const T*)p.in;
-  for (i64 j = blockIdx.x; j < p.outputs; j += gridDim.x) {
+  for (i64 b = blockIdx.x; b < p.outputs * p.splits; b += gridDim.x) {
+    const i64 j = b / p.splits, begin = (b % p.splits) * p.chunk;
+    const i64 end = min(begin + p.chunk, p.per_output);
     const i64 base = tg_offset(j, p.kept_rank, p.kept_sizes, p.kept_strides);
     T acc = TG_IDENTITY;
-    for (i64 r = threadIdx.x; r < p.per_output; r += blockDim.x) {
+    for (i64 r = begin + threadIdx.x; r < end; r += blockDim.x) {
       const T v = x[base + tg_offset(r, p.red_rank, p.red_sizes, p.red_strides)];
       acc = TG_COMBINE(acc, v);
     }
@@ -77,20 +96,22 @@ extern "C" __global__ void tg_rows(RedArgs p) {
       if (threadIdx.x < s) partial[threadIdx.x] = TG_COMBINE(partial[threadIdx.x], partial[threadIdx.x + s]);
       __syncthreads();
     }
-    if (threadIdx.x == 0) ((T*)p.out)[j] = TG_FINISH(partial[0]);
+    if (threadIdx.x == 0) ((T*)p.out)[b] = TG_FINISH(partial[0]);
     __syncthreads();
   }
 }
 extern "C" __global__ void tg_columns(RedArgs p) {
   const T* x = (const T*)p.in;
-  TG_FOR(j, p.outputs) {
+  TG_FOR(t, p.outputs * p.splits) {
+    const i64 j = t % p.outputs, begin = (t / p.outputs) * p.chunk;
+    const i64 end = min(begin + p.chunk, p.per_output);
     const i64 base = tg_offset(j, p.kept_rank, p.kept_sizes, p.kept_strides);
     T acc = TG_IDENTITY;
-    for (i64 r = 0; r < p.per_output; ++r) {
+    for (i64 r = begin; r < end; ++r) {
       const T v = x[base + tg_offset(r, p.red_rank, p.red_sizes, p.red_strides)];
       acc = TG_COMBINE(acc, v);
     }
-    ((T*)p.out)[j] = TG_FINISH(acc);
+    ((T*)p.out)[t] = TG_FINISH(acc);
   }
 }
 )";
@@ -152,44 +173,103 @@ std::string Definitions(OpKind op) {
   }
 }
 
-// The arguments of every reduction kernel: x split into kept and reduced axes.
+// The arguments of every reduction kernel: x split into kept and reduced axes,
+// each in input order, merged where an axis is contiguous with the one before it
+// in the same group (so the flat position within each group is unchanged).
 RedArgs ArgsFor(const KernelCall& c) {
   const TensorImpl& x = *c.inputs[0];
   TensorImpl& out = *c.outputs[0];
   RedArgs args;
   std::memset(&args, 0, sizeof(args));
   const Layout& in = x.layout;
+  int previous_group = -1;
   for (int d = 0; d < in.rank; ++d) {
+    if (in.sizes[d] == 1) continue;
     const bool reduced = c.attrs.axes & (1u << d);
     int64_t* sizes = reduced ? args.red_sizes : args.kept_sizes;
     int64_t* strides = reduced ? args.red_strides : args.kept_strides;
     int32_t& rank = reduced ? args.red_rank : args.kept_rank;
-    sizes[rank] = in.sizes[d];
-    strides[rank] = in.strides[d];
-    ++rank;
+    if (previous_group == int{reduced} &&
+        strides[rank - 1] == in.strides[d] * in.sizes[d]) {
+      sizes[rank - 1] *= in.sizes[d];
+      strides[rank - 1] = in.strides[d];
+    } else {
+      sizes[rank] = in.sizes[d];
+      strides[rank] = in.strides[d];
+      ++rank;
+    }
+    previous_group = reduced;
   }
   args.outputs = out.numel();
   args.per_output = args.outputs == 0 ? 0 : in.numel() / args.outputs;
   args.in = x.data();
   args.out = out.data();
   args.scale = c.attrs.scalar0;
+  args.splits = 1;
+  args.chunk = args.per_output;
+  return args;
+}
+
+// Combines `splits` partial results per output, laid out [outputs, splits]
+// (rows) or [splits, outputs] (columns), into the output.
+RedArgs CombineArgs(const RedArgs& whole, bool rows, const void* partials, void* out) {
+  RedArgs args;
+  std::memset(&args, 0, sizeof(args));
+  args.outputs = whole.outputs;
+  args.per_output = whole.splits;
+  args.kept_rank = args.red_rank = 1;
+  args.kept_sizes[0] = whole.outputs;
+  args.kept_strides[0] = rows ? whole.splits : 1;
+  args.red_sizes[0] = whole.splits;
+  args.red_strides[0] = rows ? 1 : whole.outputs;
+  args.in = partials;
+  args.out = out;
+  args.scale = whole.scale;
+  args.splits = 1;
+  args.chunk = whole.splits;
   return args;
 }
 
 absl::Status Reduce(const KernelCall& c) {
-  const TensorImpl& x = *c.inputs[0];
   TensorImpl& out = *c.outputs[0];
-  const Layout& in = x.layout;
+  const Device device = out.device;
   RedArgs args = ArgsFor(c);
   if (args.outputs == 0) return absl::OkStatus();
-  const bool inner_reduced =
-      in.rank > 0 && (c.attrs.axes & (1u << (in.rank - 1))) && in.sizes[in.rank - 1] > 1;
-  const bool rows = inner_reduced || args.outputs * 16 < args.per_output;
-  LaunchShape shape = GridFor(args.outputs, out.device);
-  if (rows) {
-    shape = GridFor(args.outputs * kRowBlock, out.device, kRowBlock);
+  // Reads are coalesced along whichever group holds the unit-stride axis: rows
+  // when the reduced one does, columns when the kept one does. Without one
+  // (a view of a view), rows for few outputs.
+  const bool reduced_unit = args.red_rank > 0 && args.red_strides[args.red_rank - 1] == 1;
+  const bool kept_unit = args.kept_rank > 0 && args.kept_strides[args.kept_rank - 1] == 1;
+  const bool rows = reduced_unit || (!kept_unit && args.outputs * 16 < args.per_output);
+  const int entry = rows ? 0 : 1;
+  const int64_t unit = rows ? kRowBlock : 1;  // threads per output
+  const LaunchShape full = GridFor(int64_t{1} << 40, device, kRowBlock);
+  const int64_t room = int64_t{full.grid} * full.block / unit;  // outputs at once
+  const int64_t splits =
+      std::min(room / args.outputs, args.per_output / (rows ? kRowChunk : kColumnChunk));
+  if (splits < 2) {
+    return Launch(c.op, out.dtype, entry, device,
+                  GridFor(args.outputs * unit, device, rows ? kRowBlock : 256), &args);
   }
-  return Launch(c.op, out.dtype, rows ? 0 : 1, out.device, shape, &args);
+  // Two launches: partials of each chunk, then their combination.
+  args.splits = splits;
+  args.chunk = (args.per_output + splits - 1) / splits;
+  const double scale = args.scale;
+  args.scale = 1;
+  DeviceMemory* memory = DeviceMemoryFor(DeviceType::kCuda);
+  TG_ASSIGN_OR_RETURN(void* partials, memory->Allocate(device, args.outputs * splits *
+                                                                   DTypeSize(out.dtype)));
+  args.out = partials;
+  absl::Status status = Launch(
+      c.op, out.dtype, entry, device,
+      GridFor(args.outputs * splits * unit, device, rows ? kRowBlock : 256), &args);
+  args.scale = scale;
+  RedArgs combine = CombineArgs(args, rows, partials, out.data());
+  if (status.ok()) {
+    status = Launch(c.op, out.dtype, 1, device, GridFor(args.outputs, device), &combine);
+  }
+  memory->Free(device, partials);  // stream-ordered: reused only after the combine
+  return status;
 }
 
 // Keyed, and compiled, by the input's dtype; the output is i64.

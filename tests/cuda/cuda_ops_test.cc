@@ -106,6 +106,33 @@ TEST(CudaLarge, ReductionsSoftmaxAndMatMulMatchTheCpu) {
   check(Exp(big.To(kGpu)) * big.To(kGpu), Exp(big) * big, 1e-6, "flat tail");
 }
 
+// Reductions whose outputs are too few to fill the device split each output's
+// elements into chunks reduced in parallel, then combine the partials: full
+// reductions (rows) and a bias gradient's sum over many rows (columns), in f64 so
+// that only the order of additions differs from the CPU.
+TEST(CudaLarge, SplitReductionsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  Random rng(5);
+  const Tensor flat = Tensor::Randn({(1 << 20) + 3}, rng, DType::kF64);
+  const Tensor tall = Tensor::Randn({4099, 64}, rng, DType::kF64);
+  const Tensor cube = Tensor::Randn({3, 1, 4096, 5}, rng, DType::kF64);
+  const auto check = [](const Tensor& on_gpu, const Tensor& on_cpu, const char* what) {
+    ASSERT_TRUE(on_gpu.ok()) << what << ": " << on_gpu.status();
+    EXPECT_LE(RelativeL2(on_gpu.ToVector(), on_cpu.ToVector()), 1e-12) << what;
+  };
+  const Tensor f = flat.To(kGpu), t = tall.To(kGpu), c = cube.To(kGpu);
+  check(Sum(f), Sum(flat), "full sum");
+  check(Mean(f), Mean(flat), "full mean (the scale applied once, after combining)");
+  check(Max(f), Max(flat), "full max");
+  check(Min(f.Slice(0, 1, (1 << 20) + 3, 3)), Min(flat.Slice(0, 1, (1 << 20) + 3, 3)),
+        "min of a strided view");
+  check(Sum(t, {0}), Sum(tall, {0}), "sum over rows (bias gradient)");
+  check(Max(t, {0}, true), Max(tall, {0}, true), "max over rows, keepdim");
+  check(Sum(t.T(), {1}), Sum(tall.T(), {1}), "sum over the transposed view's columns");
+  check(Mean(c, {0, 2}), Mean(cube, {0, 2}), "mean over two separated axes");
+  check(Sum(c, {2, 3}), Sum(cube, {2, 3}), "sum over two merged axes");
+}
+
 TEST(CudaRandom, DropoutMaskEqualsTheCpu) {
   SKIP_WITHOUT_GPU();
   const Tensor ones = Tensor::Ones({10007}, DType::kF32);

@@ -60,6 +60,16 @@ inline int __float_as_int(float f) {
   return v;
 }
 
+// CUDA's global min and max overloads (integers and floats alike).
+template <class A, class B>
+inline std::common_type_t<A, B> min(A a, B b) {
+  return b < a ? b : a;
+}
+template <class A, class B>
+inline std::common_type_t<A, B> max(A a, B b) {
+  return a < b ? b : a;
+}
+
 // atomicAdd: the old value, as on the device.
 template <class T>
 inline T atomicAdd(T* address, T value) {
