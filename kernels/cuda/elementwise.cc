@@ -4,9 +4,13 @@
 // an input.
 //
 // Every op is one line of device code (kOps) in a module with two kernels:
-//  - flat (entry 0): contiguous outputs, inputs contiguous or scalar (step 0 or
-//    1); four independent elements per thread per iteration, so that loads of
-//    a large tensor keep enough bytes in flight to run at copy bandwidth;
+//  - flat (entry 0): contiguous outputs; each input contiguous, a scalar, or a
+//    broadcast whose non-zero strides form one contiguous band of axes (a bias
+//    [N] expanded to [B, N] reads element i % N; a column [B, 1] expanded to
+//    [B, N] reads i / N), read at (i / div) % mod in 32-bit arithmetic where the
+//    sizes allow; four independent elements per thread per iteration, so that
+//    loads of a large tensor keep enough bytes in flight to run at copy
+//    bandwidth;
 //  - strided (entry 1): any strides, up to kMaxRank axes; each element's offsets
 //    come from its row-major index.
 // Each module starts with core/internal/elementwise_math.h, whose formulas the CPU
@@ -31,7 +35,9 @@ struct EwArgs {
   int64_t n;
   int64_t sizes[kMaxRank];
   int64_t strides[kMaxOperands][kMaxRank];  // elements; outputs first, then inputs
-  int64_t steps[kMaxOperands];              // flat kernel: 1, or 0 for a scalar
+  // Flat kernel: operand k's element i is at (i / divs[k]) % mods[k]; mods[k] ==
+  // 0 means at i (contiguous).
+  int64_t divs[kMaxOperands], mods[kMaxOperands];
   void* data[kMaxOperands];
   double s0, s1;
   int32_t rank;
@@ -42,11 +48,19 @@ struct EwArgs {
   i64 n;
   i64 sizes[TG_MAX_RANK];
   i64 strides[5][TG_MAX_RANK];
-  i64 steps[5];
+  i64 divs[5], mods[5];
   void* data[5];
   double s0, s1;
   int rank;
 };
+__device__ __forceinline__ i64 tg_at(const EwArgs& p, int k, i64 i) {
+  if (p.mods[k] == 0) return i;
+  if (p.mods[k] == 1) return 0;
+  if (p.n <= 0xffffffffLL) {
+    return (i64)(((unsigned)i / (unsigned)p.divs[k]) % (unsigned)p.mods[k]);
+  }
+  return (i / p.divs[k]) % p.mods[k];
+}
 )";
 
 struct EwOp {
@@ -121,7 +135,7 @@ std::string ModuleBody(const EwOp& e) {
       kElementwiseMath, kArgsStruct,
       "__device__ __forceinline__ void tg_element(const EwArgs& p, i64 i, T s0, T s1) "
       "{\n",
-      ElementBody(e, "i * p.steps[K]"),
+      ElementBody(e, "tg_at(p, K, i)"),
       "}\n"
       "extern \"C\" __global__ void tg_flat(EwArgs p) {\n"
       "  const T s0 = (T)p.s0, s1 = (T)p.s1;\n"
@@ -161,10 +175,26 @@ std::string ModuleBody(const EwOp& e) {
       "}\n");
 }
 
-bool IsScalarView(const Layout& l) {
+// How the flat kernel finds an input's elements: true with (div, mod) when the
+// axes with non-zero strides form one contiguous band (then element i of the
+// whole shape is at (i / div) % mod), mod 0 when the input is contiguous.
+bool FlatIndexing(const Layout& l, int64_t n, int64_t* div, int64_t* mod) {
+  int first = -1, last = -1;
   for (int d = 0; d < l.rank; ++d) {
-    if (l.sizes[d] != 1 && l.strides[d] != 0) return false;
+    if (l.sizes[d] == 1 || l.strides[d] == 0) continue;
+    if (first < 0) first = d;
+    last = d;
   }
+  *div = 1;
+  *mod = 1;  // a scalar: every element at 0
+  if (first < 0) return true;
+  for (int d = last; d >= first; --d) {
+    if (l.sizes[d] == 1) continue;
+    if (l.strides[d] != *mod) return false;  // a gap, or a broadcast inside the band
+    *mod *= l.sizes[d];
+  }
+  for (int d = last + 1; d < l.rank; ++d) *div *= l.sizes[d];
+  if (*mod == n) *mod = 0;
   return true;
 }
 
@@ -194,12 +224,10 @@ absl::Status Elementwise(const KernelCall& c) {
     const Layout& l = operands[k]->layout;
     args.data[k] = operands[k]->data();
     for (int d = 0; d < l.rank; ++d) args.strides[k][d] = l.strides[d];
-    if (l.IsContiguous()) {
-      args.steps[k] = 1;
-    } else if (k >= e->outputs && IsScalarView(l)) {
-      args.steps[k] = 0;
+    if (k < e->outputs) {
+      flat = flat && l.IsContiguous();  // mods[k] = 0
     } else {
-      flat = false;
+      flat = flat && FlatIndexing(l, args.n, &args.divs[k], &args.mods[k]);
     }
   }
   // The flat kernel covers four elements per thread per pass.

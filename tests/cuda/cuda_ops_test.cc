@@ -106,6 +106,32 @@ TEST(CudaLarge, ReductionsSoftmaxAndMatMulMatchTheCpu) {
   check(Exp(big.To(kGpu)) * big.To(kGpu), Exp(big) * big, 1e-6, "flat tail");
 }
 
+// Broadcast inputs whose non-zero strides form one band of axes take the flat
+// kernel ((i / div) % mod); others the strided one. Both against the CPU.
+TEST(CudaLarge, BroadcastOperandsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  Random rng(9);
+  const Tensor x = Tensor::Randn({1000, 517}, rng, DType::kF64);
+  const Tensor cube = Tensor::Randn({4, 3, 5}, rng, DType::kF64);
+  const Tensor bias = Tensor::Randn({517}, rng, DType::kF64);
+  const Tensor column = Tensor::Randn({1000, 1}, rng, DType::kF64);
+  const Tensor middle = Tensor::Randn({3, 1}, rng, DType::kF64);
+  const Tensor corner = Tensor::Randn({3, 5}, rng, DType::kF64);
+  const Tensor gaps = Tensor::Randn({4, 1, 5}, rng, DType::kF64);
+  const auto check = [](const Tensor& on_gpu, const Tensor& on_cpu, const char* what) {
+    ASSERT_TRUE(on_gpu.ok()) << what << ": " << on_gpu.status();
+    EXPECT_EQ(on_gpu.ToVector(), on_cpu.ToVector()) << what;
+  };
+  const Tensor gx = x.To(kGpu), gc = cube.To(kGpu);
+  check(gx + bias.To(kGpu), x + bias, "row bias [517] over [1000, 517]");
+  check(column.To(kGpu) * gx, column * x, "column [1000, 1]");
+  check(gc - middle.To(kGpu), cube - middle, "middle band [3, 1] over [4, 3, 5]");
+  check(gc * corner.To(kGpu), cube * corner, "trailing band [3, 5]");
+  check(gc + gaps.To(kGpu), cube + gaps, "two bands (strided kernel)");
+  check(gx.T() + bias.To(kGpu).Reshape({517, 1}), x.T() + bias.Reshape({517, 1}),
+        "transposed input with a column");
+}
+
 // Reductions whose outputs are too few to fill the device split each output's
 // elements into chunks reduced in parallel, then combine the partials: full
 // reductions (rows) and a bias gradient's sum over many rows (columns), in f64 so
