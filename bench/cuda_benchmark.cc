@@ -1,8 +1,8 @@
 // The CUDA backend against the device's own ceilings, in one process:
 //  - elementwise add/mul of 64M f32 elements, as a fraction of the device-to-
 //    device copy bandwidth measured first (target: >= 85%);
-//  - reductions (a full sum, a bias gradient) by bytes read, as a fraction of the
-//    copy bandwidth;
+//  - reductions (a full sum, a bias gradient) and the fused cross-entropy by
+//    bytes read, as a fraction of the copy bandwidth;
 //  - matmul through tapegrad, as a fraction of cuBLAS called directly on the same
 //    operands (target: >= 90%);
 //  - one 784-256-256-10 training step at batch 256 (Adam), for the comparison
@@ -124,6 +124,19 @@ void BM_SumAll64M(benchmark::State& state) { Reduction(state, {kElements}, {}); 
 void BM_BiasGradient4096x4096(benchmark::State& state) {
   Reduction(state, {4096, 4096}, {0});
 }
+// The fused cross-entropy reads its logits once: [65536, 1000] f32, 262 MB.
+void BM_CrossEntropy65536x1000(benchmark::State& state) {
+  const Tensor x = Tensor::Ones({65536, 1000}, DType::kF32, kGpu);
+  std::vector<int64_t> labels(65536);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i % 1000);
+  const Tensor y = Tensor::FromData(absl::MakeConstSpan(labels), {65536}).To(kGpu);
+  const double copy = CopyBytesPerSecond();
+  const double seconds = TimedLoop(state, [&] { Tensor loss = CrossEntropy(x, y); });
+  const double bytes = 4.0 * x.numel() * state.iterations();
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.counters["of_copy_bw"] = bytes / seconds / copy;
+}
+BENCHMARK(BM_CrossEntropy65536x1000)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SumAll64M)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_BiasGradient4096x4096)->UseRealTime()->Unit(benchmark::kMicrosecond);
 

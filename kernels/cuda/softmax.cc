@@ -5,13 +5,22 @@
 // 0-d) -> d logits [N, C] contiguous. Rows subtract their maximum first; sums accumulate
 // in double, as on the CPU.
 //
+// Rows are reduced by segments of threads: 32 per row when rows are short (the
+// cross-entropy of 10 classes would leave most of a 256-thread block idle), a
+// whole block when they are long. Every thread of a block meets every barrier:
+// threads of a segment past the last row take part with nothing to add. The
+// cross-entropy's row losses go to a scratch buffer that a second launch
+// averages (in double, in a fixed order).
+//
 // One difference from the CPU: a target outside [0, C) cannot be reported without
 // waiting for the GPU, so it makes the loss (and that row's gradient) NaN
 // instead of an InvalidArgument error.
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/internal/device_memory.h"
 #include "core/internal/registry.h"
+#include "core/status_macros.h"
 #include "kernels/cuda/compiler.h"
 #include "kernels/cuda/sources.h"
 
@@ -27,9 +36,13 @@ struct SmArgs {
   const void* g;
   int64_t target_stride;
   int32_t rank, axis;
+  int32_t segment;  // threads per row: 32 or kBlock
 };
 
 constexpr unsigned kBlock = 256;
+
+// Threads per row: a warp for rows of up to 1024 elements, else a block.
+int32_t SegmentFor(int64_t n) { return n <= 1024 ? 32 : static_cast<int32_t>(kBlock); }
 
 constexpr char kCommon[] = R"(
 struct SmArgs {
@@ -41,6 +54,7 @@ struct SmArgs {
   const void* g;
   i64 target_stride;
   int rank, axis;
+  int segment;
 };
 __device__ __forceinline__ double tg_nan() { return __longlong_as_double(0x7ff8000000000000ULL); }
 __device__ __forceinline__ T tg_neg_inf() { return (T)__longlong_as_double(0xfff0000000000000ULL); }
@@ -54,77 +68,118 @@ __device__ __forceinline__ i64 tg_row_offset(const SmArgs& p, const i64* strides
   }
   return offset;
 }
-// Max and sum of exp(x - max) of one row, by one thread.
-__device__ __forceinline__ void tg_row_stats(const T* row, i64 n, i64 stride, T* max, double* sum) {
+// The row each segment of p.segment threads works on in pass `pass` of a
+// grid-stride loop over rows (-1 past the last), and the thread's lane in it.
+__device__ __forceinline__ i64 tg_segment_row(const SmArgs& p, i64 pass, unsigned* lane) {
+  *lane = threadIdx.x % p.segment;
+  const i64 r = (pass * gridDim.x + blockIdx.x) * (blockDim.x / p.segment) +
+                threadIdx.x / p.segment;
+  return r < p.rows ? r : -1;
+}
+// Passes of the grid-stride loop over rows: the same count for every thread.
+__device__ __forceinline__ i64 tg_segment_passes(const SmArgs& p) {
+  const i64 per_pass = (i64)gridDim.x * (blockDim.x / p.segment);
+  return (p.rows + per_pass - 1) / per_pass;
+}
+// The max and the sum of exp(x - max) of a row (n elements, stride sx), by the
+// p.segment threads of this thread's segment, through the block's shared arrays
+// max_part and sum_part. Every thread of the block calls it (row null: none).
+// An element equal to the max adds exactly 1, even when the max is infinite
+// (Note [Infinite logits] in kernels/cpu/softmax.cc).
+__device__ __forceinline__ void tg_row_stats(const SmArgs& p, const T* row, i64 sx,
+                                             unsigned lane, T* max_part, double* sum_part,
+                                             T* max, double* sum) {
+  const unsigned first = threadIdx.x - lane;
   T m = tg_neg_inf();
-  for (i64 i = 0; i < n; ++i) m = row[i * stride] > m ? row[i * stride] : m;
-  double s = 0;
-  // An element equal to m adds exactly 1, even when m is infinite (Note [Infinite
-  // logits] in kernels/cpu/softmax.cc).
-  for (i64 i = 0; i < n; ++i) s += row[i * stride] == m ? 1.0 : exp((double)(row[i * stride] - m));
+  if (row) for (i64 i = lane; i < p.n; i += p.segment) m = row[i * sx] > m ? row[i * sx] : m;
+  max_part[threadIdx.x] = m;
+  __syncthreads();
+  for (unsigned s = p.segment / 2; s > 0; s >>= 1) {
+    if (lane < s && max_part[threadIdx.x + s] > max_part[threadIdx.x])
+      max_part[threadIdx.x] = max_part[threadIdx.x + s];
+    __syncthreads();
+  }
+  m = max_part[first];
+  double total = 0;
+  if (row) for (i64 i = lane; i < p.n; i += p.segment) total += row[i * sx] == m ? 1.0 : exp((double)(row[i * sx] - m));
+  sum_part[threadIdx.x] = total;
+  __syncthreads();
+  for (unsigned s = p.segment / 2; s > 0; s >>= 1) {
+    if (lane < s) sum_part[threadIdx.x] += sum_part[threadIdx.x + s];
+    __syncthreads();
+  }
   *max = m;
-  *sum = s;
+  *sum = sum_part[first];
+  __syncthreads();  // the arrays are free for the next row
 }
 )";
 
 constexpr char kSoftmax[] = R"(
-// One block per row: block-wide max, then block-wide sum of exp in double.
 extern "C" __global__ void tg_softmax(SmArgs p) {
   __shared__ T max_part[256];
   __shared__ double sum_part[256];
-  const T* xs = (const T*)p.x;
-  T* os = (T*)p.out;
   const i64 sx = p.x_strides[p.axis], so = p.out_strides[p.axis];
-  for (i64 r = blockIdx.x; r < p.rows; r += gridDim.x) {
-    const T* x = xs + tg_row_offset(p, p.x_strides, r);
-    T* o = os + tg_row_offset(p, p.out_strides, r);
-    T m = tg_neg_inf();
-    for (i64 i = threadIdx.x; i < p.n; i += blockDim.x) m = x[i * sx] > m ? x[i * sx] : m;
-    max_part[threadIdx.x] = m;
-    __syncthreads();
-    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
-      if (threadIdx.x < s && max_part[threadIdx.x + s] > max_part[threadIdx.x])
-        max_part[threadIdx.x] = max_part[threadIdx.x + s];
-      __syncthreads();
-    }
-    m = max_part[0];
-    double sum = 0;
-    for (i64 i = threadIdx.x; i < p.n; i += blockDim.x) sum += x[i * sx] == m ? 1.0 : exp((double)(x[i * sx] - m));
-    sum_part[threadIdx.x] = sum;
-    __syncthreads();
-    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
-      if (threadIdx.x < s) sum_part[threadIdx.x] += sum_part[threadIdx.x + s];
-      __syncthreads();
-    }
-    sum = sum_part[0];
+  const i64 passes = tg_segment_passes(p);
+  for (i64 pass = 0; pass < passes; ++pass) {
+    unsigned lane;
+    const i64 r = tg_segment_row(p, pass, &lane);
+    const T* x = r < 0 ? 0 : (const T*)p.x + tg_row_offset(p, p.x_strides, r);
+    T m;
+    double sum;
+    tg_row_stats(p, x, sx, lane, max_part, sum_part, &m, &sum);
+    if (r < 0) continue;
+    T* o = (T*)p.out + tg_row_offset(p, p.out_strides, r);
 #ifdef TG_LOG
     const T log_s = (T)log(sum);
-    for (i64 i = threadIdx.x; i < p.n; i += blockDim.x) o[i * so] = x[i * sx] - m - log_s;
+    for (i64 i = lane; i < p.n; i += p.segment) o[i * so] = x[i * sx] - m - log_s;
 #else
     const double inv = 1.0 / sum;
-    for (i64 i = threadIdx.x; i < p.n; i += blockDim.x) o[i * so] = (T)(exp((double)(x[i * sx] - m)) * inv);
+    for (i64 i = lane; i < p.n; i += p.segment) o[i * so] = (T)(exp((double)(x[i * sx] - m)) * inv);
 #endif
-    __syncthreads();
+  }
+}
+)";
+
+constexpr char kLogitRows[] = R"(
+// Calls f(r, row, lane, m, s) for each row r of the [N, C] logits that this
+// thread's segment reduces, once the segment has the row's max m and sum s.
+// Every thread of the block runs the loop (barriers), past the last row too.
+template <class F>
+__device__ __forceinline__ void tg_for_logit_rows(const SmArgs& p, T* max_part,
+                                                  double* sum_part, F f) {
+  const i64 passes = tg_segment_passes(p);
+  for (i64 pass = 0; pass < passes; ++pass) {
+    unsigned lane;
+    const i64 r = tg_segment_row(p, pass, &lane);
+    const T* row = r < 0 ? 0 : (const T*)p.x + r * p.x_strides[0];
+    T m;
+    double s;
+    tg_row_stats(p, row, p.x_strides[1], lane, max_part, sum_part, &m, &s);
+    if (r >= 0) f(r, row, lane, m, s);
   }
 }
 )";
 
 constexpr char kCrossEntropy[] = R"(
-// One block: each thread sums the losses of its rows, then a tree in double.
-extern "C" __global__ void tg_cross_entropy(SmArgs p) {
+// Pass 1: each row's loss, in double, into p.out (scratch of p.rows doubles).
+extern "C" __global__ void tg_cross_entropy_rows(SmArgs p) {
+  __shared__ T max_part[256];
+  __shared__ double sum_part[256];
+  tg_for_logit_rows(p, max_part, sum_part,
+                    [&](i64 r, const T* row, unsigned lane, T m, double s) {
+    if (lane != 0) return;
+    const i64 label = ((const i64*)p.targets)[r * p.target_stride];
+    ((double*)p.out)[r] = label < 0 || label >= p.n
+                              ? tg_nan()
+                              : log(s) + (double)m - (double)row[label * p.x_strides[1]];
+  });
+}
+// Pass 2, one block: the mean of the row losses (p.x) into the 0-d output.
+extern "C" __global__ void tg_cross_entropy_mean(SmArgs p) {
   __shared__ double part[256];
-  const T* xs = (const T*)p.x;
-  const i64* t = (const i64*)p.targets;
-  const i64 s0 = p.x_strides[0], s1 = p.x_strides[1];
+  const double* losses = (const double*)p.x;
   double total = 0;
-  for (i64 r = threadIdx.x; r < p.rows; r += blockDim.x) {
-    const T* row = xs + r * s0;
-    const i64 label = t[r * p.target_stride];
-    if (label < 0 || label >= p.n) { total += tg_nan(); continue; }
-    T m; double s;
-    tg_row_stats(row, p.n, s1, &m, &s);
-    total += log(s) + (double)m - (double)row[label * s1];
-  }
+  for (i64 r = threadIdx.x; r < p.rows; r += blockDim.x) total += losses[r];
   part[threadIdx.x] = total;
   __syncthreads();
   for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
@@ -136,26 +191,23 @@ extern "C" __global__ void tg_cross_entropy(SmArgs p) {
 )";
 
 constexpr char kCrossEntropyGrad[] = R"(
-// One thread per row: softmax(row) * g/N, minus g/N at the target.
+// softmax(row) * g/N, minus g/N at the target; a segment per row.
 extern "C" __global__ void tg_cross_entropy_grad(SmArgs p) {
-  const T* xs = (const T*)p.x;
-  const i64* t = (const i64*)p.targets;
+  __shared__ T max_part[256];
+  __shared__ double sum_part[256];
   const double scale = (double)*(const T*)p.g / (double)p.rows;
-  const i64 s0 = p.x_strides[0], s1 = p.x_strides[1];
-  TG_FOR(r, p.rows) {
-    const T* row = xs + r * s0;
+  tg_for_logit_rows(p, max_part, sum_part,
+                    [&](i64 r, const T* row, unsigned lane, T m, double s) {
     T* o = (T*)p.out + r * p.n;
-    const i64 label = t[r * p.target_stride];
-    if (label < 0 || label >= p.n) {
-      for (i64 j = 0; j < p.n; ++j) o[j] = (T)tg_nan();
-      continue;
-    }
-    T m; double s;
-    tg_row_stats(row, p.n, s1, &m, &s);
+    const i64 label = ((const i64*)p.targets)[r * p.target_stride];
+    const bool bad = label < 0 || label >= p.n;
     const double inv = 1.0 / s;
-    for (i64 j = 0; j < p.n; ++j) o[j] = (T)(exp((double)(row[j * s1] - m)) * inv * scale);
-    o[label] -= (T)scale;
-  }
+    for (i64 j = lane; j < p.n; j += p.segment) {
+      o[j] = bad ? (T)tg_nan()
+                 : (T)(exp((double)(row[j * p.x_strides[1]] - m)) * inv * scale -
+                       (j == label ? scale : 0.0));
+    }
+  });
 }
 )";
 
@@ -176,8 +228,9 @@ absl::Status Softmax(const KernelCall& c) {
   }
   args.x = x.data();
   args.out = out.data();
+  args.segment = SegmentFor(args.n);
   return Launch(c.op, out.dtype, 0, out.device,
-                GridFor(args.rows * kBlock, out.device, kBlock), &args);
+                GridFor(args.rows * args.segment, out.device, kBlock), &args);
 }
 
 // Shared set-up of cross_entropy and its gradient: logits [N, C], targets [N].
@@ -195,15 +248,27 @@ SmArgs CrossEntropyArgs(const KernelCall& c) {
   args.targets = targets.data();
   args.target_stride = targets.layout.strides[0];
   args.out = c.outputs[0]->data();
+  args.segment = SegmentFor(args.n);
   return args;
 }
 
 absl::Status CrossEntropy(const KernelCall& c) {
   SmArgs args = CrossEntropyArgs(c);
   const TensorImpl& out = *c.outputs[0];
+  const Device device = out.device;
   LaunchShape one_block;
   one_block.block = kBlock;
-  return Launch(c.op, out.dtype, 0, out.device, one_block, &args);
+  if (args.rows == 0) return Launch(c.op, out.dtype, 1, device, one_block, &args);
+  DeviceMemory* memory = DeviceMemoryFor(DeviceType::kCuda);
+  TG_ASSIGN_OR_RETURN(void* losses, memory->Allocate(device, args.rows * sizeof(double)));
+  SmArgs rows = args;
+  rows.out = losses;
+  absl::Status status = Launch(c.op, out.dtype, 0, device,
+                               GridFor(args.rows * args.segment, device, kBlock), &rows);
+  args.x = losses;
+  if (status.ok()) status = Launch(c.op, out.dtype, 1, device, one_block, &args);
+  memory->Free(device, losses);  // stream-ordered: reused only after the mean
+  return status;
 }
 
 absl::Status CrossEntropyGrad(const KernelCall& c) {
@@ -211,7 +276,8 @@ absl::Status CrossEntropyGrad(const KernelCall& c) {
   args.g = c.inputs[2]->data();
   const TensorImpl& out = *c.outputs[0];
   if (args.rows == 0) return absl::OkStatus();
-  return Launch(c.op, out.dtype, 0, out.device, GridFor(args.rows, out.device), &args);
+  return Launch(c.op, out.dtype, 0, out.device,
+                GridFor(args.rows * args.segment, out.device, kBlock), &args);
 }
 
 TAPEGRAD_REGISTER_KERNEL(kSoftmax, kF32, kCuda, Softmax);
@@ -233,10 +299,10 @@ void AppendSoftmaxSources(std::vector<KernelSource>* out) {
                               absl::StrCat("#define TG_LOG 1\n", kCommon, kSoftmax),
                               {"tg_softmax"}));
     out->push_back(MakeSource(OpKind::kCrossEntropy, dtype,
-                              absl::StrCat(kCommon, kCrossEntropy),
-                              {"tg_cross_entropy"}));
+                              absl::StrCat(kCommon, kLogitRows, kCrossEntropy),
+                              {"tg_cross_entropy_rows", "tg_cross_entropy_mean"}));
     out->push_back(MakeSource(OpKind::kCrossEntropyGrad, dtype,
-                              absl::StrCat(kCommon, kCrossEntropyGrad),
+                              absl::StrCat(kCommon, kLogitRows, kCrossEntropyGrad),
                               {"tg_cross_entropy_grad"}));
   }
 }

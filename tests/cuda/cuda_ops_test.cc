@@ -6,9 +6,12 @@
 // across threads. Skips without a GPU.
 #include <cmath>
 #include <future>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernels/cuda/cuda.h"
@@ -104,6 +107,36 @@ TEST(CudaLarge, ReductionsSoftmaxAndMatMulMatchTheCpu) {
   check(MatMul(a.To(kGpu), b.To(kGpu)), MatMul(a, b), 1e-5, "batched, broadcast");
   const Tensor big = Tensor::Randn({(1 << 20) + 3}, rng, DType::kF32);
   check(Exp(big.To(kGpu)) * big.To(kGpu), Exp(big) * big, 1e-6, "flat tail");
+}
+
+// Rows of up to 1024 classes take 32 threads each, longer rows a block; the
+// cross-entropy's row losses are averaged by a second launch. Both segment
+// sizes, rows that leave the last block part-empty, and the gradients, in f64
+// against the CPU.
+TEST(CudaLarge, SoftmaxAndCrossEntropyRowsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  Random rng(11);
+  for (const auto& [rows, classes] :
+       std::vector<std::pair<int64_t, int64_t>>{{5003, 10}, {37, 1024}, {5, 3001}}) {
+    const Tensor logits = Tensor::Randn({rows, classes}, rng, DType::kF64);
+    std::vector<int64_t> labels(rows);
+    for (int64_t r = 0; r < rows; ++r) labels[r] = (r * 7919) % classes;
+    const Tensor targets = Tensor::FromData(absl::MakeConstSpan(labels), {rows});
+    const std::string what = absl::StrCat(rows, " x ", classes);
+    const auto loss = [&](absl::Span<const Tensor> x) {
+      return CrossEntropy(x[0], targets.To(x[0].device()));
+    };
+    ExpectClose(RunWithGradients(loss, {logits}, DType::kF64, kGpu),
+                RunWithGradients(loss, {logits}, DType::kF64), 1e-12, what.c_str());
+    const Tensor on_gpu = logits.To(kGpu);
+    EXPECT_LE(RelativeL2(Softmax(on_gpu, 1).ToVector(), Softmax(logits, 1).ToVector()),
+              1e-12)
+        << what;
+    EXPECT_LE(RelativeL2(LogSoftmax(on_gpu.T(), 0).ToVector(),
+                         LogSoftmax(logits.T(), 0).ToVector()),
+              1e-12)
+        << what;
+  }
 }
 
 // Broadcast inputs whose non-zero strides form one band of axes take the flat
