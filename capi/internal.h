@@ -77,6 +77,9 @@ tg_status Guard(const char* call, Body&& body) noexcept {
 tg_status WriteText(const char* call, const std::string& text, char* buf, size_t capacity,
                     size_t* length);
 
+// The device a C call names by (type, index), or InvalidArgument naming `call`.
+tg_status DeviceOf(const char* call, tg_device_type type, int index, Device* out);
+
 // A new tg_tensor holding `t`, or its error status.
 tg_status NewTensor(const char* call, Tensor t, tg_tensor** out);
 

@@ -156,6 +156,14 @@ tg_status tg_module_zero_grad(tg_module* m) {
   return TG_OK;
 }
 
+tg_status tg_module_to(tg_module* m, tg_device_type device, int index) {
+  constexpr char kCall[] = "tg_module_to";
+  TG_CAPI_NOT_NULL(kCall, m);
+  tapegrad::Device target;
+  if (tg_status s = tapegrad::capi::DeviceOf(kCall, device, index, &target)) return s;
+  return Guard(kCall, [&] { return Fail(m->module->To(target)); });
+}
+
 tg_status tg_module_train(tg_module* m, int training) {
   TG_CAPI_NOT_NULL("tg_module_train", m);
   m->module->train(training != 0);

@@ -29,6 +29,17 @@ tg_status Fail(absl::StatusCode code, const std::string& message) {
   return static_cast<tg_status>(code);
 }
 
+tg_status DeviceOf(const char* call, tg_device_type type, int index, Device* out) {
+  if ((type != TG_CPU && type != TG_CUDA) || index < 0 ||
+      (type == TG_CPU && index != 0)) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                absl::StrFormat("%s: no device of type %d and index %d", call,
+                                static_cast<int>(type), index));
+  }
+  *out = type == TG_CPU ? Device::Cpu() : Device::Cuda(index);
+  return TG_OK;
+}
+
 tg_status NullArgument(const char* call, const char* what) {
   return Fail(absl::StatusCode::kInvalidArgument,
               absl::StrFormat("%s: %s is NULL", call, what));

@@ -44,6 +44,9 @@ TG_API tg_status tg_module_forward(tg_module* m, const tg_tensor* x, tg_tensor**
 TG_API tg_status tg_module_parameters(const tg_module* m, tg_tensor** out,
                                       size_t capacity, size_t* count);
 TG_API tg_status tg_module_zero_grad(tg_module* m);
+/* Moves the parameters and buffers to (device, index), as nn::Module::To; make
+ * optimizers after moving. An unavailable device is an error that changes nothing. */
+TG_API tg_status tg_module_to(tg_module* m, tg_device_type device, int index);
 TG_API tg_status tg_module_train(tg_module* m, int training);
 /* PyTorch's repr into buf, as tg_tensor_format. */
 TG_API tg_status tg_module_format(const tg_module* m, char* buf, size_t capacity,

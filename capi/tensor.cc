@@ -378,14 +378,8 @@ tg_status tg_tensor_to(const tg_tensor* t, tg_device_type device, int index,
   constexpr char kCall[] = "tg_tensor_to";
   TG_CAPI_NOT_NULL(kCall, out);
   if (tg_status s = Live(kCall, "t", t)) return s;
-  if ((device != TG_CPU && device != TG_CUDA) || index < 0 ||
-      (device == TG_CPU && index != 0)) {
-    return Fail(absl::StatusCode::kInvalidArgument,
-                absl::StrFormat("%s: no device of type %d and index %d", kCall,
-                                static_cast<int>(device), index));
-  }
-  const tapegrad::Device target =
-      device == TG_CPU ? tapegrad::Device::Cpu() : tapegrad::Device::Cuda(index);
+  tapegrad::Device target;
+  if (tg_status s = tapegrad::capi::DeviceOf(kCall, device, index, &target)) return s;
   return Guard(kCall, [&] { return NewTensor(kCall, t->tensor.To(target), out); });
 }
 

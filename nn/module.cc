@@ -26,6 +26,9 @@ void Module::RegisterBuffer(std::string name, Tensor* buffer) {
 }
 
 absl::Status Module::To(Device device) {
+  // Parameters are heap tensors whatever tape is current: a copy recorded on the
+  // caller's tape would die at its next Rewind.
+  TapeScope no_tape(nullptr);
   for (Registered* which : {&parameters_, &buffers_}) {
     for (auto& [name, tensor] : *which) {
       Tensor moved = tensor->To(device);

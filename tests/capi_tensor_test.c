@@ -222,6 +222,14 @@ static void test_mlp_trains(void) {
   const int64_t sizes[2] = {8, 1};
   tg_module* mlp;
   EXPECT_OK(tg_mlp_create(2, sizes, 2, TG_ACT_TANH, TG_F64, 7, &mlp));
+  EXPECT_OK(tg_module_to(mlp, TG_CPU, 0)); /* already there: nothing moves */
+  EXPECT_ERROR(tg_module_to(mlp, TG_CPU, 1), TG_INVALID_ARGUMENT,
+               "tg_module_to: no device of type 0 and index 1");
+  /* No build has a 100th GPU (the code depends on whether it has the backend). */
+  EXPECT(tg_module_to(mlp, TG_CUDA, 99) != TG_OK);
+  EXPECT(strstr(tg_last_error_message(), "parameter weight: to(cuda:99)") != NULL);
+  EXPECT_ERROR(tg_module_to(NULL, TG_CPU, 0), TG_INVALID_ARGUMENT,
+               "tg_module_to: m is NULL");
   tg_tensor* params[8];
   size_t n;
   EXPECT_OK(tg_module_parameters(mlp, params, 8, &n));

@@ -161,6 +161,7 @@ _SIGNATURES = {
     "tg_module_forward": (c_int, [c_p, c_p, P(c_p)]),
     "tg_module_parameters": (c_int, [c_p, P(c_p), size_t, P(size_t)]),
     "tg_module_zero_grad": (c_int, [c_p]),
+    "tg_module_to": (c_int, [c_p, c_int, c_int]),
     "tg_module_train": (c_int, [c_p, c_int]),
     "tg_module_format": (c_int, [c_p, ctypes.c_char_p, size_t, P(size_t)]),
     "tg_sgd_create": (c_int, [P(c_p), size_t, f64, f64, f64, c_int, P(c_p)]),

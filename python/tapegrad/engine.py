@@ -25,8 +25,8 @@ Graphs live as long as their Values (see tapegrad/_graph.py); a leaf made from a
 number holds no tape memory until an op uses it.
 
 Also from micrograd_rs: Value(data, device=...), .device, .to(device), .cpu(),
-.cuda(). This build holds Values on the CPU only: asking for CUDA raises
-NotImplementedError.
+.cuda(). Values live on the CPU only: asking for CUDA raises NotImplementedError
+(that the build has no CUDA backend or no GPU, else that Tensors go there).
 
 Thread safety: as micrograd's, with the GIL. Any thread may use any Value; each
 operation is atomic, and two threads that share Values share their graph.
@@ -42,11 +42,16 @@ Value = _engine.Value
 
 
 def _require(device, what):
-    Device.of(device).require_available(what)
+    device = Device.of(device)
+    device.require_available(what)
+    if device.is_cuda:
+        raise NotImplementedError(
+            "%s: scalar Values live on the CPU's tape; put Tensors on %s instead "
+            "(Tensor.to, TensorModule.to)" % (what, device))
 
 
 def _require_cuda(index):
-    Device.cuda(0 if index is None else index).require_available("Value.cuda")
+    _require(Device.cuda(0 if index is None else index), "Value.cuda")
 
 
 _engine._configure(real=numbers.Real, cpu=Device.cpu(), require=_require,

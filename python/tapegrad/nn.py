@@ -19,6 +19,7 @@ import ctypes
 import random
 
 from tapegrad import _lib, checkpoint
+from tapegrad.device import Device
 from tapegrad.engine import Value
 from tapegrad._args import _int64, _int64_array
 from tapegrad.tensor import Tensor, _dtype_code, _result
@@ -133,6 +134,20 @@ class TensorModule:
 
     def zero_grad(self):
         _check(_c.tg_module_zero_grad(self._handle))
+
+    def to(self, device):
+        """Moves the parameters and buffers to `device` (a Device or 'cuda:0') and
+        returns self. Make optimizers afterwards: they hold the tensors they got."""
+        device = Device.of(device)
+        device.require_available("%s.to" % type(self).__name__)
+        _check(_c.tg_module_to(self._handle, 0 if device.is_cpu else 1, device.index))
+        return self
+
+    def cpu(self):
+        return self.to(Device.cpu())
+
+    def cuda(self, index=0):
+        return self.to(Device.cuda(index))
 
     def train(self, mode=True):
         _check(_c.tg_module_train(self._handle, 1 if mode else 0))

@@ -127,11 +127,14 @@ def test_devices():
     assert a.device == tapegrad.Device.cpu()
     assert a.cpu() is a and a.to("cpu") is a
     assert Value(1.0, device="cpu").device.is_cpu
-    if not tapegrad.Device.is_cuda_available():
-        with pytest.raises(NotImplementedError, match="no CUDA backend"):
-            a.cuda()
-        with pytest.raises(NotImplementedError):
-            Value(1.0, device=tapegrad.Device.cuda())
+    # Values are never on a GPU: the error says why (no GPU, or Tensors go there).
+    reason = "no CUDA backend" if not tapegrad.Device.is_cuda_available() else "Tensors"
+    with pytest.raises(NotImplementedError, match=reason):
+        a.cuda()
+    with pytest.raises(NotImplementedError, match=reason):
+        Value(1.0, device=tapegrad.Device.cuda())
+    with pytest.raises(NotImplementedError, match=reason):
+        a.to("cuda:0")
 
 
 def test_wrong_types_raise_type_error():

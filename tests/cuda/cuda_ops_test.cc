@@ -281,6 +281,28 @@ TEST(CudaMemory, AnExitedThreadsBlocksAreReused) {
   EXPECT_EQ(Sum(again).item(), 0.0);
 }
 
+// A model moved while a tape is current (as Python's bindings always have one)
+// still gets heap parameters, which outlive the tape's Rewind.
+TEST(CudaTraining, ModuleToUnderATapeMakesHeapParameters) {
+  SKIP_WITHOUT_GPU();
+  Random rng(0);
+  nn::MLP model(3, {4, 2}, rng);
+  Tape tape;
+  const TapeMark mark = tape.Mark();
+  {
+    TapeScope scope(&tape);
+    ASSERT_TRUE(model.To(kGpu).ok());
+  }
+  ASSERT_TRUE(tape.Rewind(mark).ok());
+  for (const Tensor& p : model.parameters()) {
+    EXPECT_EQ(p.tape(), nullptr);
+    EXPECT_EQ(p.device(), kGpu);
+    EXPECT_TRUE(p.requires_grad());
+    EXPECT_TRUE(p.Cpu().ok()) << p.status();
+  }
+  EXPECT_TRUE(nn::Adam(model.parameters(), AdamOptions()).Step().ok());
+}
+
 TEST(CudaTraining, StepsStopAskingTheDriverForMemory) {
   SKIP_WITHOUT_GPU();
   Random rng(0);
