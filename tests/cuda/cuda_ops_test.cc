@@ -265,6 +265,38 @@ TEST(CudaMemory, ABlockFreedByAnotherThreadWaitsForItsWork) {
   for (double sum : sums) EXPECT_EQ(sum, double(n) * n * n);
 }
 
+// Between two GPUs (the simulator has two): the copy waits for the work that
+// wrote its source and later work on the source's stream waits for the copy, so
+// overwriting the source right after cannot change what arrives; gradients
+// come back across.
+TEST(CudaMemory, CopiesBetweenDevicesAreOrderedBothWays) {
+  SKIP_WITHOUT_GPU();
+  if (cuda::DeviceCount() < 2) GTEST_SKIP() << "one CUDA device";
+  const Device second = Device::Cuda(1);
+  Random rng(4);
+  const Tensor x = Tensor::Randn({512, 512}, rng, DType::kF64);
+  Tensor on_first = MatMul(x.To(kGpu), x.To(kGpu));  // queued work writes the source
+  // Work queued on the destination first holds the copy back behind it.
+  const Tensor wide = Tensor::Ones({1024, 1024}, DType::kF64, second);
+  std::vector<Tensor> busy;
+  for (int i = 0; i < 4; ++i) busy.push_back(MatMul(wide, wide));
+  const Tensor on_second = on_first.To(second);
+  // Queued on the source's stream after the copy.
+  ASSERT_TRUE(on_first.CopyFrom(std::vector<double>(512 * 512, -1.0)).ok());
+  ASSERT_TRUE(on_second.ok()) << on_second.status();
+  EXPECT_EQ(on_second.device(), second);
+  EXPECT_LE(RelativeL2(on_second.ToVector(), MatMul(x, x).ToVector()), 1e-12);
+  Tensor leaf = x.To(kGpu);  // a heap leaf: no tape is current yet
+  leaf.RequiresGrad();
+  Tape tape;
+  TapeScope scope(&tape);
+  const Tensor loss = Sum(leaf.To(second) * 3.0);
+  const absl::Status backward = loss.Backward();
+  ASSERT_TRUE(backward.ok()) << backward;
+  EXPECT_EQ(leaf.grad().device(), kGpu);
+  EXPECT_EQ(Sum(leaf.grad()).item(), 3.0 * 512 * 512);
+}
+
 // A thread's blocks outlive it: after it exits, another thread's allocation of
 // the same size takes one back instead of asking the driver.
 TEST(CudaMemory, AnExitedThreadsBlocksAreReused) {
