@@ -3,9 +3,10 @@
 // Why cache: cudaMalloc and cudaFree synchronise the device and cost tens of
 // microseconds, and a training step frees every tape tensor at its Rewind and asks
 // for the same sizes again in the next step. Blocks freed here go to a free list
-// keyed by (device, stream, rounded size); the next request for that size on that
-// stream takes one back with no driver call. After the first step, a step makes no
-// cudaMalloc at all (GetMemoryStats().driver_allocations stops growing).
+// of their (device, stream), ordered by rounded size; the next request on that
+// stream takes the smallest block that fits and is less than twice its size, with
+// no driver call. After the first step, a step makes no cudaMalloc at all
+// (GetMemoryStats().driver_allocations stops growing).
 //
 // Why per stream: a freed block may still be read by work queued on the stream
 // that used it. Reuse by the same stream is ordered after that work; another
@@ -17,6 +18,7 @@
 // idle: any stream may take them.
 //
 #include <cstdint>
+#include <map>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -54,8 +56,21 @@ struct ListKey {
   }
 };
 
+// The free blocks of one (device, stream), by size.
+struct StreamKey {
+  int device;
+  cudaStream_t stream;
+  template <typename H>
+  friend H AbslHashValue(H h, const StreamKey& k) {
+    return H::combine(std::move(h), k.device, k.stream);
+  }
+  friend bool operator==(const StreamKey& a, const StreamKey& b) {
+    return a.device == b.device && a.stream == b.stream;
+  }
+};
+
 struct Block {
-  ListKey key;  // the stream whose work last touched it
+  ListKey key;  // its size, and the stream whose work last touched it
   bool in_use;
 };
 
@@ -81,7 +96,7 @@ class CachingAllocator final : public DeviceMemory {
         if (void* p = TakeFree(key)) return p;
       }
       if (void* p = TakeFree(ListKey{key.device, nullptr, key.size})) {
-        blocks_[p].key = key;
+        blocks_[p].key.stream = key.stream;
         return p;
       }
     }
@@ -118,7 +133,7 @@ class CachingAllocator final : public DeviceMemory {
     const cudaStream_t previous = block.key.stream;
     if (freeing == nullptr || freeing == previous || previous == nullptr) {
       if (freeing != nullptr) block.key.stream = freeing;
-      free_[block.key].push_back(data);
+      File(data, block.key);
       return;
     }
     block.key.stream = freeing;
@@ -130,7 +145,7 @@ class CachingAllocator final : public DeviceMemory {
     // No event to be had: wait for the previous stream here instead.
     cudaStreamSynchronize(previous);
     cudaGetLastError();
-    free_[block.key].push_back(data);
+    File(data, block.key);
   }
 
   // The thread that owned `stream` has synchronised and destroyed it: its blocks
@@ -145,18 +160,12 @@ class CachingAllocator final : public DeviceMemory {
     for (Pending& p : pending_) {
       if (p.key.device == device && p.key.stream == stream) p.key.stream = nullptr;
     }
-    std::vector<ListKey> retired;
-    for (const auto& [key, list] : free_) {
-      if (key.device == device && key.stream == stream && !list.empty()) {
-        retired.push_back(key);
-      }
-    }
-    for (const ListKey& key : retired) {
-      std::vector<void*>& idle = free_[ListKey{device, nullptr, key.size}];
-      std::vector<void*>& list = free_[key];
-      idle.insert(idle.end(), list.begin(), list.end());
-      free_.erase(key);
-    }
+    auto retired = free_.find(StreamKey{device, stream});
+    if (retired == free_.end()) return;
+    auto& idle = free_[StreamKey{device, nullptr}];
+    retired = free_.find(StreamKey{device, stream});  // the insertion may rehash
+    idle.merge(retired->second);
+    free_.erase(retired);
   }
 
   absl::Status CopyToHost(void* host, Device device, const void* src,
@@ -225,14 +234,14 @@ class CachingAllocator final : public DeviceMemory {
     {
       absl::MutexLock lock(&mu_);
       ReapPending();
-      for (auto& [key, list] : free_) {
-        for (void* p : list) {
+      for (auto& [key, by_size] : free_) {
+        for (const auto& [size, p] : by_size) {
           idle.push_back(p);
-          stats_.bytes_reserved -= key.size;
+          stats_.bytes_reserved -= size;
           blocks_.erase(p);
         }
-        list.clear();
       }
+      free_.clear();
     }
     absl::Status status;
     for (void* p : idle) status.Update(CudaStatus(cudaFree(p), "cudaFree"));
@@ -240,14 +249,25 @@ class CachingAllocator final : public DeviceMemory {
   }
 
  private:
+  // The smallest free block of `key`'s device and stream that holds key.size
+  // bytes and is less than twice that (blocks are never split: a small request
+  // must not pin a large block), now in use; or null.
   void* TakeFree(const ListKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    auto it = free_.find(key);
-    if (it == free_.end() || it->second.empty()) return nullptr;
-    void* p = it->second.back();
-    it->second.pop_back();
-    blocks_[p].in_use = true;
-    stats_.bytes_in_use += key.size;
+    auto list = free_.find(StreamKey{key.device, key.stream});
+    if (list == free_.end()) return nullptr;
+    auto fit = list->second.lower_bound(key.size);
+    if (fit == list->second.end() || fit->first >= 2 * key.size) return nullptr;
+    void* p = fit->second;
+    list->second.erase(fit);
+    Block& block = blocks_[p];
+    block.in_use = true;
+    block.key.stream = key.stream;
+    stats_.bytes_in_use += block.key.size;
     return p;
+  }
+
+  void File(void* data, const ListKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    free_[StreamKey{key.device, key.stream}].emplace(key.size, data);
   }
 
   // Files the pending blocks whose previous stream has finished with them.
@@ -262,7 +282,7 @@ class CachingAllocator final : public DeviceMemory {
       if (state != cudaSuccess) cudaGetLastError();  // an earlier kernel's error
       spare_events_[p.key.device].push_back(p.done);
       blocks_[p.data].key = p.key;
-      free_[p.key].push_back(p.data);
+      File(p.data, p.key);
     }
     pending_.resize(kept);
   }
@@ -302,7 +322,7 @@ class CachingAllocator final : public DeviceMemory {
   }
 
   absl::Mutex mu_;
-  absl::flat_hash_map<ListKey, std::vector<void*>> free_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<StreamKey, std::multimap<size_t, void*>> free_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<void*, Block> blocks_ ABSL_GUARDED_BY(mu_);
   std::vector<Pending> pending_ ABSL_GUARDED_BY(mu_);
   std::vector<cudaEvent_t> spare_events_[kMaxDevices] ABSL_GUARDED_BY(mu_);

@@ -297,6 +297,20 @@ TEST(CudaMemory, CopiesBetweenDevicesAreOrderedBothWays) {
   EXPECT_EQ(Sum(leaf.grad()).item(), 3.0 * 512 * 512);
 }
 
+// A cached block serves a smaller request up to half its size, not below: blocks
+// are never split, so a small tensor must not pin a large block.
+TEST(CudaMemory, ACachedBlockServesRequestsDownToHalfItsSize) {
+  SKIP_WITHOUT_GPU();
+  ASSERT_TRUE(cuda::EmptyCache().ok());
+  const auto mib = [](int64_t n) { return Tensor::Ones({n << 18}, DType::kF32, kGpu); };
+  { const Tensor large = mib(26); }
+  const int64_t before = cuda::GetMemoryStats().driver_allocations;
+  { const Tensor smaller = mib(14); }
+  EXPECT_EQ(cuda::GetMemoryStats().driver_allocations, before);
+  { const Tensor small = mib(6); }
+  EXPECT_EQ(cuda::GetMemoryStats().driver_allocations, before + 1);
+}
+
 // A thread's blocks outlive it: after it exits, another thread's allocation of
 // the same size takes one back instead of asking the driver.
 TEST(CudaMemory, AnExitedThreadsBlocksAreReused) {
