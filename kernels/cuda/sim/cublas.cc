@@ -53,22 +53,23 @@ cublasStatus_t Gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb
 }  // namespace
 }  // namespace tapegrad::cuda::sim
 
-using tapegrad::cuda::sim::Gemm;
+namespace sim = tapegrad::cuda::sim;
+using sim::Gemm;
 
 extern "C" {
 
 cublasStatus_t cublasCreate_v2(cublasHandle_t* handle) {
-  *handle = reinterpret_cast<cublasHandle_t>(new tapegrad::cuda::sim::Handle);
+  *handle = reinterpret_cast<cublasHandle_t>(new sim::Handle);
   return CUBLAS_STATUS_SUCCESS;
 }
 
 cublasStatus_t cublasDestroy_v2(cublasHandle_t handle) {
-  delete reinterpret_cast<tapegrad::cuda::sim::Handle*>(handle);
+  delete reinterpret_cast<sim::Handle*>(handle);
   return CUBLAS_STATUS_SUCCESS;
 }
 
 cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t stream) {
-  reinterpret_cast<tapegrad::cuda::sim::Handle*>(handle)->stream = stream;
+  reinterpret_cast<sim::Handle*>(handle)->stream = stream;
   return CUBLAS_STATUS_SUCCESS;
 }
 

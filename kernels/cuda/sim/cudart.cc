@@ -65,9 +65,10 @@ struct EventHandle {
 }  // namespace
 }  // namespace tapegrad::cuda::sim
 
-using tapegrad::cuda::sim::DeviceCount;
-using tapegrad::cuda::sim::Fail;
-using tapegrad::cuda::sim::Stream;
+namespace sim = tapegrad::cuda::sim;
+using sim::DeviceCount;
+using sim::Fail;
+using sim::Stream;
 
 extern "C" {
 
@@ -82,7 +83,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   std::snprintf(prop->name, sizeof prop->name, "tapegrad CUDA simulator %d", device);
   prop->major = 9;
   prop->minor = 0;
-  prop->multiProcessorCount = tapegrad::cuda::sim::kMultiprocessors;
+  prop->multiProcessorCount = sim::kMultiprocessors;
   prop->totalGlobalMem = size_t{8} << 30;
   prop->sharedMemPerBlock = 48 << 10;
   prop->warpSize = 32;
@@ -92,13 +93,13 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
 
 cudaError_t cudaSetDevice(int device) {
   if (device < 0 || device >= DeviceCount()) return Fail(cudaErrorInvalidDevice);
-  tapegrad::cuda::sim::current_device = device;
+  sim::current_device = device;
   return cudaSuccess;
 }
 
 cudaError_t cudaGetLastError() {
-  const cudaError_t e = tapegrad::cuda::sim::last_error;
-  tapegrad::cuda::sim::last_error = cudaSuccess;
+  const cudaError_t e = sim::last_error;
+  sim::last_error = cudaSuccess;
   return e;
 }
 
@@ -217,18 +218,17 @@ cudaError_t cudaMemsetAsync(void* dst, int value, size_t count, cudaStream_t str
 }
 
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int flags) {
-  *event = reinterpret_cast<cudaEvent_t>(new tapegrad::cuda::sim::EventHandle);
+  *event = reinterpret_cast<cudaEvent_t>(new sim::EventHandle);
   return cudaSuccess;
 }
 
 cudaError_t cudaEventDestroy(cudaEvent_t event) {
-  delete reinterpret_cast<tapegrad::cuda::sim::EventHandle*>(event);
+  delete reinterpret_cast<sim::EventHandle*>(event);
   return cudaSuccess;
 }
 
 cudaError_t cudaEventRecord(cudaEvent_t handle, cudaStream_t stream) {
-  std::shared_ptr<tapegrad::cuda::sim::Event> event =
-      reinterpret_cast<tapegrad::cuda::sim::EventHandle*>(handle)->event;
+  std::shared_ptr<sim::Event> event = reinterpret_cast<sim::EventHandle*>(handle)->event;
   uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(event->mu);
@@ -243,15 +243,14 @@ cudaError_t cudaEventRecord(cudaEvent_t handle, cudaStream_t stream) {
 }
 
 cudaError_t cudaEventQuery(cudaEvent_t handle) {
-  auto& event = *reinterpret_cast<tapegrad::cuda::sim::EventHandle*>(handle)->event;
+  auto& event = *reinterpret_cast<sim::EventHandle*>(handle)->event;
   std::lock_guard<std::mutex> lock(event.mu);
   return event.completed >= event.recorded ? cudaSuccess : cudaErrorNotReady;
 }
 
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t handle,
                                 unsigned int flags) {
-  std::shared_ptr<tapegrad::cuda::sim::Event> event =
-      reinterpret_cast<tapegrad::cuda::sim::EventHandle*>(handle)->event;
+  std::shared_ptr<sim::Event> event = reinterpret_cast<sim::EventHandle*>(handle)->event;
   uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(event->mu);
@@ -270,27 +269,24 @@ cudaError_t cudaLibraryLoadData(cudaLibrary_t* library, const void* code,
                                 cudaLibraryOption* library_options,
                                 void** library_option_values,
                                 unsigned int num_library_options) {
-  const tapegrad::cuda::sim::Module* module =
-      tapegrad::cuda::sim::ModuleOfCubin(static_cast<const char*>(code));
+  const sim::Module* module = sim::ModuleOfCubin(static_cast<const char*>(code));
   if (module == nullptr) return Fail(cudaErrorInvalidKernelImage);
-  *library =
-      reinterpret_cast<cudaLibrary_t>(const_cast<tapegrad::cuda::sim::Module*>(module));
+  *library = reinterpret_cast<cudaLibrary_t>(const_cast<sim::Module*>(module));
   return cudaSuccess;
 }
 
 cudaError_t cudaLibraryGetKernel(cudaKernel_t* kernel, cudaLibrary_t library,
                                  const char* name) {
-  const auto* module = reinterpret_cast<const tapegrad::cuda::sim::Module*>(library);
-  const tapegrad::cuda::sim::Entry* entry = module->Find(name);
+  const auto* module = reinterpret_cast<const sim::Module*>(library);
+  const sim::Entry* entry = module->Find(name);
   if (entry == nullptr) return Fail(cudaErrorSymbolNotFound);
-  *kernel =
-      reinterpret_cast<cudaKernel_t>(const_cast<tapegrad::cuda::sim::Entry*>(entry));
+  *kernel = reinterpret_cast<cudaKernel_t>(const_cast<sim::Entry*>(entry));
   return cudaSuccess;
 }
 
 cudaError_t cudaLaunchKernel(const void* func, dim3 grid, dim3 block, void** args,
                              size_t shared_bytes, cudaStream_t stream) {
-  const auto* entry = static_cast<const tapegrad::cuda::sim::Entry*>(func);
+  const auto* entry = static_cast<const sim::Entry*>(func);
   const uint64_t threads = uint64_t{block.x} * block.y * block.z;
   if (grid.x == 0 || grid.y == 0 || grid.z == 0 || threads == 0 || threads > 1024 ||
       grid.y > 65535 || grid.z > 65535 || shared_bytes > (48 << 10)) {
@@ -300,10 +296,8 @@ cudaError_t cudaLaunchKernel(const void* func, dim3 grid, dim3 block, void** arg
   auto copy = std::make_shared<std::vector<char>>(
       static_cast<const char*>(args[0]),
       static_cast<const char*>(args[0]) + entry->arg_size);
-  const tapegrad::cuda::sim::Dim g{grid.x, grid.y, grid.z}, b{block.x, block.y, block.z};
-  Enqueue(stream, [entry, g, b, copy] {
-    tapegrad::cuda::sim::RunGrid(*entry, g, b, copy->data());
-  });
+  const sim::Dim g{grid.x, grid.y, grid.z}, b{block.x, block.y, block.z};
+  Enqueue(stream, [entry, g, b, copy] { sim::RunGrid(*entry, g, b, copy->data()); });
   return cudaSuccess;
 }
 

@@ -45,7 +45,8 @@ std::string CubinOf(nvrtcProgram program) {
 }  // namespace
 }  // namespace tapegrad::cuda::sim
 
-using tapegrad::cuda::sim::Real;
+namespace sim = tapegrad::cuda::sim;
+using sim::Real;
 
 extern "C" {
 
@@ -60,9 +61,8 @@ nvrtcResult nvrtcCreateProgram(nvrtcProgram* program, const char* src, const cha
     if (module.size() > 3 && module.compare(module.size() - 3, 3, ".cu") == 0) {
       module.resize(module.size() - 3);
     }
-    std::lock_guard<std::mutex> lock(tapegrad::cuda::sim::mu);
-    tapegrad::cuda::sim::Programs()[*program] = {module,
-                                                 tapegrad::cuda::sim::TextHash(src)};
+    std::lock_guard<std::mutex> lock(sim::mu);
+    sim::Programs()[*program] = {module, sim::TextHash(src)};
   }
   return result;
 }
@@ -70,8 +70,8 @@ nvrtcResult nvrtcCreateProgram(nvrtcProgram* program, const char* src, const cha
 nvrtcResult nvrtcDestroyProgram(nvrtcProgram* program) {
   static const auto real = Real<decltype(&nvrtcDestroyProgram)>("nvrtcDestroyProgram");
   {
-    std::lock_guard<std::mutex> lock(tapegrad::cuda::sim::mu);
-    tapegrad::cuda::sim::Programs().erase(*program);
+    std::lock_guard<std::mutex> lock(sim::mu);
+    sim::Programs().erase(*program);
   }
   return real(program);
 }
@@ -80,12 +80,12 @@ nvrtcResult nvrtcGetCUBINSize(nvrtcProgram program, size_t* size) {
   static const auto real = Real<decltype(&nvrtcGetCUBINSize)>("nvrtcGetCUBINSize");
   size_t real_size = 0;
   if (nvrtcResult r = real(program, &real_size); r != NVRTC_SUCCESS) return r;
-  *size = tapegrad::cuda::sim::CubinOf(program).size();
+  *size = sim::CubinOf(program).size();
   return NVRTC_SUCCESS;
 }
 
 nvrtcResult nvrtcGetCUBIN(nvrtcProgram program, char* cubin) {
-  const std::string bytes = tapegrad::cuda::sim::CubinOf(program);
+  const std::string bytes = sim::CubinOf(program);
   std::memcpy(cubin, bytes.data(), bytes.size());
   return NVRTC_SUCCESS;
 }
