@@ -124,4 +124,10 @@ absl::Status DataParallel::AverageGradients() {
   return AverageGradientsOf<double>(DType::kF64);
 }
 
+nn::BatchOptions ShardOptions(const ProcessGroup& group, nn::BatchOptions options) {
+  options.shard = group.rank();
+  options.num_shards = group.size();
+  return options;
+}
+
 }  // namespace tapegrad::dist

@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "core/tensor.h"
 #include "dist/process_group.h"
+#include "nn/dataset.h"
 #include "nn/module.h"
 
 namespace tapegrad::dist {
@@ -61,6 +62,13 @@ class DataParallel {
   DataParallelOptions options_;
   std::vector<double> bucket_;  // f64 words; f32 gradients use it as floats
 };
+
+// `options` with this rank's shard of a dataset: shard = rank, num_shards = size.
+// Every rank must use the same seed; each then reads ceil(N / size) rows an epoch,
+// disjoint from the others' but for padding (nn/dataset.h), in as many batches.
+//
+//   nn::BatchIterator batches(train, dist::ShardOptions(*group, options));
+nn::BatchOptions ShardOptions(const ProcessGroup& group, nn::BatchOptions options);
 
 }  // namespace tapegrad::dist
 

@@ -1,6 +1,7 @@
 // The process group and DataParallel across real processes: run by
 // dist/mpi_test.sh under `mpirun -np 2` and `-np 3` (every rank runs every test,
 // in the same order, as collectives require). Outside mpirun it is a group of one.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nn/activation.h"
+#include "nn/dataset.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/optimizer.h"
@@ -135,6 +137,31 @@ TEST(DataParallel, EqualsOneProcessOnTheWholeBatch) {
   absl::StatusOr<bool> identical = g.AllAgree(bits, "the parameters' bits");
   ASSERT_TRUE(identical.ok());
   EXPECT_TRUE(*identical) << "the replicas differ";
+}
+
+// Each rank's shard of 101 rows, counted over ranks with an allreduce: every row
+// read once, the padding (ceil(101 / size) * size - 101 rows) twice.
+TEST(DataParallel, ShardsCoverTheDatasetOnce) {
+  ProcessGroup& g = World();
+  std::vector<double> rows(101);
+  std::vector<int64_t> labels(101);
+  for (int i = 0; i < 101; ++i) rows[i] = labels[i] = i;
+  absl::StatusOr<nn::Dataset> data = nn::Dataset::Create(
+      Tensor::FromData(absl::MakeConstSpan(rows), {101, 1}, DType::kF64),
+      Tensor::FromData(absl::MakeConstSpan(labels), {101}));
+  ASSERT_TRUE(data.ok()) << data.status();
+  nn::BatchOptions options;
+  options.batch_size = 8;
+  options.seed = 17;
+  nn::BatchIterator batches(*data, ShardOptions(g, options));
+  std::vector<double> seen(101, 0.0);
+  for (batches.Reset(); batches.Next();) {
+    for (double label : batches.y().ToVector()) seen[static_cast<size_t>(label)] += 1;
+  }
+  ASSERT_TRUE(g.AllReduce(absl::MakeSpan(seen), Reduce::kSum, "row counts").ok());
+  const int64_t padding = (101 + g.size() - 1) / g.size() * g.size() - 101;
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1.0), 101 - padding);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 2.0), padding);
 }
 
 TEST(DataParallel, AveragingAllocatesNothing) {

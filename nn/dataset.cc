@@ -87,33 +87,53 @@ void ShuffledIndices(uint64_t seed, uint64_t epoch, std::vector<int64_t>* indice
 }
 
 BatchIterator::BatchIterator(const Dataset& data, BatchOptions options)
-    : data_(data), options_(options), order_(static_cast<size_t>(data.size())) {
+    : data_(data), options_(options), permutation_(static_cast<size_t>(data.size())) {
   options_.batch_size = std::max<int64_t>(options_.batch_size, 1);
+  options_.num_shards = std::max<int64_t>(options_.num_shards, 1);
+  options_.shard = ((options_.shard % options_.num_shards) + options_.num_shards) %
+                   options_.num_shards;
+  const int64_t rows = (data.size() + options_.num_shards - 1) / options_.num_shards;
+  order_.resize(static_cast<size_t>(rows));
   const Tensor& features = data.features();
   full_x_ = Tensor::Zeros(RowShape(features, options_.batch_size), features.dtype());
   full_y_ = Tensor::Zeros({options_.batch_size}, DType::kI64);
-  const int64_t tail = data.size() % options_.batch_size;
+  const int64_t tail = rows % options_.batch_size;
   if (tail != 0 && !options_.drop_last) {
     tail_x_ = Tensor::Zeros(RowShape(features, tail), features.dtype());
     tail_y_ = Tensor::Zeros({tail}, DType::kI64);
   }
-  std::iota(order_.begin(), order_.end(), int64_t{0});
+  std::iota(permutation_.begin(), permutation_.end(), int64_t{0});
+  Deal();
 }
 
 int64_t BatchIterator::num_batches() const {
-  const int64_t n = data_.size(), b = options_.batch_size;
+  const int64_t n = num_rows(), b = options_.batch_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
 void BatchIterator::Reset() {
   ++epoch_;
   position_ = 0;
-  if (options_.shuffle) ShuffledIndices(options_.seed, uint64_t(epoch_), &order_);
+  if (options_.shuffle) {
+    ShuffledIndices(options_.seed, uint64_t(epoch_), &permutation_);
+    Deal();
+  }
+}
+
+// This shard's rows of the permutation: positions shard, shard + num_shards, ...
+// of it, wrapping around past its end.
+void BatchIterator::Deal() {
+  const size_t n = permutation_.size();
+  for (size_t i = 0; i < order_.size(); ++i) {
+    order_[i] = permutation_[(static_cast<size_t>(options_.shard) +
+                              i * static_cast<size_t>(options_.num_shards)) %
+                             n];
+  }
 }
 
 bool BatchIterator::Next() {
   if (epoch_ < 0) Reset();
-  const int64_t left = data_.size() - position_;
+  const int64_t left = num_rows() - position_;
   if (left <= 0 || (left < options_.batch_size && options_.drop_last)) return false;
   const bool full = left >= options_.batch_size;
   x_ = full ? &full_x_ : &tail_x_;

@@ -71,6 +71,15 @@ struct BatchOptions {
   uint64_t seed = 0;
   // Skip the last batch when it is smaller than batch_size.
   bool drop_last = false;
+  // Data-parallel training reads shard `shard` of `num_shards` (one per process;
+  // dist::ShardOptions sets both from a process group). Each epoch's permutation,
+  // the same in every process, is padded by wrapping around to a multiple of
+  // num_shards and dealt round-robin, as PyTorch's DistributedSampler does: every
+  // shard gets ceil(N / num_shards) rows and the same number of batches, and the
+  // shards are disjoint but for the padding. num_shards below 1 is taken as 1 and
+  // shard as shard modulo num_shards, as batch_size is clamped.
+  int64_t num_shards = 1;
+  int64_t shard = 0;
 };
 
 class BatchIterator {
@@ -86,11 +95,16 @@ class BatchIterator {
   const Tensor& y() const { return *y_; }
   // Batches per epoch.
   int64_t num_batches() const;
+  // Rows per epoch: the dataset's, or its shard's.
+  int64_t num_rows() const { return static_cast<int64_t>(order_.size()); }
 
  private:
+  void Deal();
+
   const Dataset& data_;
   BatchOptions options_;
-  std::vector<int64_t> order_;
+  std::vector<int64_t> permutation_;  // the whole dataset's, this epoch
+  std::vector<int64_t> order_;        // this shard's rows, in the order served
   int64_t position_ = 0;
   int64_t epoch_ = -1;
   Tensor full_x_, full_y_;  // batch_size rows

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -89,6 +90,48 @@ TEST(BatchIterator, DropLastAndNoShuffle) {
     for (double v : batches.y().ToVector()) labels.push_back(v);
   }
   EXPECT_THAT(labels, ElementsAre(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// Three processes' shards of 10 rows: 4 rows each (the permutation padded by
+// wrapping to 12), the same number of batches, disjoint but for the 2 padded
+// rows, covering every row, reshuffled each epoch; a shard outside the range
+// is taken modulo.
+TEST(BatchIterator, ShardsAreDisjointAndEvenAcrossProcesses) {
+  const Dataset data = Counting(10);
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    std::vector<int64_t> all;
+    for (int64_t shard = 0; shard < 3; ++shard) {
+      BatchOptions options;
+      options.batch_size = 3;
+      options.seed = 5;
+      options.num_shards = 3;
+      options.shard = shard;
+      BatchIterator batches(data, options);
+      EXPECT_EQ(batches.num_rows(), 4);
+      EXPECT_EQ(batches.num_batches(), 2);
+      for (int e = 0; e <= epoch; ++e) batches.Reset();
+      std::vector<int64_t> sizes;
+      while (batches.Next()) {
+        sizes.push_back(batches.y().numel());
+        for (double v : batches.y().ToVector()) all.push_back(int64_t(v));
+      }
+      EXPECT_THAT(sizes, ElementsAre(3, 1));
+    }
+    ASSERT_EQ(all.size(), 12u);
+    EXPECT_EQ(std::set<int64_t>(all.begin(), all.end()).size(), 10u);
+    // The two padded places repeat the permutation's first two rows.
+    std::vector<int64_t> counts(10, 0);
+    for (int64_t r : all) ++counts[r];
+    EXPECT_EQ(std::count(counts.begin(), counts.end(), 2), 2);
+  }
+  BatchOptions wrapped;
+  wrapped.shuffle = false;
+  wrapped.batch_size = 10;
+  wrapped.num_shards = 3;
+  wrapped.shard = -2;  // taken as shard 1
+  BatchIterator batches(data, wrapped);
+  ASSERT_TRUE(batches.Next());
+  EXPECT_THAT(batches.y().ToVector(), ElementsAre(1, 4, 7, 0));
 }
 
 TEST(Dataset, SplitIsAFixedPartition) {
