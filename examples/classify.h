@@ -13,21 +13,32 @@
 #include "nn/dataset.h"
 #include "nn/module.h"
 #include "nn/optimizer.h"
+#include "nn/trainer.h"
 
 namespace tapegrad::examples {
 
-// Returns the final test accuracy, or -1 after printing an error. `lr_schedule`,
-// if given, sets the optimizer's learning rate before each epoch (from 0).
+struct ClassifierRun {
+  // If given, sets the optimizer's learning rate before each epoch (from 0).
+  std::function<double(int64_t)> lr_schedule;
+  // The trainer's hooks (data parallelism averages gradients there).
+  nn::TrainerOptions trainer;
+  // Print the progress lines (one process of a data-parallel job does).
+  bool print = true;
+};
+
+// Returns the final test accuracy, or -1 after printing an error.
 double RunClassifier(nn::Module& model, nn::Optimizer& optimizer,
                      const nn::Dataset& train, const nn::Dataset& test,
                      const nn::BatchOptions& batches, int epochs,
-                     const std::function<double(int64_t)>& lr_schedule = nullptr);
+                     const ClassifierRun& run = {});
 
 // Fashion-MNIST end to end for `model` (rows of 784 pixels in, 10 logits out):
-// loads the data, trains with Adam at batch 64 for `epochs`, prints the final
-// accuracy against `target`. Returns the exit code: 0 if the target was reached,
-// 2 if not, 1 on an error (printed).
+// loads the data, trains with Adam for `epochs` (batch 64, or `batches`), prints
+// the final accuracy against `target`. Returns the exit code: 0 if the target was
+// reached, 2 if not, 1 on an error (printed).
 int RunFashionMnist(nn::Module& model, int epochs, double target);
+int RunFashionMnist(nn::Module& model, int epochs, double target,
+                    const nn::BatchOptions& batches, const ClassifierRun& run);
 
 }  // namespace tapegrad::examples
 

@@ -33,9 +33,10 @@ int main() {
   batches.batch_size = 32;
   batches.seed = 1;
   constexpr int kEpochs = 40;
-  const nn::CosineLr schedule(adam_options.lr, kEpochs);
+  examples::ClassifierRun run;
+  run.lr_schedule = nn::CosineLr(adam_options.lr, kEpochs);
   const double accuracy =
-      examples::RunClassifier(model, adam, train, test, batches, kEpochs, schedule);
+      examples::RunClassifier(model, adam, train, test, batches, kEpochs, run);
   if (accuracy < 0) return 1;
   std::printf("test accuracy %.2f%% (target: at least 97%%)\n", 100 * accuracy);
   return accuracy >= 0.97 ? 0 : 2;

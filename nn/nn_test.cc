@@ -18,7 +18,9 @@
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/metrics.h"
+#include "nn/optimizer.h"
 #include "nn/sequential.h"
+#include "nn/trainer.h"
 
 namespace tapegrad::nn {
 namespace {
@@ -306,6 +308,36 @@ INSTANTIATE_TEST_SUITE_P(Nonlinearities, ModuleGradientTest,
                          [](const ::testing::TestParamInfo<ModuleCase>& info) {
                            return info.param.name;
                          });
+
+// The after_backward hook sees the step's gradients before the optimizer does,
+// and an error from it fails the step with the parameters unchanged.
+TEST(Trainer, AfterBackwardRunsBetweenBackwardAndTheStep) {
+  Random rng(0);
+  MLP model(2, {3, 2}, rng);
+  Sgd sgd(model.parameters(), SgdOptions());
+  const Tensor x = Tensor::Ones({4, 2});
+  const Tensor y =
+      Tensor::FromData(absl::MakeConstSpan(std::vector<int64_t>{0, 1, 0, 1}), {4});
+  int calls = 0;
+  absl::Status verdict;
+  TrainerOptions options;
+  options.after_backward = [&] {
+    ++calls;
+    for (const Tensor& p : model.parameters()) EXPECT_TRUE(p.grad().ok());
+    return verdict;
+  };
+  Trainer trainer(model, sgd, options);
+  const std::vector<double> before = model.parameters()[0].ToVector();
+  ASSERT_TRUE(trainer.Step(x, y).ok());
+  EXPECT_EQ(calls, 1);
+  const std::vector<double> stepped = model.parameters()[0].ToVector();
+  EXPECT_NE(stepped, before);
+  verdict = absl::UnavailableError("peer gone");
+  const absl::StatusOr<StepStats> failed = trainer.Step(x, y);
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(model.parameters()[0].ToVector(), stepped);
+}
 
 }  // namespace
 }  // namespace tapegrad::nn

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "core/grad_mode.h"
 #include "core/status_macros.h"
@@ -20,9 +21,10 @@ Device DeviceOf(const Module& model) {
 
 }  // namespace
 
-Trainer::Trainer(Module& model, Optimizer& optimizer)
+Trainer::Trainer(Module& model, Optimizer& optimizer, TrainerOptions options)
     : model_(model),
       optimizer_(optimizer),
+      options_(std::move(options)),
       device_(DeviceOf(model)),
       mark_(tape_.Mark()) {}
 
@@ -37,6 +39,7 @@ absl::StatusOr<StepStats> Trainer::Step(const Tensor& x_in, const Tensor& labels
   const StepStats stats{loss.item(), CountCorrect(logits, labels)};
   optimizer_.ZeroGrad();
   absl::Status status = loss.Backward();
+  if (status.ok() && options_.after_backward) status = options_.after_backward();
   if (status.ok()) status = optimizer_.Step();
   // Rewind even after an error, so that the next step starts clean.
   const absl::Status rewound = tape_.Rewind(mark_);

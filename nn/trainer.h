@@ -23,6 +23,7 @@
 #define TAPEGRAD_NN_TRAINER_H_
 
 #include <cstdint>
+#include <functional>
 
 #include "absl/status/statusor.h"
 #include "core/tape.h"
@@ -45,10 +46,17 @@ struct EpochStats {
   int64_t steps;
 };
 
+struct TrainerOptions {
+  // Runs after each step's backward and before the optimizer's step: where data
+  // parallelism averages the gradients over processes (dist::DataParallel). An
+  // error fails the step.
+  std::function<absl::Status()> after_backward;
+};
+
 class Trainer {
  public:
   // `model` and `optimizer` (over the model's parameters) must outlive the trainer.
-  Trainer(Module& model, Optimizer& optimizer);
+  Trainer(Module& model, Optimizer& optimizer, TrainerOptions options = {});
 
   // One update on a batch: x [B, ...], labels i64 [B].
   absl::StatusOr<StepStats> Step(const Tensor& x, const Tensor& labels);
@@ -63,6 +71,7 @@ class Trainer {
  private:
   Module& model_;
   Optimizer& optimizer_;
+  TrainerOptions options_;
   Device device_;  // the model's: batches are copied there
   Tape tape_;
   TapeMark mark_;
