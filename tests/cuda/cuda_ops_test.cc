@@ -5,16 +5,23 @@
 // training step that stops asking the driver for memory; the caching allocator
 // across threads. Skips without a GPU.
 #include <cmath>
+#include <functional>
 #include <future>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/internal/registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernels/cuda/cuda.h"
+#ifdef TAPEGRAD_CUDASIM
+#include "kernels/cuda/sim/module_registry.h"
+#endif
 #include "nn/loss.h"
 #include "nn/optimizer.h"
 #include "nn/sequential.h"
@@ -31,6 +38,23 @@ using testing::RunWithGradients;
 using testing::TensorRun;
 
 const Device kGpu = Device::Cuda(0);
+
+#ifdef TAPEGRAD_CUDASIM
+// On the simulator, once the whole suite has run (a filtered run checks
+// nothing), every kernel of every module must have been launched: a kernel no
+// test launches is code that CI never executes.
+class EveryKernelRan : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (::testing::GTEST_FLAG(filter) != "*") return;
+    const std::vector<std::string> missing = cuda::sim::UnlaunchedEntries();
+    EXPECT_TRUE(missing.empty())
+        << missing.size() << " kernels never launched: " << absl::StrJoin(missing, " ");
+  }
+};
+::testing::Environment* const every_kernel_ran =
+    ::testing::AddGlobalTestEnvironment(new EveryKernelRan);
+#endif
 
 #define SKIP_WITHOUT_GPU() \
   if (!cuda::IsAvailable()) GTEST_SKIP() << cuda::UnavailableReason()
@@ -62,21 +86,136 @@ void ExpectClose(const TensorRun& run, const TensorRun& reference, double bound,
 
 class CudaOpTest : public ::testing::TestWithParam<Case> {};
 
-TEST_P(CudaOpTest, MatchesTheCpu) {
-  SKIP_WITHOUT_GPU();
-  const Case& c = GetParam();
+// Case `c` on the CPU in f64 against `on_gpu` (c.f, or a variant of it) on the GPU
+// in f64 and f32, outputs and gradients.
+void ExpectMatchesTheCpu(const Case& c, const testing::TensorFunction& on_gpu) {
   Random rng(7);
   const std::vector<Tensor> inputs = c.inputs(rng);
   const TensorRun cpu = RunWithGradients(c.f, inputs, DType::kF64);
   ASSERT_TRUE(cpu.status.ok()) << cpu.status;
-  ExpectClose(RunWithGradients(c.f, inputs, DType::kF64, kGpu), cpu, 1e-10, "f64");
-  ExpectClose(RunWithGradients(c.f, inputs, DType::kF32, kGpu), cpu, 1e-4, "f32");
+  ExpectClose(RunWithGradients(on_gpu, inputs, DType::kF64, kGpu), cpu, 1e-10, "f64");
+  ExpectClose(RunWithGradients(on_gpu, inputs, DType::kF32, kGpu), cpu, 1e-4, "f32");
+}
+
+TEST_P(CudaOpTest, MatchesTheCpu) {
+  SKIP_WITHOUT_GPU();
+  ExpectMatchesTheCpu(GetParam(), GetParam().f);
+}
+
+// The same values as `t` through a view whose elements are two apart, so that
+// the op reading it takes its strided kernel (labels and scalars stay as they are).
+Tensor Spread(const Tensor& t, bool labels_too = false) {
+  const int64_t rank = t.dim();
+  if ((t.dtype() == DType::kI64 && !labels_too) || rank == 0 || t.numel() < 2) return t;
+  return Stack({t, t}, rank).Slice(rank, 0, 1).Squeeze(rank);
+}
+
+// Each case again with every float input read through a strided view on the
+// GPU: the strided kernels of the ops and of their gradients run.
+TEST_P(CudaOpTest, MatchesTheCpuOnStridedOperands) {
+  SKIP_WITHOUT_GPU();
+  const Case& c = GetParam();
+  ExpectMatchesTheCpu(c, [&c](absl::Span<const Tensor> x) {
+    std::vector<Tensor> views;
+    for (const Tensor& t : x) views.push_back(Spread(t));
+    return c.f(views);
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(AllOps, CudaOpTest, ::testing::ValuesIn(testing::Cases()),
                          [](const ::testing::TestParamInfo<Case>& info) {
                            return info.param.name;
                          });
+
+// Every elementwise kernel called through the registry, on both devices, with
+// contiguous operands (the flat kernel) and with every operand, the outputs too,
+// read and written through strided views (the strided kernel): the kernels that
+// no composed op reaches that way (gradients that read their op's contiguous
+// output, sign's zero gradient, axpy, fill) run too. Values in [0.5, 2) suit every
+// op's domain; scalar0 and scalar1 are every op's parameters.
+struct ElementwiseKind {
+  OpKind op;
+  int inputs, outputs;
+};
+
+std::vector<ElementwiseKind> ElementwiseKinds() {
+  std::vector<ElementwiseKind> kinds = {
+      {OpKind::kWhere, 3, 1},       {OpKind::kNeg, 1, 1},
+      {OpKind::kClamp, 1, 1},       {OpKind::kClampGrad, 2, 1},
+      {OpKind::kPow, 1, 1},         {OpKind::kPowGrad, 2, 1},
+      {OpKind::kScale, 1, 1},       {OpKind::kCopy, 1, 1},
+      {OpKind::kFill, 0, 1},        {OpKind::kAxpy, 1, 1},
+      {OpKind::kMaximumGrad, 3, 2}, {OpKind::kBceWithLogits, 2, 1}};
+#define TG_BINARY_KIND(Y, Name, ...) kinds.push_back({OpKind::k##Name, 2, 1});
+  TAPEGRAD_BINARY_MATH_OPS(TG_BINARY_KIND, )
+#undef TG_BINARY_KIND
+#define TG_UNARY_KINDS(Y, Name, ...)        \
+  kinds.push_back({OpKind::k##Name, 1, 1}); \
+  kinds.push_back({OpKind::k##Name##Grad, 2, 1});
+  TAPEGRAD_UNARY_MATH_OPS(TG_UNARY_KINDS, )
+#undef TG_UNARY_KINDS
+  return kinds;
+}
+
+// Runs `kind`'s kernel on `device` over operands made from `values` (one tensor
+// per operand, outputs first), viewed through strided views if `strided`.
+std::vector<std::vector<double>> RunKernel(const ElementwiseKind& kind, DType dtype,
+                                           Device device, bool strided,
+                                           const std::vector<Tensor>& values) {
+  std::vector<Tensor> operands;
+  for (const Tensor& v : values) {
+    const Tensor on = Tensor::FromData(v.ToVector(), v.shape(), dtype).To(device);
+    operands.push_back(strided ? Spread(on, /*labels_too=*/true) : on);
+  }
+  std::vector<TensorImpl*> outputs;
+  std::vector<const TensorImpl*> inputs;
+  for (int k = 0; k < kind.outputs; ++k) outputs.push_back(operands[k].impl());
+  for (int k = 0; k < kind.inputs; ++k)
+    inputs.push_back(operands[kind.outputs + k].impl());
+  OpAttrs attrs;
+  attrs.scalar0 = 0.7;
+  attrs.scalar1 = 1.6;
+  absl::StatusOr<KernelFn> fn =
+      KernelRegistry::Global().Find(kind.op, dtype, device.type);
+  EXPECT_TRUE(fn.ok()) << fn.status();
+  if (!fn.ok()) return {};
+  const absl::Status s = (*fn)(KernelCall{kind.op, inputs, outputs, attrs});
+  EXPECT_TRUE(s.ok()) << OpKindName(kind.op) << ": " << s;
+  std::vector<std::vector<double>> results;
+  for (int k = 0; k < kind.outputs; ++k) results.push_back(operands[k].ToVector());
+  return results;
+}
+
+TEST(CudaKernels, EveryElementwiseKernelMatchesTheCpuFlatAndStrided) {
+  SKIP_WITHOUT_GPU();
+  Random rng(13);
+  std::vector<ElementwiseKind> kinds = ElementwiseKinds();
+  // i64 tensors (labels, indices) are only copied and filled.
+  const std::vector<ElementwiseKind> integer = {{OpKind::kCopy, 1, 1},
+                                                {OpKind::kFill, 0, 1}};
+  kinds.insert(kinds.end(), integer.begin(), integer.end());
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    const ElementwiseKind& kind = kinds[i];
+    const bool as_integers = i >= kinds.size() - integer.size();
+    std::vector<Tensor> values;
+    for (int k = 0; k < kind.outputs + kind.inputs; ++k) {
+      values.push_back(Tensor::Rand({37, 29}, rng, DType::kF64, 0.5, 2.0));
+    }
+    for (DType dtype : as_integers ? std::vector<DType>{DType::kI64}
+                                   : std::vector<DType>{DType::kF32, DType::kF64}) {
+      for (bool strided : {false, true}) {
+        const auto cpu = RunKernel(kind, dtype, Device::Cpu(), strided, values);
+        const auto gpu = RunKernel(kind, dtype, kGpu, strided, values);
+        ASSERT_EQ(gpu.size(), cpu.size()) << OpKindName(kind.op);
+        for (size_t k = 0; k < cpu.size(); ++k) {
+          EXPECT_LE(RelativeL2(gpu[k], cpu[k]), dtype == DType::kF32 ? 1e-5 : 1e-12)
+              << OpKindName(kind.op) << " " << DTypeName(dtype)
+              << (strided ? " strided" : " flat") << " output " << k;
+        }
+      }
+    }
+  }
+}
 
 // Large operands: many blocks, the flat kernel's tail, rows and columns kernels.
 TEST(CudaLarge, ReductionsSoftmaxAndMatMulMatchTheCpu) {
@@ -199,28 +338,53 @@ TEST(CudaRandom, DropoutMaskEqualsTheCpu) {
             Dropout(ones, 0.3, 99).ToVector());
 }
 
-TEST(CudaOptimizers, AdamStepsMatchTheCpu) {
+// Three steps of each optimizer's fused update on the GPU against the CPU's, in
+// f32 and f64.
+TEST(CudaOptimizers, StepsMatchTheCpu) {
   SKIP_WITHOUT_GPU();
   Random rng(5);
-  const Tensor start = Tensor::Randn({257, 33}, rng, DType::kF64);
-  const Tensor grad = Tensor::Randn({257, 33}, rng, DType::kF64);
-  std::vector<double> results[2];
-  for (int on_gpu = 0; on_gpu < 2; ++on_gpu) {
-    const Device device = on_gpu ? kGpu : Device::Cpu();
-    Tensor p = start.To(device).Detach().RequiresGrad();
-    AdamOptions options;
-    options.weight_decay = 0.01;
-    nn::Adam adam({p}, options);
-    for (int step = 0; step < 3; ++step) {
-      Tape tape;
-      TapeScope scope(&tape);
-      adam.ZeroGrad();
-      ASSERT_TRUE(Sum(p * grad.To(device)).Backward().ok());
-      ASSERT_TRUE(adam.Step().ok());
+  AdamOptions adam;
+  adam.weight_decay = 0.01;
+  SgdOptions sgd;
+  sgd.momentum = 0.9;
+  sgd.nesterov = true;
+  sgd.weight_decay = 0.01;
+  RmspropOptions rmsprop;
+  rmsprop.weight_decay = 0.01;
+  const std::vector<std::pair<
+      const char*, std::function<std::unique_ptr<nn::Optimizer>(std::vector<Tensor>)>>>
+      optimizers = {
+          {"adam",
+           [&](std::vector<Tensor> p) { return std::make_unique<nn::Adam>(p, adam); }},
+          {"sgd",
+           [&](std::vector<Tensor> p) { return std::make_unique<nn::Sgd>(p, sgd); }},
+          {"rmsprop",
+           [&](std::vector<Tensor> p) {
+             return std::make_unique<nn::RmsProp>(p, rmsprop);
+           }},
+      };
+  for (const auto& [name, make] : optimizers) {
+    for (DType dtype : {DType::kF32, DType::kF64}) {
+      const Tensor start = Tensor::Randn({257, 33}, rng, dtype);
+      const Tensor grad = Tensor::Randn({257, 33}, rng, dtype);
+      std::vector<double> results[2];
+      for (int on_gpu = 0; on_gpu < 2; ++on_gpu) {
+        const Device device = on_gpu ? kGpu : Device::Cpu();
+        Tensor p = start.To(device).Detach().RequiresGrad();
+        const std::unique_ptr<nn::Optimizer> optimizer = make({p});
+        for (int step = 0; step < 3; ++step) {
+          Tape tape;
+          TapeScope scope(&tape);
+          optimizer->ZeroGrad();
+          ASSERT_TRUE(Sum(p * grad.To(device)).Backward().ok());
+          ASSERT_TRUE(optimizer->Step().ok()) << name;
+        }
+        results[on_gpu] = p.ToVector();
+      }
+      EXPECT_LT(RelativeL2(results[1], results[0]), dtype == DType::kF32 ? 1e-6 : 1e-12)
+          << name << " " << DTypeName(dtype);
     }
-    results[on_gpu] = p.ToVector();
   }
-  EXPECT_LT(RelativeL2(results[1], results[0]), 1e-12);
 }
 
 TEST(CudaErrors, MixingDevicesNamesBoth) {

@@ -292,6 +292,7 @@ cudaError_t cudaLaunchKernel(const void* func, dim3 grid, dim3 block, void** arg
       grid.y > 65535 || grid.z > 65535 || shared_bytes > (48 << 10)) {
     return Fail(cudaErrorInvalidConfiguration);
   }
+  sim::NoteLaunch(*entry);
   // Arguments are copied at launch, as the driver does.
   auto copy = std::make_shared<std::vector<char>>(
       static_cast<const char*>(args[0]),

@@ -17,7 +17,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace tapegrad::cuda::sim {
 
@@ -40,6 +42,11 @@ struct Module {
 bool RegisterModule(const Module& module);
 // The module registered as `name`, or null.
 const Module* FindModule(std::string_view name);
+
+// Launch coverage: cudaLaunchKernel notes each entry it runs; "module:entry" of
+// every registered entry not launched yet in this process, sorted.
+void NoteLaunch(const Entry& entry);
+std::vector<std::string> UnlaunchedEntries();
 
 template <class Kernel>
 struct KernelArgument;
