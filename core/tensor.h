@@ -138,9 +138,7 @@ class Tensor {
   Tensor T() const;  // swaps the last two axes
   Tensor Transpose(int64_t a, int64_t b) const;
   Tensor Permute(Shape order) const;
-  // One size may be -1. A view of contiguous data; other data is copied first
-  // (Contiguous), as torch.reshape does.
-  Tensor Reshape(Shape shape) const;
+  Tensor Reshape(Shape shape) const;  // one size may be -1; needs contiguous data
   Tensor Slice(int64_t axis, int64_t start, int64_t stop, int64_t step = 1) const;
   Tensor Expand(Shape shape) const;  // NumPy broadcasting to `shape`
   Tensor Squeeze(int64_t axis) const;

@@ -98,9 +98,9 @@ Tensor Tensor::Reshape(Shape shape) const {
         "reshape", *this,
         absl::StrFormat("cannot view %d elements as %s", numel(), ShapeString(shape)));
   }
-  // As torch.reshape: a view of contiguous data, else of a contiguous copy
-  // (recorded, so gradients flow back through it).
-  if (!is_contiguous()) return Contiguous().Reshape(shape);
+  if (!is_contiguous()) {
+    return ViewError("reshape", *this, "needs contiguous data; call Contiguous() first");
+  }
   Layout layout = Layout::Contiguous({sizes, shape.size()});
   layout.offset = impl_->layout.offset;
   return View("reshape", *this, layout, GradOp::kReshape);
