@@ -249,7 +249,7 @@ absl::Status Reduce(const KernelCall& c) {
       std::min(room / args.outputs, args.per_output / (rows ? kRowChunk : kColumnChunk));
   if (splits < 2) {
     return Launch(c.op, out.dtype, entry, device,
-                  GridFor(args.outputs * unit, device, rows ? kRowBlock : 256), &args);
+                  GridFor(args.outputs * unit, device, kRowBlock), &args);
   }
   // Two launches: partials of each chunk, then their combination.
   args.splits = splits;
@@ -260,9 +260,9 @@ absl::Status Reduce(const KernelCall& c) {
   TG_ASSIGN_OR_RETURN(void* partials, memory->Allocate(device, args.outputs * splits *
                                                                    DTypeSize(out.dtype)));
   args.out = partials;
-  absl::Status status = Launch(
-      c.op, out.dtype, entry, device,
-      GridFor(args.outputs * splits * unit, device, rows ? kRowBlock : 256), &args);
+  absl::Status status =
+      Launch(c.op, out.dtype, entry, device,
+             GridFor(args.outputs * splits * unit, device, kRowBlock), &args);
   args.scale = scale;
   RedArgs combine = CombineArgs(args, rows, partials, out.data());
   if (status.ok()) {
