@@ -111,7 +111,7 @@ typedef struct tg_tape_stats {
 } tg_tape_stats;
 
 /* A new tape; byte_limit bounds its memory (0: none), reaching it is
- * TG_RESOURCE_EXHAUSTED. A limit that cannot hold one value (under 282,688 bytes:
+ * TG_RESOURCE_EXHAUSTED. A limit that cannot hold one value (under 286,784 bytes:
  * the first slot arrays and one record block) is TG_INVALID_ARGUMENT. */
 TG_API tg_status tg_tape_create(uint64_t byte_limit, tg_tape** out);
 /* Tensor handles recorded on the tape and marks taken on it stay valid objects to

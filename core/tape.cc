@@ -25,7 +25,8 @@ namespace {
 constexpr size_t kBlockBytes = size_t{256} << 10;
 // Slot indices at or above this are reserved for Value's special handles.
 constexpr uint32_t kMaxSlots = 0xfffffff0u;
-constexpr size_t kSlotBytes = sizeof(double) * 2 + sizeof(uint32_t);
+// A slot's number, adjoint, generation and record header.
+constexpr size_t kSlotBytes = sizeof(double) * 2 + sizeof(uint32_t) * 2;
 constexpr uint32_t kFirstSlots = 1024;  // the slot arrays' first size
 static_assert(Tape::kMinByteLimit ==
               kFirstSlots * kSlotBytes + kBlockBytes + Arena::kMaxAlign);
@@ -81,6 +82,7 @@ Tape::~Tape() {
   FreeArray(value_, capacity_);
   FreeArray(adj_, capacity_);
   FreeArray(gen_, capacity_);
+  FreeArray(head_, capacity_);
 }
 
 TapeMark Tape::Mark() {
@@ -181,15 +183,14 @@ bool internal::TapeCore::EmitOpaque(OpaqueRecord* record, SlotRef* slot) {
     *slot = SlotRef{v.index_, v.generation()};
     return true;
   }
-  if (!HasRoom(kArgBytes + 4) && !MakeRoom(kArgBytes + 4)) return false;
+  if (!HasRoom(kArgBytes) && !MakeRoom(kArgBytes)) return false;
   // The pointer takes the place of a full input's partial.
   char* p = record_end_;
   const uint32_t unused_index = 0;
   std::memcpy(p, &unused_index, sizeof(unused_index));
   std::memcpy(p + sizeof(unused_index), &record, sizeof(record));
-  internal::record::StoreHeader(p + kArgBytes, 1u | kOpaqueFlag);
-  record_end_ = p + kArgBytes + internal::record::kHeaderBytes;
-  const Value v = NewSlot(0.0);
+  record_end_ = p + kArgBytes;
+  const Value v = NewSlot(0.0, 1u | kOpaqueFlag);
   *slot = SlotRef{v.index_, v.generation()};
   return true;
 }
@@ -209,6 +210,32 @@ TapeStats Tape::Stats() const {
   }
   stats.arena = arena_.Stats();
   return stats;
+}
+
+bool internal::TapeCore::GrowSlotArrays(uint32_t new_capacity) {
+  // On failure the arrays that grew shrink back (which cannot fail): all keep
+  // the old capacity and contents.
+  const auto grow = [&](auto** array) {
+    return ResizeArray(array, capacity_, new_capacity);
+  };
+  const auto shrink = [&](auto** array) { ResizeArray(array, new_capacity, capacity_); };
+  if (!grow(&value_)) return false;
+  if (!grow(&adj_)) {
+    shrink(&value_);
+    return false;
+  }
+  if (!grow(&gen_)) {
+    shrink(&adj_);
+    shrink(&value_);
+    return false;
+  }
+  if (!grow(&head_)) {
+    shrink(&gen_);
+    shrink(&adj_);
+    shrink(&value_);
+    return false;
+  }
+  return true;
 }
 
 bool internal::TapeCore::MakeRoom(size_t record_bytes) {
@@ -231,19 +258,7 @@ bool internal::TapeCore::MakeRoom(size_t record_bytes) {
           byte_limit_, new_capacity, new_bytes, arena_bytes)));
       return false;
     }
-    // On failure the arrays that grew shrink back (which cannot fail): all three
-    // keep the old capacity and contents.
-    bool grown = ResizeArray(&value_, capacity_, new_capacity);
-    if (grown && !ResizeArray(&adj_, capacity_, new_capacity)) {
-      ResizeArray(&value_, new_capacity, capacity_);
-      grown = false;
-    }
-    if (grown && !ResizeArray(&gen_, capacity_, new_capacity)) {
-      ResizeArray(&adj_, new_capacity, capacity_);
-      ResizeArray(&value_, new_capacity, capacity_);
-      grown = false;
-    }
-    if (!grown) {
+    if (!GrowSlotArrays(new_capacity)) {
       Fail(absl::ResourceExhaustedError(absl::StrFormat(
           "Tape: out of memory growing the slot arrays to %d values (%d bytes)",
           new_capacity, new_bytes)));
@@ -319,7 +334,7 @@ absl::Status internal::TapeCore::Diagnose(const Value& v, const char* op) const 
 Value internal::TapeCore::FuseBinarySlow(uint32_t o, double y, double dy_dt, uint32_t b,
                                          double dy_db) {
   namespace rec = internal::record;
-  const uint32_t header = rec::LoadHeader(record_end_);
+  uint32_t header = head_[o];
   const uint32_t n = rec::Count(header);
   const bool is_self = b == o;
   // Rewritten, the record grows by at most its unit input stored in full and b.
@@ -336,7 +351,8 @@ Value internal::TapeCore::FuseBinarySlow(uint32_t o, double y, double dy_dt, uin
     inputs[count++] = {in, partial * scale};
   });
   if (!is_self) inputs[count++] = {b, dy_db};
-  record_end_ = rec::Write(begin, o, inputs, count, /*keep_unit=*/false);
+  record_end_ = rec::Write(begin, o, inputs, count, /*keep_unit=*/false, &header);
+  head_[o] = header;
   return Refill(o, gen_[o], y);
 }
 

@@ -13,12 +13,13 @@
 //     if (!s.ok()) return s;
 //   }
 //
-// Layout. Every Value owns one slot: its number, its adjoint (grad) and the
-// generation it was created in, in three flat arrays indexed by the 32-bit slot
-// index. Every slot also has exactly one record, written to blocks taken from the
-// tape's bump arena in slot order; a record is the list of (input slot, local
-// partial) pairs of the op that made the slot, nothing else, packed as
-// core/internal/tape_record.h says: leaves and constants have empty records. Backward is
+// Layout. Every Value owns one slot: its number, its adjoint (grad), the
+// generation it was created in and its record's header, in four flat arrays
+// indexed by the 32-bit slot index. Every slot has exactly one record, whose body
+// is written to blocks taken from the tape's bump arena in slot order; a record is
+// the list of (input slot, local partial) pairs of the op that made the slot,
+// nothing else, packed as core/internal/tape_record.h says: leaves and constants
+// have empty records. Backward is
 // therefore one loop,
 //     for o = root down to 0:
 //       for (in, partial) in record(o):  adj[in] += partial * adj[o]
@@ -67,7 +68,7 @@ struct TapeOptions {
 
 struct TapeStats {
   size_t values = 0;        // live slots
-  size_t slot_bytes = 0;    // capacity of the value/grad/generation arrays
+  size_t slot_bytes = 0;    // capacity of the value/grad/generation/header arrays
   size_t record_bytes = 0;  // records on the tape now (within arena.bytes_used)
   ArenaStats arena;         // where the records live
 };
@@ -89,8 +90,8 @@ struct TapeMark {
 class Tape : public internal::TapeCore {
  public:
   // The smallest byte limit (TapeOptions) with room for one value: the first slot
-  // arrays (1024 slots of 20 bytes) and one 256 KiB record block.
-  static constexpr size_t kMinByteLimit = 1024 * 20 + (size_t{256} << 10) + 64;
+  // arrays (1024 slots of 24 bytes) and one 256 KiB record block.
+  static constexpr size_t kMinByteLimit = 1024 * 24 + (size_t{256} << 10) + 64;
 
   explicit Tape(TapeOptions options = {});
   ~Tape();

@@ -89,13 +89,14 @@ absl::Status Tape::MoveDown(const TapeMark& to_mark, const Keep& keep, const Mov
   // One walk back from the tail: check the kept records' inputs and copy them out
   // (last record first; they may span blocks).
   compact_sizes_.clear();
+  compact_headers_.clear();
   compact_bytes_.clear();
   {
     Block* b = block_;
     const char* p = record_end_;
     for (uint32_t k = count; k-- > 0;) {
       const char* args;
-      const uint32_t header = ReadRecord(&b, &p, &args);
+      const uint32_t header = ReadRecord(to + k, &b, &p, &args);
       if (compact_slots_[k] != kNone) {
         if (header & kOpaqueFlag) {
           return absl::FailedPreconditionError(absl::StrFormat(
@@ -111,6 +112,7 @@ absl::Status Tape::MoveDown(const TapeMark& to_mark, const Keep& keep, const Mov
               dropped));
         }
         compact_sizes_.push_back(static_cast<uint32_t>(p - args));
+        compact_headers_.push_back(header);
         compact_bytes_.insert(compact_bytes_.end(), args, p);
       }
       p = args;
@@ -128,16 +130,18 @@ absl::Status Tape::MoveDown(const TapeMark& to_mark, const Keep& keep, const Mov
     const char* args = scratch_end - bytes;  // scratch holds the last record first
     scratch_end = args;
     const uint32_t o = size_;
-    const uint32_t header = internal::record::LoadHeader(args + bytes);
+    const uint32_t header = compact_headers_[record];
     const uint32_t n = internal::record::Count(header);
     compact_inputs_.clear();
     internal::record::ForEachInput(old_slot, header, args, [&](uint32_t in, double d) {
       compact_inputs_.push_back({in >= to ? compact_slots_[in - to] : in, d});
     });
-    const size_t room = n * kArgBytes + internal::record::kHeaderBytes;
+    const size_t room = std::max(n * kArgBytes, internal::record::kEmptyBytes);
     if (!HasRoom(room) && !MakeRoom(room)) return error_;
+    uint32_t new_header;
     record_end_ = internal::record::Write(record_end_, o, compact_inputs_.data(), n,
-                                          /*keep_unit=*/true);
+                                          /*keep_unit=*/true, &new_header);
+    head_[o] = new_header;
     ++size_;
     value_[o] = value_[old_slot];
     adj_[o] = adj_[old_slot];

@@ -2,6 +2,7 @@
 // ForEachInput and compaction share.
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
@@ -62,7 +63,7 @@ absl::Status Tape::ForEachInput(
   FindRecordEnd(last, &block, &end);
   for (uint32_t o = last;; --o) {
     const char* args;
-    const uint32_t header = ReadRecord(&block, &end, &args);
+    const uint32_t header = ReadRecord(o, &block, &end, &args);
     if (!(header & kOpaqueFlag)) {
       internal::record::ForEachInput(
           o, header, args, [&](uint32_t in, double partial) { visit(o, in, partial); });
@@ -80,10 +81,10 @@ void internal::TapeCore::SkipEmptyBlocks(Block** block, const char** end) {
   }
 }
 
-uint32_t internal::TapeCore::ReadRecord(Block** block, const char** end,
-                                        const char** args) {
+uint32_t internal::TapeCore::ReadRecord(uint32_t o, Block** block, const char** end,
+                                        const char** args) const {
   SkipEmptyBlocks(block, end);
-  const uint32_t header = internal::record::LoadHeader(*end);
+  const uint32_t header = head_[o];
   *args = *end - internal::record::Bytes(header);
   return header;
 }
@@ -103,7 +104,7 @@ void internal::TapeCore::FindRecordEnd(uint32_t o, Block** block,
   }
   for (; slot > o; --slot) {
     const char* args;
-    ReadRecord(&b, &p, &args);
+    ReadRecord(slot, &b, &p, &args);
     p = args;
   }
   SkipEmptyBlocks(&b, &p);
@@ -158,9 +159,8 @@ static_assert(SimpleKey(kChainFlag | kUnitFlag | 3u) == SimpleKey(1, 1, 1));
 template <uint32_t kFull, bool kUnit, bool kChain, bool kPacked = false>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline const char* SweepSimple(const char* end,
                                                             uint32_t header, double* adj,
-                                                            const double* at, double* g) {
-  const char* const chain =
-      end - internal::record::kHeaderBytes - kChain * internal::record::kChainBytes;
+                                                            double* at, double* g) {
+  const char* const chain = end - kChain * internal::record::kChainBytes;
   const char* const full_end =
       chain - (kUnit && !kPacked ? internal::record::kUnitBytes : 0);
   if (*g == 0.0) {  // Note [Zero adjoints]
@@ -179,31 +179,73 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline const char* SweepSimple(const char* end,
     adj[LoadIndex(p)] += LoadPartial(p) * *g;
   }
   // No input but the chain's is o - 1, so the adds above left adj[o - 1] alone.
-  double next;
+  // Note [Adjoint stores]: a chain adjoint is stored where it is computed.
   if constexpr (kChain) {
-    next = ChainAdjoint(LoadDouble(chain), *g, at[-1]);
+    *g = ChainAdjoint(LoadDouble(chain), *g, at[-1]);
+    at[-1] = *g;
   } else {
-    next = at[-1];
+    *g = at[-1];
   }
-  *g = next;
   return p;
 }
 
-// Note [Sweep prefetch]: a sweep longer than the cache streams its records and
-// adjoints from DRAM backwards. The hardware prefetchers follow, but not far
-// enough ahead: asking for the lines 8 KB ahead of both streams on every record
-// makes W1's backward about 10% faster at 10^6 steps. In cache the same
-// instructions cost about 10%, so short sweeps go without.
-constexpr uint32_t kPrefetchSlots = uint32_t{1} << 17;  // 1 MB of adjoints
-constexpr size_t kPrefetchBytes = 8192;
+// Note [Zero runs]: most records of a long tape can have zero adjoints (W1's
+// vanish about a thousand steps back from the root and stay zero for the rest
+// of a million). The sweep skips them in groups of kRunSlots: if their adjoints
+// are all zero and none is a tensor record, it moves down by the sum of their
+// body sizes, computed from their headers in vector registers, and never reads
+// their bodies. A group that is not all zero, or that reaches past the record
+// block or to slot 0, goes record by record. Eight adjoints are one cache line.
+constexpr int kRunSlots = 8;
+typedef uint32_t HeaderLanes __attribute__((vector_size(kRunSlots * sizeof(uint32_t))));
+
+// The sum (or the bitwise or) of the lanes, by halving: log2(kRunSlots) shuffles.
+template <class Op>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t Reduce(HeaderLanes v, Op op) {
+  v = op(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3));
+  v = op(v, __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5));
+  v = op(v, __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6));
+  return v[0];
+}
+
+// Moves *at and *head down over whole groups of zero adjoints, the first group's
+// top slot being *at, while they stay above slot 0 and after `begin`; returns
+// where the body of the record at the new *at ends. Out of line, so that the
+// main loop keeps its registers.
+ABSL_ATTRIBUTE_NOINLINE const char* SkipZeroRun(const double* adj, double** at_ptr,
+                                                const uint32_t** head_ptr,
+                                                const char* end, const char* begin) {
+  namespace rec = internal::record;
+  double* at = *at_ptr;
+  const uint32_t* head = *head_ptr;
+  while (at - adj > kRunSlots) {
+    uint64_t adjoints[kRunSlots];
+    std::memcpy(adjoints, at - (kRunSlots - 1), sizeof(adjoints));
+    uint64_t nonzero = 0;
+    for (int k = 0; k < kRunSlots; ++k) nonzero |= adjoints[k] << 1;  // -0 is zero
+    HeaderLanes h;
+    std::memcpy(&h, head - (kRunSlots - 1), sizeof(h));
+    // A tensor record stops the run, and so does a count of 2^24 or more (the
+    // sum of the group's sizes could overflow 32 bits); a packed header's count
+    // bits are an index.
+    const HeaderLanes unpacked_count = h & rec::kCountMask & (((h >> 28) & 1) - 1);
+    const HeaderLanes stop = (h & rec::kOpaqueFlag) | (unpacked_count >> 24);
+    const uint32_t bytes = Reduce(rec::BodyBytes(h), std::plus<HeaderLanes>());
+    if (nonzero != 0 || Reduce(stop, std::bit_or<HeaderLanes>()) != 0 ||
+        bytes > static_cast<size_t>(end - begin)) {
+      break;
+    }
+    end -= bytes;
+    at -= kRunSlots;
+    head -= kRunSlots;
+  }
+  *at_ptr = at;
+  *head_ptr = head;
+  return end;
+}
 
 }  // namespace
 
-absl::Status internal::TapeCore::SweepFast(uint32_t root) {
-  return root >= kPrefetchSlots ? SweepFast<true>(root) : SweepFast<false>(root);
-}
-
-template <bool kPrefetch>
 absl::Status internal::TapeCore::SweepFast(uint32_t root) {
   Block* root_block;
   const char* root_end;
@@ -212,17 +254,23 @@ absl::Status internal::TapeCore::SweepFast(uint32_t root) {
   const char* end = root_end;
   const char* begin = block->begin();
   double* const adj = adj_;
-  double* at = adj + root;  // adj + o
+  double* at = adj + root;              // adj + o
+  const uint32_t* head = head_ + root;  // head_ + o
   double g = *at;
   const double* lowest_op = nullptr;  // adj + the lowest slot whose record has inputs
   for (;;) {
-    const uint32_t header = internal::record::LoadHeader(end);
-    if constexpr (kPrefetch) {
-      // Addresses before an array are fine: a prefetch never faults.
-      __builtin_prefetch(end - kPrefetchBytes, 0, 0);
-      __builtin_prefetch(at - kPrefetchBytes / sizeof(double), 1, 0);
+    if (g == 0.0 && at - adj > kRunSlots) {  // Note [Zero runs]
+      end = SkipZeroRun(adj, &at, &head, end, begin);
+      if (ABSL_PREDICT_FALSE(end == begin)) {
+        do {
+          block = block->prev;
+          end = block->end;
+          begin = block->begin();
+        } while (end == begin);
+      }
+      g = *at;
     }
-    *at = g;
+    const uint32_t header = *head;
     if (ABSL_PREDICT_TRUE((header & ~internal::record::kCountMask) ==
                           internal::record::kPackedHeader)) {
       end = SweepSimple<1, true, true, true>(end, header, adj, at, &g);
@@ -235,7 +283,7 @@ absl::Status internal::TapeCore::SweepFast(uint32_t root) {
       const bool simple = (header & ~(kChainFlag | kUnitFlag | 3u)) == 0 && at != adj;
       switch (simple ? SimpleKey(header) : ~0u) {
         case SimpleKey(0, 0, 0):  // no inputs: a leaf or constant
-          end -= internal::record::kHeaderBytes;
+          end -= internal::record::kEmptyBytes;
           g = at[-1];
           break;
 #define TG_SWEEP_CASE(full, unit, chain)                            \
@@ -276,8 +324,12 @@ absl::Status internal::TapeCore::SweepFast(uint32_t root) {
             const char* chain = internal::record::ForEachOtherInput(
                 header, args,
                 [&](uint32_t in, double partial) { adj[in] += partial * g; });
-            g = (header & kChainFlag) ? ChainAdjoint(LoadDouble(chain), g, at[-1])
-                                      : at[-1];
+            if (header & kChainFlag) {
+              g = ChainAdjoint(LoadDouble(chain), g, at[-1]);
+              at[-1] = g;
+            } else {
+              g = at[-1];
+            }
             if (internal::record::Count(header) != 0) lowest_op = at;
           }
           end = args;
@@ -292,6 +344,7 @@ absl::Status internal::TapeCore::SweepFast(uint32_t root) {
       } while (end == begin);
     }
     --at;
+    --head;
   }
 }
 // Note [Dirty adjoints]: SweepFast propagates every record's adjoint, which is
@@ -308,7 +361,7 @@ absl::Status internal::TapeCore::SweepExact(uint32_t root) {
   uint32_t lowest_op = kNone;
   for (uint32_t o = root;; --o) {
     const char* args;
-    const uint32_t header = ReadRecord(&block, &end, &args);
+    const uint32_t header = ReadRecord(o, &block, &end, &args);
     if (ABSL_PREDICT_FALSE(header & kOpaqueFlag)) {
       if (absl::Status s = RunOpaque(args, *self()); !s.ok()) return s;
     } else if (reached_[o] && internal::record::Count(header) != 0) {

@@ -222,7 +222,7 @@ TEST(ByteLimits, ALimitTooSmallForOneValueIsAnErrorAtCreation) {
   Tape tiny(options);
   EXPECT_EQ(tiny.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(tiny.status().message()),
-              HasSubstr("byte limit 282687 is below"));
+              HasSubstr("byte limit 286783 is below"));
 
   // At the least limit a value fits; at 1 MiB, also after a tensor took the arena's
   // first chunk (which once left no room for the value slots).

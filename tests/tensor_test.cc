@@ -274,6 +274,28 @@ TEST(TensorAutograd, MixedScalarAndTensorOpsShareOneTape) {
   EXPECT_EQ(s.grad(), 6);
 }
 
+// Tensor records keep no scalar adjoint, so the sweep meets them amid runs of zero
+// adjoints (Note [Zero runs] in core/tape_sweep.cc): among scalar records that
+// do not reach the root, each must still run, the one on a group's edge too.
+TEST(TensorAutograd, TensorRecordsAmongZeroAdjointScalarRecordsRun) {
+  for (int scalars_between = 0; scalars_between < 20; ++scalars_between) {
+    Tensor w = Tensor::Of({1, 2}, DType::kF64).RequiresGrad();
+    Tape tape;
+    TapeScope scope(&tape);
+    Value s(1.5);
+    Tensor h = w * 3.0;
+    for (int i = 0; i < 3; ++i) {
+      for (int k = 0; k < scalars_between; ++k) s = s * 0.5 + 1.0;
+      h = h * 1.0;
+    }
+    for (int k = 0; k < 40; ++k) s = s.tanh();
+    const Tensor loss = Sum(h);
+    ASSERT_TRUE(loss.Backward().ok());
+    EXPECT_THAT(w.grad().ToVector(), ElementsAre(3, 3)) << scalars_between;
+    EXPECT_EQ(s.grad(), 0.0);
+  }
+}
+
 TEST(TensorLifetime, StaleAfterRewindIsAnErrorNotARead) {
   Tape tape;
   TapeScope scope(&tape);

@@ -27,6 +27,7 @@
 #error "core/internal/record_path.h is part of core/tape.h; include that instead"
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -43,9 +44,8 @@ inline const Tape* internal::TapeCore::self() const {
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::EmitLeaf(double data) {
   if (ABSL_PREDICT_FALSE(!HasRoom(kMinRecordBytes) && !MakeRoom(kMinRecordBytes)))
     return Poisoned();
-  internal::record::StoreHeader(record_end_, 0);
-  record_end_ += kMinRecordBytes;
-  return NewSlot(data);
+  record_end_ += kMinRecordBytes;  // an empty record's body (tape_record.h)
+  return NewSlot(data, 0);
 }
 
 // y = f(a) with dy/da = pa. `a` must be live on this tape. `pa_one`: pa is +1
@@ -56,7 +56,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::EmitUnary(double y
                                                                         bool pa_one) {
   if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
   namespace rec = internal::record;
-  constexpr size_t kBytes = rec::kArgBytes + rec::kHeaderBytes;
+  constexpr size_t kBytes = rec::kArgBytes;
   if (ABSL_PREDICT_FALSE(!HasRoom(kBytes) && !MakeRoom(kBytes))) return Poisoned();
   char* p = record_end_;
   uint32_t header = 1;
@@ -65,8 +65,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::EmitUnary(double y
   } else {
     p = rec::PutLastInput(p, a, pa, pa_one, &header);
   }
-  record_end_ = rec::PutTail(p, pa, header);
-  return NewSlot(y);
+  record_end_ = rec::PutTail(p, pa, &header);
+  return NewSlot(y, header);
 }
 
 // y = f(a, b) with partials pa, pb. Both must be live on this tape.
@@ -103,8 +103,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::EmitBinary(
     rec::StoreArg(p, a, pa);
     p = rec::PutLastInput(p + rec::kArgBytes, b, pb, pb_one, &header);
   }
-  record_end_ = rec::PutTail(p, chain_partial, header);
-  return NewSlot(y);
+  record_end_ = rec::PutTail(p, chain_partial, &header);
+  return NewSlot(y, header);
 }
 
 // True if `t`, a handle whose tape is this one, may be folded into (Note
@@ -128,7 +128,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::FuseUnary(Value&& 
   if (!dt_one) {
     // A unit input is stored in full even if dy_dt is 1 by chance (Note [Shapes
     // by rule] in tape_record.h).
-    uint32_t header = rec::LoadHeader(record_end_);
+    uint32_t header = head_[t.index_];
     // Scaling costs one store per input: past kMaxFusedArgs a new record is cheaper
     // and keeps every op O(1), whatever a running expression has grown to.
     if (rec::Count(header) > kMaxFusedArgs && dy_dt != 1.0) {
@@ -157,29 +157,32 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::FuseBinary(
     bool db_one) {
   // Inline: the common `temporary + other`, which appends one input.
   namespace rec = internal::record;
-  uint32_t header = rec::LoadHeader(record_end_);
   const uint32_t o = t.index_;
+  uint32_t header = head_[o];
   // `x * w + b`: the product's record gets b's index in its header, nothing more.
   if (ABSL_PREDICT_TRUE(dt_one && db_one && b + 1 < o &&
                         header == (rec::kChainFlag | 2u) && b <= rec::kMaxPackedIndex)) {
-    rec::StoreHeader(record_end_ - rec::kHeaderBytes, rec::kPackedHeader | b);
+    head_[o] = rec::kPackedHeader | b;
     return Refill(std::move(t), y);
   }
   // `act + w * x`: b is the previous slot, which becomes the product's chain input
-  // (the record has none yet), its partial written where the header was.
+  // (the record has none yet), its partial appended to the body. A record with no
+  // inputs (its body only padding) takes the slow path.
   if (dt_one && b + 1 == o && (header & (rec::kChainFlag | rec::kOpaqueFlag)) == 0 &&
-      rec::Count(header) < rec::kCountMask && RecordRoom() >= rec::kChainBytes) {
-    record_end_ = rec::PutTail(record_end_ - rec::kHeaderBytes, dy_db,
-                               (header + 1) | rec::kChainFlag);
+      header != 0 && rec::Count(header) < rec::kCountMask &&
+      RecordRoom() >= rec::kChainBytes) {
+    header = (header + 1) | rec::kChainFlag;
+    record_end_ = rec::PutTail(record_end_, dy_db, &header);
+    head_[o] = header;
     return Refill(std::move(t), y);
   }
   // Appending costs the same whatever the record's length, so a running sum into
   // a temporary (`Dot(w, h) + b`, `std::move(s) + x`) stays one record.
-  if (dt_one && b + 1 < o && rec::Count(header) < rec::kCountMask &&
+  if (dt_one && b + 1 < o && header != 0 && rec::Count(header) < rec::kCountMask &&
       RecordRoom() >= 2 * rec::kArgBytes) {
     if (rec::HasUnit(header)) header = StoreUnitInFull(header);
     // The new input goes before the chain partial, which stays last.
-    char* p = record_end_ - rec::kHeaderBytes;
+    char* p = record_end_;
     double chain_partial = 0.0;
     if (rec::HasChain(header)) {
       p -= rec::kChainBytes;
@@ -187,7 +190,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value internal::TapeCore::FuseBinary(
     }
     header += 1;
     p = rec::PutLastInput(p, b, dy_db, db_one, &header);
-    record_end_ = rec::PutTail(p, chain_partial, header);
+    record_end_ = rec::PutTail(p, chain_partial, &header);
+    head_[o] = header;
     return Refill(std::move(t), y);
   }
   t.index_ = Value::kMovedFrom;
@@ -205,7 +209,7 @@ inline Value internal::TapeCore::EmitGathered(double y, size_t max_inputs,
                                               const EachInput& for_each_input) {
   namespace rec = internal::record;
   if (ABSL_PREDICT_FALSE(internal::grad_disabled)) return EmitLeaf(y);
-  const size_t bytes = max_inputs * rec::kArgBytes + rec::kHeaderBytes;
+  const size_t bytes = std::max(max_inputs * rec::kArgBytes, rec::kEmptyBytes);
   if (ABSL_PREDICT_FALSE(!HasRoom(bytes) && !MakeRoom(bytes))) return Poisoned();
   const uint32_t prev = size_ - 1;
   double chain_partial = 0.0;
@@ -221,8 +225,10 @@ inline Value internal::TapeCore::EmitGathered(double y, size_t max_inputs,
       p += rec::kArgBytes;
     }
   });
-  record_end_ = rec::Finish(first, p, has_chain, chain_partial, partials_are_one);
-  return NewSlot(y);
+  uint32_t header;
+  record_end_ =
+      rec::Finish(first, p, has_chain, chain_partial, partials_are_one, &header);
+  return NewSlot(y, header);
 }
 
 // Memory from the tape's arena, gone at the Rewind that passes this point.
@@ -261,11 +267,13 @@ inline bool internal::TapeCore::ReadLive(const Value& v, double* data) const {
   return true;
 }
 
-// Fills slot o (== size_) and returns its handle. The record is written by the
-// caller before (both fit: HasRoom); the other order measured slower.
-inline Value internal::TapeCore::NewSlot(double data) {
+// Fills slot o (== size_), whose record has `header`, and returns its handle. The
+// record's body is written by the caller before (both fit: HasRoom); the other
+// order measured slower.
+inline Value internal::TapeCore::NewSlot(double data, uint32_t header) {
   const uint32_t o = size_++;
   const uint32_t generation = generation_;
+  head_[o] = header;
   gen_[o] = generation | Value::kSoleBit;  // clean (Note [Data in the handle])
   adj_[o] = 0.0;
   value_[o] = data;
@@ -300,7 +308,7 @@ inline void internal::TapeCore::ScaleDouble(char* p, double factor) {
 // kArgBytes of room.
 inline uint32_t internal::TapeCore::StoreUnitInFull(uint32_t header) {
   namespace rec = internal::record;
-  char* p = record_end_ - rec::kHeaderBytes;
+  char* p = record_end_;
   double chain_partial = 0.0;
   if (rec::HasChain(header)) {
     p -= rec::kChainBytes;
@@ -316,7 +324,8 @@ inline uint32_t internal::TapeCore::StoreUnitInFull(uint32_t header) {
     header &= ~rec::kUnitFlag;
   }
   rec::StoreArg(p, unit, 1.0);
-  record_end_ = rec::PutTail(p + rec::kArgBytes, chain_partial, header);
+  record_end_ = rec::PutTail(p + rec::kArgBytes, chain_partial, &header);
+  head_[size_ - 1] = header;
   return header;
 }
 

@@ -65,11 +65,10 @@ class TapeCore {
   // Fusing rewrites or scales records of at most this many inputs, so that each
   // op is O(1); appending an input to a record has no such limit.
   static constexpr uint32_t kMaxFusedArgs = 32;
-  // Room for any record of up to two inputs.
-  static constexpr size_t kBinaryRecordBytes =
-      2 * internal::record::kArgBytes + internal::record::kHeaderBytes;
-  // Every slot's record has at least its header.
-  static constexpr size_t kMinRecordBytes = internal::record::kHeaderBytes;
+  // Room for the body of any record of up to two inputs.
+  static constexpr size_t kBinaryRecordBytes = 2 * internal::record::kArgBytes;
+  // Every slot's record has a body of at least this many bytes.
+  static constexpr size_t kMinRecordBytes = internal::record::kEmptyBytes;
 
   bool IsLive(const Value& v) const {
     return v.tape_ == self() && v.index_ < size_ &&
@@ -85,7 +84,7 @@ class TapeCore {
   uint32_t SlotGeneration(uint32_t index) const {
     return gen_[index] & Value::kGenerationMask;
   }
-  Value NewSlot(double data);
+  Value NewSlot(double data, uint32_t header);
 
  public:
   // The record path.
@@ -149,6 +148,8 @@ class TapeCore {
   // Grows the slot arrays or starts a new record block so that HasRoom(record_bytes)
   // holds. On failure records the error and returns false.
   bool MakeRoom(size_t record_bytes);
+  // Resizes the four slot arrays to `new_capacity` slots, or none of them.
+  bool GrowSlotArrays(uint32_t new_capacity);
   Value Poisoned() { return Value(self(), Value::kPoisoned, 0, 0.0); }
   // Clears the clean bit of slot `index` (Note [Data in the handle] in
   // core/internal/record_path.h): its sole handle then reads the number from the slot,
@@ -170,8 +171,6 @@ class TapeCore {
   // OK if `mark` is a position this tape still has; `op` names the caller.
   absl::Status CheckMark(const TapeMark& mark, const char* op) const;
   absl::Status SweepFast(uint32_t root);
-  template <bool kPrefetch>
-  absl::Status SweepFast(uint32_t root);
   absl::Status SweepExact(uint32_t root);
   static absl::Status RunOpaque(const char* arg, Tape& tape);
   // Walks back from the tail (or from the last record it found, if that is at or
@@ -179,11 +178,12 @@ class TapeCore {
   void FindRecordEnd(uint32_t o, Block** block, const char** end) const;
   // Moves (*block, *end) back over blocks that have no records before *end.
   static void SkipEmptyBlocks(Block** block, const char** end);
-  // The record that ends at *end, after SkipEmptyBlocks: returns its header and
-  // sets *args to where the record begins, which is where the record before it
-  // ends. The walks back over the tape (all but SweepFast's, which is tuned on
-  // its own) go through here.
-  static uint32_t ReadRecord(Block** block, const char** end, const char** args);
+  // Slot o's record, whose body ends at *end, after SkipEmptyBlocks: returns its
+  // header and sets *args to where the body begins, which is where the record
+  // before it ends. The walks back over the tape (all but SweepFast's, which is
+  // tuned on its own) go through here.
+  uint32_t ReadRecord(uint32_t o, Block** block, const char** end,
+                      const char** args) const;
   void StartBlock(size_t min_bytes, bool* ok);
 
   size_t byte_limit_;  // TapeOptions::byte_limit
@@ -193,6 +193,7 @@ class TapeCore {
   double* value_ = nullptr;
   double* adj_ = nullptr;
   uint32_t* gen_ = nullptr;
+  uint32_t* head_ = nullptr;  // each slot's record header (Note [Record layout])
   uint32_t size_ = 0;
   uint32_t capacity_ = 0;
   uint32_t generation_ = 1;  // < 2^30 (Value::kGenerationMask)
@@ -224,9 +225,11 @@ class TapeCore {
   uint32_t dirty_begin_ = kNone;
   std::vector<uint8_t> reached_;    // scratch for SweepExact, kept between calls
   uint64_t arena_allocations_ = 0;  // AllocateArena calls so far (see Compact)
-  // Scratch for Compact, kept between calls: the moved records' bytes and sizes.
+  // Scratch for Compact, kept between calls: the moved records' bodies, their
+  // sizes and headers.
   std::vector<char> compact_bytes_;
   std::vector<uint32_t> compact_sizes_;
+  std::vector<uint32_t> compact_headers_;
   std::vector<internal::record::Input> compact_inputs_;
   std::vector<uint32_t> compact_slots_;
 

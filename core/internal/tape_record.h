@@ -5,39 +5,41 @@
 //   uint32_t header = 3 | kChainFlag;
 //   StoreArg(p, w, dw); p += kArgBytes;         // full inputs first
 //   p = PutLastInput(p, b, 1.0, &header);       // +1: stored as a unit input
-//   record_end = PutTail(p, d_prev, header);    // chain partial, then header;
-//                                               // b's index moves into it
+//   record_end = PutTail(p, d_prev, &header);   // chain partial; b's index
+//   head[o] = header;                           // moves into the header
 //
-// Note [Record layout]: a record ends with a 32-bit header and is read backwards
-// from there:
+// Note [Record layout]: a record is a 32-bit header, kept in the slot array
+// head[o], and a body in the record stream, read backwards from its end:
 //
-//   [full input]...  [unit input]   [chain partial]   header
-//   index, partial   index          partial           count | flags
-//   u32    f64       u32            f64               u32
+//   [full input]...  [unit input]   [chain partial]          head[o]
+//   index, partial   index          partial                  count | flags
+//   u32    f64       u32            f64                      u32
 //
 // The header's low 28 bits count the inputs, all kinds together. kChainFlag: the
 // record's slot o reads slot o - 1, whose index is therefore not stored; its
-// partial comes last, just before the header, where the sweep reads it first
-// (Note [Chain adjoint] in tape_sweep.cc). kUnitFlag: the last input before that has the
-// partial +1 and is stored as its index alone (sums, `x * w + b`). kOpaqueFlag: one
-// full input whose partial's bytes hold an OpaqueRecord* (a tensor op); no other
-// flag goes with it. Invariant: only the chain input may be slot o - 1, and at most
-// once.
+// partial comes last, where the sweep reads it first (Note [Chain adjoint] in
+// tape_sweep.cc). kUnitFlag: the last input before that has the partial +1 and is
+// stored as its index alone (sums, `x * w + b`). kOpaqueFlag: one full input whose
+// partial's bytes hold an OpaqueRecord* (a tensor op); no other flag goes with it.
+// Invariant: only the chain input may be slot o - 1, and at most once. A record
+// with no inputs (a leaf's) has a body of kEmptyBytes unused bytes, so that every
+// slot takes some record room (Note [One room check] in tape.cc).
 //
 // kPackedHeader marks the running update `x = x * w + b`'s shape (one full input,
 // a unit input, the chain input): the unit input's index is the header's low 28
 // bits, where the count would be (3, by shape), and nothing else is stored for it.
 // PutTail packs every record of that shape whose unit index fits in 28 bits:
 //
-//   [w index, partial]   [chain partial]   kPackedHeader | b
-//   u32       f64        f64               u32
+//   [w index, partial]   [chain partial]          kPackedHeader | b
+//   u32       f64        f64                      u32
 //
-// Why so tight: on long tapes the reverse sweep streams its records from DRAM, so
-// its speed is bytes per record. A running update takes 24 bytes here, against 28
-// with the unit index stored (about 8% slower W1 backward at 10^6 steps) and 40
-// with every input as (index, partial). Bytes are not all, though: 20 bytes, with
-// w's index packed too (14 bits each), measure slower than 24, as does a 1-byte
-// header (docs/performance.md).
+// Why headers apart: on long tapes the reverse sweep streams its records from
+// memory, so its speed is bytes per record, and most records of a long tape are
+// skipped (Note [Zero adjoints] in tape_sweep.cc): a skipped record costs its
+// header and its adjoint, 12 bytes, while its body is never read. Why so tight
+// a body: a running update's 20 bytes are read in full when its adjoint is not
+// zero, against 24 with the unit index stored and 36 with every input as
+// (index, partial).
 //
 // Thread safety: functions over bytes the caller owns; no state.
 #ifndef TAPEGRAD_CORE_INTERNAL_TAPE_RECORD_H_
@@ -51,7 +53,9 @@
 
 namespace tapegrad::internal::record {
 
-inline constexpr size_t kHeaderBytes = sizeof(uint32_t);
+inline constexpr size_t kHeaderBytes = sizeof(uint32_t);  // in head[o], not the body
+// The body of a record with no inputs.
+inline constexpr size_t kEmptyBytes = 4;
 inline constexpr size_t kArgBytes = sizeof(uint32_t) + sizeof(double);  // full input
 inline constexpr size_t kUnitBytes = sizeof(uint32_t);
 inline constexpr size_t kChainBytes = sizeof(double);
@@ -81,10 +85,6 @@ inline double LoadDouble(const char* p) {
   return x;
 }
 inline void StoreDouble(char* p, double x) { std::memcpy(p, &x, sizeof(x)); }
-inline void StoreHeader(char* p, uint32_t header) {
-  std::memcpy(p, &header, sizeof(header));
-}
-inline uint32_t LoadHeader(const char* end) { return LoadIndex(end - kHeaderBytes); }
 
 // A full input at `arg`.
 inline double LoadPartial(const char* arg) { return LoadDouble(arg + sizeof(uint32_t)); }
@@ -107,11 +107,28 @@ inline bool HasStoredUnit(uint32_t header) {
 inline uint32_t FullCount(uint32_t header) {
   return Count(header) - HasChain(header) - HasUnit(header);
 }
-// The whole record, header included.
-inline size_t Bytes(uint32_t header) {
-  return kHeaderBytes + FullCount(header) * kArgBytes +
-         HasStoredUnit(header) * kUnitBytes + HasChain(header) * kChainBytes;
+// The body of a record with `header`, in bytes: its full inputs, a stored unit
+// index and the chain partial, or kEmptyBytes for none. U is uint32_t or a
+// vector of them (the compilers' vector extension), for the sweep's runs of
+// zero adjoints (Note [Zero runs] in tape_sweep.cc): hence masks, not branches
+// or bools, which mean 1 in a scalar and all ones in a vector lane. Exact in 32
+// bits for every count (12 * 2^28 < 2^32).
+template <class U>
+inline U BodyBytes(U header) {
+  static_assert(kArgBytes == 12 && kUnitBytes == 4 && kChainBytes == 8 &&
+                kEmptyBytes == 4);
+  const U packed = (header >> 28) & 1;
+  const U unit = (header >> 29) & 1;
+  const U chain = header >> 31;
+  const U count =
+      (header & kCountMask & (packed - 1)) | (3 & (0 - packed));  // 3 if packed
+  const U empty = ((header | (0 - header)) >> 31) ^ 1;
+  // count * 12 less what the chain input (4) and a unit input (8) save, less the
+  // unit index a packed header holds (4).
+  return count * 12 - chain * 4 - unit * 8 - packed * 4 + empty * 4;
 }
+
+inline size_t Bytes(uint32_t header) { return BodyBytes(header); }
 
 // Calls f(index, partial) for each input of the record that starts at `begin`
 // and has `header` but its chain input: full inputs in order, then the unit
@@ -163,45 +180,48 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline char* PutLastInput(char* p, uint32_t index,
   return p + kArgBytes;
 }
 
-// Ends a record at p with the chain partial (if the header has kChainFlag) and the
-// header; a running update's unit index moves into the header (kPackedHeader).
-// Returns the record's end.
-inline char* PutTail(char* p, double chain_partial, uint32_t header) {
-  if (header == (kChainFlag | kUnitFlag | 3u)) {
+// Ends a record's body at p with the chain partial (if *header has kChainFlag); a
+// running update's unit index moves into *header (kPackedHeader), and a record
+// with no inputs gets its kEmptyBytes. Returns the body's end; the caller stores
+// *header as the slot's.
+inline char* PutTail(char* p, double chain_partial, uint32_t* header) {
+  if (*header == (kChainFlag | kUnitFlag | 3u)) {
     const uint32_t unit = LoadIndex(p - kUnitBytes);
     if (unit <= kMaxPackedIndex) {
       p -= kUnitBytes;
-      header = kPackedHeader | unit;
+      *header = kPackedHeader | unit;
     }
   }
-  if (HasChain(header)) {
+  if (HasChain(*header)) {
     StoreDouble(p, chain_partial);
     p += kChainBytes;
   }
-  StoreHeader(p, header);
-  return p + kHeaderBytes;
+  if (*header == 0) p += kEmptyBytes;
+  return p;
 }
 
 // Ends a record whose full inputs were written from `first` to p: the last of them
 // becomes a unit input if `last_is_unit` (its partial must be +1), then the chain
-// partial (if has_chain) and the header follow. Returns the record's end.
+// partial (if has_chain) follows. Sets *header; returns the body's end.
 inline char* Finish(char* first, char* p, bool has_chain, double chain_partial,
-                    bool last_is_unit) {
+                    bool last_is_unit, uint32_t* header) {
   const auto full = static_cast<uint32_t>(static_cast<size_t>(p - first) / kArgBytes);
-  uint32_t header = full + (has_chain ? 1u : 0u);
+  *header = full + (has_chain ? 1u : 0u);
   if (full != 0 && last_is_unit) {
     p -= kArgBytes - kUnitBytes;
-    header |= kUnitFlag;
+    *header |= kUnitFlag;
   }
-  return PutTail(p, chain_partial, header | (has_chain ? kChainFlag : 0u));
+  if (has_chain) *header |= kChainFlag;
+  return PutTail(p, chain_partial, header);
 }
 
-// Writes `inputs` from p as the record of slot o: inputs equal to o - 1 merge into
-// the chain input; the last other one is a unit input if `keep_unit` and its
-// partial is +1 (for records rewritten as they were). Needs count * kArgBytes +
-// kHeaderBytes of room. Returns the record's end.
-inline char* Write(char* p, uint32_t o, const Input* inputs, size_t count,
-                   bool keep_unit) {
+// Writes `inputs` from p as the body of slot o's record: inputs equal to o - 1
+// merge into the chain input; the last other one is a unit input if `keep_unit`
+// and its partial is +1 (for records rewritten as they were). Needs
+// max(count * kArgBytes, kEmptyBytes) of room. Sets *header; returns the body's
+// end.
+inline char* Write(char* p, uint32_t o, const Input* inputs, size_t count, bool keep_unit,
+                   uint32_t* header) {
   char* const first = p;
   double chain_partial = 0.0;
   bool has_chain = false;
@@ -215,7 +235,7 @@ inline char* Write(char* p, uint32_t o, const Input* inputs, size_t count,
     }
   }
   return Finish(first, p, has_chain, chain_partial,
-                keep_unit && p != first && LoadPartial(p - kArgBytes) == 1.0);
+                keep_unit && p != first && LoadPartial(p - kArgBytes) == 1.0, header);
 }
 
 }  // namespace tapegrad::internal::record

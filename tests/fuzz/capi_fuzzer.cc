@@ -22,7 +22,7 @@ void Session::NewTape() {
     tapes_.erase(tapes_.begin() + static_cast<ptrdiff_t>(i));
     return;
   }
-  static constexpr uint64_t kLimits[] = {0,      1000,    282687, 282688,
+  static constexpr uint64_t kLimits[] = {0,      1000,    286783, 286784,
                                          300000, 1 << 20, 4 << 20};
   tg_tape* t = nullptr;
   if (tg_tape_create(in_.PickValueInArray(kLimits), &t) == TG_OK) tapes_.push_back(t);
