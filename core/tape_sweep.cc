@@ -195,11 +195,13 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline const char* SweepSimple(const char* end,
 // are all zero and none is a tensor record, it moves down by the sum of their
 // body sizes, computed from their headers in vector registers, and never reads
 // their bodies. A group that is not all zero, or that reaches past the record
-// block or to slot 0, goes record by record. Eight adjoints are one cache line.
+// block or to slot 0, goes record by record. Eight adjoints are 64 bytes, a
+// cache line's worth.
 constexpr int kRunSlots = 8;
 typedef uint32_t HeaderLanes __attribute__((vector_size(kRunSlots * sizeof(uint32_t))));
 
-// The sum (or the bitwise or) of the lanes, by halving: log2(kRunSlots) shuffles.
+// The sum (or the bitwise or) of a group's lanes, by halving: log2(kRunSlots)
+// shuffles.
 template <class Op>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t Reduce(HeaderLanes v, Op op) {
   v = op(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3));
@@ -219,10 +221,13 @@ ABSL_ATTRIBUTE_NOINLINE const char* SkipZeroRun(const double* adj, double** at_p
   double* at = *at_ptr;
   const uint32_t* head = *head_ptr;
   while (at - adj > kRunSlots) {
-    uint64_t adjoints[kRunSlots];
-    std::memcpy(adjoints, at - (kRunSlots - 1), sizeof(adjoints));
     uint64_t nonzero = 0;
-    for (int k = 0; k < kRunSlots; ++k) nonzero |= adjoints[k] << 1;  // -0 is zero
+    for (int k = 0; k < kRunSlots; ++k) {
+      uint64_t bits;
+      std::memcpy(&bits, at - k, sizeof(bits));
+      nonzero |= bits;
+    }
+    nonzero <<= 1;  // -0 is zero too
     HeaderLanes h;
     std::memcpy(&h, head - (kRunSlots - 1), sizeof(h));
     // A tensor record stops the run, and so does a count of 2^24 or more (the
