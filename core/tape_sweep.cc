@@ -197,7 +197,14 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline const char* SweepSimple(const char* end,
 // their bodies. A group that is not all zero, or that reaches past the record
 // block or to slot 0, goes record by record. Eight adjoints are 64 bytes, a
 // cache line's worth.
+// A run walks two arrays down (adjoints and headers), and the hardware
+// prefetchers stop at each 4 KiB page: every new page would start with misses
+// at full memory latency. So each group asks for the lines kRunPrefetchBytes
+// ahead in both, which keeps the next pages in flight: 0.52 -> 0.31 ns/op for
+// W1's backward at 10^6 steps on Intel Xeon; 4 KiB ahead measured the same,
+// 2 KiB worse. In cache it costs nothing measurable.
 constexpr int kRunSlots = 8;
+constexpr size_t kRunPrefetchBytes = 8192;
 typedef uint32_t HeaderLanes __attribute__((vector_size(kRunSlots * sizeof(uint32_t))));
 
 // The sum (or the bitwise or) of a group's lanes, by halving: log2(kRunSlots)
@@ -240,6 +247,8 @@ ABSL_ATTRIBUTE_NOINLINE const char* SkipZeroRun(const double* adj, double** at_p
         bytes > static_cast<size_t>(end - begin)) {
       break;
     }
+    __builtin_prefetch(at - kRunPrefetchBytes / sizeof(double), 0, 3);
+    __builtin_prefetch(head - kRunPrefetchBytes / sizeof(uint32_t), 0, 3);
     end -= bytes;
     at -= kRunSlots;
     head -= kRunSlots;
