@@ -85,13 +85,13 @@ void ReportChain(benchmark::State& state, double record_s, double backward_s,
   state.counters["bytes/op"] = bytes / ops_per_pass;
 }
 
-// The chain's records and its slots (number, grad, generation) on `tape`, whose
-// 129 leaves' records take `leaf_record_bytes`.
+// The chain's record bodies and its slots (number, grad, generation, record
+// header) on `tape`, whose 129 leaves' records take `leaf_record_bytes`.
 double ChainBytes(const Tape& tape, size_t leaf_record_bytes) {
   const TapeStats stats = tape.Stats();
   return static_cast<double>(stats.record_bytes - leaf_record_bytes) +
          static_cast<double>(stats.values - 129) *
-             (2 * sizeof(double) + sizeof(uint32_t));
+             (2 * sizeof(double) + 2 * sizeof(uint32_t));
 }
 
 // W1 on a tape: `build(steps, x0, w, b)` records the chain and returns x; the
