@@ -140,11 +140,10 @@ Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
     return FusedBatchNorm(tape, x, running_mean, running_var, weight, bias, momentum, eps,
                           unbiased);
   }
-  Axes axes, per_channel_shape(x.dim(), 1);
+  Axes axes;
   for (int i = 0; i < x.dim(); ++i) {
     if (i != 1) axes.push_back(i);
   }
-  per_channel_shape[1] = channels;
   Tensor centered, var;
   if (training) {
     const Tensor mean = Mean(x, axes, /*keepdim=*/true);
@@ -159,12 +158,12 @@ Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
       return internal::Fail(tape, s);
     }
   } else {
-    centered = x - running_mean.Reshape(per_channel_shape);
-    var = running_var.Reshape(per_channel_shape);
+    centered = x - internal::PerChannel(running_mean, x.dim());
+    var = internal::PerChannel(running_var, x.dim());
   }
   Tensor y = centered * Rsqrt(var + eps);
-  if (!Absent(weight)) y = y * weight.Reshape(per_channel_shape);
-  if (!Absent(bias)) y = y + bias.Reshape(per_channel_shape);
+  if (!Absent(weight)) y = y * internal::PerChannel(weight, x.dim());
+  if (!Absent(bias)) y = y + internal::PerChannel(bias, x.dim());
   return y;
 }
 

@@ -184,4 +184,10 @@ Tensor Tensor::Detach() const {
   return Wrap(*out);
 }
 
+Tensor internal::PerChannel(const Tensor& v, int64_t rank) {
+  Tensor out = v.Unsqueeze(0);
+  for (int64_t axis = 2; axis < rank; ++axis) out = out.Unsqueeze(axis);
+  return out;
+}
+
 }  // namespace tapegrad

@@ -214,7 +214,7 @@ Tensor Conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   }
   const Tensor y = Conv2d(input, weight, options);
   if (!y.ok()) return y;
-  return y + bias.Reshape({1, -1, 1, 1});
+  return y + internal::PerChannel(bias, 4);
 }
 
 Tensor MaxPool2d(const Tensor& x, const Pool2dOptions& options) {

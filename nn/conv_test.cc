@@ -173,6 +173,57 @@ TEST(BatchNorm, FusedKernelMatchesTheComposition) {
   }
 }
 
+// Per-channel vectors that are views with a stride (every other element of a
+// longer vector) give what their contiguous copies give: conv2d's bias, and batch
+// norm's weight, bias and running statistics, in training (fused and composed)
+// and in evaluation. As in PyTorch, where these are views like any other.
+TEST(PerChannelVectors, StridedViewsActAsTheirContiguousCopies) {
+  Random rng(11);
+  const int64_t c = 3;
+  const Tensor x0 = Tensor::Randn({2, c, 4, 4}, rng, DType::kF64);
+  const Tensor k = Tensor::Randn({c, c, 3, 3}, rng, DType::kF64);
+  const Tensor wide[4] = {Tensor::Randn({2 * c}, rng, DType::kF64),
+                          Tensor::Randn({2 * c}, rng, DType::kF64),
+                          Tensor::Rand({2 * c}, rng, DType::kF64) + 0.5,
+                          Tensor::Rand({2 * c}, rng, DType::kF64) + 0.5};
+  const auto run = [&](bool strided, int mode) {
+    Tensor v[4];
+    for (int i = 0; i < 4; ++i) {
+      v[i] =
+          strided ? wide[i].Slice(0, 0, 2 * c, 2) : wide[i].Slice(0, 0, 2 * c, 2) * 1.0;
+      if (i < 2) v[i].RequiresGrad();
+    }
+    EXPECT_EQ(v[0].is_contiguous(), !strided);
+    Tensor mean = v[2], var = v[3];
+    Tensor x = x0 * 1.0;
+    x.RequiresGrad();
+    Tape tape;
+    TapeScope scope(&tape);
+    Tensor y = tapegrad::Conv2d(x, k, v[1], Conv2dOptions{});
+    // mode 0: training, fused kernel; 1: training without affine (composed) then
+    // the affine by hand; 2: evaluation with the running statistics.
+    y = mode == 0   ? tapegrad::BatchNorm(y, mean, var, v[0], v[1], true, 0.1, 1e-5)
+        : mode == 1 ? tapegrad::BatchNorm(y, mean, var, Tensor(), v[1], true, 0.1, 1e-5)
+                    : tapegrad::BatchNorm(y, mean, var, v[0], v[1], false, 0.1, 1e-5);
+    EXPECT_TRUE(y.ok()) << y.status();
+    EXPECT_TRUE(Sum(y * y).Backward().ok());
+    return std::vector<std::vector<double>>{
+        y.ToVector(),           x.grad().ToVector(), v[0].grad().ToVector(),
+        v[1].grad().ToVector(), mean.ToVector(),     var.ToVector()};
+  };
+  for (int mode = 0; mode < 3; ++mode) {
+    const auto want = run(false, mode);
+    const auto got = run(true, mode);
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(got[i].size(), want[i].size()) << "mode " << mode << " result " << i;
+      for (size_t e = 0; e < want[i].size(); ++e) {
+        EXPECT_NEAR(got[i][e], want[i][e], 1e-12 * (1 + std::abs(want[i][e])))
+            << "mode " << mode << " result " << i << " element " << e;
+      }
+    }
+  }
+}
+
 TEST(BatchNorm2d, TrainingUpdatesRunningStatisticsAsPyTorch) {
   BatchNorm2d bn(2, 1e-5, 0.1, true, true, DType::kF64);
   EXPECT_THAT(Names(bn.named_parameters()), ElementsAre("weight", "bias"));

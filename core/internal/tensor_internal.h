@@ -206,6 +206,11 @@ absl::StatusOr<TensorImpl*> RunReduce(Tape* tape, OpKind op, const TensorImpl& x
 absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a,
                                       const TensorImpl& b);
 
+// A vector of one value per channel as a [1, C, 1, ...] view of rank `rank`, to
+// broadcast against [N, C, ...] tensors. Unsqueeze keeps any stride, where
+// Reshape needs contiguous data: bias and statistics may be strided views.
+Tensor PerChannel(const Tensor& v, int64_t rank);
+
 // Copies the bytes of `src` into `dst`, both contiguous with one shape and dtype,
 // on whatever devices they are.
 absl::Status CopyBytes(TensorImpl& dst, const TensorImpl& src);

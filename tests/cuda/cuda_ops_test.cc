@@ -103,13 +103,10 @@ TEST_P(CudaOpTest, MatchesTheCpu) {
 }
 
 // The same values as `t` through a view whose elements are two apart, so that
-// the op reading it takes its strided kernel. Labels, scalars and vectors stay as
-// they are: vectors are the cases' biases and norm statistics, which conv2d and
-// batch_norm reshape, and Reshape needs contiguous data.
+// the op reading it takes its strided kernel. Labels and scalars stay as they are.
 Tensor Spread(const Tensor& t, bool labels_too = false) {
   const int64_t rank = t.dim();
-  if ((t.dtype() == DType::kI64 && !labels_too) || rank < (labels_too ? 1 : 2) ||
-      t.numel() < 2) {
+  if ((t.dtype() == DType::kI64 && !labels_too) || rank < 1 || t.numel() < 2) {
     return t;
   }
   return Stack({t, t}, rank).Slice(rank, 0, 1).Squeeze(rank);
