@@ -5,20 +5,11 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "core/internal/stable_hash.h"
 #include "core/internal/tensor_impl.h"
 
 namespace tapegrad::dist {
 namespace {
-
-// FNV-1a: the same fingerprint in every process (absl::Hash is seeded per process).
-uint64_t Fingerprint(const std::string& text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 // "name dtype[shape] ..." of every parameter and buffer, in order.
 std::string Describe(const nn::Module& model) {
@@ -43,7 +34,8 @@ T* GradientData(const Tensor& p) {
 
 absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Create(
     ProcessGroup& group, nn::Module& model, DataParallelOptions options) {
-  absl::StatusOr<bool> same = group.AllAgree(Fingerprint(Describe(model)), "the model");
+  absl::StatusOr<bool> same =
+      group.AllAgree(internal::StableHash(Describe(model)), "the model");
   if (!same.ok()) return same.status();
   if (!*same) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "core/internal/stable_hash.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/status.h"
 
@@ -70,12 +71,6 @@ absl::StatusOr<std::string> Compile(const KernelSource& source, const std::strin
   return out;
 }
 
-// FNV-1a: a hash that is stable across processes and builds (absl::Hash is not).
-uint64_t StableHash(uint64_t h, const std::string& s) {
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
-
 }  // namespace
 
 std::string DiskCachePath(const KernelSource& source, int arch) {
@@ -83,9 +78,9 @@ std::string DiskCachePath(const KernelSource& source, int arch) {
   if (dir == nullptr || *dir == '\0') return "";
   int major = 0, minor = 0;
   nvrtcVersion(&major, &minor);
-  uint64_t h = StableHash(0xcbf29ce484222325ull, source.code);
-  for (const char* o : kOptions) h = StableHash(h, o);
-  h = StableHash(h, absl::StrFormat("nvrtc %d.%d", major, minor));
+  uint64_t h = internal::StableHash(source.code);
+  for (const char* o : kOptions) h = internal::StableHash(o, h);
+  h = internal::StableHash(absl::StrFormat("nvrtc %d.%d", major, minor), h);
   return absl::StrFormat("%s/%s-sm%d-%016x.cubin", dir, source.name, arch, h);
 }
 

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cuda/sim/text_hash.h"
+#include "core/internal/stable_hash.h"
 #include "kernels/cuda/sources.h"
 
 namespace tapegrad::cuda {
@@ -63,7 +63,7 @@ void WriteModule(const KernelSource& source, std::ostream& out) {
   }
   out << "};\n"
       << "const bool kRegistered = ::tapegrad::cuda::sim::RegisterModule({\""
-      << source.name << "\", " << sim::TextHash(source.code) << "ull, kEntries, "
+      << source.name << "\", " << internal::StableHash(source.code) << "ull, kEntries, "
       << source.entries.size() << "});\n"
       << "}  // namespace " << space << "\n";
 }

@@ -2,7 +2,7 @@
 // name of a module compiled into the simulator and the hash of the text it was
 // compiled from, behind an ELF magic number (callers check it):
 //
-//   std::string cubin = CubinFor("add_f32", TextHash(source));   // nvrtc.cc
+//   std::string cubin = CubinFor("add_f32", StableHash(source));   // nvrtc.cc
 //   const Module* m = ModuleOfCubin(cubin.data());                // cudart.cc
 //
 // A real CUBIN (from a disk cache a GPU build wrote) is no module here: null, and

@@ -32,7 +32,7 @@ struct Entry {
 
 struct Module {
   const char* name;
-  uint64_t text_hash;  // TextHash of the module's source
+  uint64_t text_hash;  // StableHash of the module's source
   const Entry* entries;
   size_t num_entries;
   const Entry* Find(std::string_view entry) const;

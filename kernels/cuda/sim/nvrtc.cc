@@ -12,8 +12,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/internal/stable_hash.h"
 #include "kernels/cuda/sim/cubin.h"
-#include "kernels/cuda/sim/text_hash.h"
 
 namespace tapegrad::cuda::sim {
 namespace {
@@ -62,7 +62,7 @@ nvrtcResult nvrtcCreateProgram(nvrtcProgram* program, const char* src, const cha
       module.resize(module.size() - 3);
     }
     std::lock_guard<std::mutex> lock(sim::mu);
-    sim::Programs()[*program] = {module, sim::TextHash(src)};
+    sim::Programs()[*program] = {module, tapegrad::internal::StableHash(src)};
   }
   return result;
 }
