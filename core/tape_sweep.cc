@@ -125,9 +125,9 @@ void internal::TapeCore::FindRecordEnd(uint32_t o, Block** block,
 // its inputs, and the sweep skips it, as CoDiPack and Adept-2 do: the records
 // after a vanishing gradient (a long chain whose partials are below 1, inputs
 // that reach the root only through a relu that was off) then cost a header read
-// and one load. The test sits in each record shape's own path, not before the
-// dispatch: there, where the record begins follows from the shape, not from the
-// header just loaded, so the walk back over the records is no chain of loads.
+// and one load, or less in runs (Note [Zero runs]). The test comes before the
+// dispatch: a skipped record's size comes from its header, whose address is the
+// slot's (head_ + o), so the walk back over the bodies is no chain of loads.
 // The difference shows where a partial is inf or NaN: PyTorch and micrograd
 // multiply 0 by it and give the input NaN; the input gets nothing here. The
 // exact sweep skips alike, so the two sweeps agree.
@@ -161,12 +161,6 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline const char* SweepSimple(const char* end,
                                                             uint32_t header, double* adj,
                                                             double* at, double* g) {
   const char* const chain = end - kChain * internal::record::kChainBytes;
-  const char* const full_end =
-      chain - (kUnit && !kPacked ? internal::record::kUnitBytes : 0);
-  if (*g == 0.0) {  // Note [Zero adjoints]
-    *g = at[-1];
-    return full_end - kFull * kArgBytes;
-  }
   const char* p = chain;
   if constexpr (kPacked) {
     adj[header & internal::record::kCountMask] += *g;
@@ -273,80 +267,88 @@ absl::Status internal::TapeCore::SweepFast(uint32_t root) {
   double g = *at;
   const double* lowest_op = nullptr;  // adj + the lowest slot whose record has inputs
   for (;;) {
-    if (g == 0.0 && at - adj > kRunSlots) {  // Note [Zero runs]
-      end = SkipZeroRun(adj, &at, &head, end, begin);
-      if (ABSL_PREDICT_FALSE(end == begin)) {
-        do {
-          block = block->prev;
-          end = block->end;
-          begin = block->begin();
-        } while (end == begin);
+    if (g == 0.0 && at != adj) {   // Note [Zero adjoints]
+      if (at - adj > kRunSlots) {  // Note [Zero runs]
+        end = SkipZeroRun(adj, &at, &head, end, begin);
+        if (ABSL_PREDICT_FALSE(end == begin)) {
+          do {
+            block = block->prev;
+            end = block->end;
+            begin = block->begin();
+          } while (end == begin);
+        }
+        g = *at;
       }
-      g = *at;
     }
-    const uint32_t header = *head;
-    if (ABSL_PREDICT_TRUE((header & ~internal::record::kCountMask) ==
-                          internal::record::kPackedHeader)) {
-      end = SweepSimple<1, true, true, true>(end, header, adj, at, &g);
-      lowest_op = at;
-    } else if (header == (kChainFlag | 1u)) {  // a unary op on it: x = f(x)
-      end = SweepSimple<0, false, true>(end, header, adj, at, &g);
-      lowest_op = at;
+    if (g == 0.0 && at != adj && (*head & kOpaqueFlag) == 0) {
+      // Skipped: its size from its header, which is no load on the walk back.
+      end -= internal::record::Bytes(*head);
+      g = at[-1];
     } else {
-      // Slot 0 (at == adj) has no scalar inputs, as nothing precedes it.
-      const bool simple = (header & ~(kChainFlag | kUnitFlag | 3u)) == 0 && at != adj;
-      switch (simple ? SimpleKey(header) : ~0u) {
-        case SimpleKey(0, 0, 0):  // no inputs: a leaf or constant
-          end -= internal::record::kEmptyBytes;
-          g = at[-1];
-          break;
+      const uint32_t header = *head;
+      if (ABSL_PREDICT_TRUE((header & ~internal::record::kCountMask) ==
+                            internal::record::kPackedHeader)) {
+        end = SweepSimple<1, true, true, true>(end, header, adj, at, &g);
+        lowest_op = at;
+      } else if (header == (kChainFlag | 1u)) {  // a unary op on it: x = f(x)
+        end = SweepSimple<0, false, true>(end, header, adj, at, &g);
+        lowest_op = at;
+      } else {
+        // Slot 0 (at == adj) has no scalar inputs, as nothing precedes it.
+        const bool simple = (header & ~(kChainFlag | kUnitFlag | 3u)) == 0 && at != adj;
+        switch (simple ? SimpleKey(header) : ~0u) {
+          case SimpleKey(0, 0, 0):  // no inputs: a leaf or constant
+            end -= internal::record::kEmptyBytes;
+            g = at[-1];
+            break;
 #define TG_SWEEP_CASE(full, unit, chain)                            \
   case SimpleKey(full, unit, chain):                                \
     end = SweepSimple<full, unit, chain>(end, header, adj, at, &g); \
     lowest_op = at;                                                 \
     break;
-          TG_SWEEP_CASE(1, 0, 0)
-          TG_SWEEP_CASE(2, 0, 0)
-          TG_SWEEP_CASE(3, 0, 0)
-          TG_SWEEP_CASE(0, 1, 0)
-          TG_SWEEP_CASE(1, 1, 0)
-          TG_SWEEP_CASE(2, 1, 0)
-          TG_SWEEP_CASE(1, 0, 1)
-          TG_SWEEP_CASE(2, 0, 1)
-          TG_SWEEP_CASE(0, 1, 1)
-          TG_SWEEP_CASE(1, 1, 1)  // b's index too large to pack
+            TG_SWEEP_CASE(1, 0, 0)
+            TG_SWEEP_CASE(2, 0, 0)
+            TG_SWEEP_CASE(3, 0, 0)
+            TG_SWEEP_CASE(0, 1, 0)
+            TG_SWEEP_CASE(1, 1, 0)
+            TG_SWEEP_CASE(2, 1, 0)
+            TG_SWEEP_CASE(1, 0, 1)
+            TG_SWEEP_CASE(2, 0, 1)
+            TG_SWEEP_CASE(0, 1, 1)
+            TG_SWEEP_CASE(1, 1, 1)  // b's index too large to pack
 #undef TG_SWEEP_CASE
-          // (0, 0, 1) was tested above.
-        default: {
-          const char* args = end - internal::record::Bytes(header);
-          if (header & kOpaqueFlag) {
-            if (absl::Status s = RunOpaque(args, *self()); !s.ok()) return s;
-          }
-          if (at == adj) {  // slot 0: done
-            if (lowest_op != nullptr) {
-              dirty_begin_ =
-                  std::min(dirty_begin_, static_cast<uint32_t>(lowest_op - adj));
+            // (0, 0, 1) was tested above.
+          default: {
+            const char* args = end - internal::record::Bytes(header);
+            if (header & kOpaqueFlag) {
+              if (absl::Status s = RunOpaque(args, *self()); !s.ok()) return s;
             }
-            return absl::OkStatus();
-          }
-          if ((header & kOpaqueFlag) || g == 0.0) {
-            // A tensor op may feed a scalar slot; a zero adjoint adds nothing
-            // (Note [Zero adjoints]).
-            g = at[-1];
-          } else {
-            // As SweepSimple, for any number of inputs.
-            const char* chain = internal::record::ForEachOtherInput(
-                header, args,
-                [&](uint32_t in, double partial) { adj[in] += partial * g; });
-            if (header & kChainFlag) {
-              g = ChainAdjoint(LoadDouble(chain), g, at[-1]);
-              at[-1] = g;
-            } else {
+            if (at == adj) {  // slot 0: done
+              if (lowest_op != nullptr) {
+                dirty_begin_ =
+                    std::min(dirty_begin_, static_cast<uint32_t>(lowest_op - adj));
+              }
+              return absl::OkStatus();
+            }
+            if ((header & kOpaqueFlag) || g == 0.0) {
+              // A tensor op may feed a scalar slot; a zero adjoint adds nothing
+              // (Note [Zero adjoints]).
               g = at[-1];
+            } else {
+              // As SweepSimple, for any number of inputs.
+              const char* chain = internal::record::ForEachOtherInput(
+                  header, args,
+                  [&](uint32_t in, double partial) { adj[in] += partial * g; });
+              if (header & kChainFlag) {
+                g = ChainAdjoint(LoadDouble(chain), g, at[-1]);
+                at[-1] = g;
+              } else {
+                g = at[-1];
+              }
+              if (internal::record::Count(header) != 0) lowest_op = at;
             }
-            if (internal::record::Count(header) != 0) lowest_op = at;
+            end = args;
           }
-          end = args;
         }
       }
     }
