@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -218,6 +219,32 @@ TEST(ProcessGroup, AMissingRankIsADeadlineNotAHang) {
   EXPECT_LT(waited, 3.0);
   Tensor t = Tensor::Zeros({1});
   EXPECT_EQ(g.AllReduce(t, Reduce::kSum).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// Run alone by mpi_test.sh, with TAPEGRAD_DIST_TEST_EXIT set to how rank 1 dies
+// while the others wait in a barrier:
+//   "abort": a crash (an uncaught exception ends in abort). mpirun ends the job,
+//     the others included, long before their 60 s timeout; the script checks.
+//   "exit": exit(3) with the group still open, which MPI cannot tell from a slow
+//     rank: the others' barrier fails with DeadlineExceeded at their 3 s
+//     timeout, and they exit; mpirun then ends the job (the script checks).
+TEST(ProcessGroup, ARankThatDiesEndsTheJob) {
+  const char* how = std::getenv("TAPEGRAD_DIST_TEST_EXIT");
+  if (how == nullptr) GTEST_SKIP() << "run by mpi_test.sh on its own";
+  ASSERT_GT(World().size(), 1);
+  const bool crash = std::strcmp(how, "abort") == 0;
+  ProcessGroupOptions options;
+  options.timeout = std::chrono::seconds(crash ? 60 : 3);
+  absl::StatusOr<std::unique_ptr<ProcessGroup>> group = ProcessGroup::Mpi(options);
+  ASSERT_TRUE(group.ok());
+  if ((*group)->rank() == 1) {
+    if (crash) std::abort();
+    std::exit(3);
+  }
+  const absl::Status s = (*group)->Barrier();
+  EXPECT_FALSE(crash) << "rank " << (*group)->rank() << " outlived a crashed rank: " << s;
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_THAT(s.message(), HasSubstr("barrier on rank"));
 }
 
 }  // namespace

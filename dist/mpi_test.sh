@@ -2,13 +2,50 @@
 # Runs dist_test as 2 and then 3 MPI ranks on this machine (mpirun from Debian's
 # openmpi-bin). --oversubscribe: more ranks than cores; --allow-run-as-root: CI
 # runs as root. A hung job is killed by `timeout`, and mpirun's exit status is
-# the test's.
+# the test's. Then a job whose rank 1 dies (dist_test's ARankThatDiesEndsTheJob):
+# it must end, every rank with it, within seconds and not hang.
 set -euo pipefail
 test_binary="$1"
 # Bazel's per-test files are this script's: ranks must not race to write them.
 unset XML_OUTPUT_FILE TEST_PREMATURE_EXIT_FILE
+mpirun=(mpirun --allow-run-as-root --oversubscribe --mca btl self,tcp)
 for ranks in 2 3; do
   echo "== mpirun -np $ranks"
-  timeout --kill-after=10 120 mpirun --allow-run-as-root --oversubscribe \
-    --mca btl self,tcp -np "$ranks" "$test_binary"
+  timeout --kill-after=10 120 "${mpirun[@]}" -np "$ranks" "$test_binary"
 done
+
+fail() {
+  echo "mpi_test: $*" >&2
+  exit 1
+}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+for how in abort exit; do
+  echo "== mpirun -np 2, rank 1 dies ($how)"
+  start=$SECONDS
+  rc=0
+  TAPEGRAD_DIST_TEST_EXIT=$how timeout --kill-after=10 60 "${mpirun[@]}" -np 2 \
+    -x TAPEGRAD_DIST_TEST_EXIT "$test_binary" --gtest_color=no \
+    --gtest_filter='*ARankThatDiesEndsTheJob' >"$log" 2>&1 || rc=$?
+  elapsed=$((SECONDS - start))
+  cat "$log"
+  # 124/137: timeout had to end it.
+  if ((rc == 0 || rc == 124 || rc == 137)); then fail "$how: exit status $rc"; fi
+  if ((elapsed > 30)); then fail "$how: the job took ${elapsed} s to end"; fi
+  case "$how" in
+    abort) grep -q 'exited on signal 6' "$log" || fail "abort: mpirun did not name the crash" ;;
+    # Rank 0's barrier failed with DeadlineExceeded, as its test expects.
+    exit) grep -q '^\[       OK \] ProcessGroup.ARankThatDiesEndsTheJob' "$log" ||
+      fail "exit: rank 0 did not see its barrier time out" ;;
+  esac
+  if grep -q 'outlived a crashed rank' "$log"; then fail "$how: a rank outlived the crash"; fi
+  # Every rank is gone (mpirun may return while it still reaps them).
+  for _ in $(seq 20); do
+    pgrep -f -- "--gtest_filter=\*ARankThatDiesEndsTheJob" >/dev/null || break
+    sleep 0.5
+  done
+  if pgrep -f -- "--gtest_filter=\*ARankThatDiesEndsTheJob" >/dev/null; then
+    fail "$how: ranks left behind"
+  fi
+done
+echo "mpi_test: every job ended as it should"
