@@ -144,18 +144,26 @@ Tensor Pool(const char* name, OpKind kernel, GradOp grad_op, const Tensor& input
   return y;
 }
 
-}  // namespace
-
-Tensor Conv2d(const Tensor& input, const Tensor& weight, const Conv2dOptions& o) {
+// conv2d, with `bias` added to every filter's plane unless it is null: one
+// kernel and one record either way (kConv2d's optional third input).
+Tensor Convolve(const Tensor& input, const Tensor& weight, const Tensor* bias,
+                const Conv2dOptions& o) {
   Tape* tape;
-  TensorImpl* in[2];
-  if (!internal::Prepare({&input, &weight}, &tape, in)) {
-    return internal::Unprepared("conv2d", {&input, &weight});
+  TensorImpl* in[3];
+  const Tensor* const operands[] = {&input, &weight, bias};
+  const size_t count = bias != nullptr ? 3 : 2;
+  if (!internal::Prepare({operands, count}, &tape, in)) {
+    return internal::Unprepared("conv2d", {operands, count});
   }
-  const TensorImpl* const impls[] = {in[0], in[1]};
+  const TensorImpl* const impls_storage[] = {in[0], in[1], in[2]};
+  const absl::Span<const TensorImpl* const> impls(impls_storage, count);
   auto fail = [&](const std::string& what) {
     return internal::Fail(tape, internal::OpError("conv2d", impls, what));
   };
+  if (bias != nullptr &&
+      (bias->dim() != 1 || weight.dim() < 1 || bias->size(0) != weight.size(0))) {
+    return fail("the bias must be a vector of one value per filter");
+  }
   if (input.dim() != 4 || weight.dim() != 4) {
     return fail("needs an input (N, C, H, W) and a weight (O, C / groups, KH, KW)");
   }
@@ -183,38 +191,37 @@ Tensor Conv2d(const Tensor& input, const Tensor& weight, const Conv2dOptions& o)
   if (absl::Status s = OutputSizes("conv2d", impls, *in[0], w, &oh, &ow); !s.ok()) {
     return internal::Fail(tape, s);
   }
-  Tensor x = input, k = weight, error;
-  if (!MakeContiguous(&x, &error) || !MakeContiguous(&k, &error)) return error;
+  Tensor x = input, k = weight, b = bias != nullptr ? *bias : Tensor(), error;
+  if (!MakeContiguous(&x, &error) || !MakeContiguous(&k, &error) ||
+      (bias != nullptr && !MakeContiguous(&b, &error))) {
+    return error;
+  }
   const int64_t shape[] = {x.size(0), filters, oh, ow};
   absl::StatusOr<TensorImpl*> out =
       internal::NewResult(tape, shape, x.dtype(), x.device());
   if (!out.ok()) return internal::Fail(tape, out.status());
   OpAttrs attrs;
   attrs.window = w;
-  if (absl::Status s =
-          internal::Run(OpKind::kConv2d, {x.impl(), k.impl()}, {*out}, attrs);
-      !s.ok()) {
-    return internal::Fail(tape, internal::Discard(*out, s));
-  }
-  return internal::Finish(tape, *out, GradOp::kConv2d, {x.impl(), k.impl()}, attrs);
+  const absl::Status ran =
+      bias != nullptr
+          ? internal::Run(OpKind::kConv2d, {x.impl(), k.impl(), b.impl()}, {*out}, attrs)
+          : internal::Run(OpKind::kConv2d, {x.impl(), k.impl()}, {*out}, attrs);
+  if (!ran.ok()) return internal::Fail(tape, internal::Discard(*out, ran));
+  return bias != nullptr
+             ? internal::Finish(tape, *out, GradOp::kConv2d,
+                                {x.impl(), k.impl(), b.impl()}, attrs)
+             : internal::Finish(tape, *out, GradOp::kConv2d, {x.impl(), k.impl()}, attrs);
+}
+
+}  // namespace
+
+Tensor Conv2d(const Tensor& input, const Tensor& weight, const Conv2dOptions& options) {
+  return Convolve(input, weight, nullptr, options);
 }
 
 Tensor Conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options) {
-  Tape* tape;
-  TensorImpl* in[3];
-  if (!internal::Prepare({&input, &weight, &bias}, &tape, in)) {
-    return internal::Unprepared("conv2d", {&input, &weight, &bias});
-  }
-  if (bias.dim() != 1 || weight.dim() < 1 || bias.size(0) != weight.size(0)) {
-    const TensorImpl* const impls[] = {in[0], in[1], in[2]};
-    return internal::Fail(
-        tape, internal::OpError("conv2d", impls,
-                                "the bias must be a vector of one value per filter"));
-  }
-  const Tensor y = Conv2d(input, weight, options);
-  if (!y.ok()) return y;
-  return y + internal::PerChannel(bias, 4);
+  return Convolve(input, weight, &bias, options);
 }
 
 Tensor MaxPool2d(const Tensor& x, const Pool2dOptions& options) {
@@ -324,6 +331,14 @@ absl::Status Conv2dBackward(R& r, Tape& tape, TensorImpl& g) {
     TG_ASSIGN_OR_RETURN(TensorImpl * dw,
                         RunInto(tape, OpKind::kConv2dWeightGrad, w, {&g, &x}, r.attrs));
     TG_RETURN_IF_ERROR(Accumulate(tape, w, *dw, /*owned=*/true));
+  }
+  if (r.num_inputs > 2 && Wanted(*r.inputs[2])) {  // the bias: g summed but over O
+    TensorImpl& b = *r.inputs[2];
+    TG_ASSIGN_OR_RETURN(TensorImpl * summed,
+                        RunReduce(&tape, OpKind::kSum, g, 1u | 4u | 8u));
+    TensorImpl db;
+    InitView(&db, *summed, Layout::Contiguous(b.layout.shape()));
+    TG_RETURN_IF_ERROR(Accumulate(tape, b, db, /*owned=*/true));
   }
   return absl::OkStatus();
 }

@@ -41,7 +41,7 @@ namespace tapegrad {
   /* linear algebra */                                   \
   X(kMatMul, "matmul", 2, 1)                             \
   /* windows over the last two axes (NCHW) */            \
-  X(kConv2d, "conv2d", 2, 1)                             \
+  X(kConv2d, "conv2d", 2, 1) /* or 3: with a bias */     \
   X(kConv2dInputGrad, "conv2d_input_grad", 2, 1)         \
   X(kConv2dWeightGrad, "conv2d_weight_grad", 2, 1)       \
   X(kMaxPool2d, "max_pool2d", 1, 2)                      \

@@ -1,6 +1,6 @@
-// f32 convolutions on oneDNN: forward, backward data and backward weights
-// primitives. Each pass lets oneDNN choose its operands' layouts (format "any"):
-// on AVX-512 it picks blocked layouts (nChw16c) and its direct JIT kernels, about
+// f32 convolutions on oneDNN: forward (with or without a bias), backward data and
+// backward weights primitives. Each pass lets oneDNN choose its operands' layouts (format
+// "any"): on AVX-512 it picks blocked layouts (nChw16c) and its direct JIT kernels, about
 // twice as fast as the im2col + GEMM kernels it must use on plain NCHW. Operands
 // are reordered from and to the tensors' NCHW / OIHW memory around each pass
 // where the chosen layout differs.
@@ -45,7 +45,7 @@ class ConvPrimitives {
         if (o.blocked != nullptr) dnnl_memory_destroy(o.blocked);
       }
     }
-    for (dnnl_memory_t m : {src_, weights_, dst_}) {
+    for (dnnl_memory_t m : {src_, weights_, dst_, bias_}) {
       if (m != nullptr) dnnl_memory_destroy(m);
     }
   }
@@ -68,9 +68,12 @@ class ConvPrimitives {
       TG_RETURN_IF_ERROR(
           Check(dnnl_memory_desc_init_by_tag(&weights_md_, 5, w, dnnl_f32, dnnl_goihw)));
     }
+    const dnnl_dims_t bias = {s.o};
+    TG_RETURN_IF_ERROR(
+        Check(dnnl_memory_desc_init_by_tag(&bias_md_, 1, bias, dnnl_f32, dnnl_a)));
     for (auto [memory, md] :
          {std::pair{&src_, &src_md_}, std::pair{&weights_, &weights_md_},
-          std::pair{&dst_, &dst_md_}}) {
+          std::pair{&dst_, &dst_md_}, std::pair{&bias_, &bias_md_}}) {
       TG_RETURN_IF_ERROR(
           Check(dnnl_memory_create(memory, md, onednn::Engine(), DNNL_MEMORY_NONE)));
     }
@@ -85,13 +88,15 @@ class ConvPrimitives {
     // the padding that makes its output size formula give oh and ow.
     padding_r_[0] = (s.oh - 1) * s.sh + (s.kh - 1) * s.dh + 1 - s.h - s.ph;
     padding_r_[1] = (s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1 - s.w - s.pw;
-    return Make(ConvPass::kForward);
+    return Make(ConvPass::kForward, /*with_bias=*/false);
   }
 
-  // Runs `pass` with x, w, y (or their gradients) at these addresses.
-  absl::Status Run(ConvPass pass, void* x, void* w, void* y) {
-    Pass& p = passes_[static_cast<int>(pass)];
-    if (p.primitive == nullptr) TG_RETURN_IF_ERROR(Make(pass));
+  // Runs `pass` with x, w, y (or their gradients) at these addresses; a forward
+  // pass adds `bias` [O] to every filter's plane if it is not null.
+  absl::Status Run(ConvPass pass, void* x, void* w, void* y, void* bias = nullptr) {
+    const bool with_bias = bias != nullptr;
+    Pass& p = passes_[Index(pass, with_bias)];
+    if (p.primitive == nullptr) TG_RETURN_IF_ERROR(Make(pass, with_bias));
     char* buffer = static_cast<char*>(ScratchBuffer(p.buffer_bytes));
     const dnnl_memory_t user[] = {src_, weights_, dst_};
     void* const data[] = {x, w, y};
@@ -116,12 +121,14 @@ class ConvPrimitives {
     const int weights_arg =
         pass == ConvPass::kWeightGrad ? DNNL_ARG_DIFF_WEIGHTS : DNNL_ARG_WEIGHTS;
     const int dst_arg = pass == ConvPass::kForward ? DNNL_ARG_DST : DNNL_ARG_DIFF_DST;
+    if (with_bias) TG_RETURN_IF_ERROR(Check(dnnl_memory_set_data_handle(bias_, bias)));
     const dnnl_exec_arg_t args[] = {{src_arg, memory(0)},
                                     {weights_arg, memory(1)},
                                     {dst_arg, memory(2)},
-                                    {DNNL_ARG_SCRATCHPAD, p.scratch}};
-    TG_RETURN_IF_ERROR(
-        Check(dnnl_primitive_execute(p.primitive, onednn::Stream(), 4, args)));
+                                    {DNNL_ARG_SCRATCHPAD, p.scratch},
+                                    {DNNL_ARG_BIAS, bias_}};
+    TG_RETURN_IF_ERROR(Check(
+        dnnl_primitive_execute(p.primitive, onednn::Stream(), with_bias ? 5 : 4, args)));
     TG_RETURN_IF_ERROR(Reorder(p.operands[output], user[output], /*in=*/false));
     return Check(dnnl_stream_wait(onednn::Stream()));
   }
@@ -143,6 +150,11 @@ class ConvPrimitives {
     std::array<Operand, 3> operands;
     size_t buffer_bytes = 0;  // scratchpad, then the blocked copies
   };
+
+  // passes_'s slot of a pass: the three passes, then the forward with a bias.
+  static int Index(ConvPass pass, bool with_bias) {
+    return with_bias ? 3 : static_cast<int>(pass);
+  }
 
   // The operand a pass writes: dst, src's gradient or the weights' gradient.
   static int OutputRole(ConvPass pass) {
@@ -174,7 +186,7 @@ class ConvPrimitives {
     return buffer.data() + (AlignUp(at) - at);
   }
 
-  absl::Status Make(ConvPass pass) {
+  absl::Status Make(ConvPass pass, bool with_bias) {
     dnnl_memory_desc_t any[3];
     for (int k = 0; k < 3; ++k) {
       const dnnl_memory_desc_t& user = *UserMd(k);
@@ -188,8 +200,9 @@ class ConvPrimitives {
     switch (pass) {
       case ConvPass::kForward:
         made = dnnl_dilated_convolution_forward_desc_init(
-            &desc, dnnl_forward_training, alg, &src_md, &weights_md, nullptr, &dst_md,
-            strides_, dilates_, padding_, padding_r_);
+            &desc, dnnl_forward_training, alg, &src_md, &weights_md,
+            with_bias ? &bias_md_ : nullptr, &dst_md, strides_, dilates_, padding_,
+            padding_r_);
         break;
       case ConvPass::kInputGrad:
         made = dnnl_dilated_convolution_backward_data_desc_init(
@@ -206,7 +219,7 @@ class ConvPrimitives {
     dnnl_primitive_attr_t attr;
     TG_RETURN_IF_ERROR(Check(dnnl_primitive_attr_create(&attr)));
     dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    Pass& p = passes_[static_cast<int>(pass)];
+    Pass& p = passes_[Index(pass, with_bias)];
     const dnnl_primitive_desc_t hint =
         pass == ConvPass::kForward ? nullptr : passes_[0].pd;
     made = dnnl_primitive_desc_create(&p.pd, &desc, attr, onednn::Engine(), hint);
@@ -263,10 +276,10 @@ class ConvPrimitives {
   static size_t AlignUp(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
   int64_t work_ = 0;  // multiply-adds of one pass
-  dnnl_memory_desc_t src_md_, weights_md_, dst_md_;
-  dnnl_memory_t src_ = nullptr, weights_ = nullptr, dst_ = nullptr;
+  dnnl_memory_desc_t src_md_, weights_md_, dst_md_, bias_md_;
+  dnnl_memory_t src_ = nullptr, weights_ = nullptr, dst_ = nullptr, bias_ = nullptr;
   dnnl_dims_t strides_, dilates_, padding_, padding_r_;
-  std::array<Pass, 3> passes_;
+  std::array<Pass, 4> passes_;
 };
 
 // This thread's primitives for `s`, or null if oneDNN has none (then the
@@ -300,7 +313,8 @@ absl::Status OneDnnConv2d(const KernelCall& c) {
   void* const out = data(c.outputs[0]);
   switch (kPass) {
     case ConvPass::kForward:
-      return primitives->Run(kPass, data(c.inputs[0]), data(c.inputs[1]), out);
+      return primitives->Run(kPass, data(c.inputs[0]), data(c.inputs[1]), out,
+                             c.inputs.size() > 2 ? data(c.inputs[2]) : nullptr);
     case ConvPass::kInputGrad:
       return primitives->Run(kPass, out, data(c.inputs[1]), data(c.inputs[0]));
     case ConvPass::kWeightGrad:

@@ -70,7 +70,21 @@ const T* Data(const TensorImpl& t) {
   return reinterpret_cast<const T*>(t.data());
 }
 
-// (x, w) -> y.
+// y[n, o] += bias[o] over every plane, for kConv2d's (x, w, bias) form.
+template <class T>
+void AddBias(const KernelCall& c) {
+  if (c.inputs.size() < 3) return;
+  const ConvShape s = ShapeOf(c, ConvPass::kForward);
+  const T* bias = Data<T>(*c.inputs[2]);
+  T* y = c.outputs[0]->data_as<T>();
+  for (int64_t i = 0; i < s.n; ++i) {
+    for (int64_t o = 0; o < s.o; ++o, y += s.positions()) {
+      for (int64_t p = 0; p < s.positions(); ++p) y[p] += bias[o];
+    }
+  }
+}
+
+// (x, w[, bias]) -> y.
 template <class T>
 absl::Status Conv2dForward(const KernelCall& c) {
   TensorImpl& yi = *c.outputs[0];
@@ -80,6 +94,7 @@ absl::Status Conv2dForward(const KernelCall& c) {
   T* y = yi.data_as<T>();
   if (s.col_rows() == 0) {
     std::fill(y, y + yi.numel(), T(0));
+    AddBias<T>(c);
     return absl::OkStatus();
   }
   T* col = s.direct() ? nullptr : ColumnBuffer<T>(s.col_rows() * s.positions());
@@ -93,6 +108,7 @@ absl::Status Conv2dForward(const KernelCall& c) {
                                  y + s.out_offset(i, g), s.positions()));
     }
   }
+  AddBias<T>(c);
   return absl::OkStatus();
 }
 

@@ -25,6 +25,7 @@ struct WinArgs {
   const void* b;
   void* out;
   void* out2;
+  const void* bias;  // kConv2d's optional third input
 };
 
 constexpr char kCommon[] = R"(
@@ -35,6 +36,7 @@ struct WinArgs {
   const void* b;
   void* out;
   void* out2;
+  const void* bias;
 };
 // Calls f(oy, ox, ki, kj) for every output (oy, ox) whose window has tap (ki, kj)
 // at input (iy, ix), taps dh and dw apart: the outputs the input reaches.
@@ -80,7 +82,7 @@ __device__ __forceinline__ void tg_avg_window(const WinArgs& p, i64 y, i64 x, i6
 )";
 
 constexpr char kConv2d[] = R"(
-// a = x, b = w, out = y.
+// a = x, b = w, out = y, and bias [o] if not null.
 extern "C" __global__ void tg_conv2d(WinArgs p) {
   const T* x = (const T*)p.a;
   const T* w = (const T*)p.b;
@@ -88,7 +90,7 @@ extern "C" __global__ void tg_conv2d(WinArgs p) {
   TG_FOR(i, p.n * p.o * p.oh * p.ow) {
     const i64 ox = i % p.ow, oy = (i / p.ow) % p.oh, oc = (i / (p.ow * p.oh)) % p.o;
     const i64 n = i / (p.ow * p.oh * p.o), g = oc / og;
-    double acc = 0;
+    double acc = p.bias != 0 ? (double)((const T*)p.bias)[oc] : 0.0;
     for (i64 ci = 0; ci < cg; ++ci) {
       const T* plane = x + ((n * p.c + g * cg + ci) * p.h) * p.w;
       const T* taps = w + ((oc * cg + ci) * p.kh) * p.kw;
@@ -276,6 +278,7 @@ absl::Status Window(const KernelCall& c) {
   a.b = c.inputs.size() > 1 ? c.inputs[1]->data() : nullptr;
   a.out = out.data();
   a.out2 = c.outputs.size() > 1 ? c.outputs[1]->data() : nullptr;
+  a.bias = c.op == OpKind::kConv2d && c.inputs.size() > 2 ? c.inputs[2]->data() : nullptr;
   if (out.numel() == 0) return absl::OkStatus();
   return Launch(c.op, out.dtype, 0, out.device, GridFor(out.numel(), out.device), &a);
 }
