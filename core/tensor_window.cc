@@ -322,23 +322,38 @@ absl::StatusOr<TensorImpl*> RunInto(Tape& tape, OpKind kernel, const TensorImpl&
 absl::Status Conv2dBackward(R& r, Tape& tape, TensorImpl& g) {
   TensorImpl& x = *r.inputs[0];
   TensorImpl& w = *r.inputs[1];
+  TensorImpl* const b = r.num_inputs > 2 ? r.inputs[2] : nullptr;
   if (Wanted(x)) {
     TG_ASSIGN_OR_RETURN(TensorImpl * dx,
                         RunInto(tape, OpKind::kConv2dInputGrad, x, {&g, &w}, r.attrs));
     TG_RETURN_IF_ERROR(Accumulate(tape, x, *dx, /*owned=*/true));
   }
+  const bool bias_wanted = b != nullptr && Wanted(*b);
   if (Wanted(w)) {
     TG_ASSIGN_OR_RETURN(TensorImpl * dw,
-                        RunInto(tape, OpKind::kConv2dWeightGrad, w, {&g, &x}, r.attrs));
+                        NewResult(&tape, w.layout.shape(), w.dtype, w.device));
+    if (bias_wanted && w.numel() > 0) {  // one pass writes both
+      TG_ASSIGN_OR_RETURN(TensorImpl * db,
+                          NewResult(&tape, b->layout.shape(), b->dtype, b->device));
+      if (absl::Status s = Run(OpKind::kConv2dWeightGrad, {&g, &x}, {dw, db}, r.attrs);
+          !s.ok()) {
+        return Discard(dw, Discard(db, s));
+      }
+      TG_RETURN_IF_ERROR(Accumulate(tape, w, *dw, /*owned=*/true));
+      return Accumulate(tape, *b, *db, /*owned=*/true);
+    }
+    if (absl::Status s = Run(OpKind::kConv2dWeightGrad, {&g, &x}, {dw}, r.attrs);
+        !s.ok()) {
+      return Discard(dw, s);
+    }
     TG_RETURN_IF_ERROR(Accumulate(tape, w, *dw, /*owned=*/true));
   }
-  if (r.num_inputs > 2 && Wanted(*r.inputs[2])) {  // the bias: g summed but over O
-    TensorImpl& b = *r.inputs[2];
+  if (bias_wanted) {  // g summed over all but O
     TG_ASSIGN_OR_RETURN(TensorImpl * summed,
                         RunReduce(&tape, OpKind::kSum, g, 1u | 4u | 8u));
     TensorImpl db;
-    InitView(&db, *summed, Layout::Contiguous(b.layout.shape()));
-    TG_RETURN_IF_ERROR(Accumulate(tape, b, db, /*owned=*/true));
+    InitView(&db, *summed, Layout::Contiguous(b->layout.shape()));
+    TG_RETURN_IF_ERROR(Accumulate(tape, *b, db, /*owned=*/true));
   }
   return absl::OkStatus();
 }

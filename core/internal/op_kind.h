@@ -18,7 +18,9 @@
 
 namespace tapegrad {
 
-// X(enumerator, name, number of inputs, number of outputs)
+// X(enumerator, name, number of inputs, number of outputs). The counts are the
+// usual ones: kConv2d may take a bias as a third input, and kConv2dWeightGrad
+// then write its gradient as a second output (core/internal/registry.h).
 #define TAPEGRAD_OP_KINDS(X)                             \
   /* elementwise, broadcasting */                        \
   TAPEGRAD_BINARY_MATH_OPS(TAPEGRAD_BINARY_MATH_KIND, X) \
@@ -41,7 +43,7 @@ namespace tapegrad {
   /* linear algebra */                                   \
   X(kMatMul, "matmul", 2, 1)                             \
   /* windows over the last two axes (NCHW) */            \
-  X(kConv2d, "conv2d", 2, 1) /* or 3: with a bias */     \
+  X(kConv2d, "conv2d", 2, 1)                             \
   X(kConv2dInputGrad, "conv2d_input_grad", 2, 1)         \
   X(kConv2dWeightGrad, "conv2d_weight_grad", 2, 1)       \
   X(kMaxPool2d, "max_pool2d", 1, 2)                      \

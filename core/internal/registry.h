@@ -31,11 +31,13 @@
 //    element i when a hash of (attrs.seed, i) says so: any device draws the same mask.
 //  - Windows (kConv2d, the pools and their gradients) read attrs.window; every
 //    operand is contiguous NCHW (weights [O, C / groups, KH, KW]). kConv2d is
-//    (x, w) -> y or (x, w, bias) -> y, bias [O] added to every filter's plane; kConv2dInputGrad (gy, w) -> gx and kConv2dWeightGrad
-//    (gy, x) -> gw overwrite their outputs, whose shapes say the sizes. kMaxPool2d
-//    writes y and, as outputs[1], the i64 position (h * W + w) of each window's
-//    maximum in its plane, the first one in a tie, a NaN winning;
-//    kMaxPool2dGrad (gy, positions) -> gx and kAvgPool2dGrad gy -> gx overwrite gx.
+//    (x, w) -> y, or (x, w, bias) -> y with bias [O] added to every filter's
+//    plane; kConv2dInputGrad (gy, w) -> gx and kConv2dWeightGrad (gy, x) -> gw,
+//    or -> (gw, gbias) with gbias [O] the sum of gy over N, H and W, overwrite
+//    their outputs, whose shapes say the sizes. kMaxPool2d writes y and, as outputs[1],
+//    the i64 position (h * W + w) of each window's maximum in its plane, the first one in
+//    a tie, a NaN winning; kMaxPool2dGrad (gy, positions) -> gx and kAvgPool2dGrad gy ->
+//    gx overwrite gx.
 //  - kBatchNorm (x, weight, bias) -> (y, mean, var) normalizes a contiguous
 //    [N, C, ...] over every axis but 1 with the batch's statistics: mean and var
 //    (biased) are [C]; y = (x - mean) / sqrt(var + eps) * weight + bias, eps =

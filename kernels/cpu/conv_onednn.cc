@@ -1,9 +1,9 @@
-// f32 convolutions on oneDNN: forward (with or without a bias), backward data and
-// backward weights primitives. Each pass lets oneDNN choose its operands' layouts (format
-// "any"): on AVX-512 it picks blocked layouts (nChw16c) and its direct JIT kernels, about
-// twice as fast as the im2col + GEMM kernels it must use on plain NCHW. Operands
-// are reordered from and to the tensors' NCHW / OIHW memory around each pass
-// where the chosen layout differs.
+// f32 convolutions on oneDNN: forward and backward weights primitives (each with
+// or without a bias, or its gradient) and backward data. Each pass lets oneDNN choose its
+// operands' layouts (format "any"): on AVX-512 it picks blocked layouts (nChw16c) and its
+// direct JIT kernels, about twice as fast as the im2col + GEMM kernels it must use on
+// plain NCHW. Operands are reordered from and to the tensors' NCHW / OIHW memory around
+// each pass where the chosen layout differs.
 //
 // Primitives are made once per shape and thread and kept in a thread-local cache,
 // with their memory objects, whose data handles are set per call; scratchpads and
@@ -91,8 +91,9 @@ class ConvPrimitives {
     return Make(ConvPass::kForward, /*with_bias=*/false);
   }
 
-  // Runs `pass` with x, w, y (or their gradients) at these addresses; a forward
-  // pass adds `bias` [O] to every filter's plane if it is not null.
+  // Runs `pass` with x, w, y (or their gradients) at these addresses; if `bias`
+  // is not null, the forward pass adds it [O] to every filter's plane and the
+  // weight-gradient pass writes the bias gradient there.
   absl::Status Run(ConvPass pass, void* x, void* w, void* y, void* bias = nullptr) {
     const bool with_bias = bias != nullptr;
     Pass& p = passes_[Index(pass, with_bias)];
@@ -122,11 +123,12 @@ class ConvPrimitives {
         pass == ConvPass::kWeightGrad ? DNNL_ARG_DIFF_WEIGHTS : DNNL_ARG_WEIGHTS;
     const int dst_arg = pass == ConvPass::kForward ? DNNL_ARG_DST : DNNL_ARG_DIFF_DST;
     if (with_bias) TG_RETURN_IF_ERROR(Check(dnnl_memory_set_data_handle(bias_, bias)));
-    const dnnl_exec_arg_t args[] = {{src_arg, memory(0)},
-                                    {weights_arg, memory(1)},
-                                    {dst_arg, memory(2)},
-                                    {DNNL_ARG_SCRATCHPAD, p.scratch},
-                                    {DNNL_ARG_BIAS, bias_}};
+    const dnnl_exec_arg_t args[] = {
+        {src_arg, memory(0)},
+        {weights_arg, memory(1)},
+        {dst_arg, memory(2)},
+        {DNNL_ARG_SCRATCHPAD, p.scratch},
+        {pass == ConvPass::kForward ? DNNL_ARG_BIAS : DNNL_ARG_DIFF_BIAS, bias_}};
     TG_RETURN_IF_ERROR(Check(
         dnnl_primitive_execute(p.primitive, onednn::Stream(), with_bias ? 5 : 4, args)));
     TG_RETURN_IF_ERROR(Reorder(p.operands[output], user[output], /*in=*/false));
@@ -151,9 +153,11 @@ class ConvPrimitives {
     size_t buffer_bytes = 0;  // scratchpad, then the blocked copies
   };
 
-  // passes_'s slot of a pass: the three passes, then the forward with a bias.
+  // passes_'s slot of a pass: the three passes, then the forward and the weight
+  // gradient with a bias.
   static int Index(ConvPass pass, bool with_bias) {
-    return with_bias ? 3 : static_cast<int>(pass);
+    if (!with_bias) return static_cast<int>(pass);
+    return pass == ConvPass::kForward ? 3 : 4;
   }
 
   // The operand a pass writes: dst, src's gradient or the weights' gradient.
@@ -211,8 +215,8 @@ class ConvPrimitives {
         break;
       case ConvPass::kWeightGrad:
         made = dnnl_dilated_convolution_backward_weights_desc_init(
-            &desc, alg, &src_md, &weights_md, nullptr, &dst_md, strides_, dilates_,
-            padding_, padding_r_);
+            &desc, alg, &src_md, &weights_md, with_bias ? &bias_md_ : nullptr, &dst_md,
+            strides_, dilates_, padding_, padding_r_);
         break;
     }
     TG_RETURN_IF_ERROR(Check(made));
@@ -279,7 +283,7 @@ class ConvPrimitives {
   dnnl_memory_desc_t src_md_, weights_md_, dst_md_, bias_md_;
   dnnl_memory_t src_ = nullptr, weights_ = nullptr, dst_ = nullptr, bias_ = nullptr;
   dnnl_dims_t strides_, dilates_, padding_, padding_r_;
-  std::array<Pass, 4> passes_;
+  std::array<Pass, 5> passes_;
 };
 
 // This thread's primitives for `s`, or null if oneDNN has none (then the
@@ -320,7 +324,8 @@ absl::Status OneDnnConv2d(const KernelCall& c) {
     case ConvPass::kWeightGrad:
       break;
   }
-  return primitives->Run(kPass, data(c.inputs[1]), out, data(c.inputs[0]));
+  return primitives->Run(kPass, data(c.inputs[1]), out, data(c.inputs[0]),
+                         c.outputs.size() > 1 ? data(c.outputs[1]) : nullptr);
 }
 
 TAPEGRAD_REGISTER_KERNEL(kConv2d, kF32, kCpu, OneDnnConv2d<ConvPass::kForward>);

@@ -137,7 +137,7 @@ absl::Status Conv2dInputGrad(const KernelCall& c) {
   return absl::OkStatus();
 }
 
-// (gy, x) -> gw.
+// (gy, x) -> gw[, gbias].
 template <class T>
 absl::Status Conv2dWeightGrad(const KernelCall& c) {
   TensorImpl& gwi = *c.outputs[0];
@@ -146,9 +146,10 @@ absl::Status Conv2dWeightGrad(const KernelCall& c) {
   const T* x = Data<T>(*c.inputs[1]);
   T* gw = gwi.data_as<T>();
   std::fill(gw, gw + gwi.numel(), T(0));
-  if (s.col_rows() == 0 || s.group_filters() == 0) return absl::OkStatus();
-  T* col = s.direct() ? nullptr : ColumnBuffer<T>(s.col_rows() * s.positions());
-  for (int64_t i = 0; i < s.n; ++i) {
+  T* col = s.direct() || s.col_rows() == 0 || s.group_filters() == 0
+               ? nullptr
+               : ColumnBuffer<T>(s.col_rows() * s.positions());
+  for (int64_t i = 0; i < s.n && s.col_rows() != 0 && s.group_filters() != 0; ++i) {
     for (int64_t g = 0; g < s.groups; ++g) {
       const T* xg = x + s.in_offset(i, g);
       if (!s.direct()) Im2col(xg, s, col);
@@ -157,6 +158,16 @@ absl::Status Conv2dWeightGrad(const KernelCall& c) {
                                  s.col_rows(), s.positions(), gy + s.out_offset(i, g),
                                  s.positions(), s.direct() ? xg : col, s.positions(),
                                  gw + s.weight_offset(g), s.col_rows(), T(1)));
+    }
+  }
+  if (c.outputs.size() > 1) {  // the bias gradient: gy summed over N, H and W
+    T* gb = c.outputs[1]->data_as<T>();
+    std::fill(gb, gb + s.o, T(0));
+    const T* plane = gy;
+    for (int64_t i = 0; i < s.n; ++i) {
+      for (int64_t o = 0; o < s.o; ++o, plane += s.positions()) {
+        for (int64_t p = 0; p < s.positions(); ++p) gb[o] += plane[p];
+      }
     }
   }
   return absl::OkStatus();

@@ -128,7 +128,7 @@ extern "C" __global__ void tg_conv2d_input_grad(WinArgs p) {
 )";
 
 constexpr char kConv2dWeightGrad[] = R"(
-// a = gy, b = x, out = gw.
+// a = gy, b = x, out = gw, and out2 = gbias (gy summed over n, y, x) if not null.
 extern "C" __global__ void tg_conv2d_weight_grad(WinArgs p) {
   const T* gy = (const T*)p.a;
   const T* x = (const T*)p.b;
@@ -148,6 +148,14 @@ extern "C" __global__ void tg_conv2d_weight_grad(WinArgs p) {
       }
     }
     ((T*)p.out)[i] = (T)acc;
+    if (p.out2 != 0 && ci == 0 && ki == 0 && kj == 0) {  // one thread per filter
+      double sum = 0;
+      for (i64 n = 0; n < p.n; ++n) {
+        const T* grad = gy + ((n * p.o + oc) * p.oh) * p.ow;
+        for (i64 k = 0; k < p.oh * p.ow; ++k) sum += (double)grad[k];
+      }
+      ((T*)p.out2)[oc] = (T)sum;
+    }
   }
 }
 )";
