@@ -267,20 +267,18 @@ absl::Status internal::TapeCore::SweepFast(uint32_t root) {
   double g = *at;
   const double* lowest_op = nullptr;  // adj + the lowest slot whose record has inputs
   for (;;) {
-    if (g == 0.0 && at != adj) {   // Note [Zero adjoints]
-      if (at - adj > kRunSlots) {  // Note [Zero runs]
-        end = SkipZeroRun(adj, &at, &head, end, begin);
-        if (ABSL_PREDICT_FALSE(end == begin)) {
-          do {
-            block = block->prev;
-            end = block->end;
-            begin = block->begin();
-          } while (end == begin);
-        }
-        g = *at;
+    if (g == 0.0 && at - adj > kRunSlots) {  // Note [Zero runs]
+      end = SkipZeroRun(adj, &at, &head, end, begin);
+      if (ABSL_PREDICT_FALSE(end == begin)) {
+        do {
+          block = block->prev;
+          end = block->end;
+          begin = block->begin();
+        } while (end == begin);
       }
+      g = *at;
     }
-    if (g == 0.0 && at != adj && (*head & kOpaqueFlag) == 0) {
+    if (g == 0.0 && at != adj && (*head & kOpaqueFlag) == 0) {  // Note [Zero adjoints]
       // Skipped: its size from its header, which is no load on the walk back.
       end -= internal::record::Bytes(*head);
       g = at[-1];

@@ -53,7 +53,6 @@
 
 namespace tapegrad::internal::record {
 
-inline constexpr size_t kHeaderBytes = sizeof(uint32_t);  // in head[o], not the body
 // The body of a record with no inputs.
 inline constexpr size_t kEmptyBytes = 4;
 inline constexpr size_t kArgBytes = sizeof(uint32_t) + sizeof(double);  // full input
@@ -128,6 +127,7 @@ inline U BodyBytes(U header) {
   return count * 12 - chain * 4 - unit * 8 - packed * 4 + empty * 4;
 }
 
+// BodyBytes of one record.
 inline size_t Bytes(uint32_t header) { return BodyBytes(header); }
 
 // Calls f(index, partial) for each input of the record that starts at `begin`
