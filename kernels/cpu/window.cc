@@ -219,6 +219,14 @@ inline void TakeIfLarger(T v, int64_t position, T* best, int64_t* at) {
   *at = take ? position : *at;
 }
 
+// Whether `win` is 2x2 windows at stride 2 without padding or dilation, the
+// usual pooling, which has straight-line paths each way.
+bool IsTwoByTwo(const Window2d& win) {
+  return win.kernel[0] == 2 && win.kernel[1] == 2 && win.stride[0] == 2 &&
+         win.stride[1] == 2 && win.padding[0] == 0 && win.padding[1] == 0 &&
+         win.dilation[0] == 1 && win.dilation[1] == 1;
+}
+
 // One output row of 2x2 windows at stride 2 without padding, the usual pooling
 // after a convolution: Replaces over each window's four values in row-major order,
 // written so that the compiler vectorises it across windows (selects on locals,
@@ -250,10 +258,7 @@ absl::Status MaxPool2dForward(const KernelCall& c) {
   const T* x = Data<T>(xi);
   T* y = yi.data_as<T>();
   int64_t* where = c.outputs[1]->data_as<int64_t>();
-  const bool two_by_two = win.kernel[0] == 2 && win.kernel[1] == 2 &&
-                          win.stride[0] == 2 && win.stride[1] == 2 &&
-                          win.padding[0] == 0 && win.padding[1] == 0 &&
-                          win.dilation[0] == 1 && win.dilation[1] == 1;
+  const bool two_by_two = IsTwoByTwo(win);
   ForEachPlane(yi, int64_t{win.kernel[0]} * win.kernel[1], [&](int64_t p) {
     const T* plane = x + p * h * w;
     if (two_by_two) {
@@ -288,17 +293,46 @@ absl::Status MaxPool2dForward(const KernelCall& c) {
 }
 
 // (gy, positions) -> gx.
+// One output row's gradient for 2x2 windows at stride 2 without padding: each of
+// a window's four inputs gets gy where the forward took the maximum and 0
+// elsewhere, written as selects (vectorised) rather than a fill and a scatter.
+template <class T>
+void MaxPool2x2GradRow(const T* gy, const int64_t* where, int64_t top_position, int64_t w,
+                       int64_t ow, T* top, T* bottom) {
+  for (int64_t j = 0; j < ow; ++j) {
+    const int64_t at = where[j] - (top_position + 2 * j);  // 0, 1, w or w + 1
+    const T g = gy[j];
+    top[2 * j] = at == 0 ? g : T(0);
+    top[2 * j + 1] = at == 1 ? g : T(0);
+    bottom[2 * j] = at == w ? g : T(0);
+    bottom[2 * j + 1] = at == w + 1 ? g : T(0);
+  }
+  for (int64_t x = 2 * ow; x < w; ++x) top[x] = bottom[x] = T(0);  // odd width
+}
+
 template <class T>
 absl::Status MaxPool2dGrad(const KernelCall& c) {
   const TensorImpl& gyi = *c.inputs[0];
   TensorImpl& gxi = *c.outputs[0];
-  const int64_t plane_in = gxi.layout.sizes[2] * gxi.layout.sizes[3];
-  const int64_t plane_out = gyi.layout.sizes[2] * gyi.layout.sizes[3];
+  const int64_t h = gxi.layout.sizes[2], w = gxi.layout.sizes[3];
+  const int64_t oh = gyi.layout.sizes[2], ow = gyi.layout.sizes[3];
+  const int64_t plane_in = h * w;
+  const int64_t plane_out = oh * ow;
   const T* gy = Data<T>(gyi);
   const int64_t* where = Data<int64_t>(*c.inputs[1]);
   T* gx = gxi.data_as<T>();
+  const bool two_by_two = IsTwoByTwo(c.attrs.window);
   ForEachPlane(gyi, 1, [&](int64_t p) {
     T* plane = gx + p * plane_in;
+    if (two_by_two) {
+      for (int64_t i = 0; i < oh; ++i) {
+        const int64_t k = (p * oh + i) * ow;
+        MaxPool2x2GradRow(gy + k, where + k, 2 * i * w, w, ow, plane + 2 * i * w,
+                          plane + (2 * i + 1) * w);
+      }
+      std::fill(plane + 2 * oh * w, plane + plane_in, T(0));  // odd height
+      return;
+    }
     std::fill(plane, plane + plane_in, T(0));
     for (int64_t k = p * plane_out; k < (p + 1) * plane_out; ++k)
       plane[where[k]] += gy[k];
