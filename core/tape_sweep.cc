@@ -234,8 +234,7 @@ ABSL_ATTRIBUTE_NOINLINE const char* SkipZeroRun(const double* adj, double** at_p
     // A tensor record stops the run, and so does a count of 2^24 or more (the
     // sum of the group's sizes could overflow 32 bits); a packed header's count
     // bits are an index.
-    const HeaderLanes unpacked_count = h & rec::kCountMask & (((h >> 28) & 1) - 1);
-    const HeaderLanes stop = (h & rec::kOpaqueFlag) | (unpacked_count >> 24);
+    const HeaderLanes stop = (h & rec::kOpaqueFlag) | (rec::UnpackedCount(h) >> 24);
     const uint32_t bytes = Reduce(rec::BodyBytes(h), std::plus<HeaderLanes>());
     if (nonzero != 0 || Reduce(stop, std::bit_or<HeaderLanes>()) != 0 ||
         bytes > static_cast<size_t>(end - begin)) {
@@ -329,8 +328,10 @@ absl::Status internal::TapeCore::SweepFast(uint32_t root) {
               return absl::OkStatus();
             }
             if ((header & kOpaqueFlag) || g == 0.0) {
-              // A tensor op may feed a scalar slot; a zero adjoint adds nothing
-              // (Note [Zero adjoints]).
+              // A tensor op may feed a scalar slot. Zero adjoints of scalar
+              // records were skipped before the dispatch; the test that cannot
+              // hold here stays because without it g++ lays the loop out ~8%
+              // slower (BM_Chain_NonzeroAdjoints, in cache).
               g = at[-1];
             } else {
               // As SweepSimple, for any number of inputs.

@@ -106,6 +106,13 @@ inline bool HasStoredUnit(uint32_t header) {
 inline uint32_t FullCount(uint32_t header) {
   return Count(header) - HasChain(header) - HasUnit(header);
 }
+// The header's count bits, or 0 for a packed header, whose count bits are an
+// index. U as for BodyBytes, below.
+template <class U>
+inline U UnpackedCount(U header) {
+  return header & kCountMask & (((header >> 28) & 1) - 1);
+}
+
 // The body of a record with `header`, in bytes: its full inputs, a stored unit
 // index and the chain partial, or kEmptyBytes for none. U is uint32_t or a
 // vector of them (the compilers' vector extension), for the sweep's runs of
@@ -119,8 +126,7 @@ inline U BodyBytes(U header) {
   const U packed = (header >> 28) & 1;
   const U unit = (header >> 29) & 1;
   const U chain = header >> 31;
-  const U count =
-      (header & kCountMask & (packed - 1)) | (3 & (0 - packed));  // 3 if packed
+  const U count = UnpackedCount(header) | (3 & (0 - packed));  // 3 if packed
   const U empty = ((header | (0 - header)) >> 31) ^ 1;
   // count * 12 less what the chain input (4) and a unit input (8) save, less the
   // unit index a packed header holds (4).
