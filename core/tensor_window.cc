@@ -329,23 +329,21 @@ absl::Status Conv2dBackward(R& r, Tape& tape, TensorImpl& g) {
     TG_RETURN_IF_ERROR(Accumulate(tape, x, *dx, /*owned=*/true));
   }
   const bool bias_wanted = b != nullptr && Wanted(*b);
-  if (Wanted(w)) {
+  if (Wanted(w) && bias_wanted && w.numel() > 0) {  // one pass writes both
     TG_ASSIGN_OR_RETURN(TensorImpl * dw,
                         NewResult(&tape, w.layout.shape(), w.dtype, w.device));
-    if (bias_wanted && w.numel() > 0) {  // one pass writes both
-      TG_ASSIGN_OR_RETURN(TensorImpl * db,
-                          NewResult(&tape, b->layout.shape(), b->dtype, b->device));
-      if (absl::Status s = Run(OpKind::kConv2dWeightGrad, {&g, &x}, {dw, db}, r.attrs);
-          !s.ok()) {
-        return Discard(dw, Discard(db, s));
-      }
-      TG_RETURN_IF_ERROR(Accumulate(tape, w, *dw, /*owned=*/true));
-      return Accumulate(tape, *b, *db, /*owned=*/true);
-    }
-    if (absl::Status s = Run(OpKind::kConv2dWeightGrad, {&g, &x}, {dw}, r.attrs);
+    TG_ASSIGN_OR_RETURN(TensorImpl * db,
+                        NewResult(&tape, b->layout.shape(), b->dtype, b->device));
+    if (absl::Status s = Run(OpKind::kConv2dWeightGrad, {&g, &x}, {dw, db}, r.attrs);
         !s.ok()) {
-      return Discard(dw, s);
+      return Discard(dw, Discard(db, s));
     }
+    TG_RETURN_IF_ERROR(Accumulate(tape, w, *dw, /*owned=*/true));
+    return Accumulate(tape, *b, *db, /*owned=*/true);
+  }
+  if (Wanted(w)) {
+    TG_ASSIGN_OR_RETURN(TensorImpl * dw,
+                        RunInto(tape, OpKind::kConv2dWeightGrad, w, {&g, &x}, r.attrs));
     TG_RETURN_IF_ERROR(Accumulate(tape, w, *dw, /*owned=*/true));
   }
   if (bias_wanted) {  // g summed over all but O

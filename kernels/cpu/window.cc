@@ -72,9 +72,8 @@ const T* Data(const TensorImpl& t) {
 
 // y[n, o] += bias[o] over every plane, for kConv2d's (x, w, bias) form.
 template <class T>
-void AddBias(const KernelCall& c) {
+void AddBias(const KernelCall& c, const ConvShape& s) {
   if (c.inputs.size() < 3) return;
-  const ConvShape s = ShapeOf(c, ConvPass::kForward);
   const T* bias = Data<T>(*c.inputs[2]);
   T* y = c.outputs[0]->data_as<T>();
   for (int64_t i = 0; i < s.n; ++i) {
@@ -94,7 +93,7 @@ absl::Status Conv2dForward(const KernelCall& c) {
   T* y = yi.data_as<T>();
   if (s.col_rows() == 0) {
     std::fill(y, y + yi.numel(), T(0));
-    AddBias<T>(c);
+    AddBias<T>(c, s);
     return absl::OkStatus();
   }
   T* col = s.direct() ? nullptr : ColumnBuffer<T>(s.col_rows() * s.positions());
@@ -108,7 +107,7 @@ absl::Status Conv2dForward(const KernelCall& c) {
                                  y + s.out_offset(i, g), s.positions()));
     }
   }
-  AddBias<T>(c);
+  AddBias<T>(c, s);
   return absl::OkStatus();
 }
 
