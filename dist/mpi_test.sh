@@ -18,6 +18,8 @@ fail() {
   echo "mpi_test: $*" >&2
   exit 1
 }
+# Whether a rank of the dying-rank job still runs.
+ranks_left() { pgrep -f -- "--gtest_filter=\*ARankThatDiesEndsTheJob" >/dev/null; }
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for how in abort exit; do
@@ -41,11 +43,9 @@ for how in abort exit; do
   if grep -q 'outlived a crashed rank' "$log"; then fail "$how: a rank outlived the crash"; fi
   # Every rank is gone (mpirun may return while it still reaps them).
   for _ in $(seq 20); do
-    pgrep -f -- "--gtest_filter=\*ARankThatDiesEndsTheJob" >/dev/null || break
+    ranks_left || break
     sleep 0.5
   done
-  if pgrep -f -- "--gtest_filter=\*ARankThatDiesEndsTheJob" >/dev/null; then
-    fail "$how: ranks left behind"
-  fi
+  if ranks_left; then fail "$how: ranks left behind"; fi
 done
 echo "mpi_test: every job ended as it should"
