@@ -135,19 +135,15 @@ void BM_W1_Chain_Tape(benchmark::State& state) {
                         : BuildChain(steps, x0, w, b);
   });
 }
-// The workload's size, and a chain short enough to stay in cache.
-BENCHMARK_TEMPLATE(BM_W1_Chain_Tape, false)
-    ->Name("BM_W1_Chain_Tape")
-    ->Arg(kChainSteps)
-    ->Arg(20000)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+// The workload's size, and a chain short enough to stay in cache, timed in ms of
+// real time.
+void ChainSizes(benchmark::internal::Benchmark* b) {
+  b->Arg(kChainSteps)->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+BENCHMARK_TEMPLATE(BM_W1_Chain_Tape, false)->Name("BM_W1_Chain_Tape")->Apply(ChainSizes);
 BENCHMARK_TEMPLATE(BM_W1_Chain_Tape, true)
     ->Name("BM_W1_Chain_Tape_XInRegisters")
-    ->Arg(kChainSteps)
-    ->Arg(20000)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+    ->Apply(ChainSizes);
 
 // The chain written inline in the benchmark's own loop, as code that records in
 // a larger function does: what recording costs when the compiler has the whole
@@ -163,11 +159,7 @@ void BM_W1_Chain_Tape_Inline(benchmark::State& state) {
     return x;
   });
 }
-BENCHMARK(BM_W1_Chain_Tape_Inline)
-    ->Arg(kChainSteps)
-    ->Arg(20000)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+BENCHMARK(BM_W1_Chain_Tape_Inline)->Apply(ChainSizes);
 
 // W1's running update with every w[k] = 1 and no tanh: no adjoint vanishes (each
 // is exactly 1), so the sweep reads every record, as it does on most tapes that
@@ -184,11 +176,7 @@ void BM_Chain_NonzeroAdjoints(benchmark::State& state) {
       },
       /*unit_weights=*/true);
 }
-BENCHMARK(BM_Chain_NonzeroAdjoints)
-    ->Arg(kChainSteps)
-    ->Arg(20000)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+BENCHMARK(BM_Chain_NonzeroAdjoints)->Apply(ChainSizes);
 
 void BM_W1_Chain_PointerGraph(benchmark::State& state) {
   std::vector<PValue> w, b;
