@@ -95,6 +95,9 @@ Tensor& Tensor::RequiresGrad(bool requires) {
 
 Tensor Tensor::grad() const {
   if (!ok() || impl_->grad == nullptr) return Tensor();
+  if (absl::Status s = internal::MaterializeGrad(*impl_); !s.ok()) {
+    return Error(std::move(s));
+  }
   if (impl_->grad->heap) {
     impl_->grad->Ref();
     return Wrap(impl_->grad);
@@ -104,7 +107,18 @@ Tensor Tensor::grad() const {
 
 void Tensor::ZeroGrad() {
   if (!ok()) return;
-  if (impl_->grad != nullptr) (void)Run(OpKind::kFill, {}, {impl_->grad}, OpAttrs{});
+  TensorImpl* grad = impl_->grad;
+  if (grad != nullptr) {
+    // A grad no handle or view shares may skip its zeros until it is next written
+    // or read (Note [Lazy zero grads]); one that others see is zeroed now.
+    if (grad->heap && grad->refs.load(std::memory_order_acquire) == 1 &&
+        grad->storage->refs.load(std::memory_order_acquire) == 1) {
+      __atomic_store_n(&impl_->grad_state, kGradZero, __ATOMIC_RELEASE);
+    } else {
+      (void)Run(OpKind::kFill, {}, {grad}, OpAttrs{});
+      __atomic_store_n(&impl_->grad_state, kGradWritten, __ATOMIC_RELEASE);
+    }
+  }
   // Note [Shared parameters]: the next backward to add may be any thread's.
   __atomic_store_n(&impl_->grad_owner, 0, __ATOMIC_RELEASE);
 }

@@ -165,21 +165,42 @@ absl::Status ExtremeReductionBackward(R& r, Tape& tape, TensorImpl& g) {
   return AddProduct(tape, r, 0, OpKind::kMul, *mask, *share);
 }
 
+// Adds x @ y, a share of matmul record r's input i whose batch axes are g's, to
+// that input's grad. Where the grad has a buffer of its own (a parameter's, or one
+// an earlier rule made), the GEMM writes into it: with beta 1, or 0 over a lazily
+// zeroed grad (Note [Lazy zero grads]). Otherwise the product is a fresh tape
+// tensor that becomes the grad, or is summed over the batch axes the input
+// broadcast along (Accumulate).
+absl::Status AddMatMul(Tape& tape, R& r, int i, const TensorImpl& x, const TensorImpl& y,
+                       const TensorImpl& g) {
+  if (!Wants(r, i)) return absl::OkStatus();
+  TensorImpl& input = In(r, i);
+  const bool adoptable =
+      input.grad == nullptr && !input.heap && input.slot >= tape.persistent_slots();
+  const Shape product_batch = g.layout.shape().subspan(0, g.layout.rank - 2);
+  const Shape input_batch = input.layout.shape().subspan(0, input.layout.rank - 2);
+  if (adoptable || product_batch != input_batch) {
+    TG_ASSIGN_OR_RETURN(TensorImpl * product, RunMatMul(&tape, x, y));
+    return Accumulate(tape, input, *product, true);
+  }
+  TG_ASSIGN_OR_RETURN(const bool adds, AddsTo(input));
+  if (!adds) return absl::OkStatus();
+  bool zero;
+  TG_ASSIGN_OR_RETURN(TensorImpl * grad, GradBuffer(tape, input, &zero));
+  TG_RETURN_IF_ERROR(RunMatMulInto(x, y, *grad, /*accumulate=*/!zero));
+  GradWritten(input);
+  input.grad_epoch = tape.sweep_epoch();
+  return absl::OkStatus();
+}
+
 absl::Status MatMulBackward(R& r, Tape& tape, TensorImpl& g) {
   const TensorImpl& a = In(r, 0);
   const TensorImpl& b = In(r, 1);
   const int ra = a.layout.rank, rb = b.layout.rank;
-  if (Wants(r, 0)) {
-    ViewOf bt(b, b.layout.Transposed(rb - 2, rb - 1));
-    TG_ASSIGN_OR_RETURN(TensorImpl * da, RunMatMul(&tape, g, bt));
-    TG_RETURN_IF_ERROR(Accumulate(tape, In(r, 0), *da, true));
-  }
-  if (Wants(r, 1)) {
-    ViewOf at(a, a.layout.Transposed(ra - 2, ra - 1));
-    TG_ASSIGN_OR_RETURN(TensorImpl * db, RunMatMul(&tape, at, g));
-    TG_RETURN_IF_ERROR(Accumulate(tape, In(r, 1), *db, true));
-  }
-  return absl::OkStatus();
+  ViewOf bt(b, b.layout.Transposed(rb - 2, rb - 1));
+  TG_RETURN_IF_ERROR(AddMatMul(tape, r, 0, g, bt, g));
+  ViewOf at(a, a.layout.Transposed(ra - 2, ra - 1));
+  return AddMatMul(tape, r, 1, at, g, g);
 }
 
 // dx = y * (g - sum(g * y, axis))

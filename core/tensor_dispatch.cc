@@ -318,8 +318,16 @@ absl::StatusOr<TensorImpl*> RunReduce(Tape* tape, OpKind op, const TensorImpl& x
   return out;
 }
 
-absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a,
-                                      const TensorImpl& b) {
+namespace {
+
+// A matmul's operands as the kernel takes them: batch axes expanded to the
+// product's (stride 0 where broadcast), and the product's shape.
+struct MatMulOperands {
+  TensorImpl a, b;
+  Layout product;
+};
+
+absl::Status PrepareMatMul(const TensorImpl& a, const TensorImpl& b, MatMulOperands* m) {
   const int ra = a.layout.rank, rb = b.layout.rank;
   const TensorImpl* operands[] = {&a, &b};
   if (a.layout.sizes[ra - 1] != b.layout.sizes[rb - 2]) {
@@ -331,12 +339,12 @@ absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a,
       batch.rank + 2 > kMaxRank) {
     return OpError("matmul", operands, "batch dimensions do not broadcast");
   }
-  Layout full = batch;
+  Layout& full = m->product;
+  full = batch;
   full.rank = batch.rank + 2;
   full.sizes[batch.rank] = a.layout.sizes[ra - 2];
   full.sizes[batch.rank + 1] = b.layout.sizes[rb - 1];
   TG_RETURN_IF_ERROR(CheckShape("matmul", full.shape()));
-  TG_ASSIGN_OR_RETURN(TensorImpl * out, NewResult(tape, full.shape(), a.dtype, a.device));
   int64_t sa[kMaxRank], sb[kMaxRank];
   std::copy(batch.sizes, batch.sizes + batch.rank, sa);
   std::copy(batch.sizes, batch.sizes + batch.rank, sb);
@@ -344,30 +352,101 @@ absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a,
   sa[batch.rank + 1] = a.layout.sizes[ra - 1];
   sb[batch.rank] = b.layout.sizes[rb - 2];
   sb[batch.rank + 1] = b.layout.sizes[rb - 1];
-  TensorImpl va, vb;
-  InitView(&va, a, a.layout.Expanded({sa, size_t(full.rank)}));
-  InitView(&vb, b, b.layout.Expanded({sb, size_t(full.rank)}));
-  if (absl::Status s = Run(OpKind::kMatMul, {&va, &vb}, {out}); !s.ok()) {
+  InitView(&m->a, a, a.layout.Expanded({sa, size_t(full.rank)}));
+  InitView(&m->b, b, b.layout.Expanded({sb, size_t(full.rank)}));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a,
+                                      const TensorImpl& b) {
+  MatMulOperands m;
+  TG_RETURN_IF_ERROR(PrepareMatMul(a, b, &m));
+  TG_ASSIGN_OR_RETURN(TensorImpl * out,
+                      NewResult(tape, m.product.shape(), a.dtype, a.device));
+  if (absl::Status s = Run(OpKind::kMatMul, {&m.a, &m.b}, {out}); !s.ok()) {
     return Discard(out, s);
   }
   return out;
 }
 
-absl::StatusOr<TensorImpl*> GradOf(Tape& tape, TensorImpl& input) {
-  if (input.grad != nullptr) return input.grad;
-  const Shape shape = input.layout.shape();
-  TensorImpl* grad;
-  if (input.heap || input.slot < tape.persistent_slots()) {
-    // Outlives the next Rewind: a heap impl, owned by the input or by the tape.
-    TG_ASSIGN_OR_RETURN(grad, NewResult(nullptr, shape, input.dtype, input.device));
-    if (!input.heap) TG_RETURN_IF_ERROR(tape.Own(grad, UnrefImpl));
-  } else {
-    TG_ASSIGN_OR_RETURN(grad, NewResult(&tape, shape, input.dtype, input.device));
+absl::Status RunMatMulInto(const TensorImpl& a, const TensorImpl& b, TensorImpl& out,
+                           bool accumulate) {
+  MatMulOperands m;
+  TG_RETURN_IF_ERROR(PrepareMatMul(a, b, &m));
+  if (!SameShape(m.product, out.layout) || !out.layout.IsContiguous()) {
+    const TensorImpl* operands[] = {&a, &b, &out};
+    return OpError("matmul", operands,
+                   "the output is not the product's contiguous shape");
   }
-  OpAttrs zero;
-  TG_RETURN_IF_ERROR(Run(OpKind::kFill, {}, {grad}, zero));
-  input.grad = grad;
+  OpAttrs attrs;
+  attrs.scalar0 = accumulate ? 1.0 : 0.0;  // the kernel's beta
+  return Run(OpKind::kMatMul, {&m.a, &m.b}, {&out}, attrs);
+}
+
+// Note [Lazy zero grads]: a training step zeroes every parameter's gradient, then
+// its backward writes each one, mostly by a matmul's weight-gradient GEMM. Filling
+// the zeros and then adding the GEMM's result passes over every gradient twice more
+// than needed, out of cache by then (about a tenth of an MLP step on the CPU).
+// Instead, ZeroGrad of a gradient nobody else holds only sets grad_state to
+// kGradZero; a backward rule that writes its share straight into the grad
+// (GradBuffer) then overwrites instead of adding (the GEMM's beta is 0), and
+// Accumulate copies instead of adding. Whatever reads a gradient outside a backward
+// (Tensor::grad, so optimizers, the C ABI, allreduce) fills the zeros first
+// (MaterializeGrad). A fresh grad starts as kGradZero too. PyTorch's
+// zero_grad(set_to_none=True) saves the same passes by dropping the gradient; here
+// the buffer stays, so a step still allocates nothing.
+
+absl::StatusOr<TensorImpl*> GradBuffer(Tape& tape, TensorImpl& input, bool* zero) {
+  if (input.grad == nullptr) {
+    const Shape shape = input.layout.shape();
+    TensorImpl* grad;
+    if (input.heap || input.slot < tape.persistent_slots()) {
+      // Outlives the next Rewind: a heap impl, owned by the input or by the tape.
+      TG_ASSIGN_OR_RETURN(grad, NewResult(nullptr, shape, input.dtype, input.device));
+      if (!input.heap) TG_RETURN_IF_ERROR(tape.Own(grad, UnrefImpl));
+    } else {
+      TG_ASSIGN_OR_RETURN(grad, NewResult(&tape, shape, input.dtype, input.device));
+    }
+    input.grad = grad;
+    __atomic_store_n(&input.grad_state, kGradZero, __ATOMIC_RELAXED);
+  }
+  // A backward adds to a grad from one thread (AddsTo claimed it), so no reader
+  // may be filling it now.
+  *zero = __atomic_load_n(&input.grad_state, __ATOMIC_ACQUIRE) == kGradZero;
+  return input.grad;
+}
+
+void GradWritten(TensorImpl& input) {
+  __atomic_store_n(&input.grad_state, kGradWritten, __ATOMIC_RELEASE);
+}
+
+absl::StatusOr<TensorImpl*> GradOf(Tape& tape, TensorImpl& input) {
+  bool zero;
+  TG_ASSIGN_OR_RETURN(TensorImpl * grad, GradBuffer(tape, input, &zero));
+  if (zero) {
+    TG_RETURN_IF_ERROR(Run(OpKind::kFill, {}, {grad}, OpAttrs{}));
+    GradWritten(input);
+  }
   return grad;
+}
+
+absl::Status MaterializeGrad(TensorImpl& input) {
+  uint8_t state = kGradZero;
+  if (__atomic_compare_exchange_n(&input.grad_state, &state, kGradFilling, false,
+                                  __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+    const absl::Status filled = Run(OpKind::kFill, {}, {input.grad}, OpAttrs{});
+    // On failure the grad stays unwritten, and the next read tries again.
+    __atomic_store_n(&input.grad_state, filled.ok() ? kGradWritten : kGradZero,
+                     __ATOMIC_RELEASE);
+    return filled;
+  }
+  // Another thread is filling it: the zeros are a few microseconds away.
+  while (state == kGradFilling) {
+    state = __atomic_load_n(&input.grad_state, __ATOMIC_ACQUIRE);
+  }
+  return absl::OkStatus();
 }
 
 AccumulateOnly& ThisThreadAccumulateOnly() {
@@ -457,8 +536,14 @@ absl::Status Accumulate(Tape& tape, TensorImpl& input, const TensorImpl& contrib
     TG_ASSIGN_OR_RETURN(TensorImpl * grad, NewView(&tape, *c, c->layout));
     input.grad = grad;
   } else {
-    TG_ASSIGN_OR_RETURN(TensorImpl * grad, GradOf(tape, input));
-    TG_RETURN_IF_ERROR(Run(OpKind::kAdd, {grad, c}, {grad}));
+    bool zero;
+    TG_ASSIGN_OR_RETURN(TensorImpl * grad, GradBuffer(tape, input, &zero));
+    if (zero) {
+      TG_RETURN_IF_ERROR(Run(OpKind::kCopy, {c}, {grad}));
+      GradWritten(input);
+    } else {
+      TG_RETURN_IF_ERROR(Run(OpKind::kAdd, {grad, c}, {grad}));
+    }
   }
   input.grad_epoch = tape.sweep_epoch();
   return absl::OkStatus();

@@ -1,9 +1,9 @@
 // Normalization (batch and layer) and embedding lookup. Batch normalization with
 // batch statistics, weight and bias runs as one kernel each way (kBatchNorm,
-// kBatchNormGrad) where the device has them; every other form is composed of
-// recorded ops, so that its gradients are those ops'. Both are checked against
-// finite differences and against each other. Operands are checked first, so that a
-// wrong shape is reported under the function's own name.
+// kBatchNormGrad, which may apply a ReLU after it) where the device has them; every other
+// form is composed of recorded ops, so that its gradients are those ops'. Both are
+// checked against finite differences and against each other. Operands are checked first,
+// so that a wrong shape is reported under the function's own name.
 #include <algorithm>
 #include <string>
 
@@ -60,10 +60,11 @@ absl::Status UpdateRunning(Tensor& running, const Tensor& batch, double momentum
 }
 
 // Training-mode batch norm as one kernel: y is recorded with (x, weight, bias) and
-// the batch's mean and variance, which its backward reads.
+// the batch's mean and variance, which its backward reads. With `relu`, y is the
+// ReLU of that, in the same pass (and its backward reads y).
 Tensor FusedBatchNorm(Tape* tape, const Tensor& input, Tensor& running_mean,
                       Tensor& running_var, const Tensor& weight, const Tensor& bias,
-                      double momentum, double eps, double unbiased) {
+                      double momentum, double eps, double unbiased, bool relu) {
   const Tensor x = input.Contiguous(), w = weight.Contiguous(), b = bias.Contiguous();
   for (const Tensor* t : {&x, &w, &b}) {
     if (!t->ok()) return *t;
@@ -81,6 +82,7 @@ Tensor FusedBatchNorm(Tape* tape, const Tensor& input, Tensor& running_mean,
   }
   OpAttrs attrs;
   attrs.scalar0 = eps;
+  attrs.scalar1 = relu ? 1.0 : 0.0;
   if (absl::Status s = internal::Run(OpKind::kBatchNorm, {x.impl(), w.impl(), b.impl()},
                                      {*out, stats[0], stats[1]}, attrs);
       !s.ok()) {
@@ -103,11 +105,10 @@ Tensor FusedBatchNorm(Tape* tape, const Tensor& input, Tensor& running_mean,
   return y;
 }
 
-}  // namespace
-
-Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
-                 const Tensor& weight, const Tensor& bias, bool training, double momentum,
-                 double eps) {
+// BatchNorm, and with `relu` its ReLU, fused into the kernel where there is one.
+Tensor BatchNormThen(const Tensor& x, Tensor& running_mean, Tensor& running_var,
+                     const Tensor& weight, const Tensor& bias, bool training,
+                     double momentum, double eps, bool relu) {
   Impls impls;
   Tape* tape;
   Tensor error;
@@ -138,7 +139,7 @@ Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
       KernelRegistry::Global().FindOrNull(OpKind::kBatchNorm, x.dtype(),
                                           x.device().type) != nullptr) {
     return FusedBatchNorm(tape, x, running_mean, running_var, weight, bias, momentum, eps,
-                          unbiased);
+                          unbiased, relu);
   }
   Axes axes;
   for (int i = 0; i < x.dim(); ++i) {
@@ -164,7 +165,23 @@ Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
   Tensor y = centered * Rsqrt(var + eps);
   if (!Absent(weight)) y = y * internal::PerChannel(weight, x.dim());
   if (!Absent(bias)) y = y + internal::PerChannel(bias, x.dim());
-  return y;
+  return relu ? Relu(y) : y;
+}
+
+}  // namespace
+
+Tensor BatchNorm(const Tensor& x, Tensor& running_mean, Tensor& running_var,
+                 const Tensor& weight, const Tensor& bias, bool training, double momentum,
+                 double eps) {
+  return BatchNormThen(x, running_mean, running_var, weight, bias, training, momentum,
+                       eps, /*relu=*/false);
+}
+
+Tensor BatchNormRelu(const Tensor& x, Tensor& running_mean, Tensor& running_var,
+                     const Tensor& weight, const Tensor& bias, bool training,
+                     double momentum, double eps) {
+  return BatchNormThen(x, running_mean, running_var, weight, bias, training, momentum,
+                       eps, /*relu=*/true);
 }
 
 Tensor LayerNorm(const Tensor& x, int normalized_axes, const Tensor& weight,
@@ -229,8 +246,15 @@ absl::Status BatchNormBackward(TensorRecord& r, Tape& tape, TensorImpl& g) {
     TG_ASSIGN_OR_RETURN(grads[i], NewResult(&tape, likes[i]->layout.shape(),
                                             likes[i]->dtype, likes[i]->device));
   }
-  TG_RETURN_IF_ERROR(Run(OpKind::kBatchNormGrad, {&g, x, w, r.inputs[3], r.inputs[4]},
-                         {grads[0], grads[1], grads[2]}, r.attrs));
+  // With the ReLU fused, the kernel reads y to take g through it first.
+  if (r.attrs.scalar1 != 0) {
+    TG_RETURN_IF_ERROR(Run(OpKind::kBatchNormGrad,
+                           {&g, x, w, r.inputs[3], r.inputs[4], r.out},
+                           {grads[0], grads[1], grads[2]}, r.attrs));
+  } else {
+    TG_RETURN_IF_ERROR(Run(OpKind::kBatchNormGrad, {&g, x, w, r.inputs[3], r.inputs[4]},
+                           {grads[0], grads[1], grads[2]}, r.attrs));
+  }
   for (int i = 0; i < 3; ++i) {
     TensorImpl& input = *r.inputs[i];
     if (Wanted(input)) TG_RETURN_IF_ERROR(Accumulate(tape, input, *grads[i], true));

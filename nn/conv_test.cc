@@ -173,6 +173,104 @@ TEST(BatchNorm, FusedKernelMatchesTheComposition) {
   }
 }
 
+// BatchNormRelu runs the ReLU inside the normalization's kernels in training; it
+// must give what Relu of the fused BatchNorm and Relu of the composed one give:
+// values, the three gradients and the running statistics, over a strided input
+// with about a third of the outputs cut to zero.
+TEST(BatchNormRelu, MatchesReluOfBatchNorm) {
+  for (DType dtype : {DType::kF64, DType::kF32}) {
+    const double tol = dtype == DType::kF64 ? 1e-12 : 2e-5;
+    Random rng(5);
+    const Tensor base = Tensor::Randn({3, 4, 5, 6}, rng, dtype) * 2.0;
+    const Tensor w0 = Tensor::Rand({4}, rng, dtype) + 0.5;
+    const Tensor b0 = Tensor::Randn({4}, rng, dtype) * 0.5;
+    const Tensor upstream = Tensor::Randn({3, 4, 5, 3}, rng, dtype);
+    std::vector<std::vector<double>> results[3];
+    for (int form = 0; form < 3; ++form) {  // fused, Relu(fused BN), Relu(composed BN)
+      Tensor x = base.Slice(-1, 0, 6, 2);
+      x.RequiresGrad();
+      Tensor w = w0 * 1.0, b = b0 * 1.0;
+      w.RequiresGrad();
+      b.RequiresGrad();
+      Tensor mean = Tensor::Zeros({4}, dtype), var = Tensor::Ones({4}, dtype);
+      Tape tape;
+      TapeScope scope(&tape);
+      Tensor none;
+      const Tensor y = form == 0 ? BatchNormRelu(x, mean, var, w, b, true, 0.1, 1e-5)
+                       : form == 1
+                           ? Relu(BatchNorm(x, mean, var, w, b, true, 0.1, 1e-5))
+                           : Relu(BatchNorm(x, mean, var, none, none, true, 0.1, 1e-5) *
+                                      w.Reshape({1, 4, 1, 1}) +
+                                  b.Reshape({1, 4, 1, 1}));
+      ASSERT_TRUE(y.ok()) << y.status();
+      ASSERT_TRUE(Sum(y * upstream).Backward().ok());
+      results[form] = {y.ToVector(),        x.grad().ToVector(), w.grad().ToVector(),
+                       b.grad().ToVector(), mean.ToVector(),     var.ToVector()};
+    }
+    int zeros = 0;
+    for (double v : results[0][0]) zeros += v == 0.0;
+    EXPECT_GT(zeros, 30);  // of 180
+    EXPECT_LT(zeros, 150);
+    for (int form = 1; form < 3; ++form) {
+      for (size_t i = 0; i < results[0].size(); ++i) {
+        ASSERT_EQ(results[0][i].size(), results[form][i].size());
+        for (size_t k = 0; k < results[0][i].size(); ++k) {
+          EXPECT_NEAR(results[0][i][k], results[form][i][k],
+                      tol * (1 + std::abs(results[form][i][k])))
+              << DTypeName(dtype) << " form " << form << " result " << i << " element "
+              << k;
+        }
+      }
+    }
+  }
+}
+
+// Sequential runs a BatchNorm2d followed by a ReLU as BatchNormRelu, with the
+// numbers of the modules run one by one: in training one kernel (a record fewer
+// than the two modules' ops), in evaluation the same composition.
+TEST(BatchNormRelu, SequentialFusesBatchNorm2dAndReLU) {
+  for (bool training : {true, false}) {
+    std::vector<double> results[2];
+    size_t slots[2];
+    for (int fused = 0; fused < 2; ++fused) {
+      Random rng(3);
+      Sequential net;
+      net.Emplace<Conv2d>(2, 3, 3, rng, Conv2dOptions{}, true, DType::kF64);
+      net.Emplace<BatchNorm2d>(3, 1e-5, 0.1, true, true, DType::kF64);
+      net.Emplace<ReLU>();
+      if (!training) net.eval();
+      const Tensor x = Tensor::Randn({2, 2, 5, 5}, rng, DType::kF64);
+      Tape tape;
+      TapeScope scope(&tape);
+      Tensor y;
+      if (fused) {
+        y = net(x);
+      } else {
+        for (size_t i = 0; i < net.size(); ++i) y = net[i].Forward(i == 0 ? x : y);
+      }
+      slots[fused] = tape.size();
+      ASSERT_TRUE(Sum(y * y).Backward().ok());
+      results[fused] = y.ToVector();
+      for (const Tensor& p : net.parameters()) {
+        for (double g : p.grad().ToVector()) results[fused].push_back(g);
+      }
+      for (const NamedTensor& buffer : net.named_buffers()) {
+        for (double v : buffer.tensor.ToVector()) results[fused].push_back(v);
+      }
+    }
+    if (training) {
+      EXPECT_LT(slots[1], slots[0]);
+    } else {
+      EXPECT_EQ(slots[1], slots[0]);
+    }
+    ASSERT_EQ(results[0].size(), results[1].size());
+    for (size_t k = 0; k < results[0].size(); ++k) {
+      EXPECT_NEAR(results[1][k], results[0][k], 1e-12 * (1 + std::abs(results[0][k])))
+          << "training " << training << " element " << k;
+    }
+  }
+}
+
 // Per-channel vectors that are views with a stride (every other element of a
 // longer vector) give what their contiguous copies give: conv2d's bias, and batch
 // norm's weight, bias and running statistics, in training (fused and composed)

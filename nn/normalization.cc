@@ -24,15 +24,19 @@ BatchNorm2d::BatchNorm2d(int64_t num_features, double eps, double momentum, bool
   }
 }
 
-Tensor BatchNorm2d::Forward(const Tensor& x) {
+Tensor BatchNorm2d::Forward(const Tensor& x) { return Normalize(x, /*relu=*/false); }
+
+Tensor BatchNorm2d::ForwardRelu(const Tensor& x) { return Normalize(x, /*relu=*/true); }
+
+Tensor BatchNorm2d::Normalize(const Tensor& x, bool relu) {
   if (x.ok() && x.dim() != 4) {
     return Tensor::Error(absl::InvalidArgumentError(absl::StrFormat(
         "BatchNorm2d: expected an input [N, C, H, W], got one of rank %d", x.dim())));
   }
   // Without running statistics, evaluation normalizes by the batch's, as PyTorch.
   const bool batch_stats = is_training() || !running_mean_.ok();
-  return BatchNorm(x, running_mean_, running_var_, weight_, bias_, batch_stats, momentum_,
-                   eps_);
+  return (relu ? BatchNormRelu : BatchNorm)(x, running_mean_, running_var_, weight_,
+                                            bias_, batch_stats, momentum_, eps_);
 }
 
 std::string BatchNorm2d::ToString() const {

@@ -1,10 +1,10 @@
 // Normalization modules and the embedding table, as torch.nn's BatchNorm2d,
 // LayerNorm and Embedding (the ops are core/tensor_ops.h's).
 //
-//   tapegrad::nn::BatchNorm2d bn(32);        // weight 1, bias 0, running mean 0, var 1
-//   tapegrad::Tensor y = bn(x);              // x [N, 32, H, W]; updates the running
-//   stats bn.eval();                               // now normalizes by the running stats
-//   tapegrad::nn::LayerNorm ln({128});       // over the last axis
+//   tapegrad::nn::BatchNorm2d bn(32);   // weight 1, bias 0, running mean 0, var 1
+//   tapegrad::Tensor y = bn(x);         // x [N, 32, H, W]; updates the running stats
+//   bn.eval();                          // now normalizes by the running stats
+//   tapegrad::nn::LayerNorm ln({128});  // over the last axis
 //   tapegrad::nn::Embedding emb(1000, 64, rng);   // weight ~ N(0, 1)
 //   tapegrad::Tensor e = emb(tokens);        // i64 [B, T] -> [B, T, 64]
 //
@@ -34,6 +34,9 @@ class BatchNorm2d : public Module {
                        bool affine = true, bool track_running_stats = true,
                        DType dtype = DType::kF32);
   Tensor Forward(const Tensor& x) override;
+  // Relu(Forward(x)), the ReLU inside the normalization's kernel where it has one
+  // (BatchNormRelu); Sequential calls it for a BatchNorm2d followed by a ReLU.
+  Tensor ForwardRelu(const Tensor& x);
   std::string ToString() const override;
 
   Tensor& weight() { return weight_; }  // [C], or empty without affine
@@ -42,6 +45,8 @@ class BatchNorm2d : public Module {
   Tensor& running_var() { return running_var_; }
 
  private:
+  Tensor Normalize(const Tensor& x, bool relu);
+
   int64_t features_;
   double eps_, momentum_;
   Tensor weight_, bias_, running_mean_, running_var_;

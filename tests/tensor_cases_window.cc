@@ -126,6 +126,27 @@ void AddWindowCases(std::vector<Case>* c) {
       [](Random& r) {
         return Inputs{N(r, {4, 3, 2, 3}), P(r, {3}), N(r, {3})};
       });
+  // The ReLU fused into the kernels, with a shift that leaves about a third of
+  // each channel's outputs at zero.
+  add(
+      "batch_norm_relu_training",
+      [](S t) {
+        Tensor none;
+        return BatchNormRelu(t[0], none, none, t[1], t[2], /*training=*/true);
+      },
+      [](Random& r) {
+        return Inputs{N(r, {4, 3, 2, 3}), P(r, {3}), N(r, {3})};
+      });
+  add(
+      "batch_norm_relu_evaluation",
+      [](S t) {
+        Tensor mean = Tensor::FromData({0.5, -0.25}, {2}, t[0].dtype()).To(t[0].device());
+        Tensor var = Tensor::FromData({2.0, 0.5}, {2}, t[0].dtype()).To(t[0].device());
+        return BatchNormRelu(t[0], mean, var, t[1], t[2], /*training=*/false);
+      },
+      [](Random& r) {
+        return Inputs{N(r, {3, 2, 2, 2}), P(r, {2}), N(r, {2})};
+      });
   add(
       "batch_norm_training_2d_no_affine",
       [](S t) {

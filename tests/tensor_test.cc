@@ -11,6 +11,7 @@
 namespace tapegrad {
 namespace {
 
+using ::testing::Each;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
@@ -235,6 +236,49 @@ TEST(TensorAutograd, ParametersKeepGradsAcrossRewindAndAccumulate) {
   EXPECT_THAT(w.grad().ToVector(), ElementsAre(0, 0));
   ASSERT_TRUE(w.AddInPlace(Tensor::Of({1, 1}, DType::kF64), -0.5).ok());
   EXPECT_THAT(w.ToVector(), ElementsAre(0.5, 1.5));
+}
+
+// Note [Lazy zero grads]: after ZeroGrad a parameter's grad buffer still holds the
+// last step's numbers; the GEMM that writes a weight gradient overwrites them once
+// and adds after, a broadcast product's sum is copied in, and a read fills zeros.
+TEST(TensorAutograd, ParameterGradsAfterZeroGradMatchFreshOnes) {
+  const Tensor x = Tensor::FromData({1, 2, 3, 4, 5, 6, 7, 8}, {4, 2}, DType::kF64);
+  const Tensor x3 = Tensor::FromData({1, -1, 2, 0, 3, 1}, {3, 1, 2}, DType::kF64);
+  Tensor w = Tensor::FromData({0.5, -1, 2, 1, 0, 3}, {2, 3}, DType::kF64).RequiresGrad();
+  // d/dw of sum(x @ w) + 2 sum(x @ w) + sum(x3 @ w): row i of w gets column i of
+  // x summed (16, 20) three times, plus column i of x3 summed (6, 0).
+  const std::vector<double> once = {54, 54, 54, 60, 60, 60};
+  Tape tape;
+  TapeScope scope(&tape);
+  const TapeMark mark = tape.Mark();
+  const auto step = [&] {
+    const Tensor loss = Sum(MatMul(x, w)) + Sum(MatMul(x, w)) * 2.0 + Sum(MatMul(x3, w));
+    ASSERT_TRUE(loss.Backward().ok());
+    ASSERT_TRUE(tape.Rewind(mark).ok());
+  };
+  std::vector<double> twice = once;
+  for (double& g : twice) g *= 2;
+  step();
+  EXPECT_THAT(w.grad().ToVector(), ElementsAreArray(once));
+  step();  // no ZeroGrad: adds
+  EXPECT_THAT(w.grad().ToVector(), ElementsAreArray(twice));
+  w.ZeroGrad();
+  step();
+  EXPECT_THAT(w.grad().ToVector(), ElementsAreArray(once));
+  w.ZeroGrad();
+  EXPECT_THAT(w.grad().ToVector(), Each(0.0));  // read before any backward writes
+  step();
+  EXPECT_THAT(w.grad().ToVector(), ElementsAreArray(once));
+  // A handle on the grad sees ZeroGrad at once.
+  const Tensor held = w.grad();
+  w.ZeroGrad();
+  EXPECT_THAT(held.ToVector(), Each(0.0));
+  // A backward that does not reach w leaves its zeros.
+  step();
+  w.ZeroGrad();
+  const Tensor v = Tensor::Of({1, 2}, DType::kF64).RequiresGrad();
+  ASSERT_TRUE(Sum(v * v).Backward().ok());
+  EXPECT_THAT(w.grad().ToVector(), Each(0.0));
 }
 
 TEST(TensorAutograd, IntermediatesExposeGradsAndSecondRootSeesOnlyItsAncestors) {

@@ -81,6 +81,31 @@ TEST(Threads, TensorTapesOnManyThreadsShareThePoolSafely) {
   for (double r : results) EXPECT_EQ(r, expected);
 }
 
+// Note [Lazy zero grads]: threads that read a zeroed gradient at once all see
+// zeros, though only one of them writes them.
+TEST(Threads, ReadersOfALazilyZeroedGradAllSeeZeros) {
+  Tensor w = Tensor::Ones({64, 64}).RequiresGrad();
+  {
+    Tape tape;
+    TapeScope scope(&tape);
+    ASSERT_TRUE(Sum(MatMul(Tensor::Ones({8, 64}), w)).Backward().ok());
+  }
+  for (int round = 0; round < 20; ++round) {
+    w.ZeroGrad();
+    std::vector<double> sums(4, -1.0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&w, &sums, t] {
+        double sum = 0;
+        for (double g : w.grad().ToVector()) sum += std::abs(g);
+        sums[t] = sum;
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    for (double sum : sums) ASSERT_EQ(sum, 0.0) << "round " << round;
+  }
+}
+
 TEST(Threads, GradModeIsPerThread) {
   NoGradScope no_grad;
   bool other_thread_enabled = false;

@@ -41,8 +41,10 @@
 //  - kBatchNorm (x, weight, bias) -> (y, mean, var) normalizes a contiguous
 //    [N, C, ...] over every axis but 1 with the batch's statistics: mean and var
 //    (biased) are [C]; y = (x - mean) / sqrt(var + eps) * weight + bias, eps =
-//    attrs.scalar0. kBatchNormGrad (gy, x, weight, mean, var) -> (gx, gweight,
-//    gbias) overwrites its outputs.
+//    attrs.scalar0; with attrs.scalar1 != 0, y = relu(that) (BatchNormRelu).
+//    kBatchNormGrad (gy, x, weight, mean, var) -> (gx, gweight, gbias) overwrites
+//    its outputs; with attrs.scalar1 != 0 it takes the forward's y as inputs[5] and
+//    propagates gy through the ReLU first (0 where y <= 0).
 //  - Optimizer steps (kSgdStep, kRmspropStep, kAdamStep) read the gradient as
 //    inputs[0] and update outputs[0] (the parameter) and their state tensors in
 //    place; all are contiguous and of one shape; call.scalars holds the
@@ -94,7 +96,7 @@ struct Window2d {
 
 // Scalar arguments of a kernel; which fields an op reads is part of its contract.
 struct OpAttrs {
-  double scalar0 = 0.0;  // pow exponent, clamp low, fill value, scale factor
+  double scalar0 = 0.0;  // pow exponent, clamp low, fill value, scale factor, matmul beta
   double scalar1 = 0.0;  // clamp high
   uint32_t axes = 0;     // reductions: bit i set = axis i reduced
   int32_t axis = 0;      // softmax and friends

@@ -34,6 +34,11 @@ namespace tapegrad {
 
 class Tape;
 
+// TensorImpl::grad_state.
+inline constexpr uint8_t kGradWritten = 0;
+inline constexpr uint8_t kGradZero = 1;     // zero; the buffer is stale
+inline constexpr uint8_t kGradFilling = 2;  // a reader is writing the zeros
+
 // Reference counting for the heap home; a no-op for arena objects. Derived
 // defines DestroyHeap(), called when the last reference goes.
 template <class Derived>
@@ -90,6 +95,10 @@ struct TensorImpl : HeapCounted<TensorImpl> {
   // (internal::Accumulate), Tensor::ZeroGrad releases it; 0 while unclaimed. Read
   // and written with atomic builtins.
   uint64_t grad_owner = 0;
+  // Whether grad's buffer holds its value (kGradWritten) or the value is zero and
+  // the buffer was left unwritten (Note [Lazy zero grads] in core/tensor_dispatch.cc).
+  // Read and written with atomic builtins.
+  uint8_t grad_state = 0;
 
   char* data() const {
     return static_cast<char*>(storage->data) +

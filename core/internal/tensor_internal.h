@@ -205,6 +205,10 @@ absl::StatusOr<TensorImpl*> RunReduce(Tape* tape, OpKind op, const TensorImpl& x
 // Batched matrix product of two rank >= 2 impls with broadcast batch dimensions.
 absl::StatusOr<TensorImpl*> RunMatMul(Tape* tape, const TensorImpl& a,
                                       const TensorImpl& b);
+// The same product written into `out` (contiguous, the product's shape), or, with
+// `accumulate`, added to it; the error names matmul and the operands.
+absl::Status RunMatMulInto(const TensorImpl& a, const TensorImpl& b, TensorImpl& out,
+                           bool accumulate);
 
 // A vector of one value per channel as a [1, C, 1, ...] view of rank `rank`, to
 // broadcast against [N, C, ...] tensors. Unsqueeze keeps any stride, where
@@ -224,8 +228,18 @@ absl::StatusOr<TensorImpl*> CopyToDevice(Tape* tape, const TensorImpl& t, Device
 // become the grad itself instead of being copied.
 absl::Status Accumulate(Tape& tape, TensorImpl& input, const TensorImpl& contribution,
                         bool owned);
-// input.grad, allocated and zeroed if absent.
+// input.grad, allocated and zeroed if absent, its buffer holding its value.
 absl::StatusOr<TensorImpl*> GradOf(Tape& tape, TensorImpl& input);
+// input.grad, allocated if absent, for a rule that writes its share straight into
+// it: *zero says the grad's value is zero and its buffer unwritten (Note [Lazy zero
+// grads]), so the rule writes every element instead of adding, then calls
+// GradWritten. Ask AddsTo first.
+absl::StatusOr<TensorImpl*> GradBuffer(Tape& tape, TensorImpl& input, bool* zero);
+void GradWritten(TensorImpl& input);
+// Gives input.grad's buffer its value (zeros) if ZeroGrad left it unwritten; for
+// code that reads a grad outside a backward (Tensor::grad). Safe from threads that
+// read the same grad at once.
+absl::Status MaterializeGrad(TensorImpl& input);
 // Whether this sweep adds to input's gradient: it requires grad and, if it is a
 // heap tensor, BackwardInto lists it (when active) and its grad is this thread's
 // to add to, which it claims (an error if another thread holds it). Every backward

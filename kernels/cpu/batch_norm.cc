@@ -5,9 +5,12 @@
 // values, so f32 keeps its precision on large batches. Forward reads x three
 // times per channel (the channel's values stay in cache between passes for CNN
 // sizes) and backward reads gy and x twice; the recorded composition it replaces
-// made some fifteen passes over the whole tensor.
+// made some fifteen passes over the whole tensor. A ReLU after the normalization
+// may run inside both kernels (BatchNormRelu), saving its own two passes each way.
+#include <algorithm>
 #include <cmath>
 
+#include "core/internal/elementwise_math.h"
 #include "core/internal/registry.h"
 #include "kernels/cpu/parallel.h"
 
@@ -38,42 +41,71 @@ struct Channels {
   int64_t n, channels, plane;
 };
 
-// The row sums the passes need, as simd reductions (the kernels are built with
-// -fopenmp-simd; reassociating a double sum changes its last bits only).
+// Sums term(k) over k < n in double, in kLanes partial sums. With one sum each add
+// waits for the one before (about one element per cycle, whatever the vector
+// width); independent lanes keep the adders busy, and g++ turns the inner loop
+// into vector conversions and adds. The order of the additions changes the
+// result's last bits only.
+template <class Term>
+double LaneSum(int64_t n, const Term& term) {
+  constexpr int kLanes = 16;
+  double lanes[kLanes] = {};
+  int64_t k = 0;
+  for (; k + kLanes <= n; k += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lanes[j] += term(k + j);
+  }
+  double sum = 0;
+  for (; k < n; ++k) sum += term(k);
+  for (double lane : lanes) sum += lane;
+  return sum;
+}
+
 template <class T>
 double RowSum(const T* row, int64_t n) {
-  double sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t k = 0; k < n; ++k) sum += row[k];
-  return sum;
+  return LaneSum(n, [row](int64_t k) { return double(row[k]); });
 }
 
 template <class T>
 double RowSquaredDeviations(const T* row, int64_t n, double mean) {
-  double sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t k = 0; k < n; ++k) {
+  return LaneSum(n, [row, mean](int64_t k) {
     const double d = row[k] - mean;
-    sum += d * d;
-  }
-  return sum;
+    return d * d;
+  });
 }
 
-// sum(gy * (x - mean)) and sum(gy) in one pass.
-template <class T>
-void RowGradientSums(const T* gy, const T* x, int64_t n, double mean, double* sum_gy,
-                     double* sum_gy_centered) {
-  double a = 0, b = 0;
-#pragma omp simd reduction(+ : a, b)
-  for (int64_t k = 0; k < n; ++k) {
-    a += gy[k];
-    b += gy[k] * (x[k] - mean);
-  }
-  *sum_gy += a;
-  *sum_gy_centered += b;
+// The output gradient as the normalization's backward takes it: gy, or with the
+// ReLU fused after it, the ReLU's input gradient (gy where y > 0, else 0).
+template <class T, bool kRelu>
+T Upstream(const T* gy, const T* y, int64_t k) {
+  if constexpr (kRelu) return math::Relu::Backward(y[k], gy[k], T(0), T(0));
+  return gy[k];
 }
 
-// (x, weight, bias) -> (y, mean, var).
+// sum(g) and sum(g * (x - mean)) over one row of n values, g = Upstream. With the
+// ReLU, g goes through a small buffer a chunk at a time, so that both the masking
+// and the sums are plain loops the compiler vectorises.
+template <class T, bool kRelu>
+void RowGradientSums(const T* gy, const T* y, const T* x, int64_t n, double mean,
+                     double* sum_g, double* sum_g_centered) {
+  const auto sums = [&](const T* g, const T* xs, int64_t m) {
+    *sum_g += RowSum(g, m);
+    *sum_g_centered +=
+        LaneSum(m, [g, xs, mean](int64_t k) { return double(g[k]) * (xs[k] - mean); });
+  };
+  if constexpr (!kRelu) {
+    sums(gy, x, n);
+  } else {
+    constexpr int64_t kChunk = 256;
+    T g[kChunk];
+    for (int64_t begin = 0; begin < n; begin += kChunk) {
+      const int64_t m = std::min(kChunk, n - begin);
+      for (int64_t k = 0; k < m; ++k) g[k] = Upstream<T, true>(gy + begin, y + begin, k);
+      sums(g, x + begin, m);
+    }
+  }
+}
+
+// (x, weight, bias) -> (y, mean, var); with attrs.scalar1 != 0, y = relu(...).
 template <class T>
 absl::Status BatchNorm(const KernelCall& call) {
   const Channels geometry(*call.inputs[0]);
@@ -84,6 +116,7 @@ absl::Status BatchNorm(const KernelCall& call) {
   T* mean_out = call.outputs[1]->data_as<T>();
   T* var_out = call.outputs[2]->data_as<T>();
   const double eps = call.attrs.scalar0;
+  const bool relu = call.attrs.scalar1 != 0;
   const double count = static_cast<double>(geometry.count());
   geometry.ForEachChannel([&](int64_t c) {
     double sum = 0;
@@ -99,7 +132,12 @@ absl::Status BatchNorm(const KernelCall& call) {
     const T s = static_cast<T>(scale);
     const T shift = static_cast<T>(bias[c] - mean * scale);
     geometry.ForEachPlane(c, [&](int64_t at) {
-      for (int64_t k = 0; k < geometry.plane; ++k) y[at + k] = x[at + k] * s + shift;
+      if (relu) {
+        for (int64_t k = 0; k < geometry.plane; ++k)
+          y[at + k] = math::Relu::Forward(x[at + k] * s + shift, T(0), T(0));
+      } else {
+        for (int64_t k = 0; k < geometry.plane; ++k) y[at + k] = x[at + k] * s + shift;
+      }
     });
     mean_out[c] = static_cast<T>(mean);
     var_out[c] = static_cast<T>(var);
@@ -107,18 +145,20 @@ absl::Status BatchNorm(const KernelCall& call) {
   return absl::OkStatus();
 }
 
-// (gy, x, weight, mean, var) -> (gx, gweight, gbias). With xhat = (x - mean) *
-// invstd over the channel's m values:
-//   gbias = sum(gy), gweight = sum(gy * xhat),
-//   gx = weight * invstd * (gy - gbias / m - xhat * gweight / m).
-template <class T>
-absl::Status BatchNormGrad(const KernelCall& call) {
+// (gy, x, weight, mean, var[, y]) -> (gx, gweight, gbias); with y, the forward
+// had the ReLU fused and g = Upstream<T, true>. With xhat = (x - mean) * invstd
+// over the channel's m values:
+//   gbias = sum(g), gweight = sum(g * xhat),
+//   gx = weight * invstd * (g - gbias / m - xhat * gweight / m).
+template <class T, bool kRelu>
+void BatchNormGradOf(const KernelCall& call) {
   const Channels geometry(*call.inputs[1]);
   const T* gy = call.inputs[0]->data_as<T>();
   const T* x = call.inputs[1]->data_as<T>();
   const T* weight = call.inputs[2]->data_as<T>();
   const T* mean_in = call.inputs[3]->data_as<T>();
   const T* var_in = call.inputs[4]->data_as<T>();
+  const T* y = kRelu ? call.inputs[5]->data_as<T>() : nullptr;
   T* gx = call.outputs[0]->data_as<T>();
   T* gweight = call.outputs[1]->data_as<T>();
   T* gbias = call.outputs[2]->data_as<T>();
@@ -127,24 +167,36 @@ absl::Status BatchNormGrad(const KernelCall& call) {
   geometry.ForEachChannel([&](int64_t c) {
     const double mean = mean_in[c];
     const double invstd = 1.0 / std::sqrt(static_cast<double>(var_in[c]) + eps);
-    double sum_gy = 0, sum_gy_centered = 0;
+    double sum_g = 0, sum_g_centered = 0;
     geometry.ForEachPlane(c, [&](int64_t at) {
-      RowGradientSums(gy + at, x + at, geometry.plane, mean, &sum_gy, &sum_gy_centered);
+      RowGradientSums<T, kRelu>(gy + at, kRelu ? y + at : nullptr, x + at, geometry.plane,
+                                mean, &sum_g, &sum_g_centered);
     });
-    gbias[c] = static_cast<T>(sum_gy);
-    gweight[c] = static_cast<T>(sum_gy_centered * invstd);
+    gbias[c] = static_cast<T>(sum_g);
+    gweight[c] = static_cast<T>(sum_g_centered * invstd);
     if (count == 0) return;
-    // gx = a * gy + b * x + d, per channel.
+    // gx = a * g + b * x + d, per channel.
     const double scale = weight[c] * invstd;
-    const double slope = sum_gy_centered * invstd * invstd / count;  // of x - mean
+    const double slope = sum_g_centered * invstd * invstd / count;  // of x - mean
     const T a = static_cast<T>(scale);
     const T b = static_cast<T>(-scale * slope);
-    const T d = static_cast<T>(scale * (slope * mean - sum_gy / count));
+    const T d = static_cast<T>(scale * (slope * mean - sum_g / count));
     geometry.ForEachPlane(c, [&](int64_t at) {
+      const T* g = gy + at;
+      const T* ys = kRelu ? y + at : nullptr;
       for (int64_t k = 0; k < geometry.plane; ++k)
-        gx[at + k] = a * gy[at + k] + b * x[at + k] + d;
+        gx[at + k] = a * Upstream<T, kRelu>(g, ys, k) + b * x[at + k] + d;
     });
   });
+}
+
+template <class T>
+absl::Status BatchNormGrad(const KernelCall& call) {
+  if (call.attrs.scalar1 != 0) {
+    BatchNormGradOf<T, true>(call);
+  } else {
+    BatchNormGradOf<T, false>(call);
+  }
   return absl::OkStatus();
 }
 

@@ -1,8 +1,9 @@
 // Matrix products: f32 on oneDNN's sgemm, f64 on OpenBLAS's dgemm (gemm.h).
 // Contract: a [..., M, K] and b [..., K, N] of one rank >= 2 whose batch axes are
 // already expanded to the output's (stride 0 where broadcast); out contiguous
-// [..., M, N]. A matrix whose rows or columns have unit stride is handed to BLAS
-// as is, transposed or not, so transposed views cost no copy; any other matrix is
+// [..., M, N], overwritten, or added to when attrs.scalar0 (beta) is 1 (a backward
+// writing into a gradient). A matrix whose rows or columns have unit stride is handed to
+// BLAS as is, transposed or not, so transposed views cost no copy; any other matrix is
 // copied to a contiguous scratch buffer first.
 #include <algorithm>
 #include <vector>
@@ -36,6 +37,7 @@ absl::Status MatMul(const KernelCall& c) {
   const int64_t k = a.layout.sizes[rank - 1];
   const int64_t ars = a.layout.strides[rank - 2], acs = a.layout.strides[rank - 1];
   const int64_t brs = b.layout.strides[rank - 2], bcs = b.layout.strides[rank - 1];
+  const T beta = T(c.attrs.scalar0);
   BlasMatrix ma = DescribeForBlas(m, k, ars, acs);
   BlasMatrix mb = DescribeForBlas(k, n, brs, bcs);
   std::vector<T> pack_a, pack_b;  // only for matrices BLAS cannot read in place
@@ -50,8 +52,8 @@ absl::Status MatMul(const KernelCall& c) {
     BatchOffsets(out.layout, a.layout, b.layout, batch, &a_off, &b_off);
     T* cm = c_base + batch * m * n;
     if (m == 0 || n == 0) continue;
-    if (k == 0) {
-      std::fill(cm, cm + m * n, T(0));
+    if (k == 0) {  // an empty sum
+      if (beta == T(0)) std::fill(cm, cm + m * n, T(0));
       continue;
     }
     const T* am = a_base + a_off;
@@ -67,7 +69,7 @@ absl::Status MatMul(const KernelCall& c) {
     }
     TG_RETURN_IF_ERROR(Gemm<T>(ua.transposed ? CblasTrans : CblasNoTrans,
                                ub.transposed ? CblasTrans : CblasNoTrans, m, n, k, am,
-                               ua.ld, bm, ub.ld, cm, n));
+                               ua.ld, bm, ub.ld, cm, n, beta));
   }
   return absl::OkStatus();
 }

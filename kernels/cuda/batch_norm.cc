@@ -15,6 +15,7 @@ namespace {
 struct BnArgs {
   int64_t n, channels, plane;
   double eps;
+  int64_t relu;   // forward: y = relu(...); backward: read y, gy masked by y > 0
   const void* a;  // forward: x; backward: gy
   const void* b;  // backward: x
   const void* weight;
@@ -23,6 +24,7 @@ struct BnArgs {
   void* out;         // y or gx
   void* out2;        // mean or gweight
   void* out3;        // var or gbias
+  const void* y;     // backward with relu: the forward's output
 };
 
 constexpr unsigned kBlock = 256;
@@ -31,6 +33,7 @@ constexpr char kCommon[] = R"(
 struct BnArgs {
   i64 n, channels, plane;
   double eps;
+  i64 relu;
   const void* a;
   const void* b;
   const void* weight;
@@ -39,6 +42,7 @@ struct BnArgs {
   void* out;
   void* out2;
   void* out3;
+  const void* y;
 };
 // The k-th value of channel c, k < n * plane.
 __device__ __forceinline__ i64 tg_at(const BnArgs& p, i64 c, i64 k) {
@@ -80,7 +84,8 @@ extern "C" __global__ void tg_batch_norm(BnArgs p) {
     const double shift = (double)bias[c] - mean * scale;
     for (i64 k = threadIdx.x; k < count; k += blockDim.x) {
       const i64 at = tg_at(p, c, k);
-      ((T*)p.out)[at] = (T)((double)x[at] * scale + shift);
+      const T v = (T)((double)x[at] * scale + shift);
+      ((T*)p.out)[at] = p.relu && v < (T)0 ? (T)0 : v;
     }
     if (threadIdx.x == 0) {
       ((T*)p.out2)[c] = (T)mean;
@@ -91,10 +96,15 @@ extern "C" __global__ void tg_batch_norm(BnArgs p) {
 )";
 
 constexpr char kBatchNormGrad[] = R"(
-// a = gy, b = x, weight, bias = mean, var -> out = gx, out2 = gweight, out3 = gbias.
+// With the ReLU fused, the gradient of its input: gy where y > 0, else 0.
+__device__ __forceinline__ double tg_upstream(const BnArgs& p, i64 at) {
+  const T g = ((const T*)p.a)[at];
+  return p.relu && !(((const T*)p.y)[at] > (T)0) ? 0.0 : (double)g;
+}
+// a = gy, b = x, weight, bias = mean, var[, y] -> out = gx, out2 = gweight,
+// out3 = gbias.
 extern "C" __global__ void tg_batch_norm_grad(BnArgs p) {
   __shared__ double part[256];
-  const T* gy = (const T*)p.a;
   const T* x = (const T*)p.b;
   const T* weight = (const T*)p.weight;
   const T* means = (const T*)p.bias;
@@ -106,8 +116,9 @@ extern "C" __global__ void tg_batch_norm_grad(BnArgs p) {
     double sum_gy = 0, sum_gy_centered = 0;
     for (i64 k = threadIdx.x; k < count; k += blockDim.x) {
       const i64 at = tg_at(p, c, k);
-      sum_gy += (double)gy[at];
-      sum_gy_centered += (double)gy[at] * ((double)x[at] - mean);
+      const double g = tg_upstream(p, at);
+      sum_gy += g;
+      sum_gy_centered += g * ((double)x[at] - mean);
     }
     sum_gy = tg_block_sum(sum_gy, part);
     sum_gy_centered = tg_block_sum(sum_gy_centered, part);
@@ -115,7 +126,7 @@ extern "C" __global__ void tg_batch_norm_grad(BnArgs p) {
     const double slope = sum_gy_centered * invstd * invstd / (double)count;
     for (i64 k = threadIdx.x; k < count; k += blockDim.x) {
       const i64 at = tg_at(p, c, k);
-      ((T*)p.out)[at] = (T)(scale * ((double)gy[at] - sum_gy / (double)count -
+      ((T*)p.out)[at] = (T)(scale * (tg_upstream(p, at) - sum_gy / (double)count -
                                      ((double)x[at] - mean) * slope));
     }
     if (threadIdx.x == 0) {
@@ -136,12 +147,14 @@ absl::Status BatchNorm(const KernelCall& c) {
   args.plane = 1;
   for (int d = 2; d < x.layout.rank; ++d) args.plane *= x.layout.sizes[d];
   args.eps = c.attrs.scalar0;
+  args.relu = c.attrs.scalar1 != 0;
   args.a = c.inputs[0]->data();
   if (grad) {
     args.b = c.inputs[1]->data();
     args.weight = c.inputs[2]->data();
     args.bias = c.inputs[3]->data();
     args.var = c.inputs[4]->data();
+    if (args.relu) args.y = c.inputs[5]->data();
   } else {
     args.weight = c.inputs[1]->data();
     args.bias = c.inputs[2]->data();

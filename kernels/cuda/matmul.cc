@@ -1,7 +1,8 @@
 // Matrix products on CUDA through cuBLAS.
 // Contract (kernels/cpu/matmul.cc): a [..., M, K] and b [..., K, N] of one rank
 // >= 2 whose batch axes are already expanded to the output's (stride 0 where
-// broadcast); out contiguous [..., M, N].
+// broadcast); out contiguous [..., M, N], overwritten, or added to when
+// attrs.scalar0 (beta) is 1.
 //
 // cuBLAS is column-major; a row-major M x N product is the column-major N x M
 // product of the operands swapped, with the same transpose flags and leading
@@ -103,39 +104,41 @@ absl::Status Pack(const TensorImpl& t, Packed* out) {
 template <class T>
 cublasStatus_t Gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
                     int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-                    int64_t ldb, T* c, int64_t ldc) {
-  const T one = 1, zero = 0;
+                    int64_t ldb, T beta, T* c, int64_t ldc) {
+  const T one = 1;
   if constexpr (std::is_same_v<T, float>) {
-    return cublasSgemm_64(h, ta, tb, m, n, k, &one, a, lda, b, ldb, &zero, c, ldc);
+    return cublasSgemm_64(h, ta, tb, m, n, k, &one, a, lda, b, ldb, &beta, c, ldc);
   } else {
-    return cublasDgemm_64(h, ta, tb, m, n, k, &one, a, lda, b, ldb, &zero, c, ldc);
+    return cublasDgemm_64(h, ta, tb, m, n, k, &one, a, lda, b, ldb, &beta, c, ldc);
   }
 }
 
 template <class T>
 cublasStatus_t GemmBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
                            int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
-                           int64_t sa, const T* b, int64_t ldb, int64_t sb, T* c,
+                           int64_t sa, const T* b, int64_t ldb, int64_t sb, T beta, T* c,
                            int64_t ldc, int64_t sc, int64_t batches) {
-  const T one = 1, zero = 0;
+  const T one = 1;
   if constexpr (std::is_same_v<T, float>) {
     return cublasSgemmStridedBatched_64(h, ta, tb, m, n, k, &one, a, lda, sa, b, ldb, sb,
-                                        &zero, c, ldc, sc, batches);
+                                        &beta, c, ldc, sc, batches);
   } else {
     return cublasDgemmStridedBatched_64(h, ta, tb, m, n, k, &one, a, lda, sa, b, ldb, sb,
-                                        &zero, c, ldc, sc, batches);
+                                        &beta, c, ldc, sc, batches);
   }
 }
 
 template <class T>
-absl::Status MatMulOn(const TensorImpl& a_in, const TensorImpl& b_in, TensorImpl& out) {
+absl::Status MatMulOn(const TensorImpl& a_in, const TensorImpl& b_in, T beta,
+                      TensorImpl& out) {
   const int rank = out.layout.rank;
   const int64_t m = out.layout.sizes[rank - 2];
   const int64_t n = out.layout.sizes[rank - 1];
   const int64_t k = a_in.layout.sizes[rank - 1];
   if (m == 0 || n == 0) return absl::OkStatus();
   TG_ASSIGN_OR_RETURN(cublasHandle_t handle, HandleFor(out.device));
-  if (k == 0) {  // an empty sum: zeros
+  if (k == 0) {  // an empty sum: zeros, or nothing to add
+    if (beta != T(0)) return absl::OkStatus();
     absl::StatusOr<cudaStream_t> stream = Activate(out.device);
     return CudaStatus(
         cudaMemsetAsync(out.data(), 0, static_cast<size_t>(out.numel()) * sizeof(T),
@@ -171,19 +174,19 @@ absl::Status MatMulOn(const TensorImpl& a_in, const TensorImpl& b_in, TensorImpl
     // fall through to the frees below
   } else if (batches == 1) {
     status = CublasStatus(
-        Gemm<T>(handle, tb, ta, n, m, k, pb, desc[1].ld, pa, desc[0].ld, pc, n),
+        Gemm<T>(handle, tb, ta, n, m, k, pb, desc[1].ld, pa, desc[0].ld, beta, pc, n),
         "matmul: cublas gemm");
   } else if (UniformBatchStride(a.layout, rank - 2, &sa) &&
              UniformBatchStride(b.layout, rank - 2, &sb)) {
     status = CublasStatus(GemmBatched<T>(handle, tb, ta, n, m, k, pb, desc[1].ld, sb, pa,
-                                         desc[0].ld, sa, pc, n, m * n, batches),
+                                         desc[0].ld, sa, beta, pc, n, m * n, batches),
                           "matmul: cublas strided batched gemm");
   } else {
     for (int64_t batch = 0; batch < batches && status.ok(); ++batch) {
       int64_t a_off, b_off;
       BatchOffsets(out.layout, a.layout, b.layout, batch, &a_off, &b_off);
       status = CublasStatus(Gemm<T>(handle, tb, ta, n, m, k, pb + b_off, desc[1].ld,
-                                    pa + a_off, desc[0].ld, pc + batch * m * n, n),
+                                    pa + a_off, desc[0].ld, beta, pc + batch * m * n, n),
                             "matmul: cublas gemm");
     }
   }
@@ -196,8 +199,11 @@ absl::Status MatMulOn(const TensorImpl& a_in, const TensorImpl& b_in, TensorImpl
 
 absl::Status MatMul(const KernelCall& c) {
   TensorImpl& out = *c.outputs[0];
-  if (out.dtype == DType::kF32) return MatMulOn<float>(*c.inputs[0], *c.inputs[1], out);
-  return MatMulOn<double>(*c.inputs[0], *c.inputs[1], out);
+  const double beta = c.attrs.scalar0;
+  if (out.dtype == DType::kF32) {
+    return MatMulOn<float>(*c.inputs[0], *c.inputs[1], float(beta), out);
+  }
+  return MatMulOn<double>(*c.inputs[0], *c.inputs[1], beta, out);
 }
 
 TAPEGRAD_REGISTER_KERNEL(kMatMul, kF32, kCuda, MatMul);
