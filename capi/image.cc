@@ -26,6 +26,29 @@ tg_status LiveOrNull(const char* call, const char* operand, const tg_tensor* t) 
   return t == nullptr ? TG_OK : Live(call, operand, t);
 }
 
+// tg_tensor_batch_norm and tg_tensor_batch_norm_relu: `op` is BatchNorm or
+// BatchNormRelu.
+template <class Op>
+tg_status BatchNormCall(const char* call, const Op& op, const tg_tensor* x,
+                        tg_tensor* running_mean, tg_tensor* running_var,
+                        const tg_tensor* weight, const tg_tensor* bias, int training,
+                        double momentum, double eps, tg_tensor** out) {
+  for (auto [name, t] :
+       {std::pair{"running_mean", running_mean}, std::pair{"running_var", running_var}}) {
+    if (tg_status s = LiveOrNull(call, name, t)) return s;
+  }
+  if (tg_status s = LiveOrNull(call, "weight", weight)) return s;
+  if (tg_status s = LiveOrNull(call, "bias", bias)) return s;
+  return ResultOf(call, {{"x", x}}, out, [&] {
+    // The running statistics are updated in place, through the caller's handles.
+    Tensor none_mean, none_var;
+    Tensor& mean = running_mean == nullptr ? none_mean : running_mean->tensor;
+    Tensor& var = running_var == nullptr ? none_var : running_var->tensor;
+    return op(x->tensor, mean, var, Optional(weight), Optional(bias), training != 0,
+              momentum, eps);
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -86,21 +109,17 @@ tg_status tg_tensor_batch_norm(const tg_tensor* x, tg_tensor* running_mean,
                                tg_tensor* running_var, const tg_tensor* weight,
                                const tg_tensor* bias, int training, double momentum,
                                double eps, tg_tensor** out) {
-  constexpr char kCall[] = "tg_tensor_batch_norm";
-  for (auto [name, t] :
-       {std::pair{"running_mean", running_mean}, std::pair{"running_var", running_var}}) {
-    if (tg_status s = LiveOrNull(kCall, name, t)) return s;
-  }
-  if (tg_status s = LiveOrNull(kCall, "weight", weight)) return s;
-  if (tg_status s = LiveOrNull(kCall, "bias", bias)) return s;
-  return ResultOf(kCall, {{"x", x}}, out, [&] {
-    // The running statistics are updated in place, through the caller's handles.
-    Tensor none_mean, none_var;
-    Tensor& mean = running_mean == nullptr ? none_mean : running_mean->tensor;
-    Tensor& var = running_var == nullptr ? none_var : running_var->tensor;
-    return tapegrad::BatchNorm(x->tensor, mean, var, Optional(weight), Optional(bias),
-                               training != 0, momentum, eps);
-  });
+  return BatchNormCall("tg_tensor_batch_norm", tapegrad::BatchNorm, x, running_mean,
+                       running_var, weight, bias, training, momentum, eps, out);
+}
+
+tg_status tg_tensor_batch_norm_relu(const tg_tensor* x, tg_tensor* running_mean,
+                                    tg_tensor* running_var, const tg_tensor* weight,
+                                    const tg_tensor* bias, int training, double momentum,
+                                    double eps, tg_tensor** out) {
+  return BatchNormCall("tg_tensor_batch_norm_relu", tapegrad::BatchNormRelu, x,
+                       running_mean, running_var, weight, bias, training, momentum, eps,
+                       out);
 }
 
 tg_status tg_tensor_layer_norm(const tg_tensor* x, int64_t normalized_axes,

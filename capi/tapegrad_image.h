@@ -43,6 +43,13 @@ TG_API tg_status tg_tensor_batch_norm(const tg_tensor* x, tg_tensor* running_mea
                                       tg_tensor* running_var, const tg_tensor* weight,
                                       const tg_tensor* bias, int training,
                                       double momentum, double eps, tg_tensor** out);
+/* relu(batch_norm(...)) with the same arguments; in training with weight and bias
+ * the ReLU runs inside the normalization's kernels (fewer passes over x). */
+TG_API tg_status tg_tensor_batch_norm_relu(const tg_tensor* x, tg_tensor* running_mean,
+                                           tg_tensor* running_var,
+                                           const tg_tensor* weight, const tg_tensor* bias,
+                                           int training, double momentum, double eps,
+                                           tg_tensor** out);
 /* Normalizes over the last `normalized_axes` axes; weight and bias have their shape. */
 TG_API tg_status tg_tensor_layer_norm(const tg_tensor* x, int64_t normalized_axes,
                                       const tg_tensor* weight, const tg_tensor* bias,

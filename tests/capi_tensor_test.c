@@ -323,7 +323,7 @@ static void test_images(void) {
   const double ws[2] = {10, -1};                 /* [1, 2, 1, 1] */
   const int64_t x_shape[4] = {1, 2, 2, 2}, w_shape[4] = {1, 2, 1, 1}, c_shape[1] = {2};
   const int64_t one[2] = {1, 1}, zero[2] = {0, 0}, two[2] = {2, 2};
-  tg_tensor *x, *w, *y, *m, *a, *mean, *var, *bn, *flat, *bad = NULL;
+  tg_tensor *x, *w, *y, *m, *a, *mean, *var, *bn, *bnr, *flat, *bad = NULL;
   EXPECT_OK(tg_tensor_from_buffer(xs, TG_F64, x_shape, 4, TG_CPU, &x));
   EXPECT_OK(tg_tensor_from_buffer(ws, TG_F64, w_shape, 4, TG_CPU, &w));
   EXPECT_OK(tg_tensor_conv2d(x, w, NULL, one, zero, one, 1, &y));
@@ -342,6 +342,11 @@ static void test_images(void) {
   EXPECT_OK(tg_tensor_batch_norm(x, mean, var, NULL, NULL, 1, 0.5, 1e-5, &bn));
   EXPECT_OK(tg_tensor_to_buffer(mean, v, 2 * sizeof(double)));
   EXPECT(v[0] == 1.25 && v[1] == 3.25); /* half of each channel's mean, 2.5 and 6.5 */
+  /* relu(batch_norm) without affine: the lower half of each channel becomes 0. */
+  EXPECT_OK(tg_tensor_batch_norm_relu(x, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &bnr));
+  double r[8];
+  EXPECT_OK(tg_tensor_to_buffer(bnr, r, sizeof(r)));
+  EXPECT(r[0] == 0 && r[1] == 0 && r[2] > 0.4 && r[3] > 1.3);
   EXPECT_OK(tg_tensor_flatten(x, 1, -1, &flat));
   size_t ndim = 0;
   EXPECT_OK(tg_tensor_ndim(flat, &ndim));
@@ -355,8 +360,10 @@ static void test_images(void) {
                "average pooling has no dilation");
   EXPECT_ERROR(tg_tensor_batch_norm(NULL, NULL, NULL, NULL, NULL, 1, 0.1, 1e-5, &bad),
                TG_INVALID_ARGUMENT, "tg_tensor_batch_norm: x is NULL");
+  EXPECT_ERROR(tg_tensor_batch_norm_relu(x, NULL, NULL, NULL, NULL, 0, 0.1, 1e-5, &bad),
+               TG_INVALID_ARGUMENT, "evaluation needs the running mean and variance");
   EXPECT(bad == NULL);
-  tg_tensor* all[] = {x, w, y, m, a, mean, var, bn, flat};
+  tg_tensor* all[] = {x, w, y, m, a, mean, var, bn, bnr, flat};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i) tg_tensor_destroy(all[i]);
 }
 

@@ -167,12 +167,19 @@ class BatchNorm2d(ImageModule):
             if track_running_stats else None
 
     def __call__(self, x):
+        return self._normalize(F.batch_norm, x)
+
+    def _forward_relu(self, x):
+        """relu(self(x)), the ReLU inside the normalization's kernels where it can."""
+        return self._normalize(F.batch_norm_relu, x)
+
+    def _normalize(self, fn, x):
         if len(x.shape) != 4:
             raise ValueError("BatchNorm2d: expected a 4-D input [N, C, H, W], got shape %s"
                              % (tuple(x.shape),))
         batch_stats = self.training or self.running_mean is None
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            batch_stats, self.momentum, self.eps)
+        return fn(x, self.running_mean, self.running_var, self.weight, self.bias,
+                  batch_stats, self.momentum, self.eps)
 
     def __repr__(self):
         return "BatchNorm2d(%d, eps=%g, momentum=%g, affine=%s, track_running_stats=%s)" % (
@@ -235,8 +242,17 @@ class Sequential(ImageModule):
         return self.modules
 
     def __call__(self, x):
-        for m in self.modules:
+        i = 0
+        while i < len(self.modules):
+            m = self.modules[i]
+            # A BatchNorm2d and the ReLU after it run as one op (batch_norm_relu).
+            if (type(m) is BatchNorm2d and i + 1 < len(self.modules)
+                    and type(self.modules[i + 1]) is ReLU):
+                x = m._forward_relu(x)
+                i += 2
+                continue
             x = m(x)
+            i += 1
         return x
 
     def __getitem__(self, i):

@@ -142,6 +142,8 @@ _SIGNATURES = {
                                  P(c_p)]),
     "tg_tensor_adaptive_avg_pool2d": (c_int, [c_p, P(i64), P(c_p)]),
     "tg_tensor_batch_norm": (c_int, [c_p, c_p, c_p, c_p, c_p, c_int, f64, f64, P(c_p)]),
+    "tg_tensor_batch_norm_relu": (c_int, [c_p, c_p, c_p, c_p, c_p, c_int, f64, f64,
+                                          P(c_p)]),
     "tg_tensor_layer_norm": (c_int, [c_p, i64, c_p, c_p, f64, P(c_p)]),
     "tg_tensor_embedding": (c_int, [c_p, c_p, P(c_p)]),
     "tg_tensor_flatten": (c_int, [c_p, i64, i64, P(c_p)]),

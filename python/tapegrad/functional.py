@@ -1,6 +1,6 @@
 """Images and normalization, as torch.nn.functional's functions of the same names:
 conv2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d, batch_norm, layer_norm,
-embedding, and flatten.
+embedding, and flatten; and batch_norm_relu, relu(batch_norm(...)) in one op.
 
     import tapegrad.functional as F
     y = F.max_pool2d(F.relu(F.conv2d(x, w, b, padding=1)), 2)   # x [N, C, H, W]
@@ -78,8 +78,22 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                momentum=0.1, eps=1e-5):
     """With `training`, normalizes by the batch's statistics and updates
     running_mean and running_var (heap tensors, or None) in place."""
+    return _batch_norm(_c.tg_tensor_batch_norm, input, running_mean, running_var, weight,
+                       bias, training, momentum, eps)
+
+
+def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None,
+                    training=False, momentum=0.1, eps=1e-5):
+    """relu(batch_norm(...)); in training with weight and bias the ReLU runs inside
+    the normalization's kernels (nn.Sequential uses it for BatchNorm2d, ReLU)."""
+    return _batch_norm(_c.tg_tensor_batch_norm_relu, input, running_mean, running_var,
+                       weight, bias, training, momentum, eps)
+
+
+def _batch_norm(call, input, running_mean, running_var, weight, bias, training, momentum,
+                eps):
     op = "batch_norm"
-    return _result(_operands(input, weight, bias), _c.tg_tensor_batch_norm,
+    return _result(_operands(input, weight, bias), call,
                    _tensor(op, "input", input),
                    _tensor(op, "running_mean", running_mean, True),
                    _tensor(op, "running_var", running_var, True),

@@ -102,6 +102,31 @@ def test_batch_norm_layer_norm_embedding_flatten_match_torch(dtype):
           [both((2, 3, 2, 4), dtype)], dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_batch_norm_relu_matches_torch(dtype):
+    check(lambda x, w, b: F.batch_norm_relu(x, None, None, w, b, training=True),
+          lambda x, w, b: TF.relu(TF.batch_norm(x, None, None, w, b, training=True)),
+          [both((4, 3, 2, 3), dtype), both((3,), dtype, True), both((3,), dtype)], dtype)
+
+
+def test_sequential_batch_norm2d_relu_matches_torch():
+    """Sequential runs BatchNorm2d, ReLU as one op: the numbers stay PyTorch's."""
+    ours = nn.Sequential(nn.BatchNorm2d(3, dtype="float64"), nn.ReLU())
+    theirs = torch.nn.Sequential(torch.nn.BatchNorm2d(3), torch.nn.ReLU()).double()
+    x = rng.standard_normal((4, 3, 2, 2)) + 0.3
+    up = rng.standard_normal((4, 3, 2, 2))
+    xo, xt = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    yo, yt = ours(xo), theirs(xt)
+    (yo * Tensor(up)).sum().backward()
+    (yt * torch.tensor(up)).sum().backward()
+    np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours[0].weight.grad.numpy(),
+                               theirs[0].weight.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(ours[0].running_var.numpy(),
+                               theirs[0].running_var.numpy(), rtol=1e-12)
+
+
 def test_batch_norm2d_running_statistics_match_torch():
     ours, theirs = nn.BatchNorm2d(3, dtype="float64"), torch.nn.BatchNorm2d(3).double()
     for _ in range(3):

@@ -46,8 +46,9 @@ void Session::Image() {
       s = tg_tensor_adaptive_avg_pool2d(x, kernel, &out);
       break;
     case 3:
-      s = tg_tensor_batch_norm(x, AnyTensor(), AnyTensor(), w, b, in_.ConsumeBool(),
-                               PickNumber(in_), PickNumber(in_), &out);
+      s = (in_.ConsumeBool() ? tg_tensor_batch_norm : tg_tensor_batch_norm_relu)(
+          x, AnyTensor(), AnyTensor(), w, b, in_.ConsumeBool(), PickNumber(in_),
+          PickNumber(in_), &out);
       break;
     case 4:
       s = tg_tensor_layer_norm(x, PickWindow(in_), w, b, PickNumber(in_), &out);
