@@ -25,6 +25,7 @@ namespace tapegrad::nn {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
 std::vector<std::string> Names(const std::vector<NamedTensor>& named) {
@@ -97,6 +98,44 @@ TEST(Conv2d, ErrorsNameTheOpAndOperands) {
   EXPECT_THAT(Message(tapegrad::Conv2d(Tensor::Zeros({1, 3, 5, 5}),
                                        Tensor::Zeros({4, 3, 3, 3}), Tensor::Zeros({3}))),
               HasSubstr("one value per filter"));
+}
+
+// 2x2 max pooling picks PyTorch's position in each window (the first of tied
+// maxima in row-major order; a NaN wins, and a later NaN over an earlier one),
+// forward and in the gradient, in rows long enough for four windows at a time
+// (5 windows: two blocks that overlap) and in f32 and f64.
+TEST(Pooling, TwoByTwoTiesAndNaNsTakePyTorchsPositions) {
+  const double nan = std::nan(""), inf = INFINITY;
+  // Windows: all tied; tied across rows; NaN first; two NaNs; all -inf.
+  const std::vector<double> top = {1, 1, 2, 3, nan, 5, 1, 2, -inf, -inf};
+  const std::vector<double> bottom = {1, 1, 3, 2, 6, 7, nan, nan, -inf, -inf};
+  std::vector<double> data = top;
+  data.insert(data.end(), bottom.begin(), bottom.end());
+  // The chosen input of each window (its index in the 2 x 10 plane).
+  const std::vector<int> chosen = {0, 3, 4, 17, 8};
+  for (DType dtype : {DType::kF64, DType::kF32}) {
+    Tensor x = Tensor::FromData(data, {1, 1, 2, 10}, dtype).RequiresGrad();
+    Tape tape;
+    TapeScope scope(&tape);
+    const Tensor y = tapegrad::MaxPool2d(x, Pool2dOptions{});
+    ASSERT_TRUE(y.ok()) << y.status();
+    ASSERT_TRUE(Sum(y * Tensor::Of({1, 2, 3, 4, 5}, dtype).Reshape({1, 1, 1, 5}))
+                    .Backward()
+                    .ok());
+    const std::vector<double> values = y.ToVector();
+    const std::vector<double> grad = x.grad().ToVector();
+    std::vector<double> want_grad(20, 0.0);
+    for (int k = 0; k < 5; ++k) {
+      const double want = data[chosen[k]];
+      if (std::isnan(want)) {
+        EXPECT_TRUE(std::isnan(values[k])) << DTypeName(dtype) << " window " << k;
+      } else {
+        EXPECT_EQ(values[k], want) << DTypeName(dtype) << " window " << k;
+      }
+      want_grad[chosen[k]] = k + 1;
+    }
+    EXPECT_THAT(grad, ElementsAreArray(want_grad)) << DTypeName(dtype);
+  }
 }
 
 TEST(Pooling, ValuesByHandAndReprs) {

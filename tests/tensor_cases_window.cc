@@ -86,6 +86,9 @@ void AddWindowCases(std::vector<Case>* c) {
   };
   pool("max_pool2d_2x2", true, {2, 3, 6, 6}, {});
   pool("max_pool2d_2x2_odd_sizes", true, {2, 3, 7, 5}, {});  // a row and column left out
+  // Rows of 7 and 9 windows: four at a time, the last block overlapping.
+  pool("max_pool2d_2x2_long_rows", true, {2, 3, 4, 14}, {});
+  pool("max_pool2d_2x2_long_odd_rows", true, {1, 2, 5, 19}, {});
   pool("max_pool2d_3x3_stride2_padding1", true, {1, 2, 7, 5},
        PoolOpts({3, 3}, {2, 2}, {1, 1}));
   pool("max_pool2d_dilation", true, {1, 2, 7, 7},
