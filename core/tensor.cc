@@ -123,6 +123,20 @@ void Tensor::ZeroGrad() {
   __atomic_store_n(&impl_->grad_owner, 0, __ATOMIC_RELEASE);
 }
 
+absl::Status Tensor::SetGradReadyHook(GradReadyHook hook, void* context) {
+  TG_RETURN_IF_ERROR(status());
+  if (!impl_->heap || !impl_->requires_grad) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "SetGradReadyHook: %s is not a heap tensor that requires grad (a parameter)",
+        Describe(*this)));
+  }
+  impl_->grad_hook = hook;
+  impl_->grad_hook_context = hook == nullptr ? nullptr : context;
+  impl_->pending_uses = 0;
+  impl_->uses_tape = nullptr;
+  return absl::OkStatus();
+}
+
 absl::Status Tensor::BackwardInto(absl::Span<const Tensor> inputs) const {
   internal::AccumulateOnly& only = internal::ThisThreadAccumulateOnly();
   if (only.active) {

@@ -175,6 +175,18 @@ class Tensor {
   //   Tensor x = Tensor::FromData(request, {1, 784}); x.RequiresGrad();
   //   TG_RETURN_IF_ERROR(Sum(model(x)).BackwardInto({x}));   // x.grad()
   absl::Status BackwardInto(absl::Span<const Tensor> inputs) const;
+  // Has each backward call hook(context) as soon as this heap tensor's gradient
+  // for that pass is final: the sweep has passed every op recorded since the
+  // tape's last Backward or Rewind that reads it (PyTorch's
+  // register_post_accumulate_grad_hook). dist::DataParallel starts a bucket's
+  // allreduce from it while the sweep goes on. One hook per tensor; a null hook
+  // removes it. The hook runs on the backward's thread, inside the sweep: it may
+  // read grad() but must not record ops. Uses after the backward's root, and a
+  // second backward over the same ops, do not call it. A tensor with a hook is
+  // recorded on one thread at a time (its uses are counted without atomics).
+  // FailedPrecondition unless this is a heap tensor that requires grad.
+  using GradReadyHook = void (*)(void* context);
+  absl::Status SetGradReadyHook(GradReadyHook hook, void* context);
 
   // NumPy-style text, like str(ndarray): "[[1. 2.]\n [3. 4.]]".
   std::string ToString() const;

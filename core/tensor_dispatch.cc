@@ -226,6 +226,43 @@ Tensor Fail(Tape* tape, absl::Status status) {
   return Tensor::Error(std::move(status));
 }
 
+namespace {
+
+// Note [Grad-ready hooks]: a heap tensor with a hook counts its uses as ops record
+// them (each input slot of a tensor record that reads it), and each tensor record's
+// backward, once run (whether or not its output was reached), releases its inputs'
+// uses: the hook fires on the release that brings the count to zero, when no later
+// op of the sweep can add to the gradient. Counts belong to one tape and to the
+// time between two of its Backwards or Rewinds (the stamp): ops recorded and then
+// rewound without a backward leave nothing behind.
+uint64_t UseStamp(const Tape& tape) {
+  return (uint64_t{tape.sweep_epoch()} << 32) | tape.generation();
+}
+
+void CountUse(const Tape& tape, TensorImpl& input) {
+  const uint64_t stamp = UseStamp(tape);
+  if (input.uses_tape != &tape || input.uses_stamp != stamp) {
+    input.uses_tape = &tape;
+    input.uses_stamp = stamp;
+    input.pending_uses = 0;
+  }
+  ++input.pending_uses;
+}
+
+void ReleaseUse(TensorImpl& input) {
+  if (input.grad_hook != nullptr && input.pending_uses > 0 && --input.pending_uses == 0) {
+    input.grad_hook(input.grad_hook_context);
+  }
+}
+
+absl::Status RunRecordBackward(TensorRecord& r, Tape& t) {
+  TensorImpl* g = r.out->grad;
+  if (g == nullptr || r.out->grad_epoch != t.sweep_epoch()) return absl::OkStatus();
+  return BackwardFor(r.op)(r, t, *g);
+}
+
+}  // namespace
+
 Tensor FinishN(Tape* tape, TensorImpl* out, GradOp op,
                absl::Span<TensorImpl* const> inputs, const OpAttrs& attrs,
                absl::Span<const int64_t> extra) {
@@ -242,19 +279,29 @@ Tensor FinishN(Tape* tape, TensorImpl* out, GradOp op,
     if (!memory.ok()) return Fail(tape, memory.status());
     record = static_cast<TensorRecord*>(*memory);
     record->backward = [](OpaqueRecord* self, Tape& t) -> absl::Status {
-      auto& r = *static_cast<TensorRecord*>(self);
-      TensorImpl* g = r.out->grad;
-      if (g == nullptr || r.out->grad_epoch != t.sweep_epoch()) return absl::OkStatus();
-      return BackwardFor(r.op)(r, t, *g);
+      return RunRecordBackward(*static_cast<TensorRecord*>(self), t);
     };
     record->op = op;
     record->num_inputs = static_cast<int32_t>(inputs.size());
     record->attrs = attrs;
     std::copy(extra.begin(), extra.end(), record->extra);  // the rest is never read
     record->out = out;
+    bool hooked = false;
     for (size_t i = 0; i < inputs.size(); ++i) {
       record->inputs[i] = inputs[i];
       if (absl::Status s = PinImpl(*tape, inputs[i]); !s.ok()) return Fail(tape, s);
+      if (ABSL_PREDICT_FALSE(inputs[i]->grad_hook != nullptr)) {
+        CountUse(*tape, *inputs[i]);
+        hooked = true;
+      }
+    }
+    if (hooked) {  // Note [Grad-ready hooks]
+      record->backward = [](OpaqueRecord* self, Tape& t) -> absl::Status {
+        auto& r = *static_cast<TensorRecord*>(self);
+        const absl::Status status = RunRecordBackward(r, t);
+        for (int i = 0; i < r.num_inputs; ++i) ReleaseUse(*r.inputs[i]);
+        return status;
+      };
     }
     out->requires_grad = true;
   }

@@ -281,6 +281,59 @@ TEST(TensorAutograd, ParameterGradsAfterZeroGradMatchFreshOnes) {
   EXPECT_THAT(w.grad().ToVector(), Each(0.0));
 }
 
+// Note [Grad-ready hooks]: each hook fires once per backward, as soon as the
+// sweep has passed the tensor's last use (the later layer first), with the
+// gradient already final; uses recorded and rewound without a backward are
+// forgotten, and a second backward over the same ops fires nothing.
+TEST(TensorAutograd, GradReadyHooksFireOnceWhenTheGradientIsFinal) {
+  struct Seen {
+    const char* name;
+    Tensor param;
+    std::vector<std::pair<std::string, std::vector<double>>>* log;
+  };
+  std::vector<std::pair<std::string, std::vector<double>>> log;
+  Tensor w1 = Tensor::FromData({0.5, -1, 2, 1, 0.25, -0.5}, {2, 3}, DType::kF64);
+  Tensor w2 = Tensor::FromData({1, -2, 0.5}, {3, 1}, DType::kF64);
+  w1.RequiresGrad();
+  w2.RequiresGrad();
+  Seen seen[2] = {{"w1", w1, &log}, {"w2", w2, &log}};
+  const auto hook = [](void* context) {
+    auto* s = static_cast<Seen*>(context);
+    s->log->push_back({s->name, s->param.grad().ToVector()});
+  };
+  ASSERT_TRUE(w1.SetGradReadyHook(hook, &seen[0]).ok());
+  ASSERT_TRUE(w2.SetGradReadyHook(hook, &seen[1]).ok());
+  const Tensor x = Tensor::FromData({1, 2, -1, 3}, {2, 2}, DType::kF64);
+  Tape tape;
+  TapeScope scope(&tape);
+  const TapeMark mark = tape.Mark();
+  // Recorded, then rewound without a backward: its uses must not count.
+  (void)MatMul(MatMul(x, w1), w2);
+  ASSERT_TRUE(tape.Rewind(mark).ok());
+  // w1 is read twice, w2 once, by the later ops.
+  Tensor h = Relu(MatMul(x, w1)) + MatMul(x, w1) * 0.5;
+  const Tensor loss = Sum(MatMul(h, w2));
+  ASSERT_TRUE(loss.Backward().ok());
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].first, "w2");
+  EXPECT_EQ(log[1].first, "w1");
+  EXPECT_THAT(log[0].second, ElementsAreArray(w2.grad().ToVector()));
+  EXPECT_THAT(log[1].second, ElementsAreArray(w1.grad().ToVector()));
+  ASSERT_TRUE(loss.Backward().ok());  // the same ops again: no hook
+  EXPECT_EQ(log.size(), 2u);
+  ASSERT_TRUE(tape.Rewind(mark).ok());
+  w1.ZeroGrad();
+  ASSERT_TRUE(Sum(MatMul(x, w1)).Backward().ok());  // w2 unused: only w1's hook
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[2].first, "w1");
+  ASSERT_TRUE(w1.SetGradReadyHook(nullptr, nullptr).ok());
+  ASSERT_TRUE(tape.Rewind(mark).ok());
+  ASSERT_TRUE(Sum(MatMul(x, w1)).Backward().ok());
+  EXPECT_EQ(log.size(), 3u);
+  EXPECT_EQ(h.SetGradReadyHook(hook, &seen[0]).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(TensorAutograd, IntermediatesExposeGradsAndSecondRootSeesOnlyItsAncestors) {
   Tensor x = Tensor::Of({1, 2}, DType::kF64).RequiresGrad();
   Tape tape;

@@ -99,6 +99,13 @@ struct TensorImpl : HeapCounted<TensorImpl> {
   // the buffer was left unwritten (Note [Lazy zero grads] in core/tensor_dispatch.cc).
   // Read and written with atomic builtins.
   uint8_t grad_state = 0;
+  // Tensor::SetGradReadyHook's hook, and the uses still to be swept (Note
+  // [Grad-ready hooks] in core/tensor_dispatch.cc), counted only with a hook.
+  void (*grad_hook)(void* context) = nullptr;
+  void* grad_hook_context = nullptr;
+  int64_t pending_uses = 0;
+  uint64_t uses_stamp = 0;
+  const void* uses_tape = nullptr;
 
   char* data() const {
     return static_cast<char*>(storage->data) +
