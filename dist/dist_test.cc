@@ -92,7 +92,13 @@ void Step(nn::Sequential& model, nn::Sgd& sgd, DataParallel* ddp, const Tensor& 
                    Tensor::FromData(absl::MakeConstSpan(labels), {end - begin}));
   sgd.ZeroGrad();
   ASSERT_TRUE(loss.Backward().ok()) << loss.status();
-  if (ddp != nullptr) ASSERT_TRUE(ddp->AverageGradients().ok());
+  if (ddp != nullptr) {
+    // Every parameter is reached, so with overlap the backward started every
+    // bucket; without, none.
+    const bool overlap = ddp->group().size() > 1 && ddp->options().overlap;
+    EXPECT_EQ(ddp->buckets_started_in_backward(), overlap ? ddp->buckets() : 0);
+    ASSERT_TRUE(ddp->AverageGradients().ok());
+  }
   ASSERT_TRUE(sgd.Step().ok());
 }
 
@@ -107,37 +113,82 @@ TEST(DataParallel, EqualsOneProcessOnTheWholeBatch) {
   std::vector<int64_t> y(global);
   for (int64_t i = 0; i < global; ++i) y[i] = i % 3;
 
-  nn::Sequential model, reference;
-  BuildModel(model, 100 + g.rank());  // different on every rank until Create
-  BuildModel(reference, 100);         // rank 0's initialisation
-  SgdOptions o;
-  o.lr = 0.5;
-  o.momentum = 0.9;
-  DataParallelOptions options;
-  options.bucket_bytes = 100;  // several buckets
-  absl::StatusOr<std::unique_ptr<DataParallel>> ddp =
-      DataParallel::Create(g, model, options);
-  ASSERT_TRUE(ddp.ok()) << ddp.status();
-  nn::Sgd sgd(model.parameters(), o), reference_sgd(reference.parameters(), o);
-  for (int k = 0; k < 6; ++k) {
-    Step(model, sgd, ddp->get(), x, y, g.rank() * shard, (g.rank() + 1) * shard);
-    Step(reference, reference_sgd, nullptr, x, y, 0, global);
+  for (bool overlap : {true, false}) {
+    nn::Sequential model, reference;
+    BuildModel(model, 100 + g.rank());  // different on every rank until Create
+    BuildModel(reference, 100);         // rank 0's initialisation
+    SgdOptions o;
+    o.lr = 0.5;
+    o.momentum = 0.9;
+    DataParallelOptions options;
+    options.bucket_bytes = 100;  // several buckets
+    options.overlap = overlap;
+    absl::StatusOr<std::unique_ptr<DataParallel>> ddp =
+        DataParallel::Create(g, model, options);
+    ASSERT_TRUE(ddp.ok()) << ddp.status();
+    EXPECT_GT((*ddp)->buckets(), 2);
+    nn::Sgd sgd(model.parameters(), o), reference_sgd(reference.parameters(), o);
+    for (int k = 0; k < 6; ++k) {
+      Step(model, sgd, ddp->get(), x, y, g.rank() * shard, (g.rank() + 1) * shard);
+      Step(reference, reference_sgd, nullptr, x, y, 0, global);
+    }
+    const std::vector<Tensor> ours = model.parameters(), theirs = reference.parameters();
+    ASSERT_EQ(ours.size(), theirs.size());
+    uint64_t bits = 1469598103934665603ull;
+    for (size_t i = 0; i < ours.size(); ++i) {
+      const std::vector<double> a = ours[i].ToVector(), b = theirs[i].ToVector();
+      for (size_t j = 0; j < a.size(); ++j) {
+        EXPECT_NEAR(a[j], b[j], 1e-6) << "parameter " << i << " element " << j;
+        uint64_t word;
+        std::memcpy(&word, &a[j], sizeof(word));
+        bits = (bits ^ word) * 1099511628211ull;
+      }
+    }
+    absl::StatusOr<bool> identical = g.AllAgree(bits, "the parameters' bits");
+    ASSERT_TRUE(identical.ok());
+    EXPECT_TRUE(*identical) << "the replicas differ";
   }
-  const std::vector<Tensor> ours = model.parameters(), theirs = reference.parameters();
-  ASSERT_EQ(ours.size(), theirs.size());
-  uint64_t bits = 1469598103934665603ull;
-  for (size_t i = 0; i < ours.size(); ++i) {
-    const std::vector<double> a = ours[i].ToVector(), b = theirs[i].ToVector();
-    for (size_t j = 0; j < a.size(); ++j) {
-      EXPECT_NEAR(a[j], b[j], 1e-6) << "parameter " << i << " element " << j;
-      uint64_t word;
-      std::memcpy(&word, &a[j], sizeof(word));
-      bits = (bits ^ word) * 1099511628211ull;
+}
+
+// One replica of BuildModel's model on every rank, and its backward on a tape.
+class Replica : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BuildModel(model_, 7);
+    absl::StatusOr<std::unique_ptr<DataParallel>> made =
+        DataParallel::Create(World(), model_);
+    ASSERT_TRUE(made.ok()) << made.status();
+    ddp_ = std::move(*made);
+    mark_ = tape_.Mark();
+  }
+  void TearDown() override { (void)tape_.Rewind(mark_); }
+  // Forward and backward of the model on a batch of ones.
+  void Backward() {
+    ASSERT_TRUE(tape_.Rewind(mark_).ok());
+    ASSERT_TRUE(Sum(model_(x_)).Backward().ok());
+  }
+
+  nn::Sequential model_;
+  std::unique_ptr<DataParallel> ddp_;
+  const Tensor x_ = Tensor::Ones({2, 4}, DType::kF64);
+  Tape tape_;
+  TapeScope scope_{&tape_};
+  TapeMark mark_;
+};
+
+// With overlap, a second backward before AverageGradients would average half a
+// step: it is an error (on every rank alike), and the next step is clean.
+TEST_F(Replica, TwoBackwardsInAStepAreAnErrorWithOverlap) {
+  if (World().size() == 1) GTEST_SKIP() << "needs two ranks";
+  for (int backwards : {2, 1}) {
+    for (int b = 0; b < backwards; ++b) Backward();
+    const absl::Status s = ddp_->AverageGradients();
+    if (backwards == 2) {
+      EXPECT_THAT(s.message(), HasSubstr("overlap = false")) << s;
+    } else {
+      EXPECT_TRUE(s.ok()) << s;
     }
   }
-  absl::StatusOr<bool> identical = g.AllAgree(bits, "the parameters' bits");
-  ASSERT_TRUE(identical.ok());
-  EXPECT_TRUE(*identical) << "the replicas differ";
 }
 
 // Each rank's shard of 101 rows, counted over ranks with an allreduce: every row
@@ -165,22 +216,16 @@ TEST(DataParallel, ShardsCoverTheDatasetOnce) {
   EXPECT_EQ(std::count(seen.begin(), seen.end(), 2.0), padding);
 }
 
-TEST(DataParallel, AveragingAllocatesNothing) {
-  ProcessGroup& g = World();
-  nn::Sequential model;
-  BuildModel(model, 7);
-  absl::StatusOr<std::unique_ptr<DataParallel>> ddp = DataParallel::Create(g, model);
-  ASSERT_TRUE(ddp.ok()) << ddp.status();
-  Tape tape;
-  TapeScope scope(&tape);
-  const TapeMark mark = tape.Mark();
-  const Tensor x = Tensor::Ones({2, 4}, DType::kF64);
-  ASSERT_TRUE(Sum(model(x)).Backward().ok());
-  ASSERT_TRUE((*ddp)->AverageGradients().ok());
+// Whole steps (the backward's hooks start the buckets) allocate nothing.
+TEST_F(Replica, AveragingAllocatesNothing) {
+  const auto step = [&] {
+    Backward();
+    ASSERT_TRUE(ddp_->AverageGradients().ok());
+  };
+  step();
   const uint64_t before = testing::HeapAllocations();
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*ddp)->AverageGradients().ok());
+  for (int i = 0; i < 5; ++i) step();
   EXPECT_EQ(testing::HeapAllocations() - before, 0u);
-  (void)tape.Rewind(mark);
 }
 
 TEST(DataParallel, DifferentModelsAreAnErrorOnEveryRank) {

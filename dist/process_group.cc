@@ -135,12 +135,15 @@ absl::Status ProcessGroup::Wait(MPI_Request* request, const Operation& what) {
   }
 }
 
+absl::Status ProcessGroup::CheckUsable(const Operation& what) const {
+  if (abandoned_ == MPI_REQUEST_NULL) return absl::OkStatus();
+  return Fail(absl::StatusCode::kFailedPrecondition, what,
+              "an earlier " + abandoned_what_ + " timed out; the group is unusable");
+}
+
 template <class Start>
 absl::Status ProcessGroup::Run(const Operation& what, const Start& start) {
-  if (abandoned_ != MPI_REQUEST_NULL) {
-    return Fail(absl::StatusCode::kFailedPrecondition, what,
-                "an earlier " + abandoned_what_ + " timed out; the group is unusable");
-  }
+  if (absl::Status s = CheckUsable(what); !s.ok()) return s;
   MPI_Request request = MPI_REQUEST_NULL;
   const int rc = start(&request);
   if (rc != MPI_SUCCESS) return Fail(absl::StatusCode::kInternal, what, MpiError(rc));
@@ -175,6 +178,68 @@ absl::Status ProcessGroup::AllReduceSpan(absl::Span<T> data, Reduce op,
   if (!s.ok() || op == Reduce::kSum) return s;
   const T scale = T(1) / static_cast<T>(size_);
   for (T& v : data) v *= scale;
+  return absl::OkStatus();
+}
+
+size_t ProcessGroup::ChunkCount(size_t elements, size_t element_bytes) {
+  const size_t chunk = std::max<size_t>(1, kChunkBytes / element_bytes);
+  return (elements + chunk - 1) / chunk;
+}
+
+template <class T>
+absl::Status ProcessGroup::StartAllReduceSpan(absl::Span<T> data,
+                                              absl::Span<MPI_Request> requests,
+                                              const Operation& what) {
+  if (absl::Status s = CheckUsable(what); !s.ok()) return s;
+  if (data.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      requests.size() != ChunkCount(data.size(), sizeof(T))) {
+    return Fail(absl::StatusCode::kInvalidArgument, what,
+                "more than 2^31 - 1 elements, or not one request per chunk");
+  }
+  const size_t chunk = std::max<size_t>(1, kChunkBytes / sizeof(T));
+  for (size_t begin = 0, k = 0; begin < data.size(); begin += chunk, ++k) {
+    const int count = static_cast<int>(std::min(chunk, data.size() - begin));
+    requests[k] = MPI_REQUEST_NULL;
+    const int rc = MPI_Iallreduce(MPI_IN_PLACE, data.data() + begin, count, MpiType<T>(),
+                                  MPI_SUM, comm_, &requests[k]);
+    if (rc != MPI_SUCCESS) return Fail(absl::StatusCode::kInternal, what, MpiError(rc));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ProcessGroup::StartAllReduce(absl::Span<float> data,
+                                          absl::Span<MPI_Request> requests,
+                                          absl::string_view what) {
+  return StartAllReduceSpan(data, requests, Operation{"allreduce", nullptr, what});
+}
+
+absl::Status ProcessGroup::StartAllReduce(absl::Span<double> data,
+                                          absl::Span<MPI_Request> requests,
+                                          absl::string_view what) {
+  return StartAllReduceSpan(data, requests, Operation{"allreduce", nullptr, what});
+}
+
+void ProcessGroup::Progress(absl::Span<MPI_Request> requests) {
+  for (MPI_Request& request : requests) {
+    if (request == MPI_REQUEST_NULL) continue;  // done (MPI_Test nulls it)
+    int done = 0;
+    // An error here comes back from Finish, which tests the same request.
+    if (MPI_Test(&request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return;
+  }
+}
+
+absl::Status ProcessGroup::Finish(absl::Span<MPI_Request> requests,
+                                  absl::string_view what) {
+  const Operation op{"allreduce", nullptr, what};
+  for (MPI_Request& request : requests) {
+    if (request == MPI_REQUEST_NULL) continue;
+    absl::Status s = Wait(&request, op);
+    if (absl::IsDeadlineExceeded(s)) {
+      abandoned_ = request;
+      abandoned_what_ = op.Name();
+    }
+    if (!s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 

@@ -63,6 +63,20 @@ class ProcessGroup {
   absl::Status AllReduce(Tensor& t, Reduce op);
   absl::Status AllReduce(absl::Span<float> data, Reduce op, absl::string_view what);
   absl::Status AllReduce(absl::Span<double> data, Reduce op, absl::string_view what);
+  // Non-blocking allreduce (a sum over ranks), for work that overlaps it:
+  // StartAllReduce posts `data` in chunks, one request each in `requests`
+  // (ChunkCount(data.size(), sizeof(element)) of them, which the caller owns);
+  // Progress lets MPI move them on without waiting (Open MPI advances a
+  // non-blocking collective only inside an MPI call); Finish waits for them all,
+  // each within the timeout. Every rank must start the same allreduces in the same
+  // order. `what` names the data in errors.
+  static size_t ChunkCount(size_t elements, size_t element_bytes);
+  absl::Status StartAllReduce(absl::Span<float> data, absl::Span<MPI_Request> requests,
+                              absl::string_view what);
+  absl::Status StartAllReduce(absl::Span<double> data, absl::Span<MPI_Request> requests,
+                              absl::string_view what);
+  void Progress(absl::Span<MPI_Request> requests);
+  absl::Status Finish(absl::Span<MPI_Request> requests, absl::string_view what);
   // Whether every rank passed the same value (a model's fingerprint, say).
   absl::StatusOr<bool> AllAgree(uint64_t value, absl::string_view what);
   absl::Status Barrier();
@@ -81,6 +95,11 @@ class ProcessGroup {
 
   template <class T>
   absl::Status AllReduceSpan(absl::Span<T> data, Reduce op, const Operation& what);
+  template <class T>
+  absl::Status StartAllReduceSpan(absl::Span<T> data, absl::Span<MPI_Request> requests,
+                                  const Operation& what);
+  // Usable: no collective of this group timed out.
+  absl::Status CheckUsable(const Operation& what) const;
   // Checks that the group is usable, then runs `start` (which posts a
   // non-blocking collective into *request) and waits for it.
   template <class Start>
