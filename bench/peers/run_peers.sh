@@ -52,6 +52,7 @@ rows = [
     ("W1 backward, 10^6 steps, ns/op", "w1_backward_1000000", "%.2f"),
     ("W1 backward, 20k steps (in cache), ns/op", "w1_backward_20000", "%.2f"),
     ("W2 as plain scalar code, us/step", "w2_plain_us", "%.0f"),
+    ("of which recording (through the loss), us", "w2_plain_record_us", "%.0f"),
 ]
 model = subprocess.run("lscpu | sed -n 's/^Model name: *//p'", shell=True,
                        capture_output=True, text=True).stdout.strip()
