@@ -10,6 +10,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -82,6 +83,10 @@ tg_status DeviceOf(const char* call, tg_device_type type, int index, Device* out
 
 // A new tg_tensor holding `t`, or its error status.
 tg_status NewTensor(const char* call, Tensor t, tg_tensor** out);
+
+// The tensors behind `params` (n of them), each checked to be a live heap tensor.
+tg_status CollectParameters(const char* call, tg_tensor* const* params, size_t n,
+                            std::vector<Tensor>* out);
 
 // Handle tracking (capi/handles.cc). A tape made by tg_tape_create is registered
 // until tg_tape_destroy; a tensor or mark on it is tracked by it until destroyed.

@@ -9,15 +9,7 @@
 #include "nn/sequential.h"
 
 namespace tapegrad::capi {
-namespace {
 
-absl::Status CheckFloatDType(const char* call, tg_dtype dtype) {
-  if (dtype == TG_F32 || dtype == TG_F64) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "%s: parameters must be f32 or f64, not dtype %d", call, static_cast<int>(dtype)));
-}
-
-// The tensors behind `params`, each checked to be a live heap tensor.
 tg_status CollectParameters(const char* call, tg_tensor* const* params, size_t n,
                             std::vector<Tensor>* out) {
   if (params == nullptr && n != 0) return NullArgument(call, "params");
@@ -36,6 +28,14 @@ tg_status CollectParameters(const char* call, tg_tensor* const* params, size_t n
     out->push_back(params[i]->tensor);
   }
   return TG_OK;
+}
+
+namespace {
+
+absl::Status CheckFloatDType(const char* call, tg_dtype dtype) {
+  if (dtype == TG_F32 || dtype == TG_F64) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%s: parameters must be f32 or f64, not dtype %d", call, static_cast<int>(dtype)));
 }
 
 // A module whose sizes a tensor cannot take (Note [Size limits]) holds error

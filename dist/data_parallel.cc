@@ -13,10 +13,11 @@ namespace tapegrad::dist {
 namespace {
 
 // "name dtype[shape] ..." of every parameter and buffer, in order.
-std::string Describe(const nn::Module& model) {
+std::string Describe(const std::vector<nn::NamedTensor>& parameters,
+                     const std::vector<nn::NamedTensor>& buffers) {
   std::string text;
-  for (const auto& list : {model.named_parameters(), model.named_buffers()}) {
-    for (const nn::NamedTensor& n : list) {
+  for (const auto* list : {&parameters, &buffers}) {
+    for (const nn::NamedTensor& n : *list) {
       absl::StrAppend(&text, n.name, " ", tapegrad::Describe(n.tensor), "\n");
     }
   }
@@ -35,24 +36,32 @@ T* GradientData(const Tensor& p) {
 
 absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Create(
     ProcessGroup& group, nn::Module& model, DataParallelOptions options) {
+  return Create(group, model.named_parameters(), model.named_buffers(), options);
+}
+
+absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Create(
+    ProcessGroup& group, std::vector<nn::NamedTensor> parameters,
+    std::vector<nn::NamedTensor> buffers, DataParallelOptions options) {
+  const std::string description = Describe(parameters, buffers);
   absl::StatusOr<bool> same =
-      group.AllAgree(internal::StableHash(Describe(model)), "the model");
+      group.AllAgree(internal::StableHash(description), "the model");
   if (!same.ok()) return same.status();
   if (!*same) {
     return absl::InvalidArgumentError(absl::StrCat(
         "dist: DataParallel: the ranks built different models (parameter and buffer "
         "names, shapes or dtypes differ); rank ",
-        group.rank(), " has:\n", Describe(model)));
+        group.rank(), " has:\n", description));
   }
-  std::vector<Tensor> parameters = model.parameters();
-  for (Tensor& p : parameters) {
-    if (absl::Status s = group.Broadcast(p, 0); !s.ok()) return s;
+  std::vector<Tensor> tensors;
+  for (nn::NamedTensor& p : parameters) {
+    if (absl::Status s = group.Broadcast(p.tensor, 0); !s.ok()) return s;
+    tensors.push_back(std::move(p.tensor));
   }
-  for (Tensor b : model.buffers()) {
-    if (absl::Status s = group.Broadcast(b, 0); !s.ok()) return s;
+  for (nn::NamedTensor& b : buffers) {
+    if (absl::Status s = group.Broadcast(b.tensor, 0); !s.ok()) return s;
   }
   return std::unique_ptr<DataParallel>(
-      new DataParallel(group, std::move(parameters), options));
+      new DataParallel(group, std::move(tensors), options));
 }
 
 DataParallel::DataParallel(ProcessGroup& group, std::vector<Tensor> parameters,

@@ -55,6 +55,11 @@ class DataParallel {
  public:
   static absl::StatusOr<std::unique_ptr<DataParallel>> Create(
       ProcessGroup& group, nn::Module& model, DataParallelOptions options = {});
+  // The same for a model given as its tensors (the C ABI's and Python's models):
+  // parameters, then buffers, named as the model's check compares them.
+  static absl::StatusOr<std::unique_ptr<DataParallel>> Create(
+      ProcessGroup& group, std::vector<nn::NamedTensor> parameters,
+      std::vector<nn::NamedTensor> buffers, DataParallelOptions options = {});
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;

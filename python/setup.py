@@ -1,5 +1,6 @@
 """Packages tapegrad into a wheel: the Python package, its extension module
-tapegrad._engine and libtapegrad.so, all three already built by Bazel.
+tapegrad._engine, libtapegrad.so and libtapegrad_dist.so (tapegrad.dist's library,
+which links Open MPI and is loaded only under mpirun), all already built by Bazel.
 
 Run by tools/wheel.sh, which builds them and stages this file beside a copy of the
 package; it is not a build script of its own (`python3 setup.py build` here would
@@ -26,7 +27,7 @@ setup(
     version=os.environ["TAPEGRAD_VERSION"],
     description="Reverse-mode autograd on a linear tape: micrograd's API, native speed",
     packages=["tapegrad"],
-    package_data={"tapegrad": ["_engine.so", "libtapegrad.so"]},
+    package_data={"tapegrad": ["_engine.so", "libtapegrad.so", "libtapegrad_dist.so"]},
     python_requires=">=3.9",
     install_requires=["numpy"],
     distclass=BinaryDistribution,

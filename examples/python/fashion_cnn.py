@@ -5,12 +5,10 @@ examples/fashion_cnn.cc). Prints one line per epoch: loss, accuracy, time.
 
     bazel run -c opt //examples/python:fashion_cnn [-- EPOCHS]
 
-The data are Debian's dataset-fashion-mnist (tools/setup.sh installs it), read
-with gzip and numpy as any IDX file would be.
+The data are Debian's dataset-fashion-mnist (tools/setup.sh installs it; read by
+fashion_data.py).
 """
 
-import gzip
-import os
 import sys
 import time
 
@@ -19,18 +17,15 @@ import numpy as np
 import tapegrad
 from tapegrad import Tensor, nn
 
-DATA = "/usr/share/datasets/fashion-mnist"
+import fashion_data
+
 BATCH = 64
 
 
 def load(split):
     """Images [N, 1, 28, 28] scaled to [0, 1] (float32) and labels (int64)."""
-    with gzip.open(os.path.join(DATA, split + "-images-idx3-ubyte.gz")) as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16)
-    with gzip.open(os.path.join(DATA, split + "-labels-idx1-ubyte.gz")) as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)
-    return (images.reshape(-1, 1, 28, 28).astype(np.float32) / 255,
-            labels.astype(np.int64))
+    images, labels = fashion_data.load(split)
+    return images.reshape(-1, 1, 28, 28), labels
 
 
 def small_cnn():

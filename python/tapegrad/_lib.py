@@ -3,7 +3,10 @@
 
 The library is found, in order, at $TAPEGRAD_LIBRARY, next to this package
 (an installed layout), or as capi/libtapegrad.so in the Bazel runfiles or build
-output above this file (`bazel build //python:tapegrad` in a checkout). The
+output above this file (`bazel build //python:tapegrad` in a checkout). A process
+that mpirun started (or one with TAPEGRAD_DIST=1) looks for libtapegrad_dist.so
+first at each place: the same library plus tapegrad.dist's calls, linking Open MPI,
+which libtapegrad.so does without. The
 extension module tapegrad._engine (python/ext) sits next to this file, or in the
 build output's python/tapegrad; it takes its tg_* symbols from this library,
 which is therefore loaded with RTLD_GLOBAL first.
@@ -25,16 +28,24 @@ from tapegrad import errors
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def _wants_dist():
+    """Whether this process is a rank of an MPI job (Open MPI's mpirun sets
+    OMPI_COMM_WORLD_SIZE), or asks for tapegrad.dist with TAPEGRAD_DIST=1."""
+    return ("OMPI_COMM_WORLD_SIZE" in os.environ
+            or os.environ.get("TAPEGRAD_DIST") == "1")
+
+
 def _candidates():
     env = os.environ.get("TAPEGRAD_LIBRARY")
     if env:
         yield env
-    yield os.path.join(_HERE, "libtapegrad.so")
+    names = (["libtapegrad_dist.so"] if _wants_dist() else []) + ["libtapegrad.so"]
     # Bazel runfiles put the package at <runfiles>/tapegrad/python/tapegrad and the
     # library at <runfiles>/tapegrad/capi; a checkout has it under bazel-bin/capi.
     root = os.path.dirname(os.path.dirname(_HERE))
-    yield os.path.join(root, "capi", "libtapegrad.so")
-    yield os.path.join(root, "bazel-bin", "capi", "libtapegrad.so")
+    for folder in (_HERE, os.path.join(root, "capi"), os.path.join(root, "bazel-bin", "capi")):
+        for name in names:
+            yield os.path.join(folder, name)
 
 
 def _load():
@@ -187,7 +198,24 @@ _SIGNATURES = {
     "tg_cuda_available": (c_int, []),
 }
 
-for _name, (_restype, _argtypes) in _SIGNATURES.items():
+# Only in libtapegrad_dist.so (capi/tapegrad_dist.h).
+DIST_SIGNATURES = {
+    "tg_process_group_mpi": (c_int, [i64, P(c_p)]),
+    "tg_process_group_destroy": (None, [c_p]),
+    "tg_process_group_rank": (c_int, [c_p, P(c_int), P(c_int)]),
+    "tg_process_group_allreduce": (c_int, [c_p, c_p, c_int]),
+    "tg_process_group_broadcast": (c_int, [c_p, c_p, c_int]),
+    "tg_process_group_barrier": (c_int, [c_p]),
+    "tg_data_parallel_create": (c_int, [c_p, P(c_p), size_t, P(c_p), size_t, i64, c_int,
+                                        P(c_p)]),
+    "tg_data_parallel_destroy": (None, [c_p]),
+    "tg_data_parallel_average_gradients": (c_int, [c_p]),
+}
+
+has_dist = hasattr(lib, "tg_process_group_mpi")
+
+for _name, (_restype, _argtypes) in list(_SIGNATURES.items()) + (
+        list(DIST_SIGNATURES.items()) if has_dist else []):
     _fn = getattr(lib, _name)
     _fn.restype = _restype
     _fn.argtypes = _argtypes

@@ -229,5 +229,15 @@ def test_wrong_types_never_crash():
     assert calls == 4000
 
 
+
+def test_dist_without_its_library_says_how_to_get_it():
+    """Outside mpirun tapegrad loads libtapegrad.so, which has no MPI."""
+    import tapegrad.dist as dist
+    with pytest.raises(RuntimeError, match="run under mpirun"):
+        dist.ProcessGroup()
+    with pytest.raises(RuntimeError, match="libtapegrad_dist.so"):
+        dist.DataParallel(None, None)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
