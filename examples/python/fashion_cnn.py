@@ -18,6 +18,7 @@ import tapegrad
 from tapegrad import Tensor, nn
 
 import fashion_data
+from fashion_data import accuracy
 
 BATCH = 64
 
@@ -36,18 +37,6 @@ def small_cnn():
         nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(64 * 7 * 7, 128, seed=2), nn.ReLU(),
         nn.Linear(128, 10, seed=3))
-
-
-def accuracy(model, images, labels):
-    model.eval()
-    correct = 0
-    with tapegrad.no_grad():
-        for i in range(0, len(images), 1000):
-            with tapegrad.step():
-                logits = model(Tensor(images[i:i + 1000])).numpy()
-            correct += int((logits.argmax(axis=1) == labels[i:i + 1000]).sum())
-    model.train()
-    return correct / len(images)
 
 
 def main(epochs):

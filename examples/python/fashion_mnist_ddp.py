@@ -22,19 +22,9 @@ import tapegrad
 import tapegrad.dist as dist
 from tapegrad import Tensor, nn
 
-from fashion_data import load
+from fashion_data import accuracy, load
 
 GLOBAL_BATCH = 64
-
-
-def accuracy(model, images, labels):
-    correct = 0
-    with tapegrad.no_grad():
-        for i in range(0, len(images), 1000):
-            with tapegrad.step():
-                logits = model(Tensor(images[i:i + 1000])).numpy()
-            correct += int((logits.argmax(axis=1) == labels[i:i + 1000]).sum())
-    return correct / len(images)
 
 
 def main(epochs):
