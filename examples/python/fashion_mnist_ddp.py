@@ -16,8 +16,6 @@ dataset-fashion-mnist (tools/setup.sh installs it; read by fashion_data.py).
 import sys
 import time
 
-import numpy as np
-
 import tapegrad
 import tapegrad.dist as dist
 from tapegrad import Tensor, nn
@@ -25,7 +23,6 @@ from tapegrad import Tensor, nn
 from fashion_data import accuracy, load
 
 GLOBAL_BATCH = 64
-
 
 def main(epochs):
     group = dist.ProcessGroup()
@@ -65,7 +62,6 @@ def main(epochs):
     if group.rank == 0:
         print("test accuracy %.2f%% (target: at least 87%%)" % (100 * final))
     return 0 if final >= 0.87 else 2
-
 
 if __name__ == "__main__":
     sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5))

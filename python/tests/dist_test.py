@@ -80,7 +80,6 @@ def test_different_models_are_an_error_on_every_rank():
 
 def test_shards_cover_the_data_once():
     n = 101
-    seen = Tensor(np.zeros(n))
     counts = np.zeros(n)
     rows = dist.shard(n, GROUP, seed=3, epoch=2)
     np.add.at(counts, rows, 1.0)
