@@ -9,7 +9,6 @@ Sizes are an int or a pair (height, width). Errors name the op and its operands'
 shapes, dtypes and devices, as every op's do.
 """
 
-import ctypes
 import numbers
 
 from tapegrad import _lib
