@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the wheel, installs it into a fresh venv with no network, and runs the
-# Python suite and micrograd's demo against the installed package, from outside the
-# source tree. The venv sees Debian's site-packages for NumPy, pytest and torch
+# Python suite (tapegrad.dist's under mpirun) and micrograd's demo against the
+# installed package, from outside the source tree. The venv sees Debian's site-packages for NumPy, pytest and torch
 # (the tests' references), never the checkout's python/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,4 +27,7 @@ for module in (_engine.__file__, _lib.lib._name):
 print("wheel: tapegrad %s from %s" % (tapegrad.__version__, where))
 PY
 "$py" -m pytest -q -p no:cacheprovider "$src/python/tests"
+# tapegrad.dist as 2 ranks, on the wheel's libtapegrad_dist.so.
+timeout --kill-after=10 180 mpirun --allow-run-as-root --oversubscribe --mca btl self,tcp \
+  -np 2 "$py" -m pytest -q -p no:cacheprovider "$src/python/tests/dist_test.py"
 "$py" "$src/examples/python/moons.py" "$work/moons.png" | tail -n 2
