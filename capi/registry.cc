@@ -1,4 +1,5 @@
-// The kernel registry's contents, and whether CUDA can be used.
+// The kernel registry's contents, whether CUDA can be used, and the CPU kernels'
+// thread count.
 #include "core/internal/registry.h"
 
 #include <vector>
@@ -6,6 +7,7 @@
 #include "capi/internal.h"
 #include "capi/tapegrad.h"
 #include "core/internal/op_kind.h"
+#include "kernels/cpu/parallel.h"
 #include "kernels/cuda/cuda.h"
 
 extern "C" {
@@ -29,5 +31,21 @@ tg_status tg_registry_kernels(tg_kernel_info* out, size_t capacity, size_t* coun
 
 // False in a build without --config=cuda and on machines without a GPU.
 int tg_cuda_available(void) { return tapegrad::cuda::IsAvailable() ? 1 : 0; }
+
+tg_status tg_set_num_threads(int n) {
+  if (n < 1) {
+    return tapegrad::capi::Fail(
+        absl::StatusCode::kInvalidArgument,
+        absl::StrFormat("tg_set_num_threads: n = %d; at least one thread", n));
+  }
+  tapegrad::cpu::SetNumThreads(n);
+  return TG_OK;
+}
+
+tg_status tg_num_threads(int* out) {
+  TG_CAPI_NOT_NULL("tg_num_threads", out);
+  *out = tapegrad::cpu::NumThreads();
+  return TG_OK;
+}
 
 }  // extern "C"

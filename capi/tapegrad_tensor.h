@@ -224,6 +224,15 @@ TG_API tg_status tg_registry_kernels(tg_kernel_info* out, size_t capacity, size_
  * an error). */
 TG_API int tg_cuda_available(void);
 
+/* ---- CPU threads ------------------------------------------------------------ */
+
+/* The threads one CPU op may use (a team that oneDNN's calls share; the
+ * machine's cores unless set). Ranks of a data-parallel job that share a machine
+ * want their share of its cores. Any thread may call these. n < 1 is
+ * TG_INVALID_ARGUMENT. */
+TG_API tg_status tg_set_num_threads(int n);
+TG_API tg_status tg_num_threads(int* out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -421,6 +421,19 @@ static void test_checkpoints(void) {
   tg_tensor_destroy(x);
 }
 
+/* The CPU thread count: set, read back, restored; fewer than one is an error. */
+static void test_threads(void) {
+  int before = 0, now = 0;
+  EXPECT_OK(tg_num_threads(&before));
+  EXPECT(before >= 1);
+  EXPECT_OK(tg_set_num_threads(1));
+  EXPECT_OK(tg_num_threads(&now));
+  EXPECT(now == 1);
+  EXPECT_ERROR(tg_set_num_threads(0), TG_INVALID_ARGUMENT, "at least one thread");
+  EXPECT_ERROR(tg_num_threads(NULL), TG_INVALID_ARGUMENT, "tg_num_threads: out is NULL");
+  EXPECT_OK(tg_set_num_threads(before));
+}
+
 int main(void) {
   test_checkpoints();
   test_tensors();
@@ -429,5 +442,6 @@ int main(void) {
   test_mlp_trains();
   test_unary_parameters();
   test_images();
+  test_threads();
   return finish("capi_tensor_test");
 }

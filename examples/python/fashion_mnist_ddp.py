@@ -13,6 +13,7 @@ examples/fashion_mnist_ddp.cc.
 dataset-fashion-mnist (tools/setup.sh installs it; read by fashion_data.py).
 """
 
+import os
 import sys
 import time
 
@@ -26,6 +27,9 @@ GLOBAL_BATCH = 64
 
 def main(epochs):
     group = dist.ProcessGroup()
+    # Ranks on one machine share its cores (mpirun says how many ranks it put here).
+    tapegrad.set_num_threads(max(1, os.cpu_count() // int(
+        os.environ.get("OMPI_COMM_WORLD_LOCAL_SIZE", "1"))))
     train_x, train_y = load("train")
     test_x, test_y = load("t10k")
     # Initialised differently on every rank: DataParallel copies rank 0's weights.

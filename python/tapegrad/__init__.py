@@ -65,6 +65,20 @@ def kernels():
     return [(k.op.decode(), dtypes[k.dtype], devices[k.device]) for k in infos]
 
 
+def set_num_threads(n):
+    """The threads one CPU op may use (as torch.set_num_threads; the machine's
+    cores unless set). Ranks of a data-parallel job on one machine want their share."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError("set_num_threads: n must be an int, not %s" % type(n).__name__)
+    _check(_clib.tg_set_num_threads(max(min(n, 2**31 - 1), -2**31)))
+
+
+def get_num_threads():
+    n = ctypes.c_int()
+    _check(_clib.tg_num_threads(ctypes.byref(n)))
+    return n.value
+
+
 def write_dot(root, path):
     """Writes the tape's records below Value `root` as a Graphviz DOT file (from C)."""
     _engine.write_dot(root, path)
@@ -81,4 +95,4 @@ def from_torch(module):
 __all__ = ["Value", "Tensor", "Device", "draw_dot", "write_dot", "step", "no_grad",
            "is_grad_enabled", "kernels", "tape_stats", "from_dlpack", "mse_loss",
            "cross_entropy", "binary_cross_entropy_with_logits", "cat", "stack", "where",
-           "errors", "from_torch", "save", "load"]
+           "errors", "from_torch", "save", "load", "set_num_threads", "get_num_threads"]

@@ -196,6 +196,8 @@ _SIGNATURES = {
     "tg_op_name": (ctypes.c_char_p, [c_int, c_int]),
     "tg_registry_kernels": (c_int, [P(KernelInfo), size_t, P(size_t)]),
     "tg_cuda_available": (c_int, []),
+    "tg_set_num_threads": (c_int, [c_int]),
+    "tg_num_threads": (c_int, [P(c_int)]),
 }
 
 # Only in libtapegrad_dist.so (capi/tapegrad_dist.h).

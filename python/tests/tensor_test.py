@@ -438,5 +438,19 @@ def test_no_grad():
     assert y.item() == 6.0
 
 
+def test_num_threads_set_and_read_back():
+    before = tapegrad.get_num_threads()
+    assert before >= 1
+    try:
+        tapegrad.set_num_threads(1)
+        assert tapegrad.get_num_threads() == 1
+        with pytest.raises(tapegrad.errors.InvalidArgumentError, match="at least one"):
+            tapegrad.set_num_threads(0)
+        with pytest.raises(TypeError, match="must be an int"):
+            tapegrad.set_num_threads(1.5)
+    finally:
+        tapegrad.set_num_threads(before)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
