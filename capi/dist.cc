@@ -74,10 +74,9 @@ tg_status tg_process_group_allreduce(tg_process_group* group, tg_tensor* t, int 
   constexpr char kCall[] = "tg_process_group_allreduce";
   TG_CAPI_NOT_NULL(kCall, group);
   if (tg_status s = Live(kCall, "t", t)) return s;
-  return Guard(kCall, [&]() -> tg_status {
-    const absl::Status s = group->group->AllReduce(
-        t->tensor, mean ? tapegrad::dist::Reduce::kMean : tapegrad::dist::Reduce::kSum);
-    return s.ok() ? TG_OK : Fail(s);
+  return Guard(kCall, [&] {
+    return Fail(group->group->AllReduce(
+        t->tensor, mean ? tapegrad::dist::Reduce::kMean : tapegrad::dist::Reduce::kSum));
   });
 }
 
@@ -85,19 +84,13 @@ tg_status tg_process_group_broadcast(tg_process_group* group, tg_tensor* t, int 
   constexpr char kCall[] = "tg_process_group_broadcast";
   TG_CAPI_NOT_NULL(kCall, group);
   if (tg_status s = Live(kCall, "t", t)) return s;
-  return Guard(kCall, [&]() -> tg_status {
-    const absl::Status s = group->group->Broadcast(t->tensor, root);
-    return s.ok() ? TG_OK : Fail(s);
-  });
+  return Guard(kCall, [&] { return Fail(group->group->Broadcast(t->tensor, root)); });
 }
 
 tg_status tg_process_group_barrier(tg_process_group* group) {
   constexpr char kCall[] = "tg_process_group_barrier";
   TG_CAPI_NOT_NULL(kCall, group);
-  return Guard(kCall, [&]() -> tg_status {
-    const absl::Status s = group->group->Barrier();
-    return s.ok() ? TG_OK : Fail(s);
-  });
+  return Guard(kCall, [&] { return Fail(group->group->Barrier()); });
 }
 
 tg_status tg_data_parallel_create(tg_process_group* group, tg_tensor* const* parameters,
@@ -139,10 +132,7 @@ void tg_data_parallel_destroy(tg_data_parallel* ddp) { delete ddp; }
 tg_status tg_data_parallel_average_gradients(tg_data_parallel* ddp) {
   constexpr char kCall[] = "tg_data_parallel_average_gradients";
   TG_CAPI_NOT_NULL(kCall, ddp);
-  return Guard(kCall, [&]() -> tg_status {
-    const absl::Status s = ddp->ddp->AverageGradients();
-    return s.ok() ? TG_OK : Fail(s);
-  });
+  return Guard(kCall, [&] { return Fail(ddp->ddp->AverageGradients()); });
 }
 
 }  // extern "C"

@@ -175,8 +175,7 @@ absl::Status AddMatMul(Tape& tape, R& r, int i, const TensorImpl& x, const Tenso
                        const TensorImpl& g) {
   if (!Wants(r, i)) return absl::OkStatus();
   TensorImpl& input = In(r, i);
-  const bool adoptable =
-      input.grad == nullptr && !input.heap && input.slot >= tape.persistent_slots();
+  const bool adoptable = TakesFreshGrad(tape, input);
   const Shape product_batch = g.layout.shape().subspan(0, g.layout.rank - 2);
   const Shape input_batch = input.layout.shape().subspan(0, input.layout.rank - 2);
   if (adoptable || product_batch != input_batch) {

@@ -72,7 +72,7 @@ DataParallel::DataParallel(ProcessGroup& group, std::vector<Tensor> parameters,
   const int64_t cap = std::max<int64_t>(options_.bucket_bytes, 1);
   size_t f32_size = 0, f64_size = 0;
   Bucket* open[2] = {nullptr, nullptr};  // the open bucket of f32, of f64
-  std::vector<size_t> bucket_of(parameters_.size());
+  buckets_.reserve(parameters_.size());  // at most one each, so `open` stays valid
   for (size_t k = parameters_.size(); k-- > 0;) {
     const Tensor& p = parameters_[k];
     const bool f32 = p.dtype() == DType::kF32;
@@ -81,14 +81,12 @@ DataParallel::DataParallel(ProcessGroup& group, std::vector<Tensor> parameters,
     Bucket*& b = open[f32 ? 0 : 1];
     if (b == nullptr ||
         (b->size > 0 && static_cast<int64_t>(b->size + n) * element > cap)) {
-      // A new bucket; buckets_ is reserved below, so `open` stays valid.
-      if (buckets_.capacity() == 0) buckets_.reserve(parameters_.size());
       buckets_.push_back(Bucket{p.dtype()});
       b = &buckets_.back();
       b->offset = f32 ? f32_size : f64_size;
     }
-    bucket_of[k] = static_cast<size_t>(b - buckets_.data());
-    slots_.push_back(Slot{this, k, bucket_of[k], b->offset + b->size});
+    slots_.push_back(
+        Slot{this, k, static_cast<size_t>(b - buckets_.data()), b->offset + b->size});
     b->size += n;
     (f32 ? f32_size : f64_size) += n;
   }

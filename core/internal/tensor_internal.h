@@ -228,6 +228,12 @@ absl::StatusOr<TensorImpl*> CopyToDevice(Tape* tape, const TensorImpl& t, Device
 // become the grad itself instead of being copied.
 absl::Status Accumulate(Tape& tape, TensorImpl& input, const TensorImpl& contribution,
                         bool owned);
+// Drops one reference of a heap TensorImpl: the release a tape pin or tape.Own
+// takes.
+void UnrefImpl(void* impl);
+// Whether input has no grad yet and is a tape tensor that the next Rewind drops:
+// a fresh contribution nobody else reads may then become its grad as is.
+bool TakesFreshGrad(const Tape& tape, const TensorImpl& input);
 // input.grad, allocated and zeroed if absent, its buffer holding its value.
 absl::StatusOr<TensorImpl*> GradOf(Tape& tape, TensorImpl& input);
 // input.grad, allocated if absent, for a rule that writes its share straight into
