@@ -45,41 +45,45 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Median seconds of `fn` over `reps` calls, each started together on every rank
-// (a barrier first) and timed to the slowest rank.
+// Seconds of one call of `fn`, started together on every rank (a barrier first)
+// and timed to the slowest rank.
 template <class Fn>
-double Timed(int reps, Fn fn) {
-  std::vector<double> times;
-  for (int i = 0; i < reps; ++i) {
-    MPI_Barrier(MPI_COMM_WORLD);
-    const Clock::time_point start = Clock::now();
-    fn();
-    double mine = Seconds(start), slowest = 0;
-    MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    times.push_back(slowest);
-  }
-  return Median(times);
+double TimedOnce(Fn fn) {
+  MPI_Barrier(MPI_COMM_WORLD);
+  const Clock::time_point start = Clock::now();
+  fn();
+  double mine = Seconds(start), slowest = 0;
+  MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  return slowest;
 }
 
+// The group's allreduce against MPI_Allreduce of the same bytes, the two
+// alternated call by call so that both see the same phases of the host.
 void AllReduceTable(dist::ProcessGroup& group) {
+  constexpr int kReps = 41;
   if (group.rank() == 0) {
-    std::printf("allreduce, mean of f32 over %d ranks (median of 20)\n", group.size());
+    std::printf("allreduce, mean of f32 over %d ranks (medians of %d, alternated)\n",
+                group.size(), kReps);
     std::printf("%10s %14s %14s %8s\n", "bytes", "group GB/s", "MPI GB/s", "ratio");
   }
   for (int64_t bytes = 4 << 10; bytes <= (16 << 20); bytes *= 4) {
     std::vector<float> data(static_cast<size_t>(bytes / 4), 1.0f);
-    const double ours = Timed(20, [&] {
-      (void)group.AllReduce(absl::MakeSpan(data), dist::Reduce::kMean, "bench");
-    });
-    const double raw = Timed(20, [&] {
-      MPI_Allreduce(MPI_IN_PLACE, data.data(), static_cast<int>(data.size()), MPI_FLOAT,
-                    MPI_SUM, MPI_COMM_WORLD);
-      const float scale = 1.0f / static_cast<float>(group.size());
-      for (float& v : data) v *= scale;  // the mean, as the group computes it
-    });
+    std::vector<double> ours, raw;
+    for (int i = 0; i < kReps; ++i) {
+      ours.push_back(TimedOnce([&] {
+        (void)group.AllReduce(absl::MakeSpan(data), dist::Reduce::kMean, "bench");
+      }));
+      raw.push_back(TimedOnce([&] {
+        MPI_Allreduce(MPI_IN_PLACE, data.data(), static_cast<int>(data.size()), MPI_FLOAT,
+                      MPI_SUM, MPI_COMM_WORLD);
+        const float scale = 1.0f / static_cast<float>(group.size());
+        for (float& v : data) v *= scale;  // the mean, as the group computes it
+      }));
+    }
+    const double a = Median(ours), b = Median(raw);
     if (group.rank() == 0) {
       std::printf("%10lld %14.3f %14.3f %8.2f\n", static_cast<long long>(bytes),
-                  bytes / ours / 1e9, bytes / raw / 1e9, raw / ours);
+                  bytes / a / 1e9, bytes / b / 1e9, b / a);
     }
   }
 }

@@ -59,6 +59,51 @@ TEST(ProcessGroup, AllReduceBroadcastAndAgreement) {
   ASSERT_TRUE(g.Barrier().ok());
 }
 
+// The value of Open MPI's libnbc allreduce algorithm variable, through the MPI
+// tool interface; -1 if there is none.
+int AllreduceAlgorithm() {
+  int provided = 0, count = 0;
+  if (MPI_T_init_thread(MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS ||
+      MPI_T_cvar_get_num(&count) != MPI_SUCCESS) {
+    return -1;
+  }
+  for (int i = 0; i < count; ++i) {
+    char name[128], description[1];
+    int name_length = sizeof(name), description_length = 0, verbosity, bind, scope;
+    MPI_Datatype type;
+    MPI_T_enum enumtype;
+    MPI_T_cvar_handle handle;
+    int elements = 0, value = -1;
+    if (MPI_T_cvar_get_info(i, name, &name_length, &verbosity, &type, &enumtype,
+                            description, &description_length, &bind,
+                            &scope) == MPI_SUCCESS &&
+        std::strcmp(name, "coll_libnbc_iallreduce_algorithm") == 0 &&
+        MPI_T_cvar_handle_alloc(i, nullptr, &handle, &elements) == MPI_SUCCESS) {
+      MPI_T_cvar_read(handle, &value);
+      MPI_T_cvar_handle_free(&handle);
+      return value;
+    }
+  }
+  return -1;
+}
+
+// Sums of sizes that take each algorithm (Note [Allreduce algorithm]), with
+// counts that do not divide by the ranks, exact in every element.
+TEST(ProcessGroup, AllReduceTakesTheAlgorithmForItsSize) {
+  ProcessGroup& g = World();
+  const int n = g.size();
+  const float expected = float(n * (n + 1) / 2);
+  for (size_t count : {size_t{5}, size_t{1001}, size_t{100003}}) {
+    std::vector<float> data(count, float(g.rank() + 1));
+    ASSERT_TRUE(g.AllReduce(absl::MakeSpan(data), Reduce::kSum, "ranks").ok());
+    EXPECT_EQ(std::count(data.begin(), data.end(), expected), long(count)) << count;
+    if (std::getenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm") == nullptr) {
+      // libnbc's values: 4 recursive doubling, 1 ring.
+      EXPECT_EQ(AllreduceAlgorithm(), count * 4 < (64 << 10) ? 4 : 1) << count;
+    }
+  }
+}
+
 TEST(ProcessGroup, BadOperandsAreErrorsNamingThem) {
   ProcessGroup& g = World();
   Tensor labels = Tensor::FromData(std::vector<int64_t>{1, 2}, {2});

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/internal/tensor_impl.h"
+#include "dist/internal/allreduce_algorithm.h"
 
 namespace tapegrad::dist {
 namespace {
@@ -155,9 +156,11 @@ absl::Status ProcessGroup::Run(const Operation& what, const Start& start) {
   return s;
 }
 
-// Large allreduces go in chunks: Open MPI's non-blocking allreduce moves a few
-// hundred kilobytes as fast as its blocking one, but not megabytes.
-constexpr size_t kChunkBytes = size_t{256} << 10;
+// Large allreduces go in chunks, which bounds the temporary buffer Open MPI
+// takes for each (as large as the call) and keeps counts within an int. With
+// the algorithm chosen by size (Note [Allreduce algorithm]), one call of 16 MB
+// runs as fast as a blocking MPI_Allreduce.
+constexpr size_t kChunkBytes = size_t{64} << 20;
 
 template <class T>
 absl::Status ProcessGroup::AllReduceSpan(absl::Span<T> data, Reduce op,
@@ -171,6 +174,7 @@ absl::Status ProcessGroup::AllReduceSpan(absl::Span<T> data, Reduce op,
   for (size_t begin = 0; begin < data.size() && s.ok(); begin += chunk) {
     const int count = static_cast<int>(std::min(chunk, data.size() - begin));
     s = Run(what, [&](MPI_Request* r) {
+      internal::ChooseAllreduceAlgorithm(count * sizeof(T));
       return MPI_Iallreduce(MPI_IN_PLACE, data.data() + begin, count, MpiType<T>(),
                             MPI_SUM, comm_, r);
     });
@@ -200,6 +204,7 @@ absl::Status ProcessGroup::StartAllReduceSpan(absl::Span<T> data,
   for (size_t begin = 0, k = 0; begin < data.size(); begin += chunk, ++k) {
     const int count = static_cast<int>(std::min(chunk, data.size() - begin));
     requests[k] = MPI_REQUEST_NULL;
+    internal::ChooseAllreduceAlgorithm(count * sizeof(T));
     const int rc = MPI_Iallreduce(MPI_IN_PLACE, data.data() + begin, count, MpiType<T>(),
                                   MPI_SUM, comm_, &requests[k]);
     if (rc != MPI_SUCCESS) return Fail(absl::StatusCode::kInternal, what, MpiError(rc));
@@ -283,6 +288,7 @@ absl::Status ProcessGroup::Broadcast(Tensor& t, int root) {
 absl::StatusOr<bool> ProcessGroup::AllAgree(uint64_t value, absl::string_view what) {
   uint64_t extremes[2] = {value, ~value};  // the max of value and of its complement
   absl::Status s = Run(Operation{"agreement", nullptr, what}, [&](MPI_Request* r) {
+    internal::ChooseAllreduceAlgorithm(sizeof(extremes));
     return MPI_Iallreduce(MPI_IN_PLACE, extremes, 2, MPI_UINT64_T, MPI_MAX, comm_, r);
   });
   if (!s.ok()) return s;

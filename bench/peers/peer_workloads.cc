@@ -287,10 +287,17 @@ double RunW2(double* checksum, double* record) {
 }  // namespace
 
 // With --quick, small sizes only: a smoke test of the harness (CI runs tapegrad's
-// side under its optimised configs), not a measurement.
+// side under its optimised configs), not a measurement. With --w2-only N, W2 alone.
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
   std::printf("system %s\n", kSystem);
+  if (argc > 2 && std::string(argv[1]) == "--w2-only") {
+    // W2 alone, for a profiler: argv[2] rounds of RunW2.
+    double checksum = 0, record = 0, us = 0;
+    for (int r = std::stoi(argv[2]); r > 0; --r) us = RunW2(&checksum, &record);
+    std::printf("w2_plain_us %.1f\nw2_plain_record_us %.1f\n", us, record);
+    return 0;
+  }
   for (int steps :
        quick ? std::vector<int>{3000, 200} : std::vector<int>{1000000, 20000}) {
     const W1Result f = RunW1<false>(steps);
