@@ -6,31 +6,37 @@
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "core/internal/stable_hash.h"
 #include "core/internal/tensor_impl.h"
+#include "dist/internal/device_bytes.h"
 
 namespace tapegrad::dist {
 namespace {
 
-// "name dtype[shape] ..." of every parameter and buffer, in order.
+// "name dtype[shape]" of every parameter and buffer, in order; not the device,
+// which differs between ranks on one machine's GPUs.
 std::string Describe(const std::vector<nn::NamedTensor>& parameters,
                      const std::vector<nn::NamedTensor>& buffers) {
   std::string text;
   for (const auto* list : {&parameters, &buffers}) {
     for (const nn::NamedTensor& n : *list) {
-      absl::StrAppend(&text, n.name, " ", tapegrad::Describe(n.tensor), "\n");
+      absl::StrAppend(&text, n.name, " ", DTypeName(n.tensor.dtype()), "[",
+                      absl::StrJoin(n.tensor.shape(), ", "), "]\n");
     }
   }
   return text;
 }
 
 // The elements of p's gradient, or null if it has none that can be read as such.
-template <class T>
-T* GradientData(const Tensor& p) {
+char* GradientData(const Tensor& p) {
   const Tensor g = p.grad();
   if (!g.ok() || g.impl() == nullptr || !g.is_contiguous()) return nullptr;
-  return g.impl()->data_as<T>();
+  return g.impl()->data();
 }
+
+size_t ElementBytes(DType dtype) { return dtype == DType::kF32 ? 4 : 8; }
 
 }  // namespace
 
@@ -44,13 +50,23 @@ absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Create(
     std::vector<nn::NamedTensor> buffers, DataParallelOptions options) {
   const std::string description = Describe(parameters, buffers);
   absl::StatusOr<bool> same =
-      group.AllAgree(internal::StableHash(description), "the model");
+      group.AllAgree(tapegrad::internal::StableHash(description), "the model");
   if (!same.ok()) return same.status();
   if (!*same) {
     return absl::InvalidArgumentError(absl::StrCat(
         "dist: DataParallel: the ranks built different models (parameter and buffer "
         "names, shapes or dtypes differ); rank ",
         group.rank(), " has:\n", description));
+  }
+  for (const nn::NamedTensor& p : parameters) {
+    if (p.tensor.device() != group.device() ||
+        (p.tensor.dtype() != DType::kF32 && p.tensor.dtype() != DType::kF64)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "dist: DataParallel: parameter %s is %s, but a %s group averages f32 or f64 "
+          "gradients on %s",
+          p.name, tapegrad::Describe(p.tensor), group.backend(),
+          group.device().ToString()));
+    }
   }
   std::vector<Tensor> tensors;
   for (nn::NamedTensor& p : parameters) {
@@ -93,7 +109,6 @@ DataParallel::DataParallel(ProcessGroup& group, std::vector<Tensor> parameters,
   // Slots grouped by bucket, in bucket order (a stable sort keeps last first).
   std::stable_sort(slots_.begin(), slots_.end(),
                    [](const Slot& a, const Slot& b) { return a.bucket < b.bucket; });
-  size_t requests = 0;
   for (size_t i = 0; i < slots_.size(); ++i) {
     Bucket& b = buckets_[slots_[i].bucket];
     if (b.last == 0) b.first = i;
@@ -101,13 +116,13 @@ DataParallel::DataParallel(ProcessGroup& group, std::vector<Tensor> parameters,
   }
   for (Bucket& b : buckets_) {
     b.unpacked = b.last - b.first;
-    b.chunks = ProcessGroup::ChunkCount(b.size, b.dtype == DType::kF32 ? 4 : 8);
-    b.requests = requests;
-    requests += b.chunks;
+    b.allreduce = group_->NewPending();
   }
-  f32_.resize(f32_size);
-  f64_.resize(f64_size);
-  requests_.assign(requests, MPI_REQUEST_NULL);
+  const Device device = group_->device();
+  if (f32_size > 0)
+    f32_ = Tensor::Zeros({static_cast<int64_t>(f32_size)}, DType::kF32, device);
+  if (f64_size > 0)
+    f64_ = Tensor::Zeros({static_cast<int64_t>(f64_size)}, DType::kF64, device);
   if (options_.overlap && group_->size() > 1) {
     for (Slot& slot : slots_) {
       // A parameter that does not require grad takes no hook: AverageGradients
@@ -124,48 +139,32 @@ DataParallel::~DataParallel() {
   }
 }
 
-template <class T>
-T* DataParallel::Buffer(const Bucket& bucket) {
-  if constexpr (std::is_same_v<T, float>) {
-    return f32_.data() + bucket.offset;
-  } else {
-    return f64_.data() + bucket.offset;
-  }
+char* DataParallel::Data(const Bucket& bucket, size_t offset) const {
+  const Tensor& buffer = bucket.dtype == DType::kF32 ? f32_ : f64_;
+  return buffer.impl()->data() + offset * ElementBytes(bucket.dtype);
 }
 
-void DataParallel::Pack(Slot& slot) {
+absl::Status DataParallel::Pack(Slot& slot) {
   const Tensor& p = parameters_[slot.parameter];
-  const size_t n = static_cast<size_t>(p.numel());
-  const auto copy = [&](auto* buffer) {
-    using T = std::remove_pointer_t<decltype(buffer)>;
-    T* to = buffer + slot.offset;
-    if (const T* g = GradientData<T>(p)) {
-      std::memcpy(to, g, n * sizeof(T));
-    } else {
-      std::fill(to, to + n, T(0));
-    }
-  };
-  if (p.dtype() == DType::kF32) {
-    copy(f32_.data());
-  } else {
-    copy(f64_.data());
-  }
+  const Bucket& b = buckets_[slot.bucket];
+  const size_t bytes = static_cast<size_t>(p.numel()) * ElementBytes(b.dtype);
+  char* to = Data(b, slot.offset);
+  const Device device = group_->device();
   slot.packed = true;
   --buckets_[slot.bucket].unpacked;
+  const char* g = GradientData(p);
+  return g != nullptr ? internal::CopyBytes(device, to, g, bytes)
+                      : internal::ZeroBytes(device, to, bytes);
 }
 
 void DataParallel::StartCompleteBuckets(bool in_backward) {
   for (; next_bucket_ < buckets_.size() && error_.ok(); ++next_bucket_) {
     Bucket& b = buckets_[next_bucket_];
     if (b.unpacked > 0) break;
-    const absl::Span<MPI_Request> requests =
-        absl::MakeSpan(requests_).subspan(b.requests, b.chunks);
-    error_ = b.dtype == DType::kF32
-                 ? group_->StartAllReduce(absl::MakeSpan(Buffer<float>(b), b.size),
-                                          requests, "a bucket of gradients")
-                 : group_->StartAllReduce(absl::MakeSpan(Buffer<double>(b), b.size),
-                                          requests, "a bucket of gradients");
-    b.started = true;
+    error_ = group_->StartAllReduce(
+        ProcessGroup::Buffer{Data(b, b.offset), static_cast<int64_t>(b.size), b.dtype},
+        Reduce::kMean, *b.allreduce,
+        ProcessGroup::Operation{"allreduce", nullptr, "a bucket of gradients"});
     if (in_backward) ++started_in_backward_;
   }
 }
@@ -181,22 +180,17 @@ void DataParallel::OnGradReady(void* context) {
         "several backwards, set DataParallelOptions::overlap = false");
     return;
   }
-  self.Pack(slot);
+  self.error_ = self.Pack(slot);
   self.StartCompleteBuckets(/*in_backward=*/true);
   // Open MPI moves the started allreduces on only inside MPI calls.
-  const Bucket* started_end = self.buckets_.data() + self.next_bucket_;
-  if (self.next_bucket_ > 0) {
-    const size_t requests = started_end[-1].requests + started_end[-1].chunks;
-    self.group_->Progress(absl::MakeSpan(self.requests_).subspan(0, requests));
+  for (size_t k = 0; k < self.next_bucket_; ++k) {
+    self.group_->Progress(*self.buckets_[k].allreduce);
   }
 }
 
 void DataParallel::ResetStep() {
   for (Slot& slot : slots_) slot.packed = false;
-  for (Bucket& b : buckets_) {
-    b.unpacked = b.last - b.first;
-    b.started = false;
-  }
+  for (Bucket& b : buckets_) b.unpacked = b.last - b.first;
   next_bucket_ = 0;
 }
 
@@ -208,32 +202,25 @@ absl::Status DataParallel::AverageGradients() {
   }
   // What the backward did not start: pack and start, in bucket order.
   for (Slot& slot : slots_) {
-    if (!slot.packed) Pack(slot);
+    if (!slot.packed && error_.ok()) error_ = Pack(slot);
   }
   StartCompleteBuckets(/*in_backward=*/false);
   absl::Status status = error_;
   error_ = absl::OkStatus();
-  for (size_t i = 0; i < buckets_.size() && status.ok(); ++i) {
+  const Device device = group_->device();
+  // Every started bucket is finished, even after an error, so that none is
+  // left in flight over memory the next step reuses.
+  for (size_t i = 0; i < next_bucket_; ++i) {
     Bucket& b = buckets_[i];
-    status = group_->Finish(absl::MakeSpan(requests_).subspan(b.requests, b.chunks),
-                            "a bucket of gradients");
-    if (!status.ok()) break;
-    const auto unpack = [&](auto* buffer) {
-      using T = std::remove_pointer_t<decltype(buffer)>;
-      const T scale = T(1) / static_cast<T>(group_->size());
-      for (size_t k = 0; k < b.size; ++k) buffer[k] *= scale;
-      for (size_t s = b.first; s < b.last; ++s) {
-        const Tensor& p = parameters_[slots_[s].parameter];
-        const size_t n = static_cast<size_t>(p.numel());
-        if (T* g = GradientData<T>(p)) {
-          std::memcpy(g, buffer + (slots_[s].offset - b.offset), n * sizeof(T));
-        }
+    absl::Status finished = group_->Finish(*b.allreduce);
+    if (status.ok()) status = finished;
+    for (size_t s = b.first; s < b.last && status.ok(); ++s) {
+      const Tensor& p = parameters_[slots_[s].parameter];
+      if (char* g = GradientData(p)) {
+        status =
+            internal::CopyBytes(device, g, Data(b, slots_[s].offset),
+                                static_cast<size_t>(p.numel()) * ElementBytes(b.dtype));
       }
-    };
-    if (b.dtype == DType::kF32) {
-      unpack(Buffer<float>(b));
-    } else {
-      unpack(Buffer<double>(b));
     }
   }
   ResetStep();

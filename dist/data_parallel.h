@@ -24,6 +24,10 @@
 // rank. Every rank's backward must reach the same parameters (a parameter
 // without a gradient counts as zeros there and is left without one).
 //
+// The parameters live on the group's device: the CPU for an MPI group, the
+// rank's GPU for a NCCL group (ProcessGroup::Nccl), where the buckets are GPU
+// memory and the gradients never visit the host.
+//
 // Thread safety: as the model and the group: one thread at a time.
 #ifndef TAPEGRAD_DIST_DATA_PARALLEL_H_
 #define TAPEGRAD_DIST_DATA_PARALLEL_H_
@@ -78,11 +82,10 @@ class DataParallel {
   // Gradients of one dtype, a run of parameters (last first), packed together.
   struct Bucket {
     DType dtype;
-    size_t first = 0, last = 0;       // slots_[first, last)
-    size_t offset = 0, size = 0;      // in its dtype's buffer, in elements
-    size_t requests = 0, chunks = 0;  // requests_[requests, requests + chunks)
-    size_t unpacked = 0;              // parameters of this step not yet packed
-    bool started = false;
+    size_t first = 0, last = 0;   // slots_[first, last)
+    size_t offset = 0, size = 0;  // in its dtype's buffer, in elements
+    size_t unpacked = 0;          // parameters of this step not yet packed
+    std::unique_ptr<ProcessGroup::Pending> allreduce;  // made once
   };
   // A parameter's place in the buckets; the context of its hook.
   struct Slot {
@@ -96,11 +99,12 @@ class DataParallel {
   DataParallel(ProcessGroup& group, std::vector<Tensor> parameters,
                DataParallelOptions options);
   static void OnGradReady(void* slot);
-  void Pack(Slot& slot);
+  // The bucket's elements, and a parameter's place among them, on the group's
+  // device.
+  char* Data(const Bucket& bucket, size_t offset) const;
+  absl::Status Pack(Slot& slot);
   // Starts buckets in order while the next one is complete.
   void StartCompleteBuckets(bool in_backward);
-  template <class T>
-  T* Buffer(const Bucket& bucket);
   void ResetStep();
 
   ProcessGroup* group_;
@@ -108,9 +112,7 @@ class DataParallel {
   DataParallelOptions options_;
   std::vector<Slot> slots_;  // the parameters, last first
   std::vector<Bucket> buckets_;
-  std::vector<float> f32_;
-  std::vector<double> f64_;
-  std::vector<MPI_Request> requests_;
+  Tensor f32_, f64_;        // the buckets' elements, on the group's device
   size_t next_bucket_ = 0;  // the first bucket not started this step
   int started_in_backward_ = 0;
   absl::Status error_;  // from a hook, returned by AverageGradients

@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# Runs dist_test as 2 and then 3 MPI ranks on this machine (mpirun from Debian's
-# openmpi-bin). --oversubscribe: more ranks than cores; --allow-run-as-root: CI
-# runs as root. A hung job is killed by `timeout`, and mpirun's exit status is
-# the test's. Then a job whose rank 1 dies (dist_test's ARankThatDiesEndsTheJob):
-# it must end, every rank with it, within seconds and not hang.
+# Runs a test binary (dist_test, nccl_test) as 2 and then 3 MPI ranks on this
+# machine (mpirun from Debian's openmpi-bin). --oversubscribe: more ranks than
+# cores; --allow-run-as-root: CI runs as root. A hung job is killed by `timeout`,
+# and mpirun's exit status is the test's. Then, unless --ranks-only follows the
+# binary, a job whose rank 1 dies (dist_test's ARankThatDiesEndsTheJob): it must
+# end, every rank with it, within seconds and not hang.
 set -euo pipefail
 test_binary="$1"
+ranks_only="${2:-}"
 # Bazel's per-test files are this script's: ranks must not race to write them.
 unset XML_OUTPUT_FILE TEST_PREMATURE_EXIT_FILE
+# A session directory of this run's own: Bazel runs tests in PID namespaces,
+# where two mpiruns can have the same PID, hence the same job id and, in a shared
+# TMPDIR, the same session directory (their ranks then fail to reach each
+# other). Short, as Open MPI puts sockets in it.
+session_dir=$(mktemp -d /tmp/tg-mpi.XXXXXX)
+export TMPDIR="$session_dir"
+trap 'rm -rf "$session_dir"' EXIT
 mpirun=(mpirun --allow-run-as-root --oversubscribe --mca btl self,tcp)
 for ranks in 2 3; do
   echo "== mpirun -np $ranks"
-  timeout --kill-after=10 120 "${mpirun[@]}" -np "$ranks" "$test_binary"
+  timeout --kill-after=10 180 "${mpirun[@]}" -np "$ranks" "$test_binary"
 done
+if [[ $ranks_only == --ranks-only ]]; then exit 0; fi
 
 fail() {
   echo "mpi_test: $*" >&2
@@ -21,7 +31,6 @@ fail() {
 # Whether a rank of the dying-rank job still runs.
 ranks_left() { pgrep -f -- "--gtest_filter=\*ARankThatDiesEndsTheJob" >/dev/null; }
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 for how in abort exit; do
   echo "== mpirun -np 2, rank 1 dies ($how)"
   start=$SECONDS

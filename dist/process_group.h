@@ -1,28 +1,34 @@
 // ProcessGroup: the processes of one training job and the collectives between
-// them, over MPI (Debian's Open MPI; start the job with mpirun).
+// them: over MPI for tensors on the CPU (Debian's Open MPI; start the job with
+// mpirun), over NCCL for tensors on a GPU (builds with --config=cuda).
 //
 //   absl::StatusOr<std::unique_ptr<tapegrad::dist::ProcessGroup>> group =
 //       tapegrad::dist::ProcessGroup::Mpi();
 //   if (!group.ok()) return group.status();
 //   TG_RETURN_IF_ERROR((*group)->AllReduce(grad, tapegrad::dist::Reduce::kMean));
 //
-// Collectives work in place on contiguous CPU tensors of f32 or f64, or on spans.
-// Every rank must make the same collectives in the same order. Each waits at most
-// options.timeout: past it, the call returns DeadlineExceeded naming the
-// collective, the operand and the ranks, and the group refuses every later call
-// (an MPI collective cannot be cancelled). A rank that died, hung or took another
-// path therefore makes the others fail with a clear error instead of hanging.
+//   // GPU training: one GPU per rank, NCCL's communicator set up over MPI.
+//   auto gpus = tapegrad::dist::ProcessGroup::Nccl(**group, Device::Cuda(local_rank));
 //
-// MPI is initialised by the first group (MPI_THREAD_SERIALIZED) and finalised at
-// exit. Each group works on a duplicate of MPI_COMM_WORLD, so groups never see
-// each other's messages.
+// Collectives work in place on contiguous tensors of f32 or f64 on the group's
+// device() (the CPU for MPI, the group's GPU for NCCL), or, for MPI, on spans of
+// host memory. Every rank must make the same collectives in the same order. Each
+// waits at most options.timeout: past it, the call returns DeadlineExceeded naming
+// the collective, the operand and the ranks, and the group refuses every later
+// call (an MPI collective cannot be cancelled; a NCCL communicator is aborted).
+// A rank that died, hung or took another path therefore makes the others fail
+// with a clear error instead of hanging.
+//
+// MPI is initialised by the first MPI group (MPI_THREAD_SERIALIZED) and finalised
+// at exit. Each MPI group works on a duplicate of MPI_COMM_WORLD, so groups never
+// see each other's messages. A NCCL group queues its collectives on the calling
+// thread's stream on its GPU, after the ops that thread queued there, and waits
+// for them before it returns.
 //
 // Thread safety: one thread at a time per group; groups may be used from
 // different threads, one call at a time.
 #ifndef TAPEGRAD_DIST_PROCESS_GROUP_H_
 #define TAPEGRAD_DIST_PROCESS_GROUP_H_
-
-#include <mpi.h>
 
 #include <chrono>
 #include <cstdint>
@@ -33,9 +39,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "core/device.h"
+#include "core/dtype.h"
 #include "core/tensor.h"
 
 namespace tapegrad::dist {
+
+class DataParallel;
 
 struct ProcessGroupOptions {
   // How long one collective may wait for the other ranks.
@@ -50,39 +60,36 @@ class ProcessGroup {
   // mpirun this is a group of one.
   static absl::StatusOr<std::unique_ptr<ProcessGroup>> Mpi(
       ProcessGroupOptions options = {});
-  ~ProcessGroup();
+  // The same ranks as `bootstrap` (an MPI group, which carries NCCL's set-up),
+  // exchanging tensors on `device`, this rank's GPU, through NCCL. Needs a build
+  // with --config=cuda (FailedPrecondition otherwise) and a device that exists.
+  static absl::StatusOr<std::unique_ptr<ProcessGroup>> Nccl(
+      ProcessGroup& bootstrap, Device device, ProcessGroupOptions options = {});
+  virtual ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
 
   int rank() const { return rank_; }
   int size() const { return size_; }
+  // Where the group's tensors live: the CPU (MPI) or its GPU (NCCL).
+  Device device() const { return device_; }
+  // "mpi" or "nccl".
+  virtual const char* backend() const = 0;
 
   // Copies root's values of `t` into every rank's `t` (same shape and dtype).
   absl::Status Broadcast(Tensor& t, int root);
   // Replaces `t` on every rank by the sum (or mean) over ranks.
   absl::Status AllReduce(Tensor& t, Reduce op);
+  // The same for host memory (an MPI group's; other groups refuse). `what` names
+  // the data in errors.
   absl::Status AllReduce(absl::Span<float> data, Reduce op, absl::string_view what);
   absl::Status AllReduce(absl::Span<double> data, Reduce op, absl::string_view what);
-  // Non-blocking allreduce (a sum over ranks), for work that overlaps it:
-  // StartAllReduce posts `data` in chunks, one request each in `requests`
-  // (ChunkCount(data.size(), sizeof(element)) of them, which the caller owns);
-  // Progress lets MPI move them on without waiting (Open MPI advances a
-  // non-blocking collective only inside an MPI call); Finish waits for them all,
-  // each within the timeout. Every rank must start the same allreduces in the same
-  // order. `what` names the data in errors.
-  static size_t ChunkCount(size_t elements, size_t element_bytes);
-  absl::Status StartAllReduce(absl::Span<float> data, absl::Span<MPI_Request> requests,
-                              absl::string_view what);
-  absl::Status StartAllReduce(absl::Span<double> data, absl::Span<MPI_Request> requests,
-                              absl::string_view what);
-  void Progress(absl::Span<MPI_Request> requests);
-  absl::Status Finish(absl::Span<MPI_Request> requests, absl::string_view what);
   // Whether every rank passed the same value (a model's fingerprint, say).
-  absl::StatusOr<bool> AllAgree(uint64_t value, absl::string_view what);
-  absl::Status Barrier();
+  virtual absl::StatusOr<bool> AllAgree(uint64_t value, absl::string_view what) = 0;
+  virtual absl::Status Barrier() = 0;
 
- private:
-  ProcessGroup(MPI_Comm comm, ProcessGroupOptions options);
+ protected:
+  ProcessGroup(int rank, int size, Device device, ProcessGroupOptions options);
 
   // What a collective works on, for messages: formatted only when one is needed,
   // so that a step's collectives allocate nothing.
@@ -92,29 +99,50 @@ class ProcessGroup {
     absl::string_view label = {};    // a description of it
     std::string Name() const;
   };
+  // `count` elements of `dtype` (f32 or f64) at `data`, on device().
+  struct Buffer {
+    void* data;
+    int64_t count;
+    DType dtype;
+  };
+  // A non-blocking allreduce in flight, for DataParallel: each backend's own
+  // (requests, an event). Made once by NewPending, reused by every start.
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+  };
 
-  template <class T>
-  absl::Status AllReduceSpan(absl::Span<T> data, Reduce op, const Operation& what);
-  template <class T>
-  absl::Status StartAllReduceSpan(absl::Span<T> data, absl::Span<MPI_Request> requests,
-                                  const Operation& what);
-  // Usable: no collective of this group timed out.
-  absl::Status CheckUsable(const Operation& what) const;
-  // Checks that the group is usable, then runs `start` (which posts a
-  // non-blocking collective into *request) and waits for it.
-  template <class Start>
-  absl::Status Run(const Operation& what, const Start& start);
-  absl::Status Wait(MPI_Request* request, const Operation& what);
+  virtual absl::Status AllReduceBuffer(Buffer data, Reduce op, const Operation& what) = 0;
+  virtual absl::Status BroadcastBuffer(Buffer data, int root, const Operation& what) = 0;
+  virtual std::unique_ptr<Pending> NewPending() = 0;
+  // Starts an allreduce of `data` into `pending`, which must be idle; Finish waits
+  // for it within the timeout. Progress moves it on without waiting, where the
+  // backend needs that (Open MPI advances a collective only inside an MPI call).
+  virtual absl::Status StartAllReduce(Buffer data, Reduce op, Pending& pending,
+                                      const Operation& what) = 0;
+  virtual void Progress(Pending& pending) {}
+  virtual absl::Status Finish(Pending& pending) = 0;
+
+  // "dist: <collective> of <operand> on rank r of n: <why>".
   absl::Status Fail(absl::StatusCode code, const Operation& what,
                     absl::string_view why) const;
+  // DeadlineExceeded for `what` after the timeout; the group is then unusable.
+  absl::Status TimedOut(const Operation& what) const;
+  const ProcessGroupOptions& options() const { return options_; }
 
-  MPI_Comm comm_;
+ private:
+  friend class DataParallel;
+
+  // The tensor's data as a Buffer, if it is a contiguous f32 or f64 tensor on
+  // device(); else an error naming the collective and the tensor.
+  absl::StatusOr<Buffer> Operand(const Operation& what, const Tensor& t) const;
+  template <class T>
+  absl::Status AllReduceHost(absl::Span<T> data, Reduce op, absl::string_view what);
+
+  int rank_;
+  int size_;
+  Device device_;
   ProcessGroupOptions options_;
-  int rank_ = 0;
-  int size_ = 1;
-  // A collective that timed out: still posted, so the group refuses new ones.
-  MPI_Request abandoned_ = MPI_REQUEST_NULL;
-  std::string abandoned_what_;
 };
 
 }  // namespace tapegrad::dist
