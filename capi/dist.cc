@@ -36,6 +36,24 @@ std::vector<tapegrad::nn::NamedTensor> Named(const char* kind,
   return named;
 }
 
+// Makes a group with `make(options)` into *out, after checking the timeout.
+template <class Make>
+tg_status MakeGroup(const char* call, int64_t timeout_ms, tg_process_group** out,
+                    const Make& make) {
+  if (timeout_ms < 0) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                absl::StrCat(call, ": timeout_ms = ", timeout_ms, " is negative"));
+  }
+  return Guard(call, [&]() -> tg_status {
+    tapegrad::dist::ProcessGroupOptions options;
+    if (timeout_ms > 0) options.timeout = std::chrono::milliseconds(timeout_ms);
+    absl::StatusOr<std::unique_ptr<tapegrad::dist::ProcessGroup>> group = make(options);
+    if (!group.ok()) return Fail(group.status());
+    *out = new tg_process_group{std::move(*group)};
+    return TG_OK;
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -43,18 +61,23 @@ extern "C" {
 tg_status tg_process_group_mpi(int64_t timeout_ms, tg_process_group** out) {
   constexpr char kCall[] = "tg_process_group_mpi";
   TG_CAPI_NOT_NULL(kCall, out);
-  if (timeout_ms < 0) {
+  return MakeGroup(kCall, timeout_ms, out, [](tapegrad::dist::ProcessGroupOptions o) {
+    return tapegrad::dist::ProcessGroup::Mpi(o);
+  });
+}
+
+tg_status tg_process_group_nccl(tg_process_group* bootstrap, int cuda_index,
+                                int64_t timeout_ms, tg_process_group** out) {
+  constexpr char kCall[] = "tg_process_group_nccl";
+  TG_CAPI_NOT_NULL(kCall, bootstrap);
+  TG_CAPI_NOT_NULL(kCall, out);
+  if (cuda_index < 0) {
     return Fail(absl::StatusCode::kInvalidArgument,
-                absl::StrCat(kCall, ": timeout_ms = ", timeout_ms, " is negative"));
+                absl::StrCat(kCall, ": cuda_index = ", cuda_index, " is negative"));
   }
-  return Guard(kCall, [&]() -> tg_status {
-    tapegrad::dist::ProcessGroupOptions options;
-    if (timeout_ms > 0) options.timeout = std::chrono::milliseconds(timeout_ms);
-    absl::StatusOr<std::unique_ptr<tapegrad::dist::ProcessGroup>> group =
-        tapegrad::dist::ProcessGroup::Mpi(options);
-    if (!group.ok()) return Fail(group.status());
-    *out = new tg_process_group{std::move(*group)};
-    return TG_OK;
+  return MakeGroup(kCall, timeout_ms, out, [&](tapegrad::dist::ProcessGroupOptions o) {
+    return tapegrad::dist::ProcessGroup::Nccl(*bootstrap->group,
+                                              tapegrad::Device::Cuda(cuda_index), o);
   });
 }
 

@@ -32,6 +32,8 @@ tg_status tg_registry_kernels(tg_kernel_info* out, size_t capacity, size_t* coun
 // False in a build without --config=cuda and on machines without a GPU.
 int tg_cuda_available(void) { return tapegrad::cuda::IsAvailable() ? 1 : 0; }
 
+int tg_cuda_device_count(void) { return tapegrad::cuda::DeviceCount(); }
+
 tg_status tg_set_num_threads(int n) {
   if (n < 1) {
     return tapegrad::capi::Fail(

@@ -223,6 +223,8 @@ TG_API tg_status tg_registry_kernels(tg_kernel_info* out, size_t capacity, size_
 /* 1 if this build has the CUDA backend and a CUDA device answers, else 0 (never
  * an error). */
 TG_API int tg_cuda_available(void);
+/* The number of CUDA devices (0 without the backend, a driver or a GPU). */
+TG_API int tg_cuda_device_count(void);
 
 /* ---- CPU threads ------------------------------------------------------------ */
 

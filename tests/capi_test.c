@@ -148,6 +148,7 @@ static void test_registry(void) {
   EXPECT(has_matmul);
   free(kernels);
   EXPECT(tg_cuda_available() == 0 || tg_cuda_available() == 1);
+  EXPECT((tg_cuda_device_count() > 0) == tg_cuda_available());
 
   /* Explicit copies: to the same device is a new handle to the same tensor; a bad
    * device is an error; a GPU that is not there is an error, not a crash. */

@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from tapegrad import functional as F
+from tapegrad.device import Device
 from tapegrad.tensor import Tensor
 
 
@@ -53,6 +54,27 @@ class ImageModule:
 
     def eval(self):
         return self.train(False)
+
+    def to(self, device):
+        """Moves the parameters and buffers to `device` (a Device or 'cuda:0') and
+        returns self, as torch's Module.to. Make optimizers afterwards: they hold
+        the tensors they got."""
+        device = Device.of(device)
+        device.require_available("%s.to" % type(self).__name__)
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            t = getattr(self, name, None)
+            if isinstance(t, Tensor) and t.device != device:
+                moved = t.to(device).detach()
+                setattr(self, name, moved.requires_grad_() if t.requires_grad else moved)
+        for child in self._children():
+            child.to(device)
+        return self
+
+    def cpu(self):
+        return self.to(Device.cpu())
+
+    def cuda(self, index=0):
+        return self.to(Device.cuda(index))
 
 
 def _uniform(rng, shape, bound, dtype):

@@ -196,6 +196,7 @@ _SIGNATURES = {
     "tg_op_name": (ctypes.c_char_p, [c_int, c_int]),
     "tg_registry_kernels": (c_int, [P(KernelInfo), size_t, P(size_t)]),
     "tg_cuda_available": (c_int, []),
+    "tg_cuda_device_count": (c_int, []),
     "tg_set_num_threads": (c_int, [c_int]),
     "tg_num_threads": (c_int, [P(c_int)]),
 }
@@ -203,6 +204,7 @@ _SIGNATURES = {
 # Only in libtapegrad_dist.so (capi/tapegrad_dist.h).
 DIST_SIGNATURES = {
     "tg_process_group_mpi": (c_int, [i64, P(c_p)]),
+    "tg_process_group_nccl": (c_int, [c_p, c_int, i64, P(c_p)]),
     "tg_process_group_destroy": (None, [c_p]),
     "tg_process_group_rank": (c_int, [c_p, P(c_int), P(c_int)]),
     "tg_process_group_allreduce": (c_int, [c_p, c_p, c_int]),

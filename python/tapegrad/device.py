@@ -34,6 +34,11 @@ class Device:
         return bool(lib.tg_cuda_available())
 
     @staticmethod
+    def cuda_device_count():
+        """The number of CUDA devices (0 without the CUDA backend or a GPU)."""
+        return int(lib.tg_cuda_device_count())
+
+    @staticmethod
     def of(device):
         """A Device from a Device or a string such as 'cpu' or 'cuda:1'."""
         if isinstance(device, Device):

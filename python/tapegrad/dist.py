@@ -1,10 +1,13 @@
-"""Data-parallel training across processes, over MPI (the C ABI's
-capi/tapegrad_dist.h, dist/ in C++). Start the job with mpirun:
+"""Data-parallel training across processes, over MPI, and over NCCL for models
+on GPUs (the C ABI's capi/tapegrad_dist.h, dist/ in C++). Start the job with
+mpirun:
 
     mpirun -np 2 python3 train.py
 
     import tapegrad.dist as dist
     group = dist.ProcessGroup()                 # group.rank, group.size
+    # or, with a model on this rank's GPU (a library built with --config=cuda):
+    # group = dist.ProcessGroup(device=tapegrad.Device.cuda(local_rank))
     ddp = dist.DataParallel(group, model)       # checks and broadcasts the model
     rows = dist.shard(len(images), group, seed=0, epoch=epoch)  # this rank's rows
     for at in range(0, len(rows), batch):       # batch: the global batch / size
@@ -32,6 +35,7 @@ import numbers
 import numpy as np
 
 from tapegrad import _lib
+from tapegrad.device import Device
 from tapegrad.tensor import Tensor
 
 _c = _lib.lib
@@ -55,16 +59,26 @@ def _tensor(what, t):
 
 class ProcessGroup:
     """The job's processes (MPI_COMM_WORLD). `timeout`: the seconds a collective
-    may wait for the other ranks."""
+    may wait for the other ranks. `device`: where the group's tensors live: the
+    CPU (MPI), or this rank's CUDA device (NCCL, set up over MPI)."""
 
-    def __init__(self, timeout=300.0):
+    def __init__(self, timeout=300.0, device="cpu"):
         _require_dist("ProcessGroup")
         if not isinstance(timeout, numbers.Real) or not timeout > 0:
             raise ValueError("tapegrad.dist.ProcessGroup: timeout must be a positive "
                              "number of seconds, not %r" % (timeout,))
+        self.device = Device.of(device)
+        timeout_ms = max(1, int(timeout * 1000))
         handle = ctypes.c_void_p()
-        _check(_c.tg_process_group_mpi(max(1, int(timeout * 1000)),
-                                       ctypes.byref(handle)))
+        _check(_c.tg_process_group_mpi(timeout_ms, ctypes.byref(handle)))
+        if self.device.is_cuda:
+            bootstrap = handle.value
+            handle = ctypes.c_void_p()
+            try:
+                _check(_c.tg_process_group_nccl(bootstrap, self.device.index, timeout_ms,
+                                                ctypes.byref(handle)))
+            finally:
+                _c.tg_process_group_destroy(bootstrap)
         self._h = handle.value
         rank, size = ctypes.c_int(), ctypes.c_int()
         _check(_c.tg_process_group_rank(self._h, ctypes.byref(rank), ctypes.byref(size)))
@@ -77,8 +91,8 @@ class ProcessGroup:
             self._h = None
 
     def allreduce(self, tensor, op="mean"):
-        """Replaces `tensor` (contiguous, CPU, f32 or f64) in place by its sum
-        (op="sum") or mean (op="mean") over the ranks; returns it."""
+        """Replaces `tensor` (contiguous, f32 or f64, on the group's device) in
+        place by its sum (op="sum") or mean (op="mean") over the ranks; returns it."""
         if op not in ("sum", "mean"):
             raise ValueError("tapegrad.dist.allreduce: op must be 'sum' or 'mean', not %r"
                              % (op,))
@@ -98,7 +112,8 @@ class ProcessGroup:
         _check(_c.tg_process_group_barrier(self._h))
 
     def __repr__(self):
-        return "ProcessGroup(rank=%d, size=%d)" % (self.rank, self.size)
+        return "ProcessGroup(rank=%d, size=%d, device=%s)" % (self.rank, self.size,
+                                                              self.device)
 
 
 def _buffers(module):

@@ -44,24 +44,26 @@ def test_bad_arguments_are_errors_naming_them():
         GROUP.broadcast(Tensor(np.zeros(3)), 7)
 
 
-@pytest.mark.parametrize("overlap", [True, False])
-def test_training_equals_one_process_on_the_whole_batch(overlap):
-    """Six SGD steps with momentum, each rank on its shard of a global batch, equal
-    the same steps on the whole batch, and the replicas stay bitwise equal."""
-    shard, size, rank = 5, GROUP.size, GROUP.rank
+def train_and_compare(group, overlap):
+    """Six SGD steps with momentum on the group's device, each rank on its shard
+    of a global batch, equal the same steps on the whole batch on the CPU, and the
+    replicas stay bitwise equal."""
+    shard, size, rank, device = 5, group.size, group.rank, group.device
     data = np.random.default_rng(11)  # the same global batch on every rank
     x = data.standard_normal((shard * size, 4))
     y = np.arange(shard * size) % 3
-    ours = model(100 + rank)  # different on every rank until DataParallel
+    ours = model(100 + rank).to(device)  # different on every rank until DataParallel
     reference = model(100)  # rank 0's initialisation
-    ddp = dist.DataParallel(GROUP, ours, bucket_bytes=100, overlap=overlap)
+    ddp = dist.DataParallel(group, ours, bucket_bytes=100, overlap=overlap)
     opt = nn.SGD(ours.parameters(), lr=0.5, momentum=0.9)
     ref_opt = nn.SGD(reference.parameters(), lr=0.5, momentum=0.9)
     mine = slice(rank * shard, (rank + 1) * shard)
     for _ in range(6):
-        for net, optimizer, rows in ((ddp, opt, mine), (reference, ref_opt, slice(None))):
+        for net, optimizer, rows, where in ((ddp, opt, mine, device),
+                                            (reference, ref_opt, slice(None), "cpu")):
             with tapegrad.step():
-                loss = tapegrad.cross_entropy(net(Tensor(x[rows])), Tensor(y[rows]))
+                loss = tapegrad.cross_entropy(net(Tensor(x[rows]).to(where)),
+                                              Tensor(y[rows]).to(where))
                 optimizer.zero_grad()
                 loss.backward()
                 if net is ddp:
@@ -72,6 +74,27 @@ def test_training_equals_one_process_on_the_whole_batch(overlap):
         # Bitwise equal across ranks: each rank's parameters against rank 0's.
         theirs = GROUP.broadcast(Tensor(a.numpy().copy()), 0)
         assert np.array_equal(theirs.numpy(), a.numpy())
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_training_equals_one_process_on_the_whole_batch(overlap):
+    train_and_compare(GROUP, overlap)
+
+
+CUDA = tapegrad.Device.is_cuda_available()
+
+
+@pytest.mark.skipif(not CUDA, reason="no CUDA device (the simulator has two)")
+def test_nccl_group_on_this_ranks_gpu():
+    gpu = tapegrad.Device.cuda(GROUP.rank % tapegrad.Device.cuda_device_count())
+    group = dist.ProcessGroup(timeout=60, device=gpu)
+    assert (group.rank, group.size, group.device) == (GROUP.rank, GROUP.size, gpu)
+    t = group.allreduce(Tensor(np.full(3, float(GROUP.rank))).to(gpu), "sum")
+    np.testing.assert_array_equal(t.numpy(), sum(range(GROUP.size)))
+    with pytest.raises(tapegrad.errors.TapegradError, match="nccl group"):
+        group.allreduce(Tensor(np.zeros(3)))  # on the CPU
+    for overlap in (True, False):
+        train_and_compare(group, overlap)
 
 
 def test_different_models_are_an_error_on_every_rank():

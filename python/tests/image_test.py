@@ -206,3 +206,26 @@ def test_a_small_cnn_learns_one_batch():
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+@pytest.mark.skipif(not tapegrad.Device.is_cuda_available(),
+                    reason="no CUDA device (--config=cudasim has two)")
+def test_module_to_moves_parameters_and_buffers():
+    torch_free = nn.Sequential(nn.Conv2d(1, 2, 3, dtype="float64", seed=5),
+                               nn.BatchNorm2d(2, dtype="float64"), nn.ReLU())
+    on_gpu = nn.Sequential(nn.Conv2d(1, 2, 3, dtype="float64", seed=5),
+                           nn.BatchNorm2d(2, dtype="float64"), nn.ReLU())
+    gpu = tapegrad.Device.cuda(0)
+    assert on_gpu.to(gpu) is on_gpu
+    bn = on_gpu[1]
+    for t in on_gpu.parameters() + [bn.running_mean, bn.running_var]:
+        assert t.device == gpu
+    assert all(p.requires_grad for p in on_gpu.parameters())
+    assert not bn.running_mean.requires_grad
+    x = rng.standard_normal((2, 1, 5, 5))
+    np.testing.assert_allclose(on_gpu(Tensor(x).to(gpu)).numpy(),
+                               torch_free(Tensor(x)).numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(bn.running_mean.numpy(), torch_free[1].running_mean.numpy(),
+                               rtol=1e-12, atol=1e-12)
+    on_gpu.cpu()
+    assert all(p.device == tapegrad.Device.cpu() for p in on_gpu.parameters())
