@@ -15,15 +15,16 @@
 namespace tapegrad::dist {
 namespace {
 
-// "name dtype[shape]" of every parameter and buffer, in order; not the device,
-// which differs between ranks on one machine's GPUs.
+// "name dtype[shape] on device-type" of every parameter and buffer, in order;
+// not the device's index, which differs between ranks on one machine's GPUs.
 std::string Describe(const std::vector<nn::NamedTensor>& parameters,
                      const std::vector<nn::NamedTensor>& buffers) {
   std::string text;
   for (const auto* list : {&parameters, &buffers}) {
     for (const nn::NamedTensor& n : *list) {
       absl::StrAppend(&text, n.name, " ", DTypeName(n.tensor.dtype()), "[",
-                      absl::StrJoin(n.tensor.shape(), ", "), "]\n");
+                      absl::StrJoin(n.tensor.shape(), ", "), "] on ",
+                      DeviceTypeName(n.tensor.device().type), "\n");
     }
   }
   return text;
@@ -97,7 +98,7 @@ DataParallel::DataParallel(ProcessGroup& group, std::vector<Tensor> parameters,
     Bucket*& b = open[f32 ? 0 : 1];
     if (b == nullptr ||
         (b->size > 0 && static_cast<int64_t>(b->size + n) * element > cap)) {
-      buckets_.push_back(Bucket{p.dtype()});
+      buckets_.emplace_back(p.dtype());
       b = &buckets_.back();
       b->offset = f32 ? f32_size : f64_size;
     }

@@ -81,6 +81,7 @@ class DataParallel {
  private:
   // Gradients of one dtype, a run of parameters (last first), packed together.
   struct Bucket {
+    explicit Bucket(DType d) : dtype(d) {}
     DType dtype;
     size_t first = 0, last = 0;   // slots_[first, last)
     size_t offset = 0, size = 0;  // in its dtype's buffer, in elements
