@@ -129,12 +129,12 @@ tg_status tg_data_parallel_create(tg_process_group* group, tg_tensor* const* par
   }
   return Guard(kCall, [&]() -> tg_status {
     std::vector<Tensor> params, bufs;
-    if (tg_status s = tapegrad::capi::CollectParameters(kCall, parameters, num_parameters,
-                                                        &params)) {
+    if (tg_status s = tapegrad::capi::CollectParameters(
+            kCall, parameters, num_parameters, &params, "parameter", "parameters")) {
       return s;
     }
-    if (tg_status s =
-            tapegrad::capi::CollectParameters(kCall, buffers, num_buffers, &bufs)) {
+    if (tg_status s = tapegrad::capi::CollectParameters(kCall, buffers, num_buffers,
+                                                        &bufs, "buffer", "buffers")) {
       return s;
     }
     tapegrad::dist::DataParallelOptions options;

@@ -85,8 +85,10 @@ tg_status DeviceOf(const char* call, tg_device_type type, int index, Device* out
 tg_status NewTensor(const char* call, Tensor t, tg_tensor** out);
 
 // The tensors behind `params` (n of them), each checked to be a live heap tensor.
+// Errors name the C argument (`argument`) and each tensor as "<kind> <i>".
 tg_status CollectParameters(const char* call, tg_tensor* const* params, size_t n,
-                            std::vector<Tensor>* out);
+                            std::vector<Tensor>* out, const char* kind = "parameter",
+                            const char* argument = "params");
 
 // Handle tracking (capi/handles.cc). A tape made by tg_tape_create is registered
 // until tg_tape_destroy; a tensor or mark on it is tracked by it until destroyed.

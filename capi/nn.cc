@@ -11,19 +11,20 @@
 namespace tapegrad::capi {
 
 tg_status CollectParameters(const char* call, tg_tensor* const* params, size_t n,
-                            std::vector<Tensor>* out) {
-  if (params == nullptr && n != 0) return NullArgument(call, "params");
+                            std::vector<Tensor>* out, const char* kind,
+                            const char* argument) {
+  if (params == nullptr && n != 0) return NullArgument(call, argument);
   for (size_t i = 0; i < n; ++i) {
     if (params[i] == nullptr || !params[i]->tensor.ok()) {
       return Fail(
           absl::StatusCode::kInvalidArgument,
-          absl::StrFormat("%s: parameter %d is NULL or not a live tensor", call, i));
+          absl::StrFormat("%s: %s %d is NULL or not a live tensor", call, kind, i));
     }
     if (params[i]->tensor.tape() != nullptr) {
       return Fail(absl::StatusCode::kInvalidArgument,
-                  absl::StrFormat("%s: parameter %d was recorded on a tape; parameters "
-                                  "are heap tensors (leaves)",
-                                  call, i));
+                  absl::StrFormat("%s: %s %d was recorded on a tape; %ss are heap "
+                                  "tensors (leaves)",
+                                  call, kind, i, kind));
     }
     out->push_back(params[i]->tensor);
   }

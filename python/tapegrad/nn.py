@@ -23,9 +23,15 @@ from tapegrad.device import Device
 from tapegrad.engine import Value
 from tapegrad._args import _int64, _int64_array
 from tapegrad.tensor import Tensor, _dtype_code, _result
-from tapegrad._image_modules import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d,  # noqa: F401
+from tapegrad._image_modules import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d,
                                      Conv2d, Embedding, Flatten, LayerNorm, MaxPool2d,
                                      ReLU, Sequential)
+
+__all__ = [
+    "Value", "Module", "Neuron", "Layer", "MLP", "TensorModule", "Linear", "TensorMLP",
+    "SGD", "Adam", "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm2d", "Conv2d",
+    "Embedding", "Flatten", "LayerNorm", "MaxPool2d", "ReLU", "Sequential",
+]
 
 _c = _lib.lib
 _check = _lib.check

@@ -3,6 +3,8 @@
 collectives require). Each rank also trains a reference model on the whole batch
 in-process, which data-parallel training must match."""
 
+import ctypes
+
 import numpy as np
 import pytest
 
@@ -42,6 +44,13 @@ def test_bad_arguments_are_errors_naming_them():
         GROUP.allreduce(Tensor(np.zeros(3, np.int64)))
     with pytest.raises(tapegrad.errors.TapegradError, match="root 7 is not a rank"):
         GROUP.broadcast(Tensor(np.zeros(3)), 7)
+    # The C call names a bad buffer as a buffer (before any collective).
+    params = model(1).parameters()
+    no_buffer = (ctypes.c_void_p * 1)(None)
+    with pytest.raises(tapegrad.errors.TapegradError, match="buffer 0 is NULL"):
+        _lib.check(_lib.lib.tg_data_parallel_create(
+            GROUP._h, dist._handles(params), len(params), no_buffer, 1, 0, 1,
+            ctypes.byref(ctypes.c_void_p())))
 
 
 def train_and_compare(group, overlap):
