@@ -37,8 +37,6 @@ char* GradientData(const Tensor& p) {
   return g.impl()->data();
 }
 
-size_t ElementBytes(DType dtype) { return dtype == DType::kF32 ? 4 : 8; }
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Create(
@@ -142,13 +140,13 @@ DataParallel::~DataParallel() {
 
 char* DataParallel::Data(const Bucket& bucket, size_t offset) const {
   const Tensor& buffer = bucket.dtype == DType::kF32 ? f32_ : f64_;
-  return buffer.impl()->data() + offset * ElementBytes(bucket.dtype);
+  return buffer.impl()->data() + offset * DTypeSize(bucket.dtype);
 }
 
 absl::Status DataParallel::Pack(Slot& slot) {
   const Tensor& p = parameters_[slot.parameter];
   const Bucket& b = buckets_[slot.bucket];
-  const size_t bytes = static_cast<size_t>(p.numel()) * ElementBytes(b.dtype);
+  const size_t bytes = static_cast<size_t>(p.numel()) * DTypeSize(b.dtype);
   char* to = Data(b, slot.offset);
   const Device device = group_->device();
   slot.packed = true;
@@ -218,9 +216,8 @@ absl::Status DataParallel::AverageGradients() {
     for (size_t s = b.first; s < b.last && status.ok(); ++s) {
       const Tensor& p = parameters_[slots_[s].parameter];
       if (char* g = GradientData(p)) {
-        status =
-            internal::CopyBytes(device, g, Data(b, slots_[s].offset),
-                                static_cast<size_t>(p.numel()) * ElementBytes(b.dtype));
+        status = internal::CopyBytes(device, g, Data(b, slots_[s].offset),
+                                     static_cast<size_t>(p.numel()) * DTypeSize(b.dtype));
       }
     }
   }

@@ -52,13 +52,19 @@ MPI_Datatype MpiType(DType dtype) {
   return dtype == DType::kF32 ? MPI_FLOAT : MPI_DOUBLE;
 }
 
-size_t ElementBytes(DType dtype) { return dtype == DType::kF32 ? 4 : 8; }
-
 // Large allreduces go in chunks, which bounds the temporary buffer Open MPI
 // takes for each (as large as the call) and keeps counts within an int. With
 // the algorithm chosen by size (Note [Allreduce algorithm]), one call of 16 MB
 // runs as fast as a blocking MPI_Allreduce.
 constexpr size_t kChunkBytes = size_t{64} << 20;
+
+// Posts an in-place allreduce of `count` elements at `data` (each `element_bytes`)
+// on `comm`, with the algorithm for its size: every allreduce goes through here.
+int PostAllReduce(void* data, int count, MPI_Datatype type, size_t element_bytes,
+                  MPI_Op op, MPI_Comm comm, MPI_Request* request) {
+  internal::ChooseAllreduceAlgorithm(count * element_bytes);
+  return MPI_Iallreduce(MPI_IN_PLACE, data, count, type, op, comm, request);
+}
 
 }  // namespace
 
@@ -194,16 +200,15 @@ void MpiGroup::Divide(Buffer data) const {
 }
 
 absl::Status MpiGroup::AllReduceBuffer(Buffer data, Reduce op, const Operation& what) {
-  const size_t element = ElementBytes(data.dtype);
+  const size_t element = DTypeSize(data.dtype);
   const size_t chunk = kChunkBytes / element;
   const size_t count = static_cast<size_t>(data.count);
   char* const base = static_cast<char*>(data.data);
   for (size_t begin = 0; begin < count; begin += chunk) {
     const int n = static_cast<int>(std::min(chunk, count - begin));
     absl::Status s = Run(what, [&](MPI_Request* r) {
-      internal::ChooseAllreduceAlgorithm(n * element);
-      return MPI_Iallreduce(MPI_IN_PLACE, base + begin * element, n, MpiType(data.dtype),
-                            MPI_SUM, comm_, r);
+      return PostAllReduce(base + begin * element, n, MpiType(data.dtype), element,
+                           MPI_SUM, comm_, r);
     });
     if (!s.ok()) return s;
   }
@@ -212,7 +217,7 @@ absl::Status MpiGroup::AllReduceBuffer(Buffer data, Reduce op, const Operation& 
 }
 
 absl::Status MpiGroup::BroadcastBuffer(Buffer data, int root, const Operation& what) {
-  const int64_t bytes = data.count * static_cast<int64_t>(ElementBytes(data.dtype));
+  const int64_t bytes = data.count * static_cast<int64_t>(DTypeSize(data.dtype));
   if (bytes > std::numeric_limits<int>::max()) {
     return Fail(absl::StatusCode::kInvalidArgument, what, "more than 2 GiB in one call");
   }
@@ -229,7 +234,7 @@ absl::Status MpiGroup::StartAllReduce(Buffer data, Reduce op, Pending& pending,
                                       const Operation& what) {
   if (absl::Status s = CheckUsable(what); !s.ok()) return s;
   auto& p = static_cast<MpiPending&>(pending);
-  const size_t element = ElementBytes(data.dtype);
+  const size_t element = DTypeSize(data.dtype);
   const size_t chunk = kChunkBytes / element;
   const size_t count = static_cast<size_t>(data.count);
   p.requests.assign((count + chunk - 1) / chunk, MPI_REQUEST_NULL);
@@ -239,9 +244,8 @@ absl::Status MpiGroup::StartAllReduce(Buffer data, Reduce op, Pending& pending,
   char* const base = static_cast<char*>(data.data);
   for (size_t begin = 0, k = 0; begin < count; begin += chunk, ++k) {
     const int n = static_cast<int>(std::min(chunk, count - begin));
-    internal::ChooseAllreduceAlgorithm(n * element);
-    const int rc = MPI_Iallreduce(MPI_IN_PLACE, base + begin * element, n,
-                                  MpiType(data.dtype), MPI_SUM, comm_, &p.requests[k]);
+    const int rc = PostAllReduce(base + begin * element, n, MpiType(data.dtype), element,
+                                 MPI_SUM, comm_, &p.requests[k]);
     if (rc != MPI_SUCCESS) return Fail(absl::StatusCode::kInternal, what, MpiError(rc));
   }
   return absl::OkStatus();
@@ -266,8 +270,8 @@ absl::Status MpiGroup::Finish(Pending& pending) {
 absl::StatusOr<bool> MpiGroup::AllAgree(uint64_t value, absl::string_view what) {
   uint64_t extremes[2] = {value, ~value};  // the max of value and of its complement
   absl::Status s = Run(Operation{"agreement", nullptr, what}, [&](MPI_Request* r) {
-    internal::ChooseAllreduceAlgorithm(sizeof(extremes));
-    return MPI_Iallreduce(MPI_IN_PLACE, extremes, 2, MPI_UINT64_T, MPI_MAX, comm_, r);
+    return PostAllReduce(extremes, 2, MPI_UINT64_T, sizeof(extremes[0]), MPI_MAX, comm_,
+                         r);
   });
   if (!s.ok()) return s;
   return extremes[0] == value && ~extremes[1] == value;  // max == min == value

@@ -67,6 +67,8 @@ class NcclGroup final : public ProcessGroup {
   // This thread's stream on the group's GPU, once the group is known usable.
   absl::StatusOr<cudaStream_t> Stream(const Operation& what);
   absl::Status Check(ncclResult_t result, const Operation& what) const;
+  // Queues an in-place allreduce of `data` on `stream`.
+  ncclResult_t QueueAllReduce(Buffer data, Reduce op, cudaStream_t stream);
   // Queues `collective` (which takes the stream) and an event after it, then
   // waits for the event.
   template <class Collective>
@@ -205,11 +207,13 @@ absl::Status NcclGroup::Run(const Operation& what, const Collective& collective)
   return Wait(done_, what);
 }
 
+ncclResult_t NcclGroup::QueueAllReduce(Buffer data, Reduce op, cudaStream_t stream) {
+  return ncclAllReduce(data.data, data.data, static_cast<size_t>(data.count),
+                       NcclType(data.dtype), NcclOp(op), comm_, stream);
+}
+
 absl::Status NcclGroup::AllReduceBuffer(Buffer data, Reduce op, const Operation& what) {
-  return Run(what, [&](cudaStream_t stream) {
-    return ncclAllReduce(data.data, data.data, static_cast<size_t>(data.count),
-                         NcclType(data.dtype), NcclOp(op), comm_, stream);
-  });
+  return Run(what, [&](cudaStream_t stream) { return QueueAllReduce(data, op, stream); });
 }
 
 absl::Status NcclGroup::BroadcastBuffer(Buffer data, int root, const Operation& what) {
@@ -233,11 +237,7 @@ absl::Status NcclGroup::StartAllReduce(Buffer data, Reduce op, Pending& pending,
   }
   absl::StatusOr<cudaStream_t> stream = Stream(what);
   if (!stream.ok()) return stream.status();
-  if (absl::Status s =
-          Check(ncclAllReduce(data.data, data.data, static_cast<size_t>(data.count),
-                              NcclType(data.dtype), NcclOp(op), comm_, *stream),
-                what);
-      !s.ok()) {
+  if (absl::Status s = Check(QueueAllReduce(data, op, *stream), what); !s.ok()) {
     return s;
   }
   cudaEventRecord(p.event, *stream);
