@@ -88,70 +88,75 @@ std::shared_ptr<Communicator> Of(ncclComm_t comm) {
   return reinterpret_cast<CommHandle*>(comm)->comm;
 }
 
-size_t TypeBytes(ncclDataType_t type) {
+// Calls f with a value of the C++ type of `type`; false for a type it lacks.
+template <class F>
+bool WithType(ncclDataType_t type, const F& f) {
   switch (type) {
     case ncclFloat32:
-    case ncclInt32:
-    case ncclUint32:
-      return 4;
+      f(float{});
+      break;
     case ncclFloat64:
+      f(double{});
+      break;
     case ncclInt64:
+      f(int64_t{});
+      break;
     case ncclUint64:
-      return 8;
+      f(uint64_t{});
+      break;
+    case ncclInt32:
+      f(int32_t{});
+      break;
+    case ncclUint32:
+      f(uint32_t{});
+      break;
     case ncclInt8:
+      f(int8_t{});
+      break;
     case ncclUint8:
-      return 1;
+      f(uint8_t{});
+      break;
     default:
-      return 0;
+      return false;
   }
+  return true;
 }
 
-template <class T>
-void Combine(T* out, const Communicator& c, size_t offset, size_t n, ncclRedOp_t op) {
-  const auto slot = [&](int r) { return reinterpret_cast<const T*>(c.Slot(r)) + offset; };
-  for (size_t i = 0; i < n; ++i) {
-    T acc = slot(0)[i];
-    for (int r = 1; r < c.ranks; ++r) {
-      const T x = slot(r)[i];
-      switch (op) {
-        case ncclMax:
-          acc = std::max(acc, x);
-          break;
-        case ncclMin:
-          acc = std::min(acc, x);
-          break;
-        case ncclProd:
-          acc *= x;
-          break;
-        default:
-          acc += x;
+// Bytes per element of `type`; 0 for a type it lacks.
+size_t TypeBytes(ncclDataType_t type) {
+  size_t bytes = 0;
+  WithType(type, [&](auto zero) { bytes = sizeof(zero); });
+  return bytes;
+}
+
+// out[i] = op over the ranks' slots of element i, combined in rank order.
+void Combine(void* out, ncclDataType_t type, const Communicator& c, size_t n,
+             ncclRedOp_t op) {
+  WithType(type, [&](auto zero) {
+    using T = decltype(zero);
+    const auto slot = [&](int r) { return reinterpret_cast<const T*>(c.Slot(r)); };
+    for (size_t i = 0; i < n; ++i) {
+      T acc = slot(0)[i];
+      for (int r = 1; r < c.ranks; ++r) {
+        const T x = slot(r)[i];
+        switch (op) {
+          case ncclMax:
+            acc = std::max(acc, x);
+            break;
+          case ncclMin:
+            acc = std::min(acc, x);
+            break;
+          case ncclProd:
+            acc *= x;
+            break;
+          default:
+            acc += x;
+        }
       }
+      if (op == ncclAvg) acc /= T(c.ranks);
+      static_cast<T*>(out)[i] = acc;
     }
-    if (op == ncclAvg) acc /= T(c.ranks);
-    out[i] = acc;
-  }
-}
-
-void CombineAny(void* out, ncclDataType_t type, const Communicator& c, size_t n,
-                ncclRedOp_t op) {
-  switch (type) {
-    case ncclFloat32:
-      return Combine(static_cast<float*>(out), c, 0, n, op);
-    case ncclFloat64:
-      return Combine(static_cast<double*>(out), c, 0, n, op);
-    case ncclInt64:
-      return Combine(static_cast<int64_t*>(out), c, 0, n, op);
-    case ncclUint64:
-      return Combine(static_cast<uint64_t*>(out), c, 0, n, op);
-    case ncclInt32:
-      return Combine(static_cast<int32_t*>(out), c, 0, n, op);
-    case ncclUint32:
-      return Combine(static_cast<uint32_t*>(out), c, 0, n, op);
-    case ncclInt8:
-      return Combine(static_cast<int8_t*>(out), c, 0, n, op);
-    default:
-      return Combine(static_cast<uint8_t*>(out), c, 0, n, op);
-  }
+  });
 }
 
 // Runs `work` on `stream` (the caller, for the legacy default stream).
@@ -272,7 +277,7 @@ ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count,
       std::memcpy(comm->Slot(comm->rank),
                   static_cast<const char*>(send) + begin * element, n * element);
       if (!comm->Barrier()) return;
-      sim::CombineAny(static_cast<char*>(recv) + begin * element, type, *comm, n, op);
+      sim::Combine(static_cast<char*>(recv) + begin * element, type, *comm, n, op);
       if (!comm->Barrier()) return;
     }
   });
