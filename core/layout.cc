@@ -69,8 +69,11 @@ Layout Layout::Permuted(absl::Span<const int> order) const {
 
 Layout Layout::Sliced(int axis, int64_t start, int64_t stop, int64_t step) const {
   Layout l = *this;
-  l.offset += start * strides[axis];
   l.sizes[axis] = stop > start ? (stop - start - 1) / step + 1 : 0;
+  // An empty slice keeps the offset: its start may be the axis's end, and an
+  // axis of one element may carry any stride, so start * stride could point far
+  // past the storage (and overflow once scaled to bytes).
+  if (l.sizes[axis] > 0) l.offset += start * strides[axis];
   // With two or more elements the step is under the axis's size, so the product
   // stays inside the viewed extent (Note [Size limits]); with fewer any stride works,
   // and a huge step must not overflow.
