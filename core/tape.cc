@@ -113,6 +113,12 @@ absl::Status internal::TapeCore::CheckMark(const TapeMark& mark, const char* op)
 
 absl::Status Tape::Rewind(const TapeMark& mark) {
   TG_RETURN_IF_ERROR(CheckMark(mark, "Tape::Rewind"));
+  ClearAdjointsFrom(mark.values);
+  RewindTo(mark);
+  return absl::OkStatus();
+}
+
+void internal::TapeCore::RewindTo(const TapeMark& mark) {
   ReleasePins(mark.pins);
   arena_.Rewind(mark.arena);
   size_ = mark.values;
@@ -123,10 +129,16 @@ absl::Status Tape::Rewind(const TapeMark& mark) {
   ++layout_epoch_;
   persistent_slots_ = size_;
   if (dirty_begin_ >= size_) dirty_begin_ = kNone;
-  return absl::OkStatus();
+}
+
+void internal::TapeCore::ClearAdjointsFrom(uint32_t slot) {
+  if (slot >= adjoints_end_) return;
+  std::memset(adj_ + slot, 0, sizeof(double) * (adjoints_end_ - slot));
+  adjoints_end_ = slot;
 }
 
 void Tape::Reset() {
+  ClearAdjointsFrom(0);
   ReleasePins(0);
   for (const Pinned& p : owned_) p.release(p.object);
   owned_.clear();
@@ -196,7 +208,7 @@ bool internal::TapeCore::EmitOpaque(OpaqueRecord* record, SlotRef* slot) {
 }
 
 void Tape::ZeroGrad() {
-  if (size_ > 0) std::memset(adj_, 0, sizeof(double) * size_);
+  ClearAdjointsFrom(0);
   dirty_begin_ = kNone;
 }
 

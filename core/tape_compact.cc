@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "core/internal/tape_block.h"
@@ -119,7 +120,10 @@ absl::Status Tape::MoveDown(const TapeMark& to_mark, const Keep& keep, const Mov
     }
   }
 
-  TG_RETURN_IF_ERROR(Rewind(to_mark));
+  // The kept slots' adjoints move down with them; those left above the new end
+  // are cleared afterwards (Note [Clean adjoints]), on every path out.
+  RewindTo(to_mark);
+  const absl::Cleanup clear_left_adjoints = [this] { ClearAdjointsFrom(size_); };
   const char* scratch_end = compact_bytes_.data() + compact_bytes_.size();
   size_t record = compact_sizes_.size();
   for (uint32_t k = 0; k < count; ++k) {

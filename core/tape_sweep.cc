@@ -403,13 +403,15 @@ absl::Status internal::TapeCore::BackwardFrom(Value::HandleBits bits) {
   const Value root = Value::FromBits(bits);
   if (!error_.ok()) return error_;
   if (!IsLive(root)) return Diagnose(root, "Backward");
-  adj_[root.index_] = 1.0;
+  adj_[root.index_] = 1.0;  // SweepFrom raises adjoints_end_ past it
   NextSweepEpoch();
   return SweepFrom(root.index_);
 }
 
 absl::Status internal::TapeCore::SweepFrom(uint32_t root) {
   UncleanLast();
+  // The sweep writes adjoints at and below the root only (Note [Clean adjoints]).
+  adjoints_end_ = std::max(adjoints_end_, root + 1);
   absl::Status status = dirty_begin_ <= root ? SweepExact(root) : SweepFast(root);
   if (!status.ok()) RecordError(status);
   return status;

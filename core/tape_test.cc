@@ -193,6 +193,31 @@ TEST(Tape, ZeroGradClearsEverything) {
   EXPECT_EQ(x.grad(), 4.0);
 }
 
+// Note [Clean adjoints]: a Value made where a dropped one was starts at grad 0,
+// whatever set the dropped one's grad.
+TEST(Tape, SlotsReusedAfterRewindOrResetStartWithZeroGrads) {
+  Tape tape;
+  Value x = tape.Leaf(2.0);
+  const TapeMark mark = tape.Mark();
+  Value unswept = x * 3;  // a grad from set_grad alone, past any sweep
+  Value later = unswept + 1;
+  later.set_grad(7.0);
+  unswept.set_grad(5.0);
+  ASSERT_TRUE(tape.Rewind(mark).ok());
+  Value a = x * 4, b = a + 1;
+  ASSERT_EQ(b.index(), later.index());
+  EXPECT_EQ(a.grad(), 0.0);
+  EXPECT_EQ(b.grad(), 0.0);
+  ASSERT_TRUE(b.Backward().ok());
+  EXPECT_EQ(x.grad(), 4.0);
+
+  tape.Reset();
+  Value y = tape.Leaf(1.0);
+  Value z = y * 3;
+  EXPECT_EQ(y.grad(), 0.0);
+  EXPECT_EQ(z.grad(), 0.0);
+}
+
 TEST(Tape, SetGradOnAnIntermediateFlowsLikeMicrograd) {
   // micrograd propagates an intermediate's grad, whatever set it.
   Tape tape;

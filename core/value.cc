@@ -1,5 +1,6 @@
 #include "core/value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <ostream>
@@ -85,6 +86,7 @@ void Value::SetGrad(HandleBits bits, double grad) {
   Tape* const tape = v.tape_;
   if (v.ok()) {
     tape->adj_[v.index_] = grad;
+    tape->adjoints_end_ = std::max(tape->adjoints_end_, v.index_ + 1);
     // No op folds into this slot from now on: its result would take this grad.
     tape->Unclean(v.index_);
     // A non-zero grad may be propagated by a later Backward (Note [Dirty adjoints]).

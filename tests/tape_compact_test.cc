@@ -89,6 +89,27 @@ TEST(TapeCompact, GradsMoveWithTheValuesAndRepeatedBackwardMatches) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(params[i].grad(), ref_params[i].grad()) << i;
 }
 
+TEST(TapeCompact, SlotsFreedAboveTheNewEndStartWithZeroGrads) {
+  // Note [Clean adjoints]: the slots a compaction frees held the swept grads of
+  // the Values that moved down; Values recorded there next start from zero.
+  Tape tape;
+  TapeScope scope(&tape);
+  std::vector<Value> params = MakeParams(tape);
+  TapeMark dead = tape.Mark();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((params[0] * params[1]).ok());
+  TapeMark live = tape.Mark();
+  Value loss = Loss(params, 0.9);
+  const uint32_t offset = loss.index() - live.values;
+  ASSERT_TRUE(loss.Backward().ok());
+  const size_t before = tape.size();
+  ASSERT_TRUE(tape.Compact(dead, {&live}).ok());
+
+  std::vector<Value> fresh;
+  while (tape.size() < before) fresh.push_back(params[2] * 2.0);
+  for (const Value& v : fresh) EXPECT_EQ(v.grad(), 0.0) << v.index();
+  EXPECT_EQ(tape.ValueAt(live.values + offset).grad(), 1.0) << "moved with its grad";
+}
+
 TEST(TapeCompact, AnInputRightBelowTheGapBecomesTheChainInput) {
   // After the move the first kept record follows w directly: the sweep's chain
   // rule (Note [Chain adjoint]) must then hold for it too.

@@ -275,15 +275,14 @@ inline Value internal::TapeCore::NewSlot(double data, uint32_t header) {
   const uint32_t generation = generation_;
   head_[o] = header;
   gen_[o] = generation | Value::kSoleBit;  // clean (Note [Data in the handle])
-  adj_[o] = 0.0;
-  value_[o] = data;
+  value_[o] = data;  // its adjoint is 0 already (Note [Clean adjoints])
   return Value(self(), o, generation, data);
 }
 
 // Ends a fold into temporary `t`: its slot now holds y, and `t` is consumed. The
 // slot's clean bit stays as it was: t was its sole handle. Its grad is still the 0
-// that NewSlot wrote, since whatever could have changed it (a sweep, set_grad)
-// uncleans the slot, and CanFuse asks for a clean one.
+// it was made with (Note [Clean adjoints]), since whatever could have changed it (a
+// sweep, set_grad) uncleans the slot, and CanFuse asks for a clean one.
 inline Value internal::TapeCore::Refill(Value&& t, double y) {
   const uint32_t o = t.index_;
   t.index_ = Value::kMovedFrom;

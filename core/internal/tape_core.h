@@ -161,6 +161,12 @@ class TapeCore {
   void UncleanLast() {
     if (size_ > 0) Unclean(size_ - 1);
   }
+  // Zeroes the adjoints of slots at and above `slot`, for a tape about to drop
+  // them (Note [Clean adjoints]).
+  void ClearAdjointsFrom(uint32_t slot);
+  // Tape::Rewind without ClearAdjointsFrom, for compaction, which moves adjoints
+  // from above the mark down to it.
+  void RewindTo(const TapeMark& mark);
   // Records `error` as the sticky error (if it is the first) and returns a poisoned
   // Value.
   Value Fail(absl::Status error);
@@ -223,6 +229,14 @@ class TapeCore {
   // may be non-zero from an earlier Backward or set_grad (kNone if none).
   static constexpr uint32_t kNone = 0xffffffffu;
   uint32_t dirty_begin_ = kNone;
+  // Note [Clean adjoints]: every slot at or above adjoints_end_ (<= size_) has a
+  // zero adjoint, and so does every slot past size_ up to the capacity. So NewSlot
+  // leaves the adjoint alone (one store fewer on the record path: W1 records
+  // about 4% faster), and whatever drops slots zeroes the adjoints it leaves behind:
+  // Rewind, Reset and compaction, through ClearAdjointsFrom, as CoDiPack's and
+  // Adept-2's resets do. A sweep from `root` and set_grad raise adjoints_end_ past
+  // what they write; fresh slot memory comes zeroed from mmap and mremap.
+  uint32_t adjoints_end_ = 0;
   std::vector<uint8_t> reached_;    // scratch for SweepExact, kept between calls
   uint64_t arena_allocations_ = 0;  // AllocateArena calls so far (see Compact)
   // Scratch for Compact, kept between calls: the moved records' bodies, their
