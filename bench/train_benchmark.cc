@@ -12,6 +12,10 @@
 //                      calls on preallocated buffers (the GEMM tapegrad's f32
 //                      matmul runs on): no framework can go below it there; BM_MlpStep /
 //                      BM_MlpGemmFloor is the framework's overhead.
+// BM_MlpGemmAdamFloor/B/T  the same products, then one plain Adam loop over all
+//                      270k parameters (flat buffers, OpenMP on T threads): the
+//                      floor of the whole step, since Adam's pass moves 28 bytes
+//                      per parameter and its four arrays do not fit in L2.
 // BM_CnnStep/B/T       one Adam step of examples::FashionCnn (conv32-bn-relu-pool,
 //                      conv64-bn-relu-pool, fc128, fc10; f32) at batch B on T
 //                      threads. Target: at least 1.5x faster than libtorch 1.13's
@@ -23,6 +27,7 @@
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
+#include <cmath>
 #include <vector>
 
 #include "benchmark/benchmark.h"
@@ -63,39 +68,93 @@ void BM_MlpStep(benchmark::State& state) {
   RunAdamSteps(state, model, rng);
 }
 
-void BM_MlpGemmFloor(benchmark::State& state) {
-  const int batch = static_cast<int>(state.range(0));
-  cpu::SetNumThreads(static_cast<int>(state.range(1)));
-  omp_set_num_threads(static_cast<int>(state.range(1)));
-  std::vector<std::vector<float>> w, act, grad_act, grad_w;
-  for (int l = 0; l < 3; ++l) {
-    w.emplace_back(kSizes[l] * kSizes[l + 1], 0.01f);
-    grad_w.emplace_back(kSizes[l] * kSizes[l + 1], 0.0f);
+// The MLP step's eight matrix products as dnnl_sgemm calls on preallocated
+// buffers. The parameters (weights, then biases, layer by layer) and their
+// gradients are each one flat buffer, as the optimizer pass below reads them.
+class MlpGemms {
+ public:
+  explicit MlpGemms(int batch) : batch_(batch) {
+    for (int l = 0; l < 3; ++l) {
+      weight_at_[l] = params_;
+      params_ += kSizes[l] * kSizes[l + 1] + kSizes[l + 1];
+    }
+    w_.assign(params_, 0.01f);
+    grad_w_.assign(params_, 0.0f);
+    for (int l = 0; l < 4; ++l) {
+      act_.emplace_back(batch * kSizes[l], 0.5f);
+      grad_act_.emplace_back(batch * kSizes[l], 0.1f);
+    }
   }
-  for (int l = 0; l < 4; ++l) {
-    act.emplace_back(batch * kSizes[l], 0.5f);
-    grad_act.emplace_back(batch * kSizes[l], 0.1f);
-  }
-  for (auto _ : state) {
+
+  int64_t params() const { return params_; }
+  float* w() { return w_.data(); }
+  const float* grad_w() const { return grad_w_.data(); }
+
+  void Run() {
     for (int l = 0; l < 3; ++l) {  // act[l+1] = act[l] @ w[l]
       const int k = static_cast<int>(kSizes[l]), n = static_cast<int>(kSizes[l + 1]);
-      dnnl_sgemm('N', 'N', batch, n, k, 1.0f, act[l].data(), k, w[l].data(), n, 0.0f,
-                 act[l + 1].data(), n);
+      dnnl_sgemm('N', 'N', batch_, n, k, 1.0f, act_[l].data(), k, &w_[weight_at_[l]], n,
+                 0.0f, act_[l + 1].data(), n);
     }
     for (int l = 2; l >= 0; --l) {
       const int k = static_cast<int>(kSizes[l]), n = static_cast<int>(kSizes[l + 1]);
       // dW = act^T @ dY; dX = dY @ W^T (the first layer's dX is not needed, as in
       // the step, whose input does not require grad).
-      dnnl_sgemm('T', 'N', k, n, batch, 1.0f, act[l].data(), k, grad_act[l + 1].data(), n,
-                 0.0f, grad_w[l].data(), n);
+      dnnl_sgemm('T', 'N', k, n, batch_, 1.0f, act_[l].data(), k, grad_act_[l + 1].data(),
+                 n, 0.0f, &grad_w_[weight_at_[l]], n);
       if (l > 0) {
-        dnnl_sgemm('N', 'T', batch, k, n, 1.0f, grad_act[l + 1].data(), n, w[l].data(), n,
-                   0.0f, grad_act[l].data(), k);
+        dnnl_sgemm('N', 'T', batch_, k, n, 1.0f, grad_act_[l + 1].data(), n,
+                   &w_[weight_at_[l]], n, 0.0f, grad_act_[l].data(), k);
       }
     }
+  }
+
+ private:
+  int batch_;
+  int64_t params_ = 0;
+  int64_t weight_at_[3] = {};
+  std::vector<float> w_, grad_w_;
+  std::vector<std::vector<float>> act_, grad_act_;
+};
+
+void BM_MlpGemmFloor(benchmark::State& state) {
+  cpu::SetNumThreads(static_cast<int>(state.range(1)));
+  omp_set_num_threads(static_cast<int>(state.range(1)));
+  MlpGemms gemms(static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    gemms.Run();
     benchmark::ClobberMemory();
   }
-  state.SetItemsProcessed(state.iterations() * batch);
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+// One Adam update of every parameter (PyTorch's formula, defaults, bias
+// corrections at step 10) as one plain loop over flat buffers on `threads`
+// OpenMP threads: the least any framework's Adam reads and writes.
+void AdamPass(float* p, const float* g, float* m, float* v, int64_t n, int threads) {
+  const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+  const float step_size = lr / (1.0f - std::pow(b1, 10.0f));
+  const float inv_sqrt_bc2 = 1.0f / std::sqrt(1.0f - std::pow(b2, 10.0f));
+#pragma omp parallel for simd num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+    v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+    p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+  }
+}
+
+void BM_MlpGemmAdamFloor(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(1));
+  cpu::SetNumThreads(threads);
+  omp_set_num_threads(threads);
+  MlpGemms gemms(static_cast<int>(state.range(0)));
+  std::vector<float> m(gemms.params(), 0.0f), v(gemms.params(), 0.0f);
+  for (auto _ : state) {
+    gemms.Run();
+    AdamPass(gemms.w(), gemms.grad_w(), m.data(), v.data(), gemms.params(), threads);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 
 void BM_CnnStep(benchmark::State& state) {
@@ -132,6 +191,7 @@ void MlpArgs(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_MlpStep)->Apply(MlpArgs);
 BENCHMARK(BM_MlpGemmFloor)->Apply(MlpArgs);
+BENCHMARK(BM_MlpGemmAdamFloor)->Apply(MlpArgs);
 BENCHMARK(BM_CnnStep)
     ->ArgNames({"batch", "threads"})
     ->Args({64, 1})

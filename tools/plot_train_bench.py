@@ -9,7 +9,7 @@ built with --config=peers so that libtorch runs in the same binary).
 
 Each bar is libtorch's step time divided by tapegrad's (the speed-up; > 1 means
 tapegrad is faster), from the medians of one run. The dashed line marks the
-issue's target: 1x for the MLP, 1.5x for the CNN, 5x for the moons model.
+target: 1x for the MLP, 1.5x for the CNN, 5x for the moons model.
 """
 import json
 import sys
