@@ -122,7 +122,9 @@ class Tape : public internal::TapeCore {
 
   // Marks the current end of the tape. Values created before it survive Rewind.
   TapeMark Mark();
-  // Drops every Value created after `mark` in O(1); their handles become stale.
+  // Drops every Value created after `mark`; their handles become stale. O(1), but
+  // for one memset over the grads that a Backward or set_grad left on the dropped
+  // Values (8 bytes each), so that new Values there start at grad 0.
   // Fails (and changes nothing) if the mark is from another tape state that no
   // longer exists (taken past an earlier Rewind point, or before a Reset).
   absl::Status Rewind(const TapeMark& mark);
