@@ -13,6 +13,13 @@
 //                        ones as plain loops. Target: tapegrad within 1.1x.
 // S indexes kShapes: the two convolutions of examples/fashion_cnn_model.h at
 // batch 64, then a wider one.
+// BM_BatchNormRelu_Tapegrad/S/T  Sum(BatchNormRelu(x, ...)).Backward() in training
+//                        mode on T threads, x the activations of the CNN's two
+//                        convolutions (S indexes kNormShapes).
+// BM_BatchNormRelu_OneDnn/S/T/B  the same work on oneDNN's batch normalization
+//                        primitives (ReLU fused, scale and shift), on NCHW memory
+//                        (B = 0) or on its blocked nChw16c layout (B = 1), the
+//                        sum and the ones as plain loops.
 #include <omp.h>
 
 #include <numeric>
@@ -154,6 +161,120 @@ void BM_Conv2d_OneDnn(benchmark::State& state) {
   Label(state, s);
 }
 
+// Batch norm with its ReLU, training mode, on the activations of the CNN's two
+// convolutions: Sum(BatchNormRelu(x, ...)).Backward() through tapegrad, against
+// oneDNN's batch normalization primitives (fused ReLU, scale and shift) on the
+// same NCHW memory, with the sum and the ones as plain loops.
+constexpr ConvShape kNormShapes[] = {{64, 32, 28, 28, 0}, {64, 64, 14, 14, 0}};
+
+void NormLabel(benchmark::State& state, const ConvShape& s) {
+  state.SetLabel(absl::StrFormat("x [%d, %d, %d, %d]", s.n, s.c, s.h, s.w));
+}
+
+void BM_BatchNormRelu_Tapegrad(benchmark::State& state) {
+  const ConvShape& s = kNormShapes[state.range(0)];
+  cpu::SetNumThreads(static_cast<int>(state.range(1)));
+  Random rng(1);
+  Tensor x = Tensor::Randn({s.n, s.c, s.h, s.w}, rng).RequiresGrad();
+  Tensor weight = Tensor::Ones({s.c}).RequiresGrad();
+  Tensor bias = Tensor::Zeros({s.c}).RequiresGrad();
+  Tensor running_mean = Tensor::Zeros({s.c}), running_var = Tensor::Ones({s.c});
+  Tape tape;
+  TapeScope scope(&tape);
+  const TapeMark mark = tape.Mark();
+  for (auto _ : state) {
+    const Tensor y = BatchNormRelu(x, running_mean, running_var, weight, bias, true);
+    const absl::Status done = Sum(y).Backward();
+    if (!done.ok()) state.SkipWithError(done.ToString().c_str());
+    x.ZeroGrad();
+    weight.ZeroGrad();
+    bias.ZeroGrad();
+    (void)tape.Rewind(mark);
+  }
+  NormLabel(state, s);
+}
+
+// state.range(2): the layout oneDNN's primitives run on, 0 for NCHW (tapegrad's
+// own, the same work) or 1 for nChw16c (oneDNN's blocked layout, where its JIT
+// kernels run; no reorders: a floor for a framework that keeps activations
+// blocked).
+void BM_BatchNormRelu_OneDnn(benchmark::State& state) {
+  const ConvShape& s = kNormShapes[state.range(0)];
+  const int threads = static_cast<int>(state.range(1));
+  cpu::SetNumThreads(threads);
+  omp_set_num_threads(threads);
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  const memory::desc data(memory::dims{s.n, s.c, s.h, s.w}, memory::data_type::f32,
+                          state.range(2) == 0 ? Tag::nchw : Tag::nChw16c);
+  const auto flags = dnnl::normalization_flags::use_scale |
+                     dnnl::normalization_flags::use_shift |
+                     dnnl::normalization_flags::fuse_norm_relu;
+  const float eps = 1e-5f;
+  const dnnl::batch_normalization_forward::primitive_desc fwd(
+      dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_training, data,
+                                              eps, flags),
+      engine);
+  const dnnl::batch_normalization_backward::primitive_desc bwd(
+      dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, data, data, eps,
+                                               flags),
+      engine, fwd);
+  memory x(data, engine), y(data, engine), gx(data, engine), gy(data, engine);
+  memory mean(fwd.mean_desc(), engine), var(fwd.variance_desc(), engine);
+  memory workspace(fwd.workspace_desc(), engine);
+  const memory::desc channel(memory::dims{s.c}, memory::data_type::f32, Tag::a);
+  memory scale(channel, engine), shift(channel, engine);
+  memory gscale(channel, engine), gshift(channel, engine);
+  Random rng(1);
+  // The same numbers as tapegrad's x, in whichever layout.
+  const std::vector<float> xv = Tensor::Randn({s.n, s.c, s.h, s.w}, rng).ToFloatVector();
+  memory x_nchw(memory::desc(data.dims(), memory::data_type::f32, Tag::nchw), engine);
+  std::copy(xv.begin(), xv.end(), static_cast<float*>(x_nchw.get_data_handle()));
+  dnnl::reorder(x_nchw, x).execute(stream, x_nchw, x);
+  stream.wait();
+  std::fill_n(static_cast<float*>(scale.get_data_handle()), s.c, 1.0f);
+  std::fill_n(static_cast<float*>(shift.get_data_handle()), s.c, 0.0f);
+  const dnnl::batch_normalization_forward norm_fwd(fwd);
+  const dnnl::batch_normalization_backward norm_bwd(bwd);
+  const size_t count = xv.size();
+  for (auto _ : state) {
+    norm_fwd.execute(stream, {{DNNL_ARG_SRC, x},
+                              {DNNL_ARG_SCALE, scale},
+                              {DNNL_ARG_SHIFT, shift},
+                              {DNNL_ARG_DST, y},
+                              {DNNL_ARG_MEAN, mean},
+                              {DNNL_ARG_VARIANCE, var},
+                              {DNNL_ARG_WORKSPACE, workspace}});
+    const float* yp = static_cast<const float*>(y.get_data_handle());
+    benchmark::DoNotOptimize(std::accumulate(yp, yp + count, 0.0));
+    float* gyp = static_cast<float*>(gy.get_data_handle());
+    std::fill(gyp, gyp + count, 1.0f);
+    norm_bwd.execute(stream, {{DNNL_ARG_SRC, x},
+                              {DNNL_ARG_MEAN, mean},
+                              {DNNL_ARG_VARIANCE, var},
+                              {DNNL_ARG_DIFF_DST, gy},
+                              {DNNL_ARG_SCALE, scale},
+                              {DNNL_ARG_SHIFT, shift},  // asked for by the NCHW kernel
+                              {DNNL_ARG_DST, y},
+                              {DNNL_ARG_WORKSPACE, workspace},
+                              {DNNL_ARG_DIFF_SRC, gx},
+                              {DNNL_ARG_DIFF_SCALE, gscale},
+                              {DNNL_ARG_DIFF_SHIFT, gshift}});
+    stream.wait();
+  }
+  NormLabel(state, s);
+}
+
+BENCHMARK(BM_BatchNormRelu_Tapegrad)
+    ->ArgNames({"shape", "threads"})
+    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_BatchNormRelu_OneDnn)
+    ->ArgNames({"shape", "threads", "blocked"})
+    ->ArgsProduct({{0, 1}, {1, 2}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_Conv2d_Tapegrad)
     ->DenseRange(0, 2)
     ->Unit(benchmark::kMillisecond)

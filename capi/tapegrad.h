@@ -127,7 +127,8 @@ TG_API void tg_mark_destroy(tg_mark* mark);
 /* The handle the first value made after `mark` has (or would have): values made
  * after the mark are this plus 0, 1, 2, ... until the next rewind or compaction. */
 TG_API tg_status tg_mark_first_value(const tg_mark* mark, uint64_t* out);
-/* Drops every value and tape tensor made after `mark`, in O(1). */
+/* Drops every value and tape tensor made after `mark`, in O(1) but for one memset
+ * of the grads a backward left on the dropped values. */
 TG_API tg_status tg_tape_rewind(tg_tape* tape, const tg_mark* mark);
 /* Drops everything and clears the tape's sticky error; memory is kept. */
 TG_API tg_status tg_tape_reset(tg_tape* tape);
