@@ -163,8 +163,8 @@ void BM_Conv2d_OneDnn(benchmark::State& state) {
 
 // Batch norm with its ReLU, training mode, on the activations of the CNN's two
 // convolutions: Sum(BatchNormRelu(x, ...)).Backward() through tapegrad, against
-// oneDNN's batch normalization primitives (fused ReLU, scale and shift) on the
-// same NCHW memory, with the sum and the ones as plain loops.
+// oneDNN's batch normalization primitives (fused ReLU, scale and shift), with the
+// sum and the ones as plain loops.
 constexpr ConvShape kNormShapes[] = {{64, 32, 28, 28, 0}, {64, 64, 14, 14, 0}};
 
 void NormLabel(benchmark::State& state, const ConvShape& s) {
@@ -254,7 +254,9 @@ void BM_BatchNormRelu_OneDnn(benchmark::State& state) {
                               {DNNL_ARG_VARIANCE, var},
                               {DNNL_ARG_DIFF_DST, gy},
                               {DNNL_ARG_SCALE, scale},
-                              {DNNL_ARG_SHIFT, shift},  // asked for by the NCHW kernel
+                              // Not inputs of the formula; the NCHW kernel
+                              // fails with "invalid arguments" without them.
+                              {DNNL_ARG_SHIFT, shift},
                               {DNNL_ARG_DST, y},
                               {DNNL_ARG_WORKSPACE, workspace},
                               {DNNL_ARG_DIFF_SRC, gx},

@@ -128,13 +128,15 @@ void BM_MlpGemmFloor(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 
-// One Adam update of every parameter (PyTorch's formula, defaults, bias
+// One Adam update of every parameter (PyTorch's formula, the step's options, bias
 // corrections at step 10) as one plain loop over flat buffers on `threads`
 // OpenMP threads: the least any framework's Adam reads and writes.
-void AdamPass(float* p, const float* g, float* m, float* v, int64_t n, int threads) {
-  const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-  const float step_size = lr / (1.0f - std::pow(b1, 10.0f));
-  const float inv_sqrt_bc2 = 1.0f / std::sqrt(1.0f - std::pow(b2, 10.0f));
+void AdamPass(const AdamOptions& options, float* p, const float* g, float* m, float* v,
+              int64_t n, int threads) {
+  const float b1 = float(options.beta1), b2 = float(options.beta2);
+  const float eps = float(options.eps);
+  const float step_size = float(options.lr / (1.0 - std::pow(options.beta1, 10.0)));
+  const float inv_sqrt_bc2 = float(1.0 / std::sqrt(1.0 - std::pow(options.beta2, 10.0)));
 #pragma omp parallel for simd num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     m[i] = b1 * m[i] + (1.0f - b1) * g[i];
@@ -151,7 +153,8 @@ void BM_MlpGemmAdamFloor(benchmark::State& state) {
   std::vector<float> m(gemms.params(), 0.0f), v(gemms.params(), 0.0f);
   for (auto _ : state) {
     gemms.Run();
-    AdamPass(gemms.w(), gemms.grad_w(), m.data(), v.data(), gemms.params(), threads);
+    AdamPass(AdamOptions(), gemms.w(), gemms.grad_w(), m.data(), v.data(), gemms.params(),
+             threads);
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
