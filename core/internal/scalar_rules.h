@@ -145,18 +145,23 @@ struct ScalarOpsAccess {
                                Rule::kDbIsOne);
         }
       }
+      if constexpr (kIsTemporary<B>) {
+        // `other + temporary` (`act + w * x`): CanFuse says b is live, and its
+        // number is in the handle, so only a is read live.
+        Tape* const tb = b.tape_;
+        double x;
+        if (ABSL_PREDICT_TRUE(tb != nullptr && tb->CanFuse(b) && tb->ReadLive(a, &x))) {
+          const internal::Local l = Rule::Eval(x, b.data_);
+          return tb->FuseBinary(std::move(b), l.y, l.db, a.index_, l.da, Rule::kDbIsOne,
+                                Rule::kDaIsOne);
+        }
+      }
       double x, y;
       if (ABSL_PREDICT_FALSE(t == nullptr || !t->ReadLive(a, &x) ||
                              !t->ReadLive(b, &y))) {
         return Failed(Rule::kName, Bits(a), Bits(b));
       }
       const internal::Local l = Rule::Eval(x, y);
-      if constexpr (kIsTemporary<B>) {
-        if (t->CanFuse(b)) {
-          return t->FuseBinary(std::move(b), l.y, l.db, a.index_, l.da, Rule::kDbIsOne,
-                               Rule::kDaIsOne);
-        }
-      }
       return t->EmitBinary(l.y, a.index_, l.da, b.index_, l.db, Rule::kDaIsOne,
                            Rule::kDbIsOne);
     } else if constexpr (kIsValue<A>) {
