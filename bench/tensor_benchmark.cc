@@ -24,6 +24,12 @@
 //                    kernels by CPU model and may not know this one
 // BM_OpOverhead      a chain of 1-element multiplies recorded with grad on
 //                    -> ns per op, target <= 50
+// BM_ParallelHandOff an empty ParallelFor of two shares, back to back: what
+//                    handing a share to the other thread costs
+// BM_AddNearCut      the add at 16k..128k elements on 1 and 2 threads, around
+//                    the size where kernels start to split (Note [Parallel
+//                    grain] in kernels/cpu/loops.h): 2 threads should win from
+//                    32k elements, the first size that is split
 #include <cblas.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -71,6 +77,24 @@ void BM_Elementwise(benchmark::State& state) {
     (void)tape.Rewind(mark);
   }
   state.SetBytesProcessed(state.iterations() * n * 3 * int64_t(sizeof(float)));
+}
+
+void BM_ParallelHandOff(benchmark::State& state) {
+  const int saved = cpu::NumThreads();
+  cpu::SetNumThreads(2);
+  for (auto _ : state) {
+    cpu::ParallelFor(
+        2, 1, [](int64_t begin, int64_t end) { benchmark::DoNotOptimize(begin + end); });
+  }
+  cpu::SetNumThreads(saved);
+}
+
+// BM_Add at state.range(0) elements on state.range(1) threads.
+void BM_AddNearCut(benchmark::State& state) {
+  const int saved = cpu::NumThreads();
+  cpu::SetNumThreads(static_cast<int>(state.range(1)));
+  BM_Elementwise<Add>(state);
+  cpu::SetNumThreads(saved);
 }
 
 // f32 products of shape M x K x N (state.range 0..2): through MatMul, recorded on
@@ -174,6 +198,11 @@ BENCHMARK(BM_MatMul_Tapegrad)->Apply(MatMulShapes);
 BENCHMARK(BM_MatMul_DnnlSgemm)->Apply(MatMulShapes);
 BENCHMARK(BM_MatMul_OpenBLAS)->Apply(MatMulShapes);
 BENCHMARK(BM_OpOverhead);
+BENCHMARK(BM_ParallelHandOff)->UseRealTime();
+BENCHMARK(BM_AddNearCut)
+    ->ArgNames({"n", "threads"})
+    ->ArgsProduct({{1 << 14, 1 << 15, 1 << 16, 1 << 17}, {1, 2}})
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace tapegrad::bench

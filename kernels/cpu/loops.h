@@ -25,9 +25,22 @@
 
 namespace tapegrad::cpu {
 
-// Elements per thread below which a loop stays on one thread: about 25 us of
-// copying, well above the pool's wake-up cost.
-inline constexpr int64_t kParallelGrain = 1 << 16;
+// Elements per thread below which a loop stays on one thread (Note [Parallel
+// grain]).
+//
+// Note [Parallel grain]: a share must be worth handing to another thread. In a
+// training step the hand-off goes to an OpenMP team still spinning after the
+// previous kernel or oneDNN call: 0.86 us on the Intel Xeon this was measured on
+// (`BM_ParallelHandOff` in bench/tensor_benchmark.cc), where an f32 add of 16k
+// elements takes 1.6 us in L2. So the smallest split, 32k elements in two shares,
+// gains 12% there and 64k gains 30% (`BM_AddNearCut`); a CPU with a hand-off
+// twice as slow would lose about a microsecond on the smallest splits and still
+// gain from 64k. On the 2-thread training steps (bench/train_benchmark, 3
+// alternated runs) 1 << 13 and 1 << 14 measured within noise of each other, and
+// 1 << 16 6-7% slower on the MLP at batch 64 and 256 and 4% on the CNN: their
+// 256-wide activations and the 65k-parameter layer's Adam ran on one thread
+// while the other spun.
+inline constexpr int64_t kParallelGrain = 1 << 14;
 
 template <int N>
 class Loop {
