@@ -5,11 +5,21 @@
 // plain NCHW. Operands are reordered from and to the tensors' NCHW / OIHW memory around
 // each pass where the chosen layout differs.
 //
-// Primitives are made once per shape and thread and kept in a thread-local cache,
-// with their memory objects, whose data handles are set per call; scratchpads and
-// blocked copies live in the caller's per-thread buffer, which only grows. A
-// steady state therefore allocates nothing of its own and takes no lock. A shape
-// oneDNN has no implementation for runs on the reference kernel.
+// Primitives are made once per shape, thread and team size and kept in a
+// thread-local cache, with their memory objects, whose data handles are set per
+// call; scratchpads and blocked copies live in the caller's per-thread buffer,
+// which only grows. A steady state therefore allocates nothing of its own and
+// takes no lock. A shape oneDNN has no implementation for runs on the reference
+// kernel.
+//
+// Note [Team size at creation]: oneDNN 2.6's convolutions split their work for
+// the OpenMP team size current when the primitive is made, and run that many
+// threads whatever the team size at execution. So a primitive is made inside the
+// call's onednn::CallScope, which sets the team, and cached under that size: one
+// made for a 1-thread call (small work, another call holding the threads, a
+// 1-thread phase of the program) would otherwise keep a later 2-thread step on
+// one thread (the CNN step ran 16 ms instead of 12.5 after a 1-thread run), and
+// one made for 2 threads would run 2 where the call was given 1.
 #include <array>
 #include <cstring>
 #include <memory>
@@ -24,11 +34,16 @@
 namespace tapegrad::cpu {
 namespace {
 
-using Key = std::array<int64_t, 16>;
+using Key = std::array<int64_t, 17>;
 
-Key KeyOf(const ConvShape& s) {
-  return {s.n,  s.c,  s.h,  s.w,  s.o,  s.oh, s.ow, s.kh,
-          s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.groups};
+Key KeyOf(const ConvShape& s, int threads) {
+  return {s.n,  s.c,  s.h,  s.w,  s.o,  s.oh, s.ow,     s.kh,   s.kw,
+          s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.groups, threads};
+}
+
+// Multiply-adds of one pass (each pass does the forward's count).
+int64_t MultiplyAdds(const ConvShape& s) {
+  return s.n * s.o * s.oh * s.ow * s.group_channels() * s.kh * s.kw;
 }
 
 // One convolution's primitives (made on first use of each pass) and the memory
@@ -77,7 +92,6 @@ class ConvPrimitives {
       TG_RETURN_IF_ERROR(
           Check(dnnl_memory_create(memory, md, onednn::Engine(), DNNL_MEMORY_NONE)));
     }
-    work_ = s.n * s.o * s.oh * s.ow * s.group_channels() * s.kh * s.kw;
     strides_[0] = s.sh;
     strides_[1] = s.sw;
     dilates_[0] = s.dh - 1;  // oneDNN counts the gaps
@@ -93,7 +107,8 @@ class ConvPrimitives {
 
   // Runs `pass` with x, w, y (or their gradients) at these addresses; if `bias`
   // is not null, the forward pass adds it [O] to every filter's plane and the
-  // weight-gradient pass writes the bias gradient there.
+  // weight-gradient pass writes the bias gradient there. Called inside the
+  // onednn::CallScope these primitives were made under.
   absl::Status Run(ConvPass pass, void* x, void* w, void* y, void* bias = nullptr) {
     const bool with_bias = bias != nullptr;
     Pass& p = passes_[Index(pass, with_bias)];
@@ -111,7 +126,6 @@ class ConvPrimitives {
     }
     TG_RETURN_IF_ERROR(Check(dnnl_memory_set_data_handle(p.scratch, buffer)));
     const int output = OutputRole(pass);
-    onednn::CallScope scope(work_);
     for (int k = 0; k < 3; ++k) {
       if (k != output) TG_RETURN_IF_ERROR(Reorder(p.operands[k], user[k], /*in=*/true));
     }
@@ -279,18 +293,19 @@ class ConvPrimitives {
   // Blocked copies start on cache lines (oneDNN asks 64-byte alignment).
   static size_t AlignUp(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
-  int64_t work_ = 0;  // multiply-adds of one pass
   dnnl_memory_desc_t src_md_, weights_md_, dst_md_, bias_md_;
   dnnl_memory_t src_ = nullptr, weights_ = nullptr, dst_ = nullptr, bias_ = nullptr;
   dnnl_dims_t strides_, dilates_, padding_, padding_r_;
   std::array<Pass, 5> passes_;
 };
 
-// This thread's primitives for `s`, or null if oneDNN has none (then the
-// reference kernel runs, and the answer is cached too).
-absl::StatusOr<ConvPrimitives*> PrimitivesFor(const ConvShape& s) {
+// This thread's primitives for `s` on `scope`'s team, or null if oneDNN has none
+// (then the reference kernel runs, and the answer is cached too). Made inside
+// the scope (Note [Team size at creation]).
+absl::StatusOr<ConvPrimitives*> PrimitivesFor(const ConvShape& s,
+                                              const onednn::CallScope& scope) {
   thread_local absl::flat_hash_map<Key, std::unique_ptr<ConvPrimitives>> cache;
-  auto [it, fresh] = cache.try_emplace(KeyOf(s));
+  auto [it, fresh] = cache.try_emplace(KeyOf(s, scope.threads()));
   if (fresh) {
     auto made = std::make_unique<ConvPrimitives>();
     absl::Status status = made->Init(s);
@@ -311,7 +326,8 @@ absl::Status OneDnnConv2d(const KernelCall& c) {
       onednn::Stream() == nullptr) {
     return ReferenceConv2d<float>(c, kPass);
   }
-  TG_ASSIGN_OR_RETURN(ConvPrimitives * primitives, PrimitivesFor(s));
+  onednn::CallScope scope(MultiplyAdds(s));
+  TG_ASSIGN_OR_RETURN(ConvPrimitives * primitives, PrimitivesFor(s, scope));
   if (primitives == nullptr) return ReferenceConv2d<float>(c, kPass);
   auto data = [](const TensorImpl* t) { return static_cast<void*>(t->data()); };
   void* const out = data(c.outputs[0]);

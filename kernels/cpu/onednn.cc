@@ -68,10 +68,11 @@ CallScope::CallScope(int64_t work)
 #ifdef __SANITIZE_THREAD__
   // The OpenMP runtime is not instrumented: ThreadSanitizer would take its
   // barriers' hand-offs for races. Its own threads are tested without it.
-  omp_set_num_threads(1);
+  threads_ = 1;
 #else
-  omp_set_num_threads(owner_ ? NumThreads() : 1);
+  threads_ = owner_ ? NumThreads() : 1;
 #endif
+  omp_set_num_threads(threads_);
 }
 
 CallScope::~CallScope() {

@@ -45,8 +45,12 @@ class CallScope {
   CallScope(const CallScope&) = delete;
   CallScope& operator=(const CallScope&) = delete;
 
+  // The team size this scope set: what a primitive made inside it is made for.
+  int threads() const { return threads_; }
+
  private:
   bool owner_;
+  int threads_;
 };
 
 }  // namespace tapegrad::cpu::onednn
