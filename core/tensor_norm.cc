@@ -61,7 +61,7 @@ absl::Status UpdateRunning(Tensor& running, const Tensor& batch, double momentum
 
 // Training-mode batch norm as one kernel: y is recorded with (x, weight, bias) and
 // the batch's mean and variance, which its backward reads. With `relu`, y is the
-// ReLU of that, in the same pass (and its backward reads y).
+// ReLU of that, in the same pass (and its backward recomputes the ReLU's input).
 Tensor FusedBatchNorm(Tape* tape, const Tensor& input, Tensor& running_mean,
                       Tensor& running_var, const Tensor& weight, const Tensor& bias,
                       double momentum, double eps, double unbiased, bool relu) {
@@ -246,10 +246,11 @@ absl::Status BatchNormBackward(TensorRecord& r, Tape& tape, TensorImpl& g) {
     TG_ASSIGN_OR_RETURN(grads[i], NewResult(&tape, likes[i]->layout.shape(),
                                             likes[i]->dtype, likes[i]->device));
   }
-  // With the ReLU fused, the kernel reads y to take g through it first.
+  // With the ReLU fused, the kernel takes g through it first, recomputing its
+  // input from x and the bias.
   if (r.attrs.scalar1 != 0) {
     TG_RETURN_IF_ERROR(Run(OpKind::kBatchNormGrad,
-                           {&g, x, w, r.inputs[3], r.inputs[4], r.out},
+                           {&g, x, w, r.inputs[3], r.inputs[4], b},
                            {grads[0], grads[1], grads[2]}, r.attrs));
   } else {
     TG_RETURN_IF_ERROR(Run(OpKind::kBatchNormGrad, {&g, x, w, r.inputs[3], r.inputs[4]},

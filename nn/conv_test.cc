@@ -264,6 +264,56 @@ TEST(BatchNormRelu, MatchesReluOfBatchNorm) {
   }
 }
 
+// The fused backward recomputes each ReLU input from x instead of reading y
+// (Note [ReLU mask from x] in kernels/cpu/batch_norm.cc); its mask must be the
+// forward's exactly. With an upstream gradient of ones, the bias gradient of a
+// channel counts the positive outputs, so any element masked differently shows as
+// an integer off by one. Half of each channel's values equal its mean, so their ReLU
+// inputs are the rounding residue of x * scale + shift, a few ulp either side of 0:
+// the elements a mask computed any other way would get wrong.
+TEST(BatchNormRelu, BackwardMasksExactlyTheForwardsZeros) {
+  for (DType dtype : {DType::kF64, DType::kF32}) {
+    constexpr int64_t kChannels = 16, kPlane = 64;
+    std::vector<double> data(2 * kChannels * kPlane);
+    for (int64_t c = 0; c < kChannels; ++c) {
+      const double center = 0.1 + 0.37 * c;  // the channel's mean, in either dtype
+      for (int64_t n = 0; n < 2; ++n) {
+        for (int64_t k = 0; k < kPlane; ++k) {
+          // Per channel: 64 values at the mean, 32 pairs at mean +- 0.5 (k / 2 + 1).
+          const double spread =
+              k % 2 == 0 ? 0.0 : (k % 4 == 1 ? 1 : -1) * 0.5 * (k / 4 + 1);
+          data[(n * kChannels + c) * kPlane + k] = center + (n == 0 ? spread : 0.0);
+        }
+      }
+    }
+    Tensor x = Tensor::FromData(data, {2, kChannels, 8, 8}, dtype);
+    Tensor w = Tensor::Ones({kChannels}, dtype), b = Tensor::Zeros({kChannels}, dtype);
+    w.RequiresGrad();
+    b.RequiresGrad();
+    Tensor mean = Tensor::Zeros({kChannels}, dtype),
+           var = Tensor::Ones({kChannels}, dtype);
+    Tape tape;
+    TapeScope scope(&tape);
+    const Tensor y = BatchNormRelu(x, mean, var, w, b, true, 0.1, 1e-5);
+    ASSERT_TRUE(y.ok()) << y.status();
+    ASSERT_TRUE(Sum(y).Backward().ok());
+    const std::vector<double> out = y.ToVector(), gbias = b.grad().ToVector();
+    int tiny = 0;
+    for (int64_t c = 0; c < kChannels; ++c) {
+      int positive = 0;
+      for (int64_t n = 0; n < 2; ++n) {
+        for (int64_t k = 0; k < kPlane; ++k) {
+          const double v = out[(n * kChannels + c) * kPlane + k];
+          positive += v > 0;
+          tiny += v > 0 && v < 1e-3;
+        }
+      }
+      EXPECT_EQ(gbias[c], positive) << DTypeName(dtype) << " channel " << c;
+    }
+    if (dtype == DType::kF32) EXPECT_GT(tiny, 0) << "no ReLU input landed just above 0";
+  }
+}
+
 // Sequential runs a BatchNorm2d followed by a ReLU as BatchNormRelu, with the
 // numbers of the modules run one by one: in training one kernel (a record fewer
 // than the two modules' ops), in evaluation the same composition.

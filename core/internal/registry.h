@@ -43,8 +43,9 @@
 //    (biased) are [C]; y = (x - mean) / sqrt(var + eps) * weight + bias, eps =
 //    attrs.scalar0; with attrs.scalar1 != 0, y = relu(that) (BatchNormRelu).
 //    kBatchNormGrad (gy, x, weight, mean, var) -> (gx, gweight, gbias) overwrites
-//    its outputs; with attrs.scalar1 != 0 it takes the forward's y as inputs[5] and
-//    propagates gy through the ReLU first (0 where y <= 0).
+//    its outputs; with attrs.scalar1 != 0 it takes the forward's bias as inputs[5]
+//    and propagates gy through the ReLU first (0 where the ReLU's input, recomputed
+//    from x and the statistics exactly as the forward computed it, is <= 0).
 //  - Optimizer steps (kSgdStep, kRmspropStep, kAdamStep) read the gradient as
 //    inputs[0] and update outputs[0] (the parameter) and their state tensors in
 //    place; all are contiguous and of one shape; call.scalars holds the

@@ -6,7 +6,9 @@
 // times per channel (the channel's values stay in cache between passes for CNN
 // sizes) and backward reads gy and x twice; the recorded composition it replaces
 // made some fifteen passes over the whole tensor. A ReLU after the normalization
-// may run inside both kernels (BatchNormRelu), saving its own two passes each way.
+// may run inside both kernels (BatchNormRelu), saving its own two passes each way;
+// its backward recomputes the ReLU's input from x rather than reading y (Note
+// [ReLU mask from x]).
 #include <algorithm>
 #include <cmath>
 
@@ -73,11 +75,31 @@ double RowSquaredDeviations(const T* row, int64_t n, double mean) {
   });
 }
 
+// Note [ReLU mask from x]: with the ReLU fused, the backward needs the sign of
+// each ReLU input, x * scale + shift. The forward computes it from the channel's
+// statistics rounded to T, as it stores them, and the backward recomputes it
+// from those stored statistics with the same T operations (ChannelAffine), so
+// the mask is the forward's exactly, bit for bit, without reading y: in a CNN
+// step the backward's first pass then reads two tensors from memory instead of
+// three.
+template <class T>
+struct ChannelAffine {
+  ChannelAffine(T weight, T bias, T mean, T var, double eps) {
+    const double s =
+        static_cast<double>(weight) / std::sqrt(static_cast<double>(var) + eps);
+    scale = static_cast<T>(s);
+    shift = static_cast<T>(static_cast<double>(bias) - static_cast<double>(mean) * s);
+  }
+  T operator()(T x) const { return x * scale + shift; }
+  T scale, shift;
+};
+
 // The output gradient as the normalization's backward takes it: gy, or with the
-// ReLU fused after it, the ReLU's input gradient (gy where y > 0, else 0).
+// ReLU fused after it, the ReLU's input gradient (gy where its input is > 0, else
+// 0, as math::Relu::Backward takes it).
 template <class T, bool kRelu>
-T Upstream(const T* gy, const T* y, int64_t k) {
-  if constexpr (kRelu) return math::Relu::Backward(y[k], gy[k], T(0), T(0));
+T Upstream(const T* gy, const T* x, const ChannelAffine<T>& affine, int64_t k) {
+  if constexpr (kRelu) return affine(x[k]) > T(0) ? gy[k] : T(0);
   return gy[k];
 }
 
@@ -85,8 +107,8 @@ T Upstream(const T* gy, const T* y, int64_t k) {
 // ReLU, g goes through a small buffer a chunk at a time, so that both the masking
 // and the sums are plain loops the compiler vectorises.
 template <class T, bool kRelu>
-void RowGradientSums(const T* gy, const T* y, const T* x, int64_t n, double mean,
-                     double* sum_g, double* sum_g_centered) {
+void RowGradientSums(const T* gy, const T* x, const ChannelAffine<T>& affine, int64_t n,
+                     double mean, double* sum_g, double* sum_g_centered) {
   const auto sums = [&](const T* g, const T* xs, int64_t m) {
     *sum_g += RowSum(g, m);
     *sum_g_centered +=
@@ -99,7 +121,8 @@ void RowGradientSums(const T* gy, const T* y, const T* x, int64_t n, double mean
     T g[kChunk];
     for (int64_t begin = 0; begin < n; begin += kChunk) {
       const int64_t m = std::min(kChunk, n - begin);
-      for (int64_t k = 0; k < m; ++k) g[k] = Upstream<T, true>(gy + begin, y + begin, k);
+      for (int64_t k = 0; k < m; ++k)
+        g[k] = Upstream<T, true>(gy + begin, x + begin, affine, k);
       sums(g, x + begin, m);
     }
   }
@@ -127,26 +150,24 @@ absl::Status BatchNorm(const KernelCall& call) {
       squares += RowSquaredDeviations(x + at, geometry.plane, mean);
     });
     const double var = count > 0 ? squares / count : NAN;
-    // y = x * scale + shift, with the channel's constants folded.
-    const double scale = weight[c] / std::sqrt(var + eps);
-    const T s = static_cast<T>(scale);
-    const T shift = static_cast<T>(bias[c] - mean * scale);
+    mean_out[c] = static_cast<T>(mean);
+    var_out[c] = static_cast<T>(var);
+    // y = x * scale + shift, from the statistics as stored (Note [ReLU mask from x]).
+    const ChannelAffine<T> affine(weight[c], bias[c], mean_out[c], var_out[c], eps);
     geometry.ForEachPlane(c, [&](int64_t at) {
       if (relu) {
         for (int64_t k = 0; k < geometry.plane; ++k)
-          y[at + k] = math::Relu::Forward(x[at + k] * s + shift, T(0), T(0));
+          y[at + k] = math::Relu::Forward(affine(x[at + k]), T(0), T(0));
       } else {
-        for (int64_t k = 0; k < geometry.plane; ++k) y[at + k] = x[at + k] * s + shift;
+        for (int64_t k = 0; k < geometry.plane; ++k) y[at + k] = affine(x[at + k]);
       }
     });
-    mean_out[c] = static_cast<T>(mean);
-    var_out[c] = static_cast<T>(var);
   });
   return absl::OkStatus();
 }
 
-// (gy, x, weight, mean, var[, y]) -> (gx, gweight, gbias); with y, the forward
-// had the ReLU fused and g = Upstream<T, true>. With xhat = (x - mean) * invstd
+// (gy, x, weight, mean, var[, bias]) -> (gx, gweight, gbias); with bias, the
+// forward had the ReLU fused and g = Upstream<T, true>. With xhat = (x - mean) * invstd
 // over the channel's m values:
 //   gbias = sum(g), gweight = sum(g * xhat),
 //   gx = weight * invstd * (g - gbias / m - xhat * gweight / m).
@@ -158,7 +179,7 @@ void BatchNormGradOf(const KernelCall& call) {
   const T* weight = call.inputs[2]->data_as<T>();
   const T* mean_in = call.inputs[3]->data_as<T>();
   const T* var_in = call.inputs[4]->data_as<T>();
-  const T* y = kRelu ? call.inputs[5]->data_as<T>() : nullptr;
+  const T* bias = kRelu ? call.inputs[5]->data_as<T>() : nullptr;
   T* gx = call.outputs[0]->data_as<T>();
   T* gweight = call.outputs[1]->data_as<T>();
   T* gbias = call.outputs[2]->data_as<T>();
@@ -167,10 +188,12 @@ void BatchNormGradOf(const KernelCall& call) {
   geometry.ForEachChannel([&](int64_t c) {
     const double mean = mean_in[c];
     const double invstd = 1.0 / std::sqrt(static_cast<double>(var_in[c]) + eps);
+    const ChannelAffine<T> affine(weight[c], kRelu ? bias[c] : T(0), mean_in[c],
+                                  var_in[c], eps);
     double sum_g = 0, sum_g_centered = 0;
     geometry.ForEachPlane(c, [&](int64_t at) {
-      RowGradientSums<T, kRelu>(gy + at, kRelu ? y + at : nullptr, x + at, geometry.plane,
-                                mean, &sum_g, &sum_g_centered);
+      RowGradientSums<T, kRelu>(gy + at, x + at, affine, geometry.plane, mean, &sum_g,
+                                &sum_g_centered);
     });
     gbias[c] = static_cast<T>(sum_g);
     gweight[c] = static_cast<T>(sum_g_centered * invstd);
@@ -183,9 +206,9 @@ void BatchNormGradOf(const KernelCall& call) {
     const T d = static_cast<T>(scale * (slope * mean - sum_g / count));
     geometry.ForEachPlane(c, [&](int64_t at) {
       const T* g = gy + at;
-      const T* ys = kRelu ? y + at : nullptr;
+      const T* xs = x + at;
       for (int64_t k = 0; k < geometry.plane; ++k)
-        gx[at + k] = a * Upstream<T, kRelu>(g, ys, k) + b * x[at + k] + d;
+        gx[at + k] = a * Upstream<T, kRelu>(g, xs, affine, k) + b * xs[k] + d;
     });
   });
 }

@@ -15,16 +15,16 @@ namespace {
 struct BnArgs {
   int64_t n, channels, plane;
   double eps;
-  int64_t relu;   // forward: y = relu(...); backward: read y, gy masked by y > 0
+  int64_t relu;   // forward: y = relu(...); backward: gy masked by the ReLU's input > 0
   const void* a;  // forward: x; backward: gy
   const void* b;  // backward: x
   const void* weight;
-  const void* bias;  // forward: bias; backward: mean
-  const void* var;   // backward: var
-  void* out;         // y or gx
-  void* out2;        // mean or gweight
-  void* out3;        // var or gbias
-  const void* y;     // backward with relu: the forward's output
+  const void* bias;   // forward: bias; backward: mean
+  const void* var;    // backward: var
+  void* out;          // y or gx
+  void* out2;         // mean or gweight
+  void* out3;         // var or gbias
+  const void* shift;  // backward with relu: the forward's bias
 };
 
 constexpr unsigned kBlock = 256;
@@ -42,11 +42,27 @@ struct BnArgs {
   void* out;
   void* out2;
   void* out3;
-  const void* y;
+  const void* shift;
 };
 // The k-th value of channel c, k < n * plane.
 __device__ __forceinline__ i64 tg_at(const BnArgs& p, i64 c, i64 k) {
   return ((k / p.plane) * p.channels + c) * p.plane + k % p.plane;
+}
+// The ReLU's input of the fused forward, x * scale + shift, from the statistics as
+// stored (rounded to T): the backward recomputes it from those with the same
+// operations, so that its mask is the forward's exactly (Note [ReLU mask from x] in
+// kernels/cpu/batch_norm.cc).
+struct TgAffine {
+  double scale, shift;
+};
+__device__ __forceinline__ TgAffine tg_affine(T weight, T bias, T mean, T var, double eps) {
+  TgAffine a;
+  a.scale = (double)weight / sqrt((double)var + eps);
+  a.shift = (double)bias - (double)mean * a.scale;
+  return a;
+}
+__device__ __forceinline__ T tg_apply(TgAffine a, T x) {
+  return (T)((double)x * a.scale + a.shift);
 }
 // The block's sum of each thread's `v`, in every thread.
 __device__ double tg_block_sum(double v, double* part) {
@@ -80,11 +96,10 @@ extern "C" __global__ void tg_batch_norm(BnArgs p) {
       squares += d * d;
     }
     const double var = tg_block_sum(squares, part) / (double)count;
-    const double scale = (double)weight[c] / sqrt(var + p.eps);
-    const double shift = (double)bias[c] - mean * scale;
+    const TgAffine affine = tg_affine(weight[c], bias[c], (T)mean, (T)var, p.eps);
     for (i64 k = threadIdx.x; k < count; k += blockDim.x) {
       const i64 at = tg_at(p, c, k);
-      const T v = (T)((double)x[at] * scale + shift);
+      const T v = tg_apply(affine, x[at]);
       ((T*)p.out)[at] = p.relu && v < (T)0 ? (T)0 : v;
     }
     if (threadIdx.x == 0) {
@@ -96,13 +111,13 @@ extern "C" __global__ void tg_batch_norm(BnArgs p) {
 )";
 
 constexpr char kBatchNormGrad[] = R"(
-// With the ReLU fused, the gradient of its input: gy where y > 0, else 0.
-__device__ __forceinline__ double tg_upstream(const BnArgs& p, i64 at) {
+// With the ReLU fused, the gradient of its input: gy where that input > 0, else 0.
+__device__ __forceinline__ double tg_upstream(const BnArgs& p, TgAffine affine, i64 at) {
   const T g = ((const T*)p.a)[at];
-  return p.relu && !(((const T*)p.y)[at] > (T)0) ? 0.0 : (double)g;
+  return p.relu && !(tg_apply(affine, ((const T*)p.b)[at]) > (T)0) ? 0.0 : (double)g;
 }
-// a = gy, b = x, weight, bias = mean, var[, y] -> out = gx, out2 = gweight,
-// out3 = gbias.
+// a = gy, b = x, weight, bias = mean, var[, shift = bias] -> out = gx,
+// out2 = gweight, out3 = gbias.
 extern "C" __global__ void tg_batch_norm_grad(BnArgs p) {
   __shared__ double part[256];
   const T* x = (const T*)p.b;
@@ -113,10 +128,12 @@ extern "C" __global__ void tg_batch_norm_grad(BnArgs p) {
   for (i64 c = blockIdx.x; c < p.channels; c += gridDim.x) {
     const double mean = (double)means[c];
     const double invstd = 1.0 / sqrt((double)vars[c] + p.eps);
+    const TgAffine affine = tg_affine(weight[c], p.relu ? ((const T*)p.shift)[c] : (T)0,
+                                      means[c], vars[c], p.eps);
     double sum_gy = 0, sum_gy_centered = 0;
     for (i64 k = threadIdx.x; k < count; k += blockDim.x) {
       const i64 at = tg_at(p, c, k);
-      const double g = tg_upstream(p, at);
+      const double g = tg_upstream(p, affine, at);
       sum_gy += g;
       sum_gy_centered += g * ((double)x[at] - mean);
     }
@@ -126,7 +143,7 @@ extern "C" __global__ void tg_batch_norm_grad(BnArgs p) {
     const double slope = sum_gy_centered * invstd * invstd / (double)count;
     for (i64 k = threadIdx.x; k < count; k += blockDim.x) {
       const i64 at = tg_at(p, c, k);
-      ((T*)p.out)[at] = (T)(scale * (tg_upstream(p, at) - sum_gy / (double)count -
+      ((T*)p.out)[at] = (T)(scale * (tg_upstream(p, affine, at) - sum_gy / (double)count -
                                      ((double)x[at] - mean) * slope));
     }
     if (threadIdx.x == 0) {
@@ -154,7 +171,7 @@ absl::Status BatchNorm(const KernelCall& c) {
     args.weight = c.inputs[2]->data();
     args.bias = c.inputs[3]->data();
     args.var = c.inputs[4]->data();
-    if (args.relu) args.y = c.inputs[5]->data();
+    if (args.relu) args.shift = c.inputs[5]->data();
   } else {
     args.weight = c.inputs[1]->data();
     args.bias = c.inputs[2]->data();
