@@ -1,5 +1,7 @@
 #include "core/arena.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <new>
 #include <utility>
@@ -9,6 +11,44 @@
 #include "core/status_macros.h"
 
 namespace tapegrad {
+namespace {
+
+// Note [Mapped chunks]: chunks are anonymous mappings of their own, not malloc's.
+// From malloc, a chunk of a process that has freed an earlier arena's chunks
+// comes from glibc's heap, whose freed pages stay resident, so the chunk counts
+// in full towards RSS whether or not it is used (a benchmark's 10^6-step tape
+// peaked at 26.4 bytes/op against its own 22.6). A mapping counts only the pages
+// written, and unmapping returns them. Chunks are 1 MiB and up, so a mapping's
+// page granularity costs nothing. Under AddressSanitizer chunks stay on
+// operator new, whose redzones catch a write past a chunk's end.
+#if defined(__SANITIZE_ADDRESS__)
+#define TAPEGRAD_ARENA_ON_HEAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TAPEGRAD_ARENA_ON_HEAP 1
+#endif
+#endif
+
+char* NewChunk(size_t size) {
+#ifdef TAPEGRAD_ARENA_ON_HEAP
+  return static_cast<char*>(
+      ::operator new(size, std::align_val_t(Arena::kMaxAlign), std::nothrow));
+#else
+  void* p =
+      mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<char*>(p);
+#endif
+}
+
+void DeleteChunk(char* data, size_t size) {
+#ifdef TAPEGRAD_ARENA_ON_HEAP
+  ::operator delete(data, std::align_val_t(Arena::kMaxAlign));
+#else
+  munmap(data, size);
+#endif
+}
+
+}  // namespace
 
 Arena::Arena(ArenaOptions options)
     : options_(options),
@@ -19,9 +59,7 @@ Arena::Arena(ArenaOptions options)
 Arena::~Arena() { Release(); }
 
 void Arena::Release() {
-  for (const Chunk& chunk : chunks_) {
-    ::operator delete(chunk.data, std::align_val_t(kMaxAlign));
-  }
+  for (const Chunk& chunk : chunks_) DeleteChunk(chunk.data, chunk.size);
   chunks_.clear();
   current_ = 0;
   ptr_ = limit_ = nullptr;
@@ -72,8 +110,7 @@ bool Arena::PrepareNextChunk(size_t bytes, size_t align) {
     size = std::min(size, options_.byte_limit - bytes_reserved_);
   }
   // Out of memory is the caller's ResourceExhausted, as a byte limit is.
-  char* data =
-      static_cast<char*>(::operator new(size, std::align_val_t(kMaxAlign), std::nothrow));
+  char* const data = NewChunk(size);
   if (data == nullptr) return false;
   chunks_.insert(chunks_.begin() + static_cast<ptrdiff_t>(next), Chunk{data, size});
   bytes_reserved_ += size;
