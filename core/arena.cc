@@ -6,6 +6,7 @@
 #include <new>
 #include <utility>
 
+#include "absl/base/config.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
@@ -21,16 +22,8 @@ namespace {
 // written, and unmapping returns them. Chunks are 1 MiB and up, so a mapping's
 // page granularity costs nothing. Under AddressSanitizer chunks stay on
 // operator new, whose redzones catch a write past a chunk's end.
-#if defined(__SANITIZE_ADDRESS__)
-#define TAPEGRAD_ARENA_ON_HEAP 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TAPEGRAD_ARENA_ON_HEAP 1
-#endif
-#endif
-
 char* NewChunk(size_t size) {
-#ifdef TAPEGRAD_ARENA_ON_HEAP
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
   return static_cast<char*>(
       ::operator new(size, std::align_val_t(Arena::kMaxAlign), std::nothrow));
 #else
@@ -41,7 +34,7 @@ char* NewChunk(size_t size) {
 }
 
 void DeleteChunk(char* data, size_t size) {
-#ifdef TAPEGRAD_ARENA_ON_HEAP
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
   ::operator delete(data, std::align_val_t(Arena::kMaxAlign));
 #else
   munmap(data, size);

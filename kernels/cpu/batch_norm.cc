@@ -96,10 +96,10 @@ struct ChannelAffine {
 
 // The output gradient as the normalization's backward takes it: gy, or with the
 // ReLU fused after it, the ReLU's input gradient (gy where its input is > 0, else
-// 0, as math::Relu::Backward takes it).
+// 0).
 template <class T, bool kRelu>
 T Upstream(const T* gy, const T* x, const ChannelAffine<T>& affine, int64_t k) {
-  if constexpr (kRelu) return affine(x[k]) > T(0) ? gy[k] : T(0);
+  if constexpr (kRelu) return math::Relu::Backward(affine(x[k]), gy[k], T(0), T(0));
   return gy[k];
 }
 
